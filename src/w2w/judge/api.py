@@ -1,0 +1,89 @@
+"""The judge as later stages use it: attribute scores and identity similarity of images.
+
+A judge folder holds `model.safetensors` and `config.json` (architecture, attribute names,
+verification threshold), so it loads without this project's training code.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from w2w.judge.model import JudgeNet, to_input
+
+DEFAULT_JUDGE_DIR = Path("data/judge")
+
+
+class Judge:
+    """A trained JudgeNet in eval mode plus its config."""
+
+    def __init__(self, net: JudgeNet, config: dict):
+        self.net, self.config = net.eval(), config
+        self.attribute_names: list[str] = list(config["attributes"])
+
+    @classmethod
+    def load(cls, folder: str | Path) -> Judge:
+        folder = Path(folder)
+        if not (folder / "config.json").is_file():
+            raise FileNotFoundError(f"{folder}: not a judge folder (no config.json)")
+        config = json.loads((folder / "config.json").read_text())
+        net = JudgeNet(len(config["attributes"]), config["width"], config["embedding_dim"],
+                       config["image_size"])
+        net.load_state_dict(load_file(folder / "model.safetensors"), strict=True)
+        return cls(net, config)
+
+    def save(self, folder: str | Path) -> None:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        state = {k: v.contiguous() for k, v in self.net.state_dict().items()}
+        save_file(state, folder / "model.safetensors")
+        (folder / "config.json").write_text(json.dumps(self.config, indent=2, sort_keys=True) + "\n")
+
+    @torch.no_grad()
+    def _run(self, images: np.ndarray, batch: int = 512) -> tuple[np.ndarray, np.ndarray]:
+        images = np.asarray(images)
+        if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
+            raise ValueError(f"judge expects uint8 images (n, S, S, 3), got {images.dtype} "
+                             f"{images.shape}")
+        embeddings, logits = [], []
+        for start in range(0, len(images), batch):
+            e, a = self.net(to_input(torch.from_numpy(images[start:start + batch])))
+            embeddings.append(e.numpy())
+            logits.append(a.numpy())
+        return np.concatenate(embeddings), np.concatenate(logits)
+
+    def embed(self, images: np.ndarray) -> np.ndarray:
+        """Unit identity embeddings (n, E)."""
+        return self._run(images)[0]
+
+    def attribute_probabilities(self, images: np.ndarray) -> np.ndarray:
+        """Probability of each attribute (n, A), columns in `attribute_names` order."""
+        return 1.0 / (1.0 + np.exp(-self._run(images)[1]))
+
+    def identity_similarity(self, images_a: np.ndarray, images_b: np.ndarray) -> float:
+        """Cosine similarity of the mean identity embeddings of two image sets."""
+        a, b = self.embed(images_a).mean(0), self.embed(images_b).mean(0)
+        return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-12))
+
+
+@lru_cache(maxsize=4)
+def _cached(folder: str) -> Judge:
+    return Judge.load(folder)
+
+
+def attributes(images: np.ndarray, judge_dir: str | Path = DEFAULT_JUDGE_DIR) -> dict[str, np.ndarray]:
+    """Judged attribute probabilities per attribute name, each (n,)."""
+    judge = _cached(str(judge_dir))
+    probs = judge.attribute_probabilities(images)
+    return {name: probs[:, j] for j, name in enumerate(judge.attribute_names)}
+
+
+def identity_similarity(images_a: np.ndarray, images_b: np.ndarray,
+                        judge_dir: str | Path = DEFAULT_JUDGE_DIR) -> float:
+    """Cosine similarity of the two sets' mean identity embeddings, in [-1, 1]."""
+    return _cached(str(judge_dir)).identity_similarity(images_a, images_b)

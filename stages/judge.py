@@ -1,0 +1,27 @@
+"""DVC stage `judge`: train the attribute + identity scorer and measure it on held-out identities."""
+
+from pathlib import Path
+
+from w2w.atomic import atomic_path, write_json
+from w2w.params import load_params_or_exit
+
+WORLD = Path("data/world")
+OUT = Path("data/judge")
+METRICS = Path("metrics/judge.json")
+
+
+def main() -> None:
+    params = load_params_or_exit()  # before any output is touched
+    from w2w.judge.train import fit_and_evaluate
+    from w2w.tracking import stage_run
+
+    with stage_run("judge", params, ("synthesize", "judge")) as run:
+        with atomic_path(OUT, is_dir=True) as tmp:
+            metrics = fit_and_evaluate(WORLD, params.judge, tmp,
+                                       on_epoch=lambda e, losses: run.log_metrics(losses, step=e))
+        run.log_metrics(metrics)
+        write_json(METRICS, metrics)
+
+
+if __name__ == "__main__":
+    main()
