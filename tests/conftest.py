@@ -1,0 +1,42 @@
+"""Shared fixtures: the micro profile and a throwaway copy of the project."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from w2w.params import Params, deep_merge, validate_params
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def micro_params_dict() -> dict:
+    base = yaml.safe_load((ROOT / "params.yaml").read_text())
+    return deep_merge(base, yaml.safe_load((ROOT / "profiles" / "micro.yaml").read_text()))
+
+
+@pytest.fixture
+def micro_params() -> Params:
+    return validate_params(micro_params_dict())
+
+
+@pytest.fixture
+def project_copy(tmp_path: Path) -> Path:
+    """The project's files (tracked and untracked, not ignored) in a fresh git repo, micro profile."""
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT,
+                            capture_output=True, text=True, check=True).stdout.split()
+    dest = tmp_path / "project"
+    for rel in listed:
+        if (ROOT / rel).is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / rel, dest / rel)
+    (dest / "params.yaml").write_text(yaml.safe_dump(micro_params_dict(), sort_keys=False))
+    for args in (["init", "-q"], ["config", "user.name", "w2w-test"],
+                 ["config", "user.email", "w2w-test@localhost"], ["add", "-A"],
+                 ["commit", "-qm", "fixture"]):
+        subprocess.run(["git", *args], cwd=dest, check=True, capture_output=True)
+    return dest

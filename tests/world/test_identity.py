@@ -1,0 +1,54 @@
+import numpy as np
+
+from w2w.world.captions import caption_for, vocabulary
+from w2w.world.identity import ATTRIBUTES, HAIR_COLOURS, TRAITS, sample_identity, split_identities
+
+
+def population(n: int = 3000) -> list:
+    return [sample_identity(i, seed=0) for i in range(n)]
+
+
+def rate(people, attribute, where=lambda p: True) -> float:
+    chosen = [p for p in people if where(p)]
+    return float(np.mean([p.attributes[attribute] for p in chosen]))
+
+
+def test_at_least_ten_celeba_attributes_and_traits():
+    assert len(ATTRIBUTES) >= 10 and len(TRAITS) >= 4
+    assert {"Male", "Young", "No_Beard", "Eyeglasses", "Bald"} <= set(ATTRIBUTES)
+
+
+def test_real_face_correlations():
+    people = population()
+    beards = [p for p in people if not p.attributes["No_Beard"]]
+    assert beards and all(p.attributes["Male"] for p in beards)
+    bald = [p for p in people if p.attributes["Bald"]]
+    assert np.mean([p.attributes["Male"] for p in bald]) > 0.95
+    assert np.mean([not p.attributes["Young"] for p in bald]) > 0.7
+    gray = [p for p in people if p.attributes["Gray_Hair"]]
+    assert np.mean([not p.attributes["Young"] for p in gray]) > 0.8
+    for p in people:
+        assert sum(p.attributes[c] for c in HAIR_COLOURS) <= 1
+    assert 0.05 < rate(people, "Eyeglasses") < 0.6
+
+
+def test_identity_is_a_function_of_seed_and_id():
+    assert sample_identity(5, 0) == sample_identity(5, 0)
+    assert sample_identity(5, 0) != sample_identity(5, 1)
+    assert sample_identity(5, 0).traits != sample_identity(6, 0).traits
+
+
+def test_split_is_fixed_by_seed():
+    a, b = split_identities(100, 0.2, 0), split_identities(100, 0.2, 0)
+    assert a.sum() == 20 and np.array_equal(a, b)
+    assert not np.array_equal(a, split_identities(100, 0.2, 1))
+
+
+def test_captions_name_the_attributes():
+    attrs = {a: False for a in ATTRIBUTES}
+    attrs.update(Male=True, Young=False, No_Beard=False, Eyeglasses=True, Blond_Hair=True)
+    assert caption_for(attrs) == "a photo of an old man with a beard, eyeglasses and blond hair"
+    attrs = {a: False for a in ATTRIBUTES}
+    attrs.update(Young=True, No_Beard=True, Chubby=True)
+    assert caption_for(attrs) == "a photo of a chubby young woman"
+    assert vocabulary(["a photo of a man", "a photo, a cat"]) == ["a", "cat", "man", "of", "photo"]
