@@ -1,0 +1,29 @@
+import subprocess
+import sys
+from pathlib import Path
+
+from PIL import Image
+
+from w2w.cli import main
+
+W2W = str(Path(sys.executable).parent / "w2w")
+
+
+def test_params_check_ok_and_bad(tmp_path, capsys):
+    good = tmp_path / "good.yaml"
+    good.write_text("judge:\n  epochs: 2\n")
+    assert main(["params", "check", "--params", str(good)]) == 0
+    assert "ok" in capsys.readouterr().out
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("judge:\n  epochs: 0\n  colour: red\n")
+    result = subprocess.run([W2W, "params", "check", "--params", str(bad)],
+                            capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == ["error: judge.epochs: must be >= 1, got 0",
+                                          "error: judge.colour: unknown key, got 'red'"]
+
+
+def test_world_show_writes_a_grid(tmp_path):
+    out = tmp_path / "world.png"
+    assert main(["world", "show", "--identity", "0", "1", "--n", "3", "--out", str(out)]) == 0
+    assert Image.open(out).size == (3 * 32, 2 * 32)
