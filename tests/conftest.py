@@ -40,3 +40,13 @@ def project_copy(tmp_path: Path) -> Path:
                  ["commit", "-qm", "fixture"]):
         subprocess.run(["git", *args], cwd=dest, check=True, capture_output=True)
     return dest
+
+
+@pytest.fixture(scope="session")
+def micro_world(tmp_path_factory) -> Path:
+    """The micro profile's synthesized world folder."""
+    from w2w.world.dataset import synthesize_world
+
+    folder = tmp_path_factory.mktemp("world")
+    synthesize_world(validate_params(micro_params_dict()).synthesize, folder)
+    return folder

@@ -1,4 +1,4 @@
-"""The `w2w` command line: `w2w params check|show`, `w2w world show`."""
+"""The `w2w` command line: `w2w params check|show`, `w2w world show`, `w2w generate`."""
 
 from __future__ import annotations
 
@@ -34,6 +34,25 @@ def _world_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _generate(args: argparse.Namespace) -> int:
+    """Sample a grid from a pipeline folder (or hub id), optionally with a LoRA attached."""
+    from w2w.base.pipeline import generate, load_lora, load_pipeline
+    from w2w.world.dataset import contact_sheet
+
+    if args.n < 1 or args.steps < 1:
+        raise ValueError(f"--n and --steps must be >= 1, got {args.n} and {args.steps}")
+    pipe = load_pipeline(args.model)
+    if args.lora is not None:
+        load_lora(pipe, args.lora)
+    images = generate(pipe, args.prompt, args.n, args.seed, args.steps, args.guidance, progress=True)
+    cols = min(args.n, 8)
+    rows = -(-args.n // cols)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    contact_sheet(images, rows, cols).save(args.out)
+    print(f"wrote {args.out} ({args.n} images)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="w2w", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -49,12 +68,26 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--size", type=int, default=32)
     w.add_argument("--out", type=Path, default=Path("world.png"))
     w.set_defaults(func=_world_show)
+    g = sub.add_parser("generate", help="sample images from a base model, optionally with a LoRA")
+    g.add_argument("--model", required=True, help="diffusers pipeline folder or hub id")
+    g.add_argument("--lora", help="LoRA .safetensors file, or a folder holding one")
+    g.add_argument("--prompt", default="a photo of a person")
+    g.add_argument("--n", type=int, default=8)
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--steps", type=int, default=25, help="sampler steps")
+    g.add_argument("--guidance", type=float, default=3.0, help="classifier-free guidance scale")
+    g.add_argument("--out", type=Path, default=Path("grid.png"))
+    g.set_defaults(func=_generate)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except (OSError, ValueError, RuntimeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -32,6 +32,16 @@ def caption_for(attributes: dict[str, bool]) -> str:
     return caption
 
 
+def named_attributes(attributes: dict[str, bool]) -> dict[str, bool]:
+    """What `caption_for` states: sex and age always, and each attribute it mentions."""
+    named = {"Male": attributes["Male"], "Young": attributes["Young"]}
+    named.update({name: True for name in ("Chubby", "Bald") if attributes[name]})
+    if not attributes["No_Beard"]:
+        named["No_Beard"] = False
+    named.update({name: True for name, _ in _WITH_PHRASES if attributes[name]})
+    return named
+
+
 def vocabulary(captions: list[str]) -> list[str]:
     """Sorted words of all captions (the tokenizer of the base model is built from it)."""
     words = {w.strip(",") for caption in captions for w in caption.split()}
