@@ -38,6 +38,11 @@ def test_out_of_range_names_key_and_value():
     ({"synthesize": {"image_size": 30}}, "synthesize.image_size: must be a multiple of 8, got 30"),
     ({"synthesize": {"source": "web"}}, "synthesize.source: must be one of 'miniature', got 'web'"),
     ({"synthesize": 5}, "synthesize: must be a mapping, got 5"),
+    ({"base": {"source": "hub"}}, "base.source: must be one of 'miniature' or 'pretrained', got 'hub'"),
+    ({"base": {"vae_channels": [16]}}, "base.vae_channels: must have at least 2 items, got [16]"),
+    ({"base": {"unet_channels": 32}}, "base.unet_channels: must be a list, got 32"),
+    ({"base": {"unet_channels": [32, "x"]}}, "base.unet_channels.1: must be an integer, got 'x'"),
+    ({"base": {"vae_channels": [16, 20]}}, "base.vae_channels.1: must be a multiple of 8, got 20"),
 ])
 def test_each_error_kind_is_one_clear_line(raw, expected):
     assert problems(raw) == [expected]

@@ -1,4 +1,4 @@
-"""End to end: real `dvc repro synthesize judge` on the micro profile, read back through a real
+"""End to end: a real `dvc repro` of every stage on the micro profile, read back through a real
 `mlflow server` on 127.0.0.1 over its REST API."""
 
 from __future__ import annotations
@@ -58,13 +58,17 @@ def start_server(db: Path, port: int, log: Path) -> subprocess.Popen:
 
 
 def test_repro_then_runs_visible_over_rest(project_copy, tmp_path):
-    result = subprocess.run([str(BIN / "dvc"), "repro", "synthesize", "judge"], cwd=project_copy,
+    result = subprocess.run([str(BIN / "dvc"), "repro"], cwd=project_copy,
                             env=tool_env(), capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     judge_metrics = json.loads((project_copy / "metrics" / "judge.json").read_text())
     assert 0.0 <= judge_metrics["attribute_accuracy_mean"] <= 1.0
     assert 0.0 <= judge_metrics["identity_auc"] <= 1.0
     assert (project_copy / "dvc.lock").exists()
+    base_metrics = json.loads((project_copy / "metrics" / "base.json").read_text())
+    assert 0.0 <= base_metrics["prompt_attribute_fidelity"] <= 1.0
+    assert base_metrics["heldout_denoising_loss"] > 0
+    assert (project_copy / "data" / "base" / "model" / "model_index.json").is_file()
 
     port = free_port()
     server = start_server(project_copy / "mlflow.db", port, tmp_path / "server.log")
@@ -82,7 +86,7 @@ def test_repro_then_runs_visible_over_rest(project_copy, tmp_path):
 
     parents = [r for r in runs if tags(r).get("w2w.role") == "pipeline"]
     stages = {r["info"]["run_name"]: r for r in runs if tags(r).get("w2w.role") == "stage"}
-    assert len(parents) == 1 and set(stages) == {"synthesize", "judge"}
+    assert len(parents) == 1 and set(stages) == {"synthesize", "judge", "base", "evaluate_base"}
     parent_id = parents[0]["info"]["run_id"]
     for name, run in stages.items():
         assert tags(run)["mlflow.parentRunId"] == parent_id
@@ -96,5 +100,6 @@ def test_repro_then_runs_visible_over_rest(project_copy, tmp_path):
     assert "attribute_accuracy.Male" in judge_logged
     parent_metrics = {m["key"] for m in parents[0]["data"]["metrics"]}
     assert {"judge.identity_auc", "synthesize.identities"} <= parent_metrics
-    sheet = project_copy / "mlartifacts"
-    assert list(sheet.rglob("contact_sheet.png")), "contact sheet not logged as an artifact"
+    artifacts = project_copy / "mlartifacts"
+    assert list(artifacts.rglob("contact_sheet.png")), "contact sheet not logged as an artifact"
+    assert list(artifacts.rglob("samples.png")), "base sample grid not logged as an artifact"

@@ -75,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--n", type=int, default=8)
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--steps", type=int, default=25, help="sampler steps")
-    g.add_argument("--guidance", type=float, default=3.0, help="classifier-free guidance scale")
+    g.add_argument("--guidance", type=float, default=5.0, help="classifier-free guidance scale")
     g.add_argument("--out", type=Path, default=Path("grid.png"))
     g.set_defaults(func=_generate)
     return parser

@@ -11,7 +11,7 @@ import hashlib
 import json
 import sys
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -50,29 +50,39 @@ class JudgeParams(_Section):
     seed: int = Field(0, ge=0)
 
 
+# GroupNorm runs with 8 groups, so every width is a multiple of 8.
+Width = Annotated[int, Field(ge=8, le=1024, multiple_of=8)]
+
+
 class BaseParams(_Section):
     """The base text-to-image model: a miniature latent diffusion model, or a pretrained one."""
 
     source: Literal["miniature", "pretrained"] = "miniature"
     pretrained: str = ""  # hub id or local diffusers folder, for source: pretrained
-    vae_channels: list[int] = Field(default_factory=lambda: [16, 32, 64], min_length=2, max_length=4)
-    latent_channels: int = Field(4, ge=1, le=64)
-    vae_steps: int = Field(1500, ge=1, le=1_000_000)
-    vae_batch_size: int = Field(32, ge=1, le=4096)
+    vae_channels: list[Width] = Field(default_factory=lambda: [16, 32, 64], min_length=2, max_length=4)
+    latent_channels: int = Field(8, ge=1, le=64)
+    vae_steps: int = Field(3000, ge=1, le=1_000_000)
+    vae_batch_size: int = Field(16, ge=1, le=4096)
     vae_lr: float = Field(2e-3, gt=0.0, le=1.0)
     vae_kl_weight: float = Field(1e-6, ge=0.0, le=1.0)
-    unet_channels: list[int] = Field(default_factory=lambda: [32, 64], min_length=2, max_length=4)
-    text_dim: int = Field(32, ge=8, le=1024)
-    unet_steps: int = Field(2500, ge=1, le=1_000_000)
+    unet_channels: list[Width] = Field(default_factory=lambda: [32, 64], min_length=2, max_length=4)
+    text_dim: int = Field(32, ge=8, le=1024, multiple_of=8)
+    unet_steps: int = Field(3600, ge=1, le=1_000_000)
     unet_batch_size: int = Field(64, ge=1, le=4096)
     unet_lr: float = Field(2e-3, gt=0.0, le=1.0)
     ema_decay: float = Field(0.999, ge=0.0, lt=1.0)
-    generic_caption_fraction: float = Field(0.4, ge=0.0, le=1.0)
+    generic_caption_fraction: float = Field(0.3, ge=0.0, le=1.0)
     empty_caption_fraction: float = Field(0.1, ge=0.0, le=1.0)
+    seed: int = Field(0, ge=0)
+
+
+class EvaluateBaseParams(_Section):
+    """Measuring the base model; sampler settings live here so changing them never retrains."""
+
     sampler_steps: int = Field(25, ge=1, le=1000)
-    guidance_scale: float = Field(3.0, ge=1.0, le=30.0)
-    eval_samples_per_prompt: int = Field(4, ge=1, le=256)
-    eval_prompts: int = Field(64, ge=1, le=10_000)
+    guidance_scale: float = Field(7.0, ge=1.0, le=30.0)
+    samples_per_prompt: int = Field(4, ge=1, le=256)
+    prompts: int = Field(64, ge=1, le=10_000)
     seed: int = Field(0, ge=0)
 
 
@@ -80,6 +90,7 @@ class Params(_Section):
     synthesize: SynthesizeParams = SynthesizeParams()
     judge: JudgeParams = JudgeParams()
     base: BaseParams = BaseParams()
+    evaluate_base: EvaluateBaseParams = EvaluateBaseParams()
 
     def flat(self, sections: tuple[str, ...] | None = None) -> dict[str, Any]:
         """Flattened `section.key` view, as logged to MLflow."""
@@ -141,6 +152,9 @@ _MESSAGES = {
     "bool_parsing": "must be true or false",
     "string_type": "must be a string",
     "model_type": "must be a mapping",
+    "list_type": "must be a list",
+    "too_short": "must have at least {min_length} items",
+    "too_long": "must have at most {max_length} items",
 }
 
 

@@ -10,11 +10,11 @@ from w2w.base.latents import encode_images
 from w2w.base.pipeline import load_pipeline
 from w2w.judge.api import Judge
 from w2w.judge.model import JudgeNet
-from w2w.params import BaseParams
+from w2w.params import BaseParams, EvaluateBaseParams
 from w2w.world.identity import ATTRIBUTES
 
-MICRO = dict(vae_steps=3, unet_steps=3, vae_batch_size=4, unet_batch_size=4, eval_prompts=2,
-             eval_samples_per_prompt=2, sampler_steps=2)
+MICRO = dict(vae_steps=3, unet_steps=3, vae_batch_size=4, unet_batch_size=4)
+EVAL = EvaluateBaseParams(prompts=2, samples_per_prompt=2, sampler_steps=2)
 
 
 @pytest.fixture(scope="module")
@@ -39,9 +39,9 @@ def test_miniature_source_trains_saves_and_measures(micro_world, judge_dir, tmp_
     assert "sks</w>" in pipe.tokenizer.get_vocab()
     latents = zarr.open_group(tmp_path / "latents.zarr", mode="r")["latents"]
     images = zarr.open_group(micro_world / "images.zarr", mode="r")["images"]
-    assert latents.shape == (*images.shape[:2], 4, 8, 8)
-    check_measured(measure_base(micro_world, judge_dir, p, tmp_path))
-    assert (tmp_path / "samples.png").exists()
+    assert latents.shape == (*images.shape[:2], p.latent_channels, 8, 8)
+    check_measured(measure_base(micro_world, judge_dir, tmp_path, EVAL, tmp_path / "grid.png"))
+    assert (tmp_path / "grid.png").exists()
 
 
 def test_pretrained_source_goes_through_from_pretrained(micro_world, judge_dir, tiny_pipeline, tmp_path):
@@ -51,7 +51,7 @@ def test_pretrained_source_goes_through_from_pretrained(micro_world, judge_dir, 
     first = zarr.open_group(micro_world / "images.zarr", mode="r")["images"][:1, 0]
     cached = zarr.open_group(tmp_path / "latents.zarr", mode="r")["latents"][:1, 0]
     assert np.allclose(cached, encode_images(loaded.vae, np.asarray(first)), atol=1e-6)
-    check_measured(measure_base(micro_world, judge_dir, p, tmp_path))
+    check_measured(measure_base(micro_world, judge_dir, tmp_path, EVAL, tmp_path / "grid.png"))
 
 
 def test_pretrained_source_needs_a_name(micro_world, tmp_path):

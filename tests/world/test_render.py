@@ -39,9 +39,9 @@ def expected_region(attribute: str) -> tuple[float, float, float, float]:
     return {
         "Eyeglasses": (cx - eye_dx - 0.075, eye_y - 0.06, cx + eye_dx + 0.075, eye_y + 0.06),
         "Narrow_Eyes": (cx - eye_dx - 0.05, eye_y - 0.04, cx + eye_dx + 0.05, eye_y + 0.04),
-        "Big_Nose": (cx - 0.08, eye_y - 0.01, cx + 0.08, cy + 0.22 * ry + 0.045),
+        "Big_Nose": (cx - 0.085, eye_y - 0.01, cx + 0.085, cy + 0.22 * ry + 0.05),
         "No_Beard": (cx - rx - 0.01, cy, cx + rx + 0.01, cy + 1.15 * ry),
-        "Young": (cx - 0.62 * rx, cy - 0.6 * ry, cx + 0.62 * rx, cy + 0.6 * ry),
+        "Young": (cx - 0.66 * rx, cy - 0.6 * ry, cx + 0.66 * rx, cy + 0.64 * ry),
         "Bald": above_eyes,
         "Blond_Hair": above_eyes,
         "Brown_Hair": above_eyes,

@@ -9,6 +9,7 @@ import torch
 from diffusers import AutoencoderKL
 from tqdm import tqdm
 
+from w2w.base.optim import one_cycle
 from w2w.params import BaseParams
 
 
@@ -30,17 +31,22 @@ def to_pixels(images: np.ndarray | torch.Tensor) -> torch.Tensor:
 
 def train_vae(images: np.ndarray, p: BaseParams, log: Callable[[int, dict], None] | None = None
               ) -> AutoencoderKL:
-    """MSE reconstruction + a tiny KL term (as in SD) on uint8 images (M, S, S, 3)."""
+    """MSE reconstruction through the posterior mean + a tiny KL term, on uint8 images (M, S, S, 3).
+
+    Decoding the mean (a deterministic autoencoder) rather than a posterior sample: at this
+    training budget the sampling noise blurred glasses and eyes away (28.0 dB vs 30.6 dB held-out
+    PSNR with 8 latent channels). Only the mean is ever used downstream (the latent cache).
+    """
     torch.manual_seed(p.seed)
     vae = build_vae(p, images.shape[1])
     opt = torch.optim.AdamW(vae.parameters(), lr=p.vae_lr, weight_decay=0.0)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, p.vae_lr, total_steps=p.vae_steps, pct_start=0.05)
+    sched = one_cycle(opt, p.vae_lr, p.vae_steps)
     rng = np.random.default_rng(p.seed)
     vae.train()
     for step in tqdm(range(p.vae_steps), desc="base vae", unit="step", mininterval=2):
         x = to_pixels(images[rng.integers(0, len(images), p.vae_batch_size)])
         posterior = vae.encode(x).latent_dist
-        recon = vae.decode(posterior.sample()).sample
+        recon = vae.decode(posterior.mean).sample
         mse = (recon - x).pow(2).mean()
         loss = mse + p.vae_kl_weight * posterior.kl().mean()
         opt.zero_grad(set_to_none=True)

@@ -1,10 +1,10 @@
-"""The `base` stage's library: train the miniature base or import a pretrained one, cache
-latents, and measure the result.
+"""The `base` and `evaluate_base` stages' library: train the miniature base or import a
+pretrained one, cache latents, and measure the result.
 
-Output folder layout:
-    model/          a standard diffusers StableDiffusionPipeline folder
-    latents.zarr/   the latent cache (see w2w.base.latents)
-    samples.png     sample grid: one row per prompt
+`base` output folder layout:
+    model/              a standard diffusers StableDiffusionPipeline folder
+    latents.zarr/       the latent cache (see w2w.base.latents)
+    train_summary.json  figures of the training itself (VAE PSNR, prompt separation)
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from w2w.base.model import (
 from w2w.base.pipeline import assemble_pipeline, load_pipeline
 from w2w.base.tokenizer import build_clip_tokenizer
 from w2w.judge.api import Judge
-from w2w.params import BaseParams
+from w2w.params import BaseParams, EvaluateBaseParams
 from w2w.world.captions import GENERIC_PROMPT, caption_for
 from w2w.world.dataset import contact_sheet, identities_from_table
 
@@ -90,22 +90,22 @@ def import_pretrained(world: Path, p: BaseParams, out: Path) -> dict[str, float]
     return {}
 
 
-def measure_base(world: Path, judge_dir: Path, p: BaseParams, out: Path) -> dict[str, float]:
+def measure_base(world: Path, judge_dir: Path, base: Path, p: EvaluateBaseParams, grid: Path
+                 ) -> dict[str, float]:
     """Reload the saved folder strictly, then: prompt fidelity, held-out loss, sample grid."""
-    pipe = load_pipeline(out / "model")
+    pipe = load_pipeline(base / "model")
     table, _, train = _world(world)
     heldout = table[~train].reset_index(drop=True)
     judge = Judge.load(judge_dir)
-    chosen = heldout.iloc[: p.eval_prompts]
+    chosen = heldout.iloc[: p.prompts]
     start = time.perf_counter()
-    metrics, images = prompt_fidelity(pipe, judge, chosen, p.eval_samples_per_prompt,
+    metrics, images = prompt_fidelity(pipe, judge, chosen, p.samples_per_prompt,
                                       p.sampler_steps, p.guidance_scale, p.seed)
     metrics["generation_s_per_image"] = (time.perf_counter() - start) / len(images)
-    rows = min(8, len(chosen))
-    contact_sheet(images[: rows * p.eval_samples_per_prompt], rows, p.eval_samples_per_prompt
-                  ).resize((p.eval_samples_per_prompt * 96, rows * 96), Image.Resampling.NEAREST
-                           ).save(out / "samples.png")
-    latents = zarr.open_group(out / "latents.zarr", mode="r")["latents"]
+    rows, cols = min(8, len(chosen)), p.samples_per_prompt
+    contact_sheet(images[: rows * cols], rows, cols).resize(
+        (cols * 96, rows * 96), Image.Resampling.NEAREST).save(grid)
+    latents = zarr.open_group(base / "latents.zarr", mode="r")["latents"]
     held_latents = torch.from_numpy(np.asarray(latents[:])[~train])
     k = held_latents.shape[1]
     context = encode_prompts(pipe.text_encoder, pipe.tokenizer, identity_captions(heldout))

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from diffusers import DDPMScheduler, UNet2DConditionModel
 from tqdm import tqdm
 
+from w2w.base.optim import one_cycle
 from w2w.params import BaseParams
 
 
@@ -41,7 +42,7 @@ def train_unet(unet: UNet2DConditionModel, latents: torch.Tensor, caption_idx: n
     scheduler = DDPMScheduler(**unet_schedule())
     ema = copy.deepcopy(unet).requires_grad_(False)
     opt = torch.optim.AdamW(unet.parameters(), lr=p.unet_lr, weight_decay=1e-2)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, p.unet_lr, total_steps=p.unet_steps, pct_start=0.05)
+    sched = one_cycle(opt, p.unet_lr, p.unet_steps)
     rng, generator = np.random.default_rng(p.seed), torch.Generator().manual_seed(p.seed)
     unet.train()
     for step in tqdm(range(p.unet_steps), desc="base unet", unit="step", mininterval=2):

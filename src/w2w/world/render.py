@@ -139,16 +139,16 @@ def _draw_head(c: _Canvas, identity: Identity, nuisance: Nuisance, g: dict[str, 
     if a["Chubby"]:
         for side in (-1, 1):
             c.ellipse(cx + side * rx * 0.55, cy + ry * 0.3, rx * 0.24, ry * 0.14, fill=(226, 128, 128))
-    if not a["Young"]:  # forehead lines, nasolabial folds and eye bags
-        wrinkle = _shade(skin, 0.5)
+    if not a["Young"]:  # forehead lines, nasolabial folds and eye bags, bold enough for 8x8 latents
+        wrinkle = _shade(skin, 0.45)
         for k in range(2):
-            y = cy - ry * (0.43 + 0.1 * k)
-            c.line([(cx - rx * 0.5, y), (cx, y - 0.006), (cx + rx * 0.5, y)], wrinkle, 0.02)
+            y = cy - ry * (0.42 + 0.11 * k)
+            c.line([(cx - rx * 0.55, y), (cx, y - 0.006), (cx + rx * 0.55, y)], wrinkle, 0.028)
         for side in (-1, 1):
-            c.line([(cx + side * rx * 0.26, cy + ry * 0.1), (cx + side * rx * 0.44, cy + ry * 0.52)],
-                   wrinkle, 0.02)
-            c.line([(cx + side * rx * 0.3, cy + ry * 0.02), (cx + side * rx * 0.58, cy + ry * 0.02)],
-                   wrinkle, 0.014)
+            c.line([(cx + side * rx * 0.26, cy + ry * 0.1), (cx + side * rx * 0.46, cy + ry * 0.55)],
+                   wrinkle, 0.028)
+            c.line([(cx + side * rx * 0.28, cy + ry * 0.03), (cx + side * rx * 0.6, cy + ry * 0.03)],
+                   wrinkle, 0.022)
     if a["Bald"]:
         c.ellipse(cx - rx * 0.25, cy - ry * 0.72, rx * 0.22, ry * 0.09, fill=_shade(skin, 1.18))
     else:
@@ -192,8 +192,8 @@ def _draw_features(c: _Canvas, identity: Identity, nuisance: Nuisance, g: dict[s
         c.line([(cx - eye_dx + 0.058, eye_y), (cx + eye_dx - 0.058, eye_y)], (20, 20, 24), 0.012)
     nose_y = cy + ry * (0.22 + 0.05 * t["nose_length"])
     if a["Big_Nose"]:
-        c.polygon([(cx, eye_y + 0.005), (cx - 0.066, nose_y + 0.03), (cx + 0.066, nose_y + 0.03)],
-                  _shade(skin, 0.62))
+        c.polygon([(cx, eye_y + 0.005), (cx - 0.075, nose_y + 0.035), (cx + 0.075, nose_y + 0.035)],
+                  _shade(skin, 0.55))
     else:
         c.polygon([(cx, eye_y + 0.045), (cx - 0.018, nose_y), (cx + 0.018, nose_y)], _shade(skin, 0.86))
     mouth_y = cy + ry * 0.55

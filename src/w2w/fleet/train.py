@@ -1,0 +1,94 @@
+"""Training many identities' adapters at once on a frozen base UNet.
+
+Per-identity randomness (noise, timesteps) comes from a generator seeded by (seed, identity id), so
+an identity's adapter does not depend on which other identities share its batch. The loss is the
+sum over identities of each identity's mean loss, gradients are clipped per identity, and AdamW is
+elementwise, so training K identities together equals training each alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from diffusers import DDPMScheduler, UNet2DConditionModel
+
+from w2w.fleet.lora import batched_lora, lora_target_names, shared_init
+
+
+@dataclass(frozen=True)
+class FleetConfig:
+    rank: int = 1
+    alpha: float = 1.0
+    targets: tuple[str, ...] = ("to_q", "to_v")
+    steps: int = 60
+    lr: float = 3e-3
+    weight_decay: float = 1e-2
+    grad_clip: float = 1.0
+    init_seed: int = 0
+    seed: int = 0
+
+
+def identity_generator(seed: int, identity_id: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed * 1_000_003 + identity_id)
+
+
+def draw_noise(generators: list[torch.Generator], n: int, shape: tuple[int, ...], timesteps: int
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each identity's noise (n, *shape) and timesteps (n,), concatenated in identity order."""
+    noise, t = [], []
+    for g in generators:
+        noise.append(torch.randn((n, *shape), generator=g))
+        t.append(torch.randint(0, timesteps, (n,), generator=g))
+    return torch.cat(noise), torch.cat(t)
+
+
+def clip_per_identity(params: list[torch.nn.Parameter], max_norm: float) -> torch.Tensor:
+    """Scale each identity's gradient (dim 0 of every param) to norm <= max_norm, as
+    torch.nn.utils.clip_grad_norm_ does for one model; returns the pre-clip norms (K,)."""
+    sq = sum(p.grad.flatten(1).pow(2).sum(1) for p in params)
+    norms = sq.sqrt()
+    coef = (max_norm / (norms + 1e-6)).clamp(max=1.0)
+    for p in params:
+        p.grad.mul_(coef.view(-1, *([1] * (p.grad.dim() - 1))))
+    return norms
+
+
+def train_identities(unet: UNet2DConditionModel, scheduler: DDPMScheduler, latents: torch.Tensor,
+                     identity_ids: list[int], context: torch.Tensor, cfg: FleetConfig
+                     ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """Train adapters for K identities; latents (K, n, C, h, w), context (L, D) for the prompt.
+
+    Returns peft-named weights stacked over identities, e.g.
+    `down_blocks.0.attentions.0....attn1.to_q.lora_A.weight` -> (K, r, in), and the final loss (K,).
+    """
+    k, n = latents.shape[:2]
+    unet.requires_grad_(False)
+    names = lora_target_names(unet, cfg.targets)
+    layers = [unet.get_submodule(name) for name in names]
+    init = shared_init(layers, cfg.rank, cfg.init_seed)
+    generators = [identity_generator(cfg.seed, i) for i in identity_ids]
+    x0 = latents.flatten(0, 1)                                   # (K*n, C, h, w)
+    ctx = context.expand(k * n, *context.shape)                  # (K*n, L, D)
+    owner = torch.arange(k).repeat_interleave(n)
+    with batched_lora(unet, names, init, k, cfg.alpha) as wrappers:
+        params = [p for w in wrappers for p in (w.lora_a, w.lora_b)]
+        opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=False)
+        for w in wrappers:
+            w.owner = owner
+        for _ in range(cfg.steps):
+            noise, t = draw_noise(generators, n, tuple(latents.shape[2:]),
+                                  scheduler.config.num_train_timesteps)
+            pred = unet(scheduler.add_noise(x0, noise, t), t, encoder_hidden_states=ctx).sample
+            per_identity = F.mse_loss(pred, noise, reduction="none").flatten(1).mean(1)
+            loss = per_identity.view(k, n).mean(1)               # (K,)
+            opt.zero_grad(set_to_none=True)
+            loss.sum().backward()
+            clip_per_identity(params, cfg.grad_clip)
+            opt.step()
+        weights = {}
+        for name, w in zip(names, wrappers, strict=True):
+            weights[f"{name}.lora_A.weight"] = w.lora_a.detach().clone()
+            weights[f"{name}.lora_B.weight"] = w.lora_b.detach().clone()
+    return weights, loss.detach()
