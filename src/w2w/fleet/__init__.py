@@ -1,0 +1,1 @@
+"""The identity LoRA fleet: batched per-identity adapters and their flat layout."""
