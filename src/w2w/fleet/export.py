@@ -1,0 +1,50 @@
+"""Writing any flat adapter vector as a standard diffusers/PEFT LoRA that stock diffusers loads.
+
+Folder layout:
+    pytorch_lora_weights.safetensors  peft-named keys (no `unet.` prefix), LoraConfig in the metadata
+    adapter_config.json               the same LoraConfig, as PEFT writes it
+
+Load with `unet.load_lora_adapter(folder, weight_name="pytorch_lora_weights.safetensors", prefix=None)`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from peft import LoraConfig
+from safetensors.torch import save_file
+
+from w2w.atomic import atomic_path
+from w2w.fleet.layout import AdapterLayout
+
+LORA_WEIGHTS = "pytorch_lora_weights.safetensors"
+
+
+def lora_config(rank: int, alpha: float, targets: tuple[str, ...]) -> LoraConfig:
+    return LoraConfig(r=rank, lora_alpha=alpha, target_modules=list(targets), lora_dropout=0.0,
+                      init_lora_weights=True)
+
+
+def export_lora(vector: np.ndarray, layout: AdapterLayout, config: LoraConfig, out: str | Path) -> Path:
+    """Write `vector` (D,) as a LoRA folder at `out`, atomically; returns the weights file."""
+    weights = {k: v.contiguous() for k, v in layout.unflatten(vector).items()}
+    meta = config.to_dict()
+    meta = {k: sorted(v) if isinstance(v, set) else v for k, v in meta.items()}
+    with atomic_path(out, is_dir=True) as tmp:
+        save_file(weights, tmp / LORA_WEIGHTS, metadata={
+            "format": "pt", "lora_adapter_metadata": json.dumps(meta, indent=2, sort_keys=True)})
+        config.save_pretrained(str(tmp))
+    return Path(out) / LORA_WEIGHTS
+
+
+@torch.no_grad()
+def merge_lora(unet: torch.nn.Module, weights: dict[str, torch.Tensor], scaling: float) -> None:
+    """The project's own inference path: W <- W + scaling * B @ A on every targeted Linear."""
+    for key in weights:
+        if key.endswith(".lora_A.weight"):
+            name = key[: -len(".lora_A.weight")]
+            delta = weights[f"{name}.lora_B.weight"] @ weights[key]
+            unet.get_submodule(name).weight += scaling * delta
