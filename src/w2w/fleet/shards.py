@@ -1,0 +1,87 @@
+"""Adapter shards: one safetensors file per block of identities, and stacking them into Zarr.
+
+A shard holds every layout key stacked over its identities ((K, r, in), (K, out, r)) plus
+`identity_ids` (K,). `weights.zarr` is a Zarr v3 array (N, D) float32 whose attrs hold the adapter
+layout and LoRA config, with `identity_ids` (int64) and `heldout` (bool) arrays beside it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+import zarr
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+
+from w2w.atomic import atomic_path
+from w2w.fleet.layout import AdapterLayout
+from w2w.world.dataset import COMPRESSORS
+
+BLOCKS_PER_SHARD = 8  # Zarr shard = this many row chunks: few files, row-block reads
+
+
+class ShardError(ValueError):
+    """A shard that is unreadable, incomplete or of the wrong layout."""
+
+
+def write_shard(path: Path, identity_ids: list[int], weights: dict[str, torch.Tensor],
+                layout: AdapterLayout) -> None:
+    """Write atomically: a killed writer leaves no shard, never half of one."""
+    layout.flatten(weights, stacked=True)  # validates keys and shapes before anything is written
+    tensors = {k: v.detach().contiguous() for k, v in weights.items()}
+    tensors["identity_ids"] = torch.tensor(identity_ids, dtype=torch.int64)
+    with atomic_path(path) as tmp:
+        save_file(tensors, tmp, metadata={"layout": json.dumps(layout.to_json())})
+
+
+def read_shard(path: Path, layout: AdapterLayout) -> tuple[np.ndarray, np.ndarray]:
+    """(identity_ids (K,), flat weights (K, D)); raises ShardError naming the file."""
+    try:
+        with safe_open(path, "pt") as f:
+            keys = set(f.keys())
+            if "identity_ids" not in keys or keys - {"identity_ids"} != set(layout.keys):
+                raise ShardError(f"{path}: keys do not match the adapter layout")
+            ids = f.get_tensor("identity_ids").numpy()
+            weights = {k: f.get_tensor(k) for k in layout.keys}
+    except (SafetensorError, OSError) as error:
+        raise ShardError(f"{path}: unreadable shard ({error})") from error
+    try:
+        flat = layout.flatten(weights, stacked=True)
+    except ValueError as error:
+        raise ShardError(f"{path}: {error}") from error
+    if len(flat) != len(ids):
+        raise ShardError(f"{path}: {len(ids)} identity ids for {len(flat)} adapters")
+    return ids, flat
+
+
+def stack_shards(paths: list[Path], identity_ids: np.ndarray, split: np.ndarray, layout: AdapterLayout,
+                 config: dict, out: Path, block: int) -> zarr.Array:
+    """Stack shards into out (a Zarr group) with rows in `identity_ids` order; refuses NaN/Inf."""
+    row_of = {int(i): r for r, i in enumerate(identity_ids)}
+    matrix = np.full((len(identity_ids), layout.dim), np.nan, dtype=np.float32)
+    seen = np.zeros(len(identity_ids), dtype=bool)
+    for path in sorted(paths):
+        ids, flat = read_shard(path, layout)
+        rows = [row_of[int(i)] for i in ids if int(i) in row_of]
+        if len(rows) != len(ids) or seen[rows].any():
+            raise ShardError(f"{path}: unknown or duplicate identity ids")
+        matrix[rows], seen[rows] = flat, True
+    if not seen.all():
+        raise ShardError(f"no shard holds identities {identity_ids[~seen][:10].tolist()}")
+    bad = ~np.isfinite(matrix).all(axis=1)
+    if bad.any():
+        raise ShardError(f"non-finite adapter weights (NaN/Inf) for identities {identity_ids[bad].tolist()}")
+    with atomic_path(out, is_dir=True) as tmp:
+        group = zarr.open_group(tmp, mode="w", zarr_format=3)
+        array = group.create_array("weights", shape=matrix.shape, dtype="float32",
+                                   chunks=(block, layout.dim), shards=(block * BLOCKS_PER_SHARD, layout.dim),
+                                   compressors=COMPRESSORS)
+        array[:] = matrix
+        array.attrs.update({"layout": layout.to_json(), "lora_config": config,
+                            "rows": "identities, in the order of the identity_ids array"})
+        group.create_array("identity_ids", data=np.asarray(identity_ids, dtype=np.int64))
+        group.create_array("heldout", data=np.asarray(split) == "heldout")  # bool: portable in v3
+    return zarr.open_group(out, mode="r")["weights"]
