@@ -13,6 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import zarr
 
 BIN = Path(sys.executable).parent
 pytestmark = pytest.mark.e2e
@@ -69,6 +70,8 @@ def test_repro_then_runs_visible_over_rest(project_copy, tmp_path):
     assert 0.0 <= base_metrics["prompt_attribute_fidelity"] <= 1.0
     assert base_metrics["heldout_denoising_loss"] > 0
     assert (project_copy / "data" / "base" / "model" / "model_index.json").is_file()
+    weights = zarr.open_array(project_copy / "data" / "weights.zarr" / "weights", mode="r")
+    assert weights.shape == (24, 2688)  # every micro identity, the default adapter layout
 
     port = free_port()
     server = start_server(project_copy / "mlflow.db", port, tmp_path / "server.log")
@@ -86,7 +89,8 @@ def test_repro_then_runs_visible_over_rest(project_copy, tmp_path):
 
     parents = [r for r in runs if tags(r).get("w2w.role") == "pipeline"]
     stages = {r["info"]["run_name"]: r for r in runs if tags(r).get("w2w.role") == "stage"}
-    assert len(parents) == 1 and set(stages) == {"synthesize", "judge", "base", "evaluate_base"}
+    assert len(parents) == 1 and set(stages) == {"synthesize", "judge", "base", "evaluate_base",
+                                                 "finetune", "stack"}
     parent_id = parents[0]["info"]["run_id"]
     for name, run in stages.items():
         assert tags(run)["mlflow.parentRunId"] == parent_id

@@ -86,11 +86,29 @@ class EvaluateBaseParams(_Section):
     seed: int = Field(0, ge=0)
 
 
+class FinetuneParams(_Section):
+    """One rank-r LoRA per identity, all from one shared initialisation (the reference setup)."""
+
+    rank: int = Field(1, ge=1, le=64)
+    lora_alpha: float = Field(1.0, gt=0.0, le=1e4)
+    targets: list[Literal["to_q", "to_k", "to_v", "to_out.0"]] = Field(
+        default_factory=lambda: ["to_q", "to_v"], min_length=1)
+    prompt: str = Field("sks person", min_length=1)
+    steps: int = Field(60, ge=1, le=100_000)
+    lr: float = Field(3e-3, gt=0.0, le=1.0)
+    weight_decay: float = Field(1e-2, ge=0.0, le=1.0)
+    grad_clip: float = Field(1.0, gt=0.0)
+    identities_per_shard: int = Field(16, ge=1, le=4096)
+    init_seed: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0)
+
+
 class Params(_Section):
     synthesize: SynthesizeParams = SynthesizeParams()
     judge: JudgeParams = JudgeParams()
     base: BaseParams = BaseParams()
     evaluate_base: EvaluateBaseParams = EvaluateBaseParams()
+    finetune: FinetuneParams = FinetuneParams()
 
     def flat(self, sections: tuple[str, ...] | None = None) -> dict[str, Any]:
         """Flattened `section.key` view, as logged to MLflow."""

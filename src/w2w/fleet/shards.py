@@ -37,6 +37,15 @@ def write_shard(path: Path, identity_ids: list[int], weights: dict[str, torch.Te
         save_file(tensors, tmp, metadata={"layout": json.dumps(layout.to_json())})
 
 
+def read_shard_layout(path: Path) -> dict:
+    """The layout JSON a shard was written with."""
+    try:
+        with safe_open(path, "pt") as f:
+            return json.loads((f.metadata() or {})["layout"])
+    except (SafetensorError, OSError, KeyError, json.JSONDecodeError) as error:
+        raise ShardError(f"{path}: unreadable shard layout ({error})") from error
+
+
 def read_shard(path: Path, layout: AdapterLayout) -> tuple[np.ndarray, np.ndarray]:
     """(identity_ids (K,), flat weights (K, D)); raises ShardError naming the file."""
     try:

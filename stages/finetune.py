@@ -1,0 +1,26 @@
+"""DVC stage `finetune`: one rank-r LoRA per identity, batched, resumable shard by shard."""
+
+from pathlib import Path
+
+from w2w.atomic import write_json
+from w2w.params import load_params_or_exit
+
+WORLD = Path("data/world")
+BASE = Path("data/base")
+OUT = Path("data/fleet")
+METRICS = Path("metrics/finetune.json")
+
+
+def main() -> None:
+    params = load_params_or_exit()  # before any output is touched
+    from w2w.fleet.run import run_finetune
+    from w2w.tracking import stage_run
+
+    with stage_run("finetune", params, ("base", "finetune")) as run:
+        summary = run_finetune(BASE, WORLD, OUT, params.finetune, params.config_hash())
+        run.log_metrics(summary)
+        write_json(METRICS, summary)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+"""The finetune library end to end at micro scale: shards, resume, stale shards, stacking."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from w2w.base.build import import_pretrained
+from w2w.fleet.layout import AdapterLayout
+from w2w.fleet.run import run_finetune, shard_path
+from w2w.fleet.shards import read_shard_layout, stack_shards
+from w2w.params import BaseParams, FinetuneParams
+
+P = FinetuneParams(steps=2, identities_per_shard=10)
+
+
+@pytest.fixture(scope="module")
+def base_dir(micro_world, tiny_pipeline, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("base")
+    import_pretrained(micro_world, BaseParams(source="pretrained", pretrained=str(tiny_pipeline[1])), folder)
+    return folder
+
+
+def test_all_identities_trained_resumed_and_stacked(micro_world, base_dir, tmp_path):
+    out = tmp_path / "fleet"
+    first = run_finetune(base_dir, micro_world, out, P, "cfg")
+    table = pd.read_parquet(micro_world / "identities.parquet")
+    assert first["identities"] == first["trained_now"] == len(table) and first["shards"] == 3
+    kept = shard_path(out, 0).stat().st_mtime_ns
+    before = shard_path(out, 2).read_bytes()
+    shard_path(out, 2).unlink()  # as if the run was killed before the last shard
+    resumed = run_finetune(base_dir, micro_world, out, P, "cfg")
+    assert resumed["trained_now"] == len(table) - 20
+    assert shard_path(out, 0).stat().st_mtime_ns == kept and shard_path(out, 2).read_bytes() == before
+    layout = AdapterLayout.from_json(read_shard_layout(shard_path(out, 0)))
+    shards = sorted(out.glob("shard-*.safetensors"))
+    weights = stack_shards(shards, table["identity_id"].to_numpy(), table["split"].to_numpy(), layout,
+                           {}, tmp_path / "weights.zarr", block=10)
+    assert weights.shape == (len(table), layout.dim)
+    assert np.isfinite(weights[:]).all() and np.abs(weights[:]).sum() > 0
+
+
+def test_shards_of_another_configuration_are_not_reused(micro_world, base_dir, tmp_path):
+    out = tmp_path / "fleet"
+    run_finetune(base_dir, micro_world, out, P, "cfg-a")
+    again = run_finetune(base_dir, micro_world, out, P.model_copy(update={"lr": 1e-2}), "cfg-b")
+    assert again["trained_now"] == again["identities"]
