@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from diffusers import DDPMScheduler, UNet2DConditionModel
 from tqdm import tqdm
 
+from w2w.base.model import training_scheduler
 from w2w.base.optim import one_cycle
 from w2w.params import BaseParams
 
@@ -39,7 +40,7 @@ def train_unet(unet: UNet2DConditionModel, latents: torch.Tensor, caption_idx: n
                log: Callable[[int, dict], None] | None = None) -> UNet2DConditionModel:
     """Train on latents (M, 4, h, w) whose captions are rows `caption_idx` (M,) of
     `prompt_embeddings[2:]` (rows 0/1 are the empty/generic prompts). Returns the EMA weights."""
-    scheduler = DDPMScheduler(**unet_schedule())
+    scheduler = training_scheduler()
     ema = copy.deepcopy(unet).requires_grad_(False)
     opt = torch.optim.AdamW(unet.parameters(), lr=p.unet_lr, weight_decay=1e-2)
     sched = one_cycle(opt, p.unet_lr, p.unet_steps)
@@ -63,17 +64,11 @@ def train_unet(unet: UNet2DConditionModel, latents: torch.Tensor, caption_idx: n
     return ema.eval()
 
 
-def unet_schedule() -> dict:
-    from w2w.base.model import SD_SCHEDULE
-
-    return dict(SD_SCHEDULE)
-
-
 @torch.no_grad()
 def heldout_loss(unet: UNet2DConditionModel, latents: torch.Tensor, context: torch.Tensor,
                  seed: int, batch: int = 256) -> float:
     """Mean denoising loss over held-out latents with their captions, fixed noise and timesteps."""
-    scheduler, generator = DDPMScheduler(**unet_schedule()), torch.Generator().manual_seed(seed)
+    scheduler, generator = training_scheduler(), torch.Generator().manual_seed(seed)
     losses = [denoising_loss(unet, scheduler, latents[s:s + batch], context[s:s + batch], generator)
               * len(latents[s:s + batch]) for s in range(0, len(latents), batch)]
     return float(torch.stack(losses).sum() / len(latents))

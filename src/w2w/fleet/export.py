@@ -28,11 +28,15 @@ def lora_config(rank: int, alpha: float, targets: tuple[str, ...]) -> LoraConfig
                       init_lora_weights=True)
 
 
+def config_metadata(config: LoraConfig) -> dict:
+    """The LoraConfig as JSON-ready data (sets become sorted lists), as diffusers stores it."""
+    return {k: sorted(v) if isinstance(v, set) else v for k, v in config.to_dict().items()}
+
+
 def export_lora(vector: np.ndarray, layout: AdapterLayout, config: LoraConfig, out: str | Path) -> Path:
     """Write `vector` (D,) as a LoRA folder at `out`, atomically; returns the weights file."""
     weights = {k: v.contiguous() for k, v in layout.unflatten(vector).items()}
-    meta = config.to_dict()
-    meta = {k: sorted(v) if isinstance(v, set) else v for k, v in meta.items()}
+    meta = config_metadata(config)
     with atomic_path(out, is_dir=True) as tmp:
         save_file(weights, tmp / LORA_WEIGHTS, metadata={
             "format": "pt", "lora_adapter_metadata": json.dumps(meta, indent=2, sort_keys=True)})

@@ -21,7 +21,7 @@ from tqdm import tqdm
 from w2w.atomic import write_json
 from w2w.base.model import encode_prompts, training_scheduler
 from w2w.base.pipeline import load_pipeline
-from w2w.fleet.export import lora_config
+from w2w.fleet.export import config_metadata, lora_config
 from w2w.fleet.layout import AdapterLayout
 from w2w.fleet.shards import write_shard
 from w2w.fleet.train import FleetConfig, train_identities
@@ -89,5 +89,4 @@ def run_finetune(base: Path, world: Path, out: Path, p: FinetuneParams, config_h
 
 
 def lora_config_dict(p: FinetuneParams) -> dict:
-    meta = lora_config(p.rank, p.lora_alpha, tuple(p.targets)).to_dict()
-    return {k: sorted(v) if isinstance(v, set) else v for k, v in meta.items()}
+    return config_metadata(lora_config(p.rank, p.lora_alpha, tuple(p.targets)))
