@@ -1,4 +1,4 @@
-"""The `w2w` command line: `w2w params check|show`, `w2w world show`, `w2w generate`."""
+"""The `w2w` command line: `w2w params check|show`, `w2w world show`, `w2w generate`, `w2w export`."""
 
 from __future__ import annotations
 
@@ -53,6 +53,29 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    """One identity's row of weights.zarr as a standard diffusers/PEFT LoRA folder."""
+    import numpy as np
+    import zarr
+
+    from w2w.fleet.export import export_lora, lora_config
+    from w2w.fleet.layout import AdapterLayout
+
+    if not (args.weights / "weights" / "zarr.json").is_file():
+        raise FileNotFoundError(f"{args.weights}: not a weights.zarr (no weights array)")
+    group = zarr.open_group(args.weights, mode="r")
+    rows = np.flatnonzero(group["identity_ids"][:] == args.identity)
+    if len(rows) != 1:
+        raise ValueError(f"identity {args.identity} is not in {args.weights}")
+    weights = group["weights"]
+    layout = AdapterLayout.from_json(weights.attrs["layout"])
+    meta = weights.attrs["lora_config"]
+    config = lora_config(meta["r"], meta["lora_alpha"], tuple(meta["target_modules"]))
+    path = export_lora(np.asarray(weights[int(rows[0])]), layout, config, args.out)
+    print(f"wrote {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="w2w", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -78,6 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--guidance", type=float, default=5.0, help="classifier-free guidance scale")
     g.add_argument("--out", type=Path, default=Path("grid.png"))
     g.set_defaults(func=_generate)
+    e = sub.add_parser("export", help="write one identity's adapter as a standard LoRA folder")
+    e.add_argument("--weights", type=Path, default=Path("data/weights.zarr"))
+    e.add_argument("--identity", type=int, required=True, help="identity id (see identity_ids)")
+    e.add_argument("--out", type=Path, required=True, help="LoRA folder to write")
+    e.set_defaults(func=_export)
     return parser
 
 
