@@ -35,7 +35,7 @@ from w2w.base.pipeline import assemble_pipeline, load_pipeline
 from w2w.base.tokenizer import build_clip_tokenizer
 from w2w.judge.api import Judge
 from w2w.params import BaseParams, EvaluateBaseParams
-from w2w.world.captions import GENERIC_PROMPT, caption_for
+from w2w.world.captions import GENERIC_PROMPT, caption_for, vocabulary
 from w2w.world.dataset import contact_sheet, identities_from_table
 
 EXTRA_WORDS = ["sks", "person", "a", "photo", "of"]  # fine-tuning and class prompts
@@ -55,12 +55,11 @@ def identity_captions(table: pd.DataFrame) -> list[str]:
 def train_miniature(world: Path, p: BaseParams, out: Path, log: Log) -> dict[str, float]:
     """Train VAE, then UNet on the train identities' cached latents; save the pipeline folder."""
     table, images, train = _world(world)
-    train_images = np.asarray(images[:])[train]
-    vae = train_vae(train_images.reshape(-1, *train_images.shape[2:]), p, log)
-    heldout_images = np.asarray(images[:])[~train]
-    metrics = {"vae_psnr_heldout": psnr(vae, heldout_images.reshape(-1, *heldout_images.shape[2:]))}
+    pixels = np.asarray(images[:])  # (N, K, S, S, 3), read once
+    vae = train_vae(pixels[train].reshape(-1, *pixels.shape[2:]), p, log)
+    metrics = {"vae_psnr_heldout": psnr(vae, pixels[~train].reshape(-1, *pixels.shape[2:]))}
     captions = identity_captions(table)
-    words = sorted({w.strip(",") for c in [GENERIC_PROMPT, *captions] for w in c.split()} | set(EXTRA_WORDS))
+    words = vocabulary([GENERIC_PROMPT, *captions, *EXTRA_WORDS])
     scratch = out / "tokenizer.build"
     tokenizer = build_clip_tokenizer(words, scratch)
     text_encoder = build_text_encoder(p, tokenizer)

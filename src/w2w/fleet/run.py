@@ -72,12 +72,12 @@ def run_finetune(base: Path, world: Path, out: Path, p: FinetuneParams, config_h
     bar = tqdm(total=len(ids), initial=len(ids) - sum(len(shards[k]) for k in todo),
                desc="finetune", unit="id")
     for k in todo:
-        rows = [int(np.flatnonzero(ids == i)[0]) for i in shards[k]]
-        block = torch.from_numpy(np.asarray(latents.oindex[rows]))  # (K, n, C, h, w)
+        start = k * p.identities_per_shard  # shards are consecutive rows of the table
+        block = torch.from_numpy(np.asarray(latents[start:start + len(shards[k])]))  # (K, n, C, h, w)
         weights, loss = train_identities(pipe.unet, scheduler, block, shards[k], context, cfg)
         write_shard(shard_path(out, k), shards[k], weights, AdapterLayout.from_weights(weights, True))
         losses.extend(loss.tolist())
-        bar.update(len(rows))
+        bar.update(len(shards[k]))
     bar.close()
     hours = (time.perf_counter() - started) / 3600
     trained = sum(len(shards[k]) for k in todo)
