@@ -16,8 +16,9 @@ def main() -> None:
     from w2w.fleet.run import run_finetune
     from w2w.tracking import stage_run
 
-    with stage_run("finetune", params, ("base", "finetune")) as run:
-        summary = run_finetune(BASE, WORLD, OUT, params.finetune, params.config_hash())
+    with stage_run("finetune", params, ("base", "finetune", "compute")) as run:
+        upstream = params.config_hash(("synthesize", "base", "finetune"))  # not compute: no effect
+        summary = run_finetune(BASE, WORLD, OUT, params.finetune, upstream, params.compute)
         run.log_metrics(summary)
         write_json(METRICS, summary)
 

@@ -101,6 +101,19 @@ class FinetuneParams(_Section):
     identities_per_shard: int = Field(16, ge=1, le=4096)
     init_seed: int = Field(0, ge=0)
     seed: int = Field(0, ge=0)
+    images_per_step: int = Field(0, ge=0)  # of each identity's images per step; 0: all
+
+
+class ComputeParams(_Section):
+    """Where finetune's shard jobs run. The shards do not depend on it (tested bitwise)."""
+
+    scheduler: str = ""        # address of a running `dask scheduler`; empty: this machine
+    workers: int = Field(0, ge=0, le=1024)  # local Dask worker processes; 0: run in this process
+    threads: int = Field(2, ge=1, le=1024)  # torch threads per job
+    device: Literal["cpu", "cuda"] = "cpu"
+    resources: dict[str, float] = Field(default_factory=dict)  # per job, e.g. {GPU: 1}
+    retries: int = Field(3, ge=0, le=100)  # reruns of a job whose worker died
+    connect_timeout_s: float = Field(30.0, gt=0.0)
 
 
 class Params(_Section):
@@ -109,6 +122,7 @@ class Params(_Section):
     base: BaseParams = BaseParams()
     evaluate_base: EvaluateBaseParams = EvaluateBaseParams()
     finetune: FinetuneParams = FinetuneParams()
+    compute: ComputeParams = ComputeParams()
 
     def flat(self, sections: tuple[str, ...] | None = None) -> dict[str, Any]:
         """Flattened `section.key` view, as logged to MLflow."""
@@ -116,9 +130,10 @@ class Params(_Section):
         keep = sections or tuple(data)
         return {k: v for k, v in flatten(data).items() if k.split(".")[0] in keep}
 
-    def config_hash(self) -> str:
-        """Identifies a pipeline configuration: equal params give equal hashes."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+    def config_hash(self, sections: tuple[str, ...] | None = None) -> str:
+        """Identifies a configuration (of `sections`, default all): equal params, equal hashes."""
+        data = self.model_dump(mode="json")
+        canonical = json.dumps({k: v for k, v in data.items() if k in (sections or data)}, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 

@@ -1,14 +1,16 @@
 """K identities trained batched equal each identity trained alone with peft's LoRA."""
 
 import copy
+import dataclasses
 
+import pytest
 import torch
 from peft import LoraConfig
 from peft.utils import get_peft_model_state_dict
 
 from w2w.base.model import build_unet, training_scheduler
 from w2w.fleet.lora import lora_target_names, shared_init
-from w2w.fleet.train import FleetConfig, draw_noise, identity_generator, train_identities
+from w2w.fleet.train import FleetConfig, draw_batch, identity_generator, train_identities
 from w2w.params import BaseParams
 
 TINY = BaseParams(unet_channels=[16, 32], text_dim=16, latent_channels=4)
@@ -26,11 +28,10 @@ def solo_with_peft(unet, latents, identity_id, context, cfg):
     params = [p for p in unet.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=False)
     scheduler, generator = training_scheduler(), identity_generator(cfg.seed, identity_id)
-    n = len(latents)
     for _ in range(cfg.steps):
-        noise, t = draw_noise([generator], n, tuple(latents.shape[1:]), 1000)
-        pred = unet(scheduler.add_noise(latents, noise, t), t,
-                    encoder_hidden_states=context.expand(n, *context.shape)).sample
+        x0, noise, t = draw_batch([generator], latents[None], cfg.images_per_step, 1000)
+        pred = unet(scheduler.add_noise(x0, noise, t), t,
+                    encoder_hidden_states=context.expand(len(x0), *context.shape)).sample
         loss = torch.nn.functional.mse_loss(pred, noise)
         opt.zero_grad()
         loss.backward()
@@ -44,16 +45,18 @@ def rel_err(got: dict, want: dict) -> float:
     return float((num / sum(want[key].pow(2).sum() for key in want)).sqrt())
 
 
-def test_batched_equals_solo_peft():
+@pytest.mark.parametrize("cfg", [CFG, dataclasses.replace(CFG, images_per_step=2)],
+                         ids=["all-images", "2-of-3-images"])
+def test_batched_equals_solo_peft(cfg):
     torch.manual_seed(0)
     unet = build_unet(TINY, 8)
     latents = torch.randn(4, 3, 4, 8, 8)
     context = torch.randn(6, 16)
     ids = [11, 2, 40, 5]
-    batched, loss = train_identities(copy.deepcopy(unet), training_scheduler(), latents, ids, context, CFG)
+    batched, loss = train_identities(copy.deepcopy(unet), training_scheduler(), latents, ids, context, cfg)
     assert loss.shape == (4,)
     for k, identity in enumerate(ids):
-        solo = solo_with_peft(unet, latents[k], identity, context, CFG)
+        solo = solo_with_peft(unet, latents[k], identity, context, cfg)
         assert set(solo) == set(batched)
         err = rel_err({key: batched[key][k] for key in solo}, solo)
         assert err <= 1e-4, f"identity {identity}: relative error {err:.2e}"

@@ -14,18 +14,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
-import zarr
 from tqdm import tqdm
 
 from w2w.atomic import write_json
-from w2w.base.model import encode_prompts, training_scheduler
-from w2w.base.pipeline import load_pipeline
+from w2w.fleet.engine import ShardJob, run_jobs
 from w2w.fleet.export import config_metadata, lora_config
-from w2w.fleet.layout import AdapterLayout
-from w2w.fleet.shards import write_shard
-from w2w.fleet.train import FleetConfig, train_identities
-from w2w.params import FinetuneParams
+from w2w.fleet.train import FleetConfig
+from w2w.params import ComputeParams, FinetuneParams
 
 MANIFEST = "fleet.json"
 
@@ -33,7 +28,7 @@ MANIFEST = "fleet.json"
 def fleet_config(p: FinetuneParams) -> FleetConfig:
     return FleetConfig(rank=p.rank, alpha=p.lora_alpha, targets=tuple(p.targets), steps=p.steps, lr=p.lr,
                        weight_decay=p.weight_decay, grad_clip=p.grad_clip, init_seed=p.init_seed,
-                       seed=p.seed)
+                       seed=p.seed, images_per_step=p.images_per_step)
 
 
 def shard_path(folder: Path, index: int) -> Path:
@@ -45,8 +40,16 @@ def plan_shards(identity_ids: np.ndarray, per_shard: int) -> list[list[int]]:
     return [identity_ids[s:s + per_shard].tolist() for s in range(0, len(identity_ids), per_shard)]
 
 
+def remove_stale_temps(out: Path) -> None:
+    """Temporary shards of writers that were killed (a clean failure removes its own)."""
+    for tmp in out.glob(".shard-*.tmp"):
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def prepare_folder(out: Path, manifest: dict) -> None:
     """Keep shards of this exact configuration (resume); clear anything else."""
+    if out.is_dir():
+        remove_stale_temps(out)
     path = out / MANIFEST
     if path.is_file() and json.loads(path.read_text()) != manifest:
         print(f"{out}: shards were trained with another configuration; starting over")
@@ -56,31 +59,34 @@ def prepare_folder(out: Path, manifest: dict) -> None:
         write_json(path, manifest)
 
 
-def run_finetune(base: Path, world: Path, out: Path, p: FinetuneParams, config_hash: str) -> dict:
-    """Train all identities (train and held-out) into out/shard-*.safetensors; returns a summary."""
-    table = pd.read_parquet(world / "identities.parquet")
-    ids = table["identity_id"].to_numpy()
-    latents = zarr.open_group(base / "latents.zarr", mode="r")["latents"]
-    pipe = load_pipeline(base / "model")
-    context = encode_prompts(pipe.text_encoder, pipe.tokenizer, [p.prompt])[0]
-    cfg, scheduler = fleet_config(p), training_scheduler()
+def run_finetune(base: Path, world: Path, out: Path, p: FinetuneParams, config_hash: str,
+                 compute: ComputeParams | None = None) -> dict:
+    """Train all identities (train and held-out) into out/shard-*.safetensors; returns a summary.
+
+    `config_hash` identifies the upstream configuration (world, base); `compute` only says where
+    the shard jobs run."""
+    compute = compute or ComputeParams()
+    ids = pd.read_parquet(world / "identities.parquet")["identity_id"].to_numpy()
     prepare_folder(out, {"finetune": p.model_dump(mode="json"), "config_hash": config_hash,
                          "rows": len(ids)})
     shards = plan_shards(ids, p.identities_per_shard)
-    todo = [k for k in range(len(shards)) if not shard_path(out, k).is_file()]
-    losses, started = [], time.perf_counter()
-    bar = tqdm(total=len(ids), initial=len(ids) - sum(len(shards[k]) for k in todo),
+    jobs = [ShardJob(str(base), str(out), k, k * p.identities_per_shard, tuple(shards[k]),
+                     p.model_dump_json(), compute.threads, compute.device)
+            for k in range(len(shards)) if not shard_path(out, k).is_file()]
+    losses, trained, started = [], 0, time.perf_counter()
+    bar = tqdm(total=len(ids), initial=len(ids) - sum(len(j.identity_ids) for j in jobs),
                desc="finetune", unit="id")
-    for k in todo:
-        start = k * p.identities_per_shard  # shards are consecutive rows of the table
-        block = torch.from_numpy(np.asarray(latents[start:start + len(shards[k])]))  # (K, n, C, h, w)
-        weights, loss = train_identities(pipe.unet, scheduler, block, shards[k], context, cfg)
-        write_shard(shard_path(out, k), shards[k], weights, AdapterLayout.from_weights(weights, True))
-        losses.extend(loss.tolist())
-        bar.update(len(shards[k]))
+
+    def finished(result: dict) -> None:
+        nonlocal trained
+        losses.extend(result["losses"])
+        trained += len(result["losses"])
+        bar.update(len(shards[result["index"]]))
+
+    run_jobs(jobs, compute, finished)
     bar.close()
+    remove_stale_temps(out)  # a worker killed while writing leaves one; its job was rerun
     hours = (time.perf_counter() - started) / 3600
-    trained = sum(len(shards[k]) for k in todo)
     summary = {"identities": len(ids), "shards": len(shards), "trained_now": trained,
                "identities_per_hour": trained / hours if trained else 0.0}
     if losses:

@@ -28,20 +28,27 @@ class FleetConfig:
     grad_clip: float = 1.0
     init_seed: int = 0
     seed: int = 0
+    images_per_step: int = 0  # images of each identity per step, drawn without replacement; 0: all
 
 
 def identity_generator(seed: int, identity_id: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 1_000_003 + identity_id)
 
 
-def draw_noise(generators: list[torch.Generator], n: int, shape: tuple[int, ...], timesteps: int
-               ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Each identity's noise (n, *shape) and timesteps (n,), concatenated in identity order."""
-    noise, t = [], []
-    for g in generators:
-        noise.append(torch.randn((n, *shape), generator=g))
-        t.append(torch.randint(0, timesteps, (n,), generator=g))
-    return torch.cat(noise), torch.cat(t)
+def draw_batch(generators: list[torch.Generator], latents: torch.Tensor, m: int, timesteps: int
+               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One step's clean latents, noise and timesteps, (K*m, C, h, w) x2 and (K*m,), identity-major.
+
+    latents (K, n, C, h, w); each identity draws m of its n images (all when m is 0 or n), then its
+    noise and timesteps, from its own generator only."""
+    n, shape = latents.shape[1], tuple(latents.shape[2:])
+    m = n if m in (0, n) else m
+    x0, noise, t = [], [], []
+    for k, g in enumerate(generators):
+        x0.append(latents[k] if m == n else latents[k, torch.randperm(n, generator=g)[:m]])
+        noise.append(torch.randn((m, *shape), generator=g))
+        t.append(torch.randint(0, timesteps, (m,), generator=g))
+    return torch.cat(x0), torch.cat(noise), torch.cat(t)
 
 
 def clip_per_identity(params: list[torch.nn.Parameter], max_norm: float) -> torch.Tensor:
@@ -63,13 +70,13 @@ def train_identities(unet: UNet2DConditionModel, scheduler: DDPMScheduler, laten
     Returns peft-named weights stacked over identities, e.g.
     `down_blocks.0.attentions.0....attn1.to_q.lora_A.weight` -> (K, r, in), and the final loss (K,).
     """
-    k, n = latents.shape[:2]
+    k = latents.shape[0]
+    n = latents.shape[1] if cfg.images_per_step in (0, latents.shape[1]) else cfg.images_per_step
     unet.requires_grad_(False)
     names = lora_target_names(unet, cfg.targets)
     layers = [unet.get_submodule(name) for name in names]
     init = shared_init(layers, cfg.rank, cfg.init_seed)
     generators = [identity_generator(cfg.seed, i) for i in identity_ids]
-    x0 = latents.flatten(0, 1)                                   # (K*n, C, h, w)
     ctx = context.expand(k * n, *context.shape)                  # (K*n, L, D)
     owner = torch.arange(k).repeat_interleave(n)
     with batched_lora(unet, names, init, k, cfg.alpha) as wrappers:
@@ -78,8 +85,8 @@ def train_identities(unet: UNet2DConditionModel, scheduler: DDPMScheduler, laten
         for w in wrappers:
             w.owner = owner
         for _ in range(cfg.steps):
-            noise, t = draw_noise(generators, n, tuple(latents.shape[2:]),
-                                  scheduler.config.num_train_timesteps)
+            x0, noise, t = draw_batch(generators, latents, cfg.images_per_step,
+                                      scheduler.config.num_train_timesteps)  # (K*n, C, h, w)
             pred = unet(scheduler.add_noise(x0, noise, t), t, encoder_hidden_states=ctx).sample
             per_identity = F.mse_loss(pred, noise, reduction="none").flatten(1).mean(1)
             loss = per_identity.view(k, n).mean(1)               # (K,)

@@ -1,0 +1,67 @@
+"""Does an identity's adapter make its identity? Judge similarity of samples to fresh renders.
+
+For each identity the adapter is merged into the base UNet (W + scaling * B A), `n` samples are drawn
+with the fine-tuning prompt, and the judge's cosine similarity between the mean identity embedding of
+the samples and of fresh renders (a render stream the adapters never saw) is the score. The base
+model prompted with the generic caption gives the chance level.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numpy as np
+import pandas as pd
+import torch
+from diffusers import StableDiffusionPipeline
+from tqdm import tqdm
+
+from w2w.base.pipeline import generate
+from w2w.fleet.export import merge_lora
+from w2w.fleet.layout import AdapterLayout
+from w2w.judge.api import Judge
+from w2w.world.dataset import identities_from_table, render_identity
+
+STREAM_EVAL = 4  # renders for evaluation only: neither the fleet nor the judge trained on them
+
+
+@contextmanager
+def merged(unet: torch.nn.Module, weights: dict[str, torch.Tensor], scaling: float) -> Iterator[None]:
+    """The UNet with one adapter merged in; the original weights are restored exactly on exit."""
+    names = [k[: -len(".lora_A.weight")] for k in weights if k.endswith(".lora_A.weight")]
+    saved = {n: unet.get_submodule(n).weight.detach().clone() for n in names}
+    merge_lora(unet, weights, scaling)
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for n, w in saved.items():
+                unet.get_submodule(n).weight.copy_(w)
+
+
+def reference_renders(table: pd.DataFrame, n: int, seed: int, size: int) -> np.ndarray:
+    """Fresh renders (M, n, S, S, 3) of the table's identities."""
+    return np.stack([render_identity(i, n, seed, STREAM_EVAL, size) for i in identities_from_table(table)])
+
+
+def adapter_similarity(pipe: StableDiffusionPipeline, judge: Judge, rows: np.ndarray, layout: AdapterLayout,
+                       scaling: float, renders: np.ndarray, prompt: str, samples: int, seed: int,
+                       steps: int, guidance: float) -> tuple[np.ndarray, np.ndarray]:
+    """Similarity (M,) of each row's samples to its identity's renders, and the samples (M, n, ...)."""
+    sims, images = [], []
+    for row, ref in tqdm(zip(rows, renders, strict=True), total=len(rows), desc="identity similarity",
+                         unit="id"):
+        with merged(pipe.unet, layout.unflatten(row), scaling):
+            out = generate(pipe, prompt, samples, seed, steps, guidance)
+        sims.append(judge.identity_similarity(out, ref))
+        images.append(out)
+    return np.array(sims), np.stack(images)
+
+
+def base_similarity(pipe: StableDiffusionPipeline, judge: Judge, renders: np.ndarray, prompt: str,
+                    samples: int, seed: int, steps: int, guidance: float) -> np.ndarray:
+    """Chance level (M,): the base model's samples for `prompt` against each identity's renders."""
+    out = generate(pipe, prompt, samples * len(renders), seed, steps, guidance)
+    groups = out.reshape(len(renders), samples, *out.shape[1:])
+    return np.array([judge.identity_similarity(g, ref) for g, ref in zip(groups, renders, strict=True)])
