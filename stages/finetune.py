@@ -8,7 +8,7 @@ from w2w.params import load_params_or_exit
 WORLD = Path("data/world")
 BASE = Path("data/base")
 OUT = Path("data/fleet")
-METRICS = Path("metrics/finetune.json")
+SUMMARY = OUT / "train_summary.json"  # merged into metrics/finetune.json by evaluate_finetune
 
 
 def main() -> None:
@@ -20,7 +20,7 @@ def main() -> None:
         upstream = params.config_hash(("synthesize", "base", "finetune"))  # not compute: no effect
         summary = run_finetune(BASE, WORLD, OUT, params.finetune, upstream, params.compute)
         run.log_metrics(summary)
-        write_json(METRICS, summary)
+        write_json(SUMMARY, summary)
 
 
 if __name__ == "__main__":

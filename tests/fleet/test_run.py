@@ -44,3 +44,19 @@ def test_shards_of_another_configuration_are_not_reused(micro_world, base_dir, t
     run_finetune(base_dir, micro_world, out, P, "cfg-a")
     again = run_finetune(base_dir, micro_world, out, P.model_copy(update={"lr": 1e-2}), "cfg-b")
     assert again["trained_now"] == again["identities"]
+
+
+def test_prior_preservation_generates_the_class_prior_once_and_changes_the_adapters(micro_world, base_dir,
+                                                                                   tmp_path):
+    plain = tmp_path / "plain"
+    run_finetune(base_dir, micro_world, plain, P, "cfg")
+    with_prior = P.model_copy(update={"prior_weight": 1.0, "class_images": 4})
+    out = tmp_path / "prior"
+    run_finetune(base_dir, micro_world, out, with_prior, "cfg")
+    prior = out / "class_prior.safetensors"
+    assert prior.is_file()
+    made = prior.stat().st_mtime_ns
+    assert shard_path(out, 0).read_bytes() != shard_path(plain, 0).read_bytes()
+    shard_path(out, 1).unlink()
+    run_finetune(base_dir, micro_world, out, with_prior, "cfg")  # resume reuses the same prior images
+    assert prior.stat().st_mtime_ns == made

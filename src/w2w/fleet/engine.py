@@ -10,6 +10,7 @@ On a multi-machine cluster every path must be on storage that all workers see.
 
 from __future__ import annotations
 
+import ctypes
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -34,6 +35,22 @@ class ShardJob:
     finetune: str          # FinetuneParams as JSON: plain data travels to any worker
     threads: int
     device: str
+    prior: str = ""        # the class-prior file when prior preservation is on
+
+
+@lru_cache(maxsize=1)
+def keep_freed_memory() -> bool:
+    """Undo Dask's worker default MALLOC_TRIM_THRESHOLD_=65536 (glibc only).
+
+    That setting also pins glibc's mmap threshold, so every activation buffer is mmapped and
+    unmapped again each step: measured 0.82 vs 0.43 s per training step on one thread here.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    return bool(libc.mallopt(m_trim_threshold, 1 << 30) and libc.mallopt(m_mmap_threshold, 32 << 20))
 
 
 @lru_cache(maxsize=2)
@@ -50,6 +67,7 @@ def _loaded(base: str, prompt: str, device: str):
 def train_shard(job: ShardJob) -> dict:
     """Train one shard's identities and write it; returns its index, per-identity losses, seconds."""
     from w2w.fleet.layout import AdapterLayout
+    from w2w.fleet.prior import load_class_prior
     from w2w.fleet.run import fleet_config, shard_path
     from w2w.fleet.shards import write_shard
     from w2w.fleet.train import train_identities
@@ -59,6 +77,7 @@ def train_shard(job: ShardJob) -> dict:
     if path.is_file():  # finished by an earlier attempt of this job
         return {"index": job.index, "losses": [], "seconds": 0.0, "skipped": True}
     started = time.perf_counter()
+    keep_freed_memory()
     torch.set_num_threads(job.threads)
     p = FinetuneParams.model_validate_json(job.finetune)
     unet, scheduler, context = _loaded(job.base, p.prompt, job.device)
@@ -66,7 +85,7 @@ def train_shard(job: ShardJob) -> dict:
     stop = job.start + len(job.identity_ids)
     block = torch.from_numpy(np.asarray(latents[job.start:stop])).to(job.device)  # (K, n, C, h, w)
     weights, loss = train_identities(unet, scheduler, block, list(job.identity_ids), context,
-                                     fleet_config(p))
+                                     fleet_config(p), load_class_prior(job.prior, job.device))
     weights = {k: v.cpu() for k, v in weights.items()}
     write_shard(path, list(job.identity_ids), weights, AdapterLayout.from_weights(weights, True))
     return {"index": job.index, "losses": loss.cpu().tolist(), "seconds": time.perf_counter() - started,

@@ -10,17 +10,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
+import zarr
 from diffusers import StableDiffusionPipeline
 from tqdm import tqdm
 
-from w2w.base.pipeline import generate
+from w2w.base.pipeline import generate, load_pipeline
 from w2w.fleet.export import merge_lora
 from w2w.fleet.layout import AdapterLayout
 from w2w.judge.api import Judge
+from w2w.params import EvaluateFinetuneParams
+from w2w.world.captions import GENERIC_PROMPT
 from w2w.world.dataset import identities_from_table, render_identity
 
 STREAM_EVAL = 4  # renders for evaluation only: neither the fleet nor the judge trained on them
@@ -65,3 +69,30 @@ def base_similarity(pipe: StableDiffusionPipeline, judge: Judge, renders: np.nda
     out = generate(pipe, prompt, samples * len(renders), seed, steps, guidance)
     groups = out.reshape(len(renders), samples, *out.shape[1:])
     return np.array([judge.identity_similarity(g, ref) for g, ref in zip(groups, renders, strict=True)])
+
+
+def measure_fleet(world: Path, judge_dir: Path, base: Path, weights_zarr: Path, p: EvaluateFinetuneParams,
+                  prompt: str) -> tuple[dict[str, float], np.ndarray]:
+    """Held-out identities' similarity to their own renders, against the base model's chance level.
+    Returns the metrics and a grid (for each identity: a fresh render, then its samples)."""
+    group = zarr.open_group(weights_zarr, mode="r")
+    weights = group["weights"]
+    layout = AdapterLayout.from_json(weights.attrs["layout"])
+    config = weights.attrs["lora_config"]
+    rows = np.flatnonzero(np.asarray(group["heldout"]))[: p.identities]
+    table = pd.read_parquet(world / "identities.parquet").iloc[rows]
+    size = int(zarr.open_group(world / "images.zarr", mode="r").attrs["image_size"])
+    renders = reference_renders(table, p.renders_per_identity, p.seed, size)
+    pipe, judge = load_pipeline(base / "model"), Judge.load(judge_dir)
+    adapters = weights.get_orthogonal_selection((rows, slice(None)))  # (M, D)
+    scaling = config["lora_alpha"] / config["r"]
+    sims, samples = adapter_similarity(pipe, judge, adapters, layout, scaling, renders, prompt,
+                                       p.samples_per_identity, p.seed, p.sampler_steps, p.guidance_scale)
+    chance = base_similarity(pipe, judge, renders, GENERIC_PROMPT, p.samples_per_identity, p.seed,
+                             p.sampler_steps, p.guidance_scale)
+    metrics = {"identity_similarity_mean": float(sims.mean()),
+               "identity_similarity_p10": float(np.percentile(sims, 10)),
+               "base_identity_similarity_mean": float(chance.mean()),
+               "evaluated_identities": float(len(rows))}
+    grid = np.concatenate([renders[:8, :1], samples[:8]], axis=1)  # (8, 1 + n, S, S, 3)
+    return metrics, grid.reshape(-1, *grid.shape[2:])

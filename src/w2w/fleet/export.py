@@ -33,14 +33,19 @@ def config_metadata(config: LoraConfig) -> dict:
     return {k: sorted(v) if isinstance(v, set) else v for k, v in config.to_dict().items()}
 
 
-def export_lora(vector: np.ndarray, layout: AdapterLayout, config: LoraConfig, out: str | Path) -> Path:
-    """Write `vector` (D,) as a LoRA folder at `out`, atomically; returns the weights file."""
+def write_lora_files(vector: np.ndarray, layout: AdapterLayout, config: LoraConfig, folder: Path) -> None:
+    """The LoRA files into an existing folder (not atomic: see export_lora)."""
     weights = {k: v.contiguous() for k, v in layout.unflatten(vector).items()}
     meta = config_metadata(config)
+    save_file(weights, folder / LORA_WEIGHTS, metadata={
+        "format": "pt", "lora_adapter_metadata": json.dumps(meta, indent=2, sort_keys=True)})
+    config.save_pretrained(str(folder))
+
+
+def export_lora(vector: np.ndarray, layout: AdapterLayout, config: LoraConfig, out: str | Path) -> Path:
+    """Write `vector` (D,) as a LoRA folder at `out`, atomically; returns the weights file."""
     with atomic_path(out, is_dir=True) as tmp:
-        save_file(weights, tmp / LORA_WEIGHTS, metadata={
-            "format": "pt", "lora_adapter_metadata": json.dumps(meta, indent=2, sort_keys=True)})
-        config.save_pretrained(str(tmp))
+        write_lora_files(vector, layout, config, tmp)
     return Path(out) / LORA_WEIGHTS
 
 

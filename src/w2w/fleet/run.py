@@ -19,6 +19,7 @@ from tqdm import tqdm
 from w2w.atomic import write_json
 from w2w.fleet.engine import ShardJob, run_jobs
 from w2w.fleet.export import config_metadata, lora_config
+from w2w.fleet.prior import make_class_prior
 from w2w.fleet.train import FleetConfig
 from w2w.params import ComputeParams, FinetuneParams
 
@@ -28,7 +29,8 @@ MANIFEST = "fleet.json"
 def fleet_config(p: FinetuneParams) -> FleetConfig:
     return FleetConfig(rank=p.rank, alpha=p.lora_alpha, targets=tuple(p.targets), steps=p.steps, lr=p.lr,
                        weight_decay=p.weight_decay, grad_clip=p.grad_clip, init_seed=p.init_seed,
-                       seed=p.seed, images_per_step=p.images_per_step)
+                       seed=p.seed, images_per_step=p.images_per_step,
+                       prior_weight=p.prior_weight)
 
 
 def shard_path(folder: Path, index: int) -> Path:
@@ -70,8 +72,9 @@ def run_finetune(base: Path, world: Path, out: Path, p: FinetuneParams, config_h
     prepare_folder(out, {"finetune": p.model_dump(mode="json"), "config_hash": config_hash,
                          "rows": len(ids)})
     shards = plan_shards(ids, p.identities_per_shard)
+    prior = make_class_prior(base, out, p)
     jobs = [ShardJob(str(base), str(out), k, k * p.identities_per_shard, tuple(shards[k]),
-                     p.model_dump_json(), compute.threads, compute.device)
+                     p.model_dump_json(), compute.threads, compute.device, str(prior or ""))
             for k in range(len(shards)) if not shard_path(out, k).is_file()]
     losses, trained, started = [], 0, time.perf_counter()
     bar = tqdm(total=len(ids), initial=len(ids) - sum(len(j.identity_ids) for j in jobs),

@@ -29,6 +29,7 @@ class FleetConfig:
     init_seed: int = 0
     seed: int = 0
     images_per_step: int = 0  # images of each identity per step, drawn without replacement; 0: all
+    prior_weight: float = 0.0  # weight of the class-prior loss (DreamBooth prior preservation)
 
 
 def identity_generator(seed: int, identity_id: int) -> torch.Generator:
@@ -51,6 +52,17 @@ def draw_batch(generators: list[torch.Generator], latents: torch.Tensor, m: int,
     return torch.cat(x0), torch.cat(noise), torch.cat(t)
 
 
+def draw_prior(generators: list[torch.Generator], pool: torch.Tensor, m: int, timesteps: int
+               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """m class-prior latents per identity from the shared pool (P, C, h, w), with noise and timesteps."""
+    x0, noise, t = [], [], []
+    for g in generators:
+        x0.append(pool[torch.randint(0, len(pool), (m,), generator=g)])
+        noise.append(torch.randn((m, *pool.shape[1:]), generator=g))
+        t.append(torch.randint(0, timesteps, (m,), generator=g))
+    return torch.cat(x0), torch.cat(noise), torch.cat(t)
+
+
 def clip_per_identity(params: list[torch.nn.Parameter], max_norm: float) -> torch.Tensor:
     """Scale each identity's gradient (dim 0 of every param) to norm <= max_norm, as
     torch.nn.utils.clip_grad_norm_ does for one model; returns the pre-clip norms (K,)."""
@@ -63,9 +75,13 @@ def clip_per_identity(params: list[torch.nn.Parameter], max_norm: float) -> torc
 
 
 def train_identities(unet: UNet2DConditionModel, scheduler: DDPMScheduler, latents: torch.Tensor,
-                     identity_ids: list[int], context: torch.Tensor, cfg: FleetConfig
+                     identity_ids: list[int], context: torch.Tensor, cfg: FleetConfig,
+                     prior: tuple[torch.Tensor, torch.Tensor] | None = None
                      ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
     """Train adapters for K identities; latents (K, n, C, h, w), context (L, D) for the prompt.
+
+    With `cfg.prior_weight` > 0, `prior` = (class latents (P, C, h, w), class-prompt context (L, D)):
+    each step every identity also denoises n class latents, weighted by prior_weight.
 
     Returns peft-named weights stacked over identities, e.g.
     `down_blocks.0.attentions.0....attn1.to_q.lora_A.weight` -> (K, r, in), and the final loss (K,).
@@ -77,8 +93,14 @@ def train_identities(unet: UNet2DConditionModel, scheduler: DDPMScheduler, laten
     layers = [unet.get_submodule(name) for name in names]
     init = shared_init(layers, cfg.rank, cfg.init_seed)
     generators = [identity_generator(cfg.seed, i) for i in identity_ids]
+    use_prior = cfg.prior_weight > 0
+    if use_prior and prior is None:
+        raise ValueError("prior_weight > 0 needs the class-prior latents and context")
     ctx = context.expand(k * n, *context.shape)                  # (K*n, L, D)
     owner = torch.arange(k).repeat_interleave(n)
+    if use_prior:
+        ctx = torch.cat([ctx, prior[1].expand(k * n, *prior[1].shape)])  # (2*K*n, L, D)
+        owner = torch.cat([owner, owner])
     with batched_lora(unet, names, init, k, cfg.alpha) as wrappers:
         params = [p for w in wrappers for p in (w.lora_a, w.lora_b)]
         opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=False)
@@ -87,9 +109,14 @@ def train_identities(unet: UNet2DConditionModel, scheduler: DDPMScheduler, laten
         for _ in range(cfg.steps):
             x0, noise, t = draw_batch(generators, latents, cfg.images_per_step,
                                       scheduler.config.num_train_timesteps)  # (K*n, C, h, w)
+            if use_prior:
+                parts = draw_prior(generators, prior[0], n, scheduler.config.num_train_timesteps)
+                x0, noise, t = (torch.cat(pair) for pair in zip((x0, noise, t), parts, strict=True))
             pred = unet(scheduler.add_noise(x0, noise, t), t, encoder_hidden_states=ctx).sample
-            per_identity = F.mse_loss(pred, noise, reduction="none").flatten(1).mean(1)
-            loss = per_identity.view(k, n).mean(1)               # (K,)
+            per_sample = F.mse_loss(pred, noise, reduction="none").flatten(1).mean(1)
+            loss = per_sample[:k * n].view(k, n).mean(1)         # (K,)
+            if use_prior:
+                loss = loss + cfg.prior_weight * per_sample[k * n:].view(k, n).mean(1)
             opt.zero_grad(set_to_none=True)
             loss.sum().backward()
             clip_per_identity(params, cfg.grad_clip)
