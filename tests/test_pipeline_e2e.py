@@ -72,6 +72,12 @@ def test_repro_then_runs_visible_over_rest(project_copy, tmp_path):
     assert (project_copy / "data" / "base" / "model" / "model_index.json").is_file()
     weights = zarr.open_array(project_copy / "data" / "weights.zarr" / "weights", mode="r")
     assert weights.shape == (24, 2688)  # every micro identity, the default adapter layout
+    fleet = json.loads((project_copy / "metrics" / "finetune.json").read_text())
+    assert fleet["identities"] == 24 and -1 <= fleet["identity_similarity_mean"] <= 1
+    pca = json.loads((project_copy / "metrics" / "pca.json").read_text())
+    assert pca["components"] == 19 and 0.99 <= pca["explained_variance_ratio_sum"] <= 1.0 + 1e-6  # all
+    directions = json.loads((project_copy / "metrics" / "directions.json").read_text())
+    assert 0 <= directions["auc_min"] <= 1 and directions["attributes"] >= 1
 
     port = free_port()
     server = start_server(project_copy / "mlflow.db", port, tmp_path / "server.log")
@@ -90,7 +96,8 @@ def test_repro_then_runs_visible_over_rest(project_copy, tmp_path):
     parents = [r for r in runs if tags(r).get("w2w.role") == "pipeline"]
     stages = {r["info"]["run_name"]: r for r in runs if tags(r).get("w2w.role") == "stage"}
     assert len(parents) == 1 and set(stages) == {"synthesize", "judge", "base", "evaluate_base",
-                                                 "finetune", "stack"}
+                                                 "finetune", "stack", "evaluate_finetune", "pca",
+                                                 "directions"}
     parent_id = parents[0]["info"]["run_id"]
     for name, run in stages.items():
         assert tags(run)["mlflow.parentRunId"] == parent_id

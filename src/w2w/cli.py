@@ -1,4 +1,5 @@
-"""The `w2w` command line: `w2w params check|show`, `w2w world show`, `w2w generate`, `w2w export`."""
+"""The `w2w` command line: `w2w params check|show`, `w2w world show`, `w2w generate`, `w2w export`,
+`w2w edit`, `w2w sample`, `w2w invert`."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import sys
 from pathlib import Path
 
 from w2w.params import PARAMS_FILE, load_params_or_exit
+from w2w.space.cli import add_space_commands
 
 
 def _params(args: argparse.Namespace) -> int:
@@ -106,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--identity", type=int, required=True, help="identity id (see identity_ids)")
     e.add_argument("--out", type=Path, required=True, help="LoRA folder to write")
     e.set_defaults(func=_export)
+    add_space_commands(sub)
     return parser
 
 

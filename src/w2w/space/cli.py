@@ -1,0 +1,172 @@
+"""`w2w edit`, `w2w sample`, `w2w invert`: new models from the weights2weights space.
+
+Each writes standard LoRA folders (pytorch_lora_weights.safetensors + adapter_config.json) and a
+preview grid, all in one atomic rename of the output folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+PREVIEW_PROMPT_DEFAULT = "sks person"
+
+
+@dataclass
+class Space:
+    """The stacked fleet plus its basis and directions, as the commands need them."""
+
+    group: object
+    layout: object
+    lora: dict
+    basis: object
+
+    @classmethod
+    def open(cls, weights: Path, basis: Path) -> Space:
+        import zarr
+
+        from w2w.fleet.layout import AdapterLayout
+        from w2w.space.basis import Basis
+
+        if not (weights / "weights" / "zarr.json").is_file():
+            raise FileNotFoundError(f"{weights}: not a weights.zarr (run the stack stage)")
+        group = zarr.open_group(weights, mode="r")
+        array = group["weights"]
+        return cls(group, AdapterLayout.from_json(array.attrs["layout"]), dict(array.attrs["lora_config"]),
+                   Basis.load(basis))
+
+    def row(self, identity: int) -> np.ndarray:
+        rows = np.flatnonzero(np.asarray(self.group["identity_ids"][:]) == identity)
+        if len(rows) != 1:
+            raise ValueError(f"identity {identity} is not in the fleet")
+        return np.asarray(self.group["weights"][int(rows[0])])
+
+
+def write_models(space: Space, vectors: dict[str, np.ndarray], out: Path, model: Path, prompt: str,
+                 preview: int, info: dict) -> None:
+    """One LoRA folder per vector (out/<name>/, or out/ itself for the name ""), a preview grid
+    (a row of samples per model) and info.json; atomically."""
+    from w2w.atomic import atomic_path
+    from w2w.base.pipeline import generate, load_pipeline
+    from w2w.fleet.evaluate import merged
+    from w2w.fleet.export import lora_config, write_lora_files
+    from w2w.world.dataset import contact_sheet
+
+    config = lora_config(space.lora["r"], space.lora["lora_alpha"], tuple(space.lora["target_modules"]))
+    pipe = load_pipeline(model) if preview else None
+    rows = []
+    with atomic_path(out, is_dir=True) as tmp:
+        for name, vector in vectors.items():
+            folder = tmp / name if name else tmp
+            folder.mkdir(exist_ok=True)
+            write_lora_files(vector, space.layout, config, folder)
+            if pipe is not None:
+                with merged(pipe.unet, space.layout.unflatten(vector), config.lora_alpha / config.r):
+                    rows.append(generate(pipe, prompt, preview, 0, 25, 3.0))
+        if rows:
+            contact_sheet(np.concatenate(rows), rows=len(rows), cols=preview).save(tmp / "preview.png")
+        (tmp / "info.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+    print(f"wrote {out}")
+
+
+def parse_strengths(items: list[str], known: list[str]) -> dict[str, float]:
+    """["Eyeglasses=+2", "Young=-1"] -> {"Eyeglasses": 2.0, "Young": -1.0}, names checked."""
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        try:
+            strength = float(value)
+        except ValueError:
+            strength = None
+        if not sep or strength is None or not np.isfinite(strength):
+            raise ValueError(f"--set {item!r}: expected ATTRIBUTE=STRENGTH, e.g. Eyeglasses=+2")
+        if name not in known:
+            raise ValueError(f"--set {item!r}: no direction for {name!r}; known: {', '.join(known)}")
+        out[name] = strength
+    return out
+
+
+def edit_command(args: argparse.Namespace) -> int:
+    from w2w.space.directions import Directions
+    from w2w.space.edit import edit
+
+    space = Space.open(args.weights, args.basis)
+    directions = Directions.load(args.directions)
+    strengths = parse_strengths(args.set, directions.attributes)
+    if not strengths:
+        raise ValueError("give at least one --set ATTRIBUTE=STRENGTH")
+    vector = edit(space.row(args.identity), strengths, space.basis, directions)
+    write_models(space, {"": vector}, args.out, args.model, args.prompt, args.preview,
+                 {"command": "edit", "identity": args.identity, "strengths": strengths})
+    return 0
+
+
+def sample_command(args: argparse.Namespace) -> int:
+    from w2w.space.edit import sample
+
+    if args.n < 1:
+        raise ValueError(f"--n must be >= 1, got {args.n}")
+    space = Space.open(args.weights, args.basis)
+    vectors = sample(space.basis, args.n, args.seed, args.covariance)
+    named = {f"sample-{i:03d}": v for i, v in enumerate(vectors)}
+    write_models(space, named, args.out, args.model, args.prompt, args.preview,
+                 {"command": "sample", "n": args.n, "seed": args.seed, "covariance": args.covariance})
+    return 0
+
+
+def invert_command(args: argparse.Namespace) -> int:
+    from w2w.base.pipeline import load_pipeline
+    from w2w.space.invert import invert, load_image
+
+    space = Space.open(args.weights, args.basis)
+    pipe = load_pipeline(args.model)
+    size = int(pipe.vae.config.sample_size)
+    image = load_image(args.image, size)
+    mask = None if args.mask is None else load_image(args.mask, size).mean(-1) / 255.0
+    if args.steps < 1 or args.lr <= 0 or args.k < 0:
+        raise ValueError(f"--steps and --lr must be positive and --k >= 0, got {args.steps}, {args.lr}, "
+                         f"{args.k}")
+    c = invert(pipe, space.basis, space.layout, space.lora["r"], space.lora["lora_alpha"], image, args.prompt,
+               args.k or space.basis.k, args.steps, args.lr, args.seed, mask=mask)
+    write_models(space, {"": space.basis.to_weights(c)}, args.out, args.model, args.prompt, args.preview,
+                 {"command": "invert", "image": str(args.image), "k": args.k, "steps": args.steps,
+                  "lr": args.lr, "seed": args.seed, "coefficients": c.tolist()})
+    return 0
+
+
+def add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", type=Path, required=True, help="output folder (LoRA + preview.png)")
+    p.add_argument("--weights", type=Path, default=Path("data/weights.zarr"))
+    p.add_argument("--basis", type=Path, default=Path("data/basis"))
+    p.add_argument("--model", type=Path, default=Path("data/base/model"), help="base pipeline folder")
+    p.add_argument("--prompt", default=PREVIEW_PROMPT_DEFAULT, help="the fine-tuning prompt")
+    p.add_argument("--preview", type=int, default=4, help="preview samples per model (0: none)")
+
+
+def add_space_commands(sub: argparse._SubParsersAction) -> None:
+    e = sub.add_parser("edit", help="edit an identity's model along attribute directions")
+    e.add_argument("--identity", type=int, required=True)
+    e.add_argument("--set", action="append", default=[], metavar="ATTRIBUTE=STRENGTH",
+                   help="strength in train standard deviations along the direction, e.g. Eyeglasses=+2")
+    e.add_argument("--directions", type=Path, default=Path("data/directions"))
+    add_common(e)
+    e.set_defaults(func=edit_command)
+    s = sub.add_parser("sample", help="sample new identities' models from the space")
+    s.add_argument("--n", type=int, default=4)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--covariance", choices=["diagonal", "full"], default="diagonal")
+    add_common(s)
+    s.set_defaults(func=sample_command)
+    i = sub.add_parser("invert", help="a model of the identity in one image (optimises PCA coefficients)")
+    i.add_argument("image", type=Path)
+    i.add_argument("--k", type=int, default=0, help="leading components optimised (0: all)")
+    i.add_argument("--steps", type=int, default=200)
+    i.add_argument("--lr", type=float, default=0.01, help="Adam, on coefficients / their train std")
+    i.add_argument("--seed", type=int, default=0)
+    i.add_argument("--mask", type=Path, help="greyscale image: where the loss counts (white)")
+    add_common(i)
+    i.set_defaults(func=invert_command)

@@ -1,0 +1,131 @@
+"""Single-image inversion into the weights2weights space: optimise only the PCA coefficients.
+
+Starting from the mean model (c = 0 in standardised coordinates, i.e. the train mean), Adam follows
+the diffusion denoising loss of the one image, under the fine-tuning prompt, at random timesteps.
+The adapter is w(c) = mean + std * (c @ components), which is linear, so the gradient with respect
+to c is components @ (std * dL/dw): the loss backpropagates into a K=1 batched LoRA and is chained
+to the coefficients.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from diffusers import StableDiffusionPipeline
+from PIL import Image, UnidentifiedImageError
+from tqdm import tqdm
+
+from w2w.base.latents import encode_images
+from w2w.base.model import encode_prompts, training_scheduler
+from w2w.fleet.layout import AdapterLayout
+from w2w.fleet.lora import batched_lora, shared_init
+from w2w.space.basis import Basis
+
+
+class ImageError(ValueError):
+    """An input image that cannot be used, with the file named."""
+
+
+def load_image(path: str | Path, size: int) -> np.ndarray:
+    """Any PIL-readable image as uint8 (size, size, 3): alpha composited on white, greyscale to RGB,
+    other sizes resized (with a warning)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ImageError(f"{path}: no such image file")
+    if path.stat().st_size == 0:
+        raise ImageError(f"{path}: empty file")
+    try:
+        with Image.open(path) as opened:
+            opened.load()
+            image = opened.copy()
+    except (UnidentifiedImageError, OSError, SyntaxError) as error:
+        raise ImageError(f"{path}: not a readable image ({error})") from error
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        image = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
+    image = image.convert("RGB")
+    if image.size != (size, size):
+        warnings.warn(f"{path}: {image.size[0]}x{image.size[1]} resized to {size}x{size}", stacklevel=2)
+        image = image.resize((size, size), Image.Resampling.BICUBIC)
+    return np.asarray(image, dtype=np.uint8)
+
+
+def invert(pipe: StableDiffusionPipeline, basis: Basis, layout: AdapterLayout, rank: int, alpha: float,
+           image: np.ndarray, prompt: str, k: int, steps: int, lr: float, seed: int = 0, batch: int = 8,
+           mask: np.ndarray | None = None, whiten: bool = True, progress: bool = True) -> np.ndarray:
+    """Coefficients (basis.k,) of the model of the identity in `image` (S, S, 3) uint8; only the
+    first k are optimised. `mask` (S, S) in [0, 1] weights the loss (e.g. the face region).
+
+    `whiten`: Adam works on c / sigma (sigma: the train std of each coefficient), so every step
+    moves each component in proportion to its spread in the population, not by the same amount."""
+    k = min(k, basis.k)
+    unet = pipe.unet
+    unet.requires_grad_(False)
+    x0 = torch.from_numpy(encode_images(pipe.vae, image[None]))         # (1, C, h, w)
+    context = encode_prompts(pipe.text_encoder, pipe.tokenizer, [prompt])[0]
+    weight = latent_mask(mask, x0.shape[-2:])                             # (1, 1, h, w)
+    comps = torch.from_numpy(basis.components[:k]).float()               # (k, D)
+    mean, std = (torch.from_numpy(a).float() for a in (basis.mean, basis.std))
+    sigma = torch.from_numpy(np.sqrt(basis.explained_variance[:k]) if whiten else np.ones(k)).float()
+    u = torch.zeros(k, requires_grad=True)  # c = sigma * u
+    opt = torch.optim.Adam([u], lr=lr)
+    scheduler, generator = training_scheduler(), torch.Generator().manual_seed(seed)
+    names = [key[: -len(".lora_A.weight")] for key in layout.keys if key.endswith(".lora_A.weight")]
+    slices = list(zip(layout.offsets, layout.sizes, layout.shapes, strict=True))  # A, B per layer
+    with batched_lora(unet, names, shared_init([unet.get_submodule(n) for n in names], rank, 0), 1,
+                      alpha) as wrappers:
+        params = [p for w in wrappers for p in (w.lora_a, w.lora_b)]
+        for w in wrappers:
+            w.owner = torch.zeros(batch, dtype=torch.long)
+        for _ in tqdm(range(steps), desc="invert", unit="step", disable=not progress):
+            flat = mean + std * ((sigma * u.detach()) @ comps)           # (D,)
+            with torch.no_grad():
+                for p, (offset, size, shape) in zip(params, slices, strict=True):
+                    p.copy_(flat[offset:offset + size].view(1, *shape))
+            noise = torch.randn((batch, *x0.shape[1:]), generator=generator)
+            t = torch.randint(0, scheduler.config.num_train_timesteps, (batch,), generator=generator)
+            noisy = scheduler.add_noise(x0.expand(batch, -1, -1, -1), noise, t)
+            pred = unet(noisy, t, encoder_hidden_states=context.expand(batch, *context.shape)).sample
+            loss = (F.mse_loss(pred, noise, reduction="none") * weight).mean()
+            for p in params:
+                p.grad = None
+            loss.backward()
+            grad_w = torch.cat([p.grad.flatten() for p in params])          # (D,) in layout order
+            opt.zero_grad()
+            u.grad = sigma * (comps @ (std * grad_w))
+            opt.step()
+    out = np.zeros(basis.k)
+    out[:k] = (sigma * u.detach()).numpy()
+    return out
+
+
+def latent_mask(mask: np.ndarray | None, size: torch.Size) -> torch.Tensor:
+    """A pixel mask resized to the latent grid (1, 1, h, w), scaled to mean 1; ones when None."""
+    if mask is None:
+        return torch.ones(1, 1, *size)
+    m = torch.as_tensor(np.asarray(mask, dtype=np.float32))[None, None]
+    m = F.interpolate(m, size=tuple(size), mode="area")
+    if float(m.sum()) == 0:
+        raise ValueError("the inversion mask is empty")
+    return m / m.mean()
+
+
+@torch.no_grad()
+def image_loss(pipe: StableDiffusionPipeline, basis: Basis, layout: AdapterLayout, scaling: float,
+               image: np.ndarray, prompt: str, coefficients: np.ndarray, draws: int = 64, seed: int = 0
+               ) -> float:
+    """The denoising loss of `image` under the model at `coefficients`, over fixed noise draws."""
+    from w2w.fleet.evaluate import merged
+
+    x0 = torch.from_numpy(encode_images(pipe.vae, image[None])).expand(draws, -1, -1, -1)
+    context = encode_prompts(pipe.text_encoder, pipe.tokenizer, [prompt])[0].expand(draws, -1, -1)
+    generator, scheduler = torch.Generator().manual_seed(seed), training_scheduler()
+    noise = torch.randn(x0.shape, generator=generator)
+    t = torch.randint(0, scheduler.config.num_train_timesteps, (draws,), generator=generator)
+    with merged(pipe.unet, layout.unflatten(basis.to_weights(coefficients)), scaling):
+        pred = pipe.unet(scheduler.add_noise(x0, noise, t), t, encoder_hidden_states=context).sample
+    return float(F.mse_loss(pred, noise))

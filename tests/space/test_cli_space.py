@@ -1,0 +1,59 @@
+"""`w2w edit | sample | invert` write loadable LoRA folders and previews; bad input exits non-zero."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from w2w.base.pipeline import generate, load_lora, load_pipeline
+from w2w.cli import main
+
+
+def paths(space):
+    return ["--weights", str(space / "weights.zarr"), "--basis", str(space / "basis"),
+            "--model", str(space / "base" / "model"), "--preview", "2"]
+
+
+def test_edit_sample_invert_write_standard_loras(micro_space, micro_world, tmp_path):
+    meta = json.loads((micro_space / "directions" / "zarr.json").read_text())
+    attribute = meta["attributes"]["attributes"][0]
+    assert main(["edit", "--identity", "0", "--set", f"{attribute}=+2", "--directions",
+                 str(micro_space / "directions"), "--out", str(tmp_path / "edit"), *paths(micro_space)]) == 0
+    assert main(["sample", "--n", "2", "--seed", "3", "--out", str(tmp_path / "sample"),
+                 *paths(micro_space)]) == 0
+    Image.fromarray(np.full((32, 32, 3), 128, np.uint8)).save(tmp_path / "photo.png")
+    assert main(["invert", str(tmp_path / "photo.png"), "--steps", "5", "--k", "4",
+                 "--out", str(tmp_path / "inv"), *paths(micro_space)]) == 0
+    for folder in [tmp_path / "edit", tmp_path / "sample" / "sample-001", tmp_path / "inv"]:
+        assert (folder / "pytorch_lora_weights.safetensors").is_file()
+        assert (folder / "adapter_config.json").is_file()
+    for out in ["edit", "sample", "inv"]:
+        assert (tmp_path / out / "preview.png").is_file() and (tmp_path / out / "info.json").is_file()
+    pipe = load_pipeline(micro_space / "base" / "model")
+    plain = generate(pipe, "sks person", 1, 0, 3, 3.0)
+    load_lora(pipe, tmp_path / "edit")  # stock diffusers loading
+    assert not np.array_equal(generate(pipe, "sks person", 1, 0, 3, 3.0), plain)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["edit", "--identity", "0", "--set", "Nope=+2"], "no direction for 'Nope'"),
+    (["edit", "--identity", "0", "--set", "Eyeglasses"], "expected ATTRIBUTE=STRENGTH"),
+    (["edit", "--identity", "99999", "--set", "Male=1"], "identity 99999 is not in the fleet"),
+    (["sample", "--n", "0"], "--n must be >= 1"),
+    (["invert", "corrupt.png"], "not a readable image"),
+    (["invert", "missing.png"], "no such image"),
+])
+def test_bad_input_is_a_clear_error(micro_space, tmp_path, monkeypatch, capsys, args, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "corrupt.png").write_bytes(b"garbage")
+    extra = ["--directions", str(micro_space / "directions")] if args[0] == "edit" else []
+    assert main([*args, *extra, "--out", str(tmp_path / "out"), *paths(micro_space)]) == 1
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_basis_is_a_clear_error(micro_space, tmp_path, capsys):
+    code = main(["sample", "--out", str(tmp_path / "o"), "--weights", str(micro_space / "weights.zarr"),
+                 "--basis", str(tmp_path / "nothing")])
+    assert code == 1 and "not a basis" in capsys.readouterr().err
