@@ -12,6 +12,7 @@ Writes benchmarks/results/finetune_throughput.json.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import platform
 import subprocess
@@ -102,6 +103,9 @@ def main() -> None:
     parser.add_argument("--offset", type=int, default=0)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--images-per-step", type=int, default=1,
+                        help="per-identity batch for both trainers (1: the reference's); the run also "
+                        "measures both at all of an identity's images (the fleet's default)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=RESULT)
     args = parser.parse_args()
@@ -110,12 +114,16 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     p = load_params().finetune
     cfg = FleetConfig(rank=p.rank, alpha=p.lora_alpha, targets=tuple(p.targets), steps=args.steps,
-                      lr=p.lr, weight_decay=p.weight_decay, grad_clip=p.grad_clip)
+                      lr=p.lr, weight_decay=p.weight_decay, grad_clip=p.grad_clip,
+                      images_per_step=args.images_per_step)
     result = {"identities": args.identities, "steps": args.steps, "threads": args.threads,
               "images_per_identity": None, "machine": f"{platform.processor() or platform.machine()}, "
               f"{torch.get_num_threads()} torch threads", "command": " ".join(["python", *sys.argv])}
     result.update(batched_vs_peft(args.base, args.identities, cfg))
+    at_all = batched_vs_peft(args.base, args.identities, dataclasses.replace(cfg, images_per_step=0))
+    result.update({f"{key}_all_images": value for key, value in at_all.items()})
     result["images_per_identity"] = int(zarr.open_group(args.base / "latents.zarr")["latents"].shape[1])
+    result["images_per_step"] = args.images_per_step or result["images_per_identity"]
     result.update(processes_vs_threads(args.base, args.identities, args.steps))
     write_json(args.out, result)
     print(json.dumps(result, indent=2))

@@ -5,8 +5,8 @@ by construction: X = U S V^T with U, V made of paired cosine/sine columns of dis
 frequencies (exactly orthonormal, U's columns have zero mean) and equal singular values per pair, so
 every column of X has mean 0 and the same variance c^2; each column is then scaled and shifted at
 random. Standardising undoes the scale and shift exactly, leaving X / c, whose singular values are
-S / c. The spectrum has `rank` > k values, so the tail beyond k is the "noise" the randomized SVD
-must separate from the top k.
+S / c. The spectrum is low rank plus noise: k signal values (1000 down to 10), then a tail of
+rank - k noise values (1 down to 0.1) that the randomized SVD must separate from the top k.
 
     python benchmarks/pca_scale.py                       # the full run (about 30 min on 2 cores)
     python benchmarks/pca_scale.py --rows 4000 --cols 3000 --k 50 --rank 80 --out /tmp/small.json
@@ -37,10 +37,12 @@ from w2w.space.pca import fit_basis
 RESULT = Path("benchmarks/results/pca_scale.json")
 
 
-def designed_spectrum(rank: int) -> np.ndarray:
-    """Pairs of equal singular values, decaying: the top values well separated, a long tail."""
-    pairs = np.geomspace(1000.0, 1.0, rank // 2)
-    return np.repeat(pairs, 2)
+def designed_spectrum(rank: int, k: int) -> np.ndarray:
+    """Low rank plus noise, in pairs of equal values: k signal values decaying from 1000 to 10, then
+    a noise tail of rank - k values from 1 down to 0.1."""
+    signal = np.geomspace(1000.0, 10.0, k // 2)
+    noise = np.geomspace(1.0, 0.1, (rank - k) // 2)
+    return np.repeat(np.concatenate([signal, noise]), 2)
 
 
 def fourier_columns(index: np.ndarray, size: int, pairs: int) -> np.ndarray:
@@ -52,10 +54,10 @@ def fourier_columns(index: np.ndarray, size: int, pairs: int) -> np.ndarray:
     return out * np.sqrt(2.0 / size)
 
 
-def write_matrix(path: Path, rows: int, cols: int, rank: int, block: int, seed: int) -> np.ndarray:
+def write_matrix(path: Path, rows: int, cols: int, rank: int, k: int, block: int, seed: int) -> np.ndarray:
     """Write the designed matrix to Zarr; returns the known standardised singular values."""
-    s = designed_spectrum(rank)
-    vt = (fourier_columns(np.arange(cols), cols, rank // 2) * s).T.astype(np.float32)  # (R, cols), S V^T
+    s = designed_spectrum(rank, k)
+    vt = (fourier_columns(np.arange(cols), cols, len(s) // 2) * s).T.astype(np.float32)  # (R, cols): S V^T
     rng = np.random.default_rng(seed)
     scale = rng.uniform(0.5, 2.0, cols).astype(np.float32)
     shift = rng.standard_normal(cols).astype(np.float32)
@@ -63,7 +65,7 @@ def write_matrix(path: Path, rows: int, cols: int, rank: int, block: int, seed: 
     array = group.create_array("weights", shape=(rows, cols), dtype="float32", chunks=(block, cols),
                                compressors=None)
     for start in range(0, rows, block):
-        u = fourier_columns(np.arange(start, min(start + block, rows)), rows, rank // 2).astype(np.float32)
+        u = fourier_columns(np.arange(start, min(start + block, rows)), rows, len(s) // 2).astype(np.float32)
         array[start:start + len(u)] = (u @ vt) * scale + shift
     c = np.sqrt((s ** 2).sum() / (rows * cols))  # the common column std of U S V^T
     return s / c
@@ -116,7 +118,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="pca_scale.", dir=args.workdir))
     try:
         start = time.perf_counter()
-        known = write_matrix(work / "w.zarr", args.rows, args.cols, args.rank, args.block_rows, 0)
+        known = write_matrix(work / "w.zarr", args.rows, args.cols, args.rank, args.k, args.block_rows, 0)
         write_s = time.perf_counter() - start
         rate = sgemm_rate()
         p = PcaParams(components=args.k, method="out_of_core", power_iterations=args.power_iterations,

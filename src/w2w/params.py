@@ -124,6 +124,7 @@ class PcaParams(_Section):
     components: int = Field(128, ge=1, le=100_000)  # capped at min(train rows, D)
     method: Literal["auto", "exact", "randomized", "out_of_core"] = "auto"
     power_iterations: int = Field(2, ge=2, le=50)  # randomized methods; Dask's default 0 is wrong
+    oversamples: int = Field(10, ge=0, le=10_000)  # extra random directions (out of core)
     in_memory_max_gb: float = Field(4.0, gt=0.0)  # auto: out of core above this (float64 copy)
     block_rows: int = Field(4096, ge=1)  # rows per Dask block (out of core)
     seed: int = Field(0, ge=0)

@@ -49,9 +49,15 @@ class BatchedLoRA(nn.Module):
         self.lora_a = nn.Parameter(a)  # (K, r, in)
         self.lora_b = nn.Parameter(b)  # (K, out, r)
         self.owner: torch.Tensor | None = None
+        self.blocks = False  # True when rows are K equal, consecutive per-identity blocks
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.base(x)
+        if self.blocks:  # no per-row gather of A and B: one bmm per identity block
+            k = self.lora_a.shape[0]
+            flat = x.reshape(k, -1, x.shape[-1])                                 # (K, N/K*T, in)
+            down = torch.bmm(flat, self.lora_a.transpose(1, 2))                  # (K, N/K*T, r)
+            return y + self.scaling * torch.bmm(down, self.lora_b.transpose(1, 2)).reshape(y.shape)
         if self.owner is None:
             raise RuntimeError("BatchedLoRA.owner must be set before the forward pass")
         flat = x.reshape(x.shape[0], -1, x.shape[-1])                        # (N, T, in)

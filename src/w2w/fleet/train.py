@@ -96,27 +96,26 @@ def train_identities(unet: UNet2DConditionModel, scheduler: DDPMScheduler, laten
     use_prior = cfg.prior_weight > 0
     if use_prior and prior is None:
         raise ValueError("prior_weight > 0 needs the class-prior latents and context")
-    ctx = context.expand(k * n, *context.shape)                  # (K*n, L, D)
-    owner = torch.arange(k).repeat_interleave(n)
-    if use_prior:
-        ctx = torch.cat([ctx, prior[1].expand(k * n, *prior[1].shape)])  # (2*K*n, L, D)
-        owner = torch.cat([owner, owner])
+    # rows are identity-major blocks: an identity's n images, then (with the prior) n class images
+    parts = 2 if use_prior else 1
+    contexts = [context, prior[1]] if use_prior else [context]
+    ctx = torch.cat([c.expand(n, *c.shape) for c in contexts]).repeat(k, 1, 1)  # (K*parts*n, L, D)
     with batched_lora(unet, names, init, k, cfg.alpha) as wrappers:
         params = [p for w in wrappers for p in (w.lora_a, w.lora_b)]
         opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=False)
         for w in wrappers:
-            w.owner = owner
+            w.blocks = True
         for _ in range(cfg.steps):
             x0, noise, t = draw_batch(generators, latents, cfg.images_per_step,
                                       scheduler.config.num_train_timesteps)  # (K*n, C, h, w)
             if use_prior:
-                parts = draw_prior(generators, prior[0], n, scheduler.config.num_train_timesteps)
-                x0, noise, t = (torch.cat(pair) for pair in zip((x0, noise, t), parts, strict=True))
+                drawn = draw_prior(generators, prior[0], n, scheduler.config.num_train_timesteps)
+                x0, noise, t = (torch.stack([a.unflatten(0, (k, n)), b.unflatten(0, (k, n))], 1).flatten(0, 2)
+                                for a, b in zip((x0, noise, t), drawn, strict=True))
             pred = unet(scheduler.add_noise(x0, noise, t), t, encoder_hidden_states=ctx).sample
             per_sample = F.mse_loss(pred, noise, reduction="none").flatten(1).mean(1)
-            loss = per_sample[:k * n].view(k, n).mean(1)         # (K,)
-            if use_prior:
-                loss = loss + cfg.prior_weight * per_sample[k * n:].view(k, n).mean(1)
+            means = per_sample.view(k, parts, n).mean(2)             # (K, parts)
+            loss = means[:, 0] + (cfg.prior_weight * means[:, 1] if use_prior else 0)  # (K,)
             opt.zero_grad(set_to_none=True)
             loss.sum().backward()
             clip_per_identity(params, cfg.grad_clip)

@@ -43,11 +43,41 @@ def fit_in_memory(train: np.ndarray, ids: np.ndarray, k: int, method: str, p: Pc
                  pca.explained_variance_ratio_, coefficients, ids, method)
 
 
+def randomized_svd(z, k: int, power_iterations: int, oversamples: int, seed: int
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Top-k SVD of a Dask (m, n) array by subspace iteration (Halko et al. 2011, Alg. 4.4).
+
+    Every product with z is one pass over its row blocks; the thin factors (m or n by k +
+    oversamples) stay in memory and are re-orthonormalised after every product, which keeps
+    float32 stable. (dask's svd_compressed in float32 was measured here returning the 50th
+    singular value 97% wrong on a matrix whose spectrum spans 1000 to 1.)"""
+    import dask.array as da
+
+    m, n = z.shape
+    width = min(k + oversamples, m, n)
+    rows = z.chunks[0]
+
+    def times(right: np.ndarray) -> np.ndarray:  # z @ right, (m, width)
+        return (z @ right).compute()
+
+    def transposed_times(left: np.ndarray) -> np.ndarray:  # z.T @ left, (n, width)
+        return (z.T @ da.from_array(left, chunks=(rows, width))).compute()
+
+    omega = np.random.default_rng(seed).standard_normal((n, width)).astype(z.dtype)
+    q, _ = np.linalg.qr(times(omega))
+    for _ in range(power_iterations):
+        w, _ = np.linalg.qr(transposed_times(q))
+        q, _ = np.linalg.qr(times(w))
+    b = transposed_times(q).T                                            # (width, n) = q.T @ z
+    ub, s, vt = np.linalg.svd(b, full_matrices=False)
+    return (q @ ub)[:, :k], s[:k], vt[:k]
+
+
 def fit_out_of_core(array: zarr.Array, rows: np.ndarray, ids: np.ndarray, k: int, p: PcaParams) -> Basis:
     """Randomized SVD of the standardised `rows` (sorted) of a Zarr (N, D) array, in row blocks.
 
     Works in float32 (sums in float64). Passes over the data: one for mean and variance, then
-    2 + 2 * power_iterations inside the SVD; the coefficients are U S, so no further pass."""
+    2 + 2 * power_iterations for the SVD; the coefficients are U S, so no further pass."""
     import dask
     import dask.array as da
 
@@ -59,15 +89,13 @@ def fit_out_of_core(array: zarr.Array, rows: np.ndarray, ids: np.ndarray, k: int
     std = np.sqrt(var)
     varying = std > MIN_STD
     std = np.where(varying, std, 1.0)
-    z = (x - mean.astype(np.float32)) / std.astype(np.float32)
+    z = ((x - mean.astype(np.float32)) / std.astype(np.float32)).astype(np.float32)
     k = min(k, *z.shape)
-    u, s, v = da.linalg.svd_compressed(z, k, n_power_iter=max(p.power_iterations, 2), seed=p.seed,
-                                       compute=True)
-    u, s, v = dask.compute(u, s, v)
-    n = z.shape[0]
+    u, s, v = randomized_svd(z, k, max(p.power_iterations, 2), p.oversamples, p.seed)
+    s64, n = s.astype(np.float64), z.shape[0]
     total = n * varying.sum()  # each standardised column has sum of squares n
-    return Basis(mean, std, v.astype(np.float64), s.astype(np.float64), s.astype(np.float64) ** 2 / (n - 1),
-                 s.astype(np.float64) ** 2 / total, u * s, ids, "out_of_core")
+    return Basis(mean, std, v.astype(np.float64), s64, s64 ** 2 / (n - 1), s64 ** 2 / total,
+                 (u * s).astype(np.float64), ids, "out_of_core")
 
 
 def fit_basis(array: zarr.Array, train_rows: np.ndarray, identity_ids: np.ndarray, p: PcaParams) -> Basis:
