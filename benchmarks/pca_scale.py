@@ -110,7 +110,7 @@ def main() -> None:
     parser.add_argument("--cols", type=int, default=99_648)
     parser.add_argument("--k", type=int, default=1000)
     parser.add_argument("--rank", type=int, default=1600, help="designed rank (> k: the tail)")
-    parser.add_argument("--block-rows", type=int, default=2048)
+    parser.add_argument("--block-rows", type=int, default=1024)
     parser.add_argument("--power-iterations", type=int, default=2)
     parser.add_argument("--workdir", type=Path, default=None, help="where the Zarr goes (needs the space)")
     parser.add_argument("--out", type=Path, default=RESULT)

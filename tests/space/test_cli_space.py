@@ -4,7 +4,9 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
+from safetensors.torch import load_file
 
 from w2w.base.pipeline import generate, load_lora, load_pipeline
 from w2w.cli import main
@@ -25,6 +27,13 @@ def test_edit_sample_invert_write_standard_loras(micro_space, micro_world, tmp_p
     Image.fromarray(np.full((32, 32, 3), 128, np.uint8)).save(tmp_path / "photo.png")
     assert main(["invert", str(tmp_path / "photo.png"), "--steps", "5", "--k", "4",
                  "--out", str(tmp_path / "inv"), *paths(micro_space)]) == 0
+    assert main(["edit", "--identity", "0", "--set", f"{attribute}=+2", "--delay", "500", "--directions",
+                 str(micro_space / "directions"), "--out", str(tmp_path / "late"), *paths(micro_space)]) == 0
+    assert json.loads((tmp_path / "late" / "info.json").read_text())["delay"] == 500
+    late, now = (load_file(tmp_path / out / "pytorch_lora_weights.safetensors") for out in ("late", "edit"))
+    assert all(torch.equal(late[k], now[k]) for k in now)  # the same model, only sampled differently
+    previews = [(tmp_path / out / "preview.png").read_bytes() for out in ("late", "edit")]
+    assert previews[0] != previews[1]
     for folder in [tmp_path / "edit", tmp_path / "sample" / "sample-001", tmp_path / "inv"]:
         assert (folder / "pytorch_lora_weights.safetensors").is_file()
         assert (folder / "adapter_config.json").is_file()

@@ -47,13 +47,15 @@ class Space:
 
 
 def write_models(space: Space, vectors: dict[str, np.ndarray], out: Path, model: Path, prompt: str,
-                 preview: int, info: dict) -> None:
+                 preview: int, info: dict, delayed_from: np.ndarray | None = None, delay: int = 0) -> None:
     """One LoRA folder per vector (out/<name>/, or out/ itself for the name ""), a preview grid
-    (a row of samples per model) and info.json; atomically."""
+    (a row of samples per model) and info.json; atomically. With `delayed_from`, previews sample
+    with those weights for t > delay and the new ones after (delayed injection)."""
     from w2w.atomic import atomic_path
     from w2w.base.pipeline import generate, load_pipeline
     from w2w.fleet.evaluate import merged
     from w2w.fleet.export import lora_config, write_lora_files
+    from w2w.space.delayed import generate_delayed
     from w2w.world.dataset import contact_sheet
 
     config = lora_config(space.lora["r"], space.lora["lora_alpha"], tuple(space.lora["target_modules"]))
@@ -64,8 +66,12 @@ def write_models(space: Space, vectors: dict[str, np.ndarray], out: Path, model:
             folder = tmp / name if name else tmp
             folder.mkdir(exist_ok=True)
             write_lora_files(vector, space.layout, config, folder)
-            if pipe is not None:
-                with merged(pipe.unet, space.layout.unflatten(vector), config.lora_alpha / config.r):
+            scaling = config.lora_alpha / config.r
+            if pipe is not None and delayed_from is not None:
+                rows.append(generate_delayed(pipe, space.layout, scaling, delayed_from, vector, delay,
+                                             prompt, preview, 0, 25, 3.0))
+            elif pipe is not None:
+                with merged(pipe.unet, space.layout.unflatten(vector), scaling):
                     rows.append(generate(pipe, prompt, preview, 0, 25, 3.0))
         if rows:
             contact_sheet(np.concatenate(rows), rows=len(rows), cols=preview).save(tmp / "preview.png")
@@ -99,9 +105,11 @@ def edit_command(args: argparse.Namespace) -> int:
     strengths = parse_strengths(args.set, directions.attributes)
     if not strengths:
         raise ValueError("give at least one --set ATTRIBUTE=STRENGTH")
-    vector = edit(space.row(args.identity), strengths, space.basis, directions)
+    original = space.row(args.identity)
+    vector = edit(original, strengths, space.basis, directions)
     write_models(space, {"": vector}, args.out, args.model, args.prompt, args.preview,
-                 {"command": "edit", "identity": args.identity, "strengths": strengths})
+                 {"command": "edit", "identity": args.identity, "strengths": strengths, "delay": args.delay},
+                 original if args.delay is not None else None, args.delay or 0)
     return 0
 
 
@@ -153,6 +161,8 @@ def add_space_commands(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--set", action="append", default=[], metavar="ATTRIBUTE=STRENGTH",
                    help="strength in train standard deviations along the direction, e.g. Eyeglasses=+2")
     e.add_argument("--directions", type=Path, default=Path("data/directions"))
+    e.add_argument("--delay", type=int, metavar="T",
+                   help="preview with delayed injection: original weights for timesteps > T (e.g. 700)")
     add_common(e)
     e.set_defaults(func=edit_command)
     s = sub.add_parser("sample", help="sample new identities' models from the space")
