@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 import zarr
+from tqdm import tqdm
 
 from w2w.params import PcaParams
 from w2w.space.basis import MIN_STD, Basis, standardisation
@@ -63,12 +64,17 @@ def randomized_svd(z, k: int, power_iterations: int, oversamples: int, seed: int
     def transposed_times(left: np.ndarray) -> np.ndarray:  # z.T @ left, (n, width)
         return (z.T @ da.from_array(left, chunks=(rows, width))).compute()
 
+    bar = tqdm(total=2 + 2 * power_iterations, desc="pca passes", unit="pass")
     omega = np.random.default_rng(seed).standard_normal((n, width)).astype(z.dtype)
     q, _ = np.linalg.qr(times(omega))
+    bar.update()
     for _ in range(power_iterations):
         w, _ = np.linalg.qr(transposed_times(q))
         q, _ = np.linalg.qr(times(w))
+        bar.update(2)
     b = transposed_times(q).T                                            # (width, n) = q.T @ z
+    bar.update()
+    bar.close()
     ub, s, vt = np.linalg.svd(b, full_matrices=False)
     return (q @ ub)[:, :k], s[:k], vt[:k]
 
