@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,16 @@ from w2w.base.tokenizer import build_clip_tokenizer
 from w2w.params import BaseParams, Params, deep_merge, validate_params
 
 ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent  # the environment's console scripts: dvc, mlflow, dask
+
+
+@pytest.fixture
+def tool_env() -> dict[str, str]:
+    """Environment for subprocesses: this environment's tools first, no telemetry, default store."""
+    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}",
+               MLFLOW_DISABLE_TELEMETRY="true", DVC_NO_ANALYTICS="1")
+    env.pop("MLFLOW_TRACKING_URI", None)
+    return env
 
 
 def micro_params_dict() -> dict:

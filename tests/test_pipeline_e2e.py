@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -17,13 +16,6 @@ import zarr
 
 BIN = Path(sys.executable).parent
 pytestmark = pytest.mark.e2e
-
-
-def tool_env() -> dict[str, str]:
-    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}",
-               MLFLOW_DISABLE_TELEMETRY="true", DVC_NO_ANALYTICS="1")
-    env.pop("MLFLOW_TRACKING_URI", None)
-    return env
 
 
 def free_port() -> int:
@@ -40,10 +32,10 @@ def rest(base: str, path: str, body: dict | None = None) -> dict:
         return json.loads(response.read())
 
 
-def start_server(db: Path, port: int, log: Path) -> subprocess.Popen:
+def start_server(db: Path, port: int, log: Path, env: dict[str, str]) -> subprocess.Popen:
     cmd = [str(BIN / "mlflow"), "server", "--backend-store-uri", f"sqlite:///{db}",
            "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
-    server = subprocess.Popen(cmd, cwd=db.parent, env=tool_env(), stdout=log.open("w"),
+    server = subprocess.Popen(cmd, cwd=db.parent, env=env, stdout=log.open("w"),
                               stderr=subprocess.STDOUT)
     deadline = time.time() + 120
     while time.time() < deadline:
@@ -58,9 +50,9 @@ def start_server(db: Path, port: int, log: Path) -> subprocess.Popen:
     raise RuntimeError("mlflow server did not come up in 120 s")
 
 
-def test_repro_then_runs_visible_over_rest(project_copy, tmp_path):
+def test_repro_then_runs_visible_over_rest(project_copy, tmp_path, tool_env):
     result = subprocess.run([str(BIN / "dvc"), "repro"], cwd=project_copy,
-                            env=tool_env(), capture_output=True, text=True, timeout=600)
+                            env=tool_env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     judge_metrics = json.loads((project_copy / "metrics" / "judge.json").read_text())
     assert 0.0 <= judge_metrics["attribute_accuracy_mean"] <= 1.0
@@ -80,7 +72,7 @@ def test_repro_then_runs_visible_over_rest(project_copy, tmp_path):
     assert 0 <= directions["auc_min"] <= 1 and directions["attributes"] >= 1
 
     port = free_port()
-    server = start_server(project_copy / "mlflow.db", port, tmp_path / "server.log")
+    server = start_server(project_copy / "mlflow.db", port, tmp_path / "server.log", tool_env)
     try:
         base = f"http://127.0.0.1:{port}/api/2.0/mlflow"
         experiment = rest(base, "/experiments/get-by-name?experiment_name=w2w")["experiment"]

@@ -4,7 +4,6 @@ and a worker killed mid-run loses and duplicates nothing."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -51,8 +50,7 @@ def test_local_cluster_of_two_processes_is_bitwise_in_process(micro_world, base_
     assert shard_bytes(tmp_path / "fleet") == reference
 
 
-def start(args: list[str], log: Path) -> subprocess.Popen:
-    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
+def start(args: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen:
     return subprocess.Popen([str(BIN / "dask"), *args], env=env, stdout=log.open("w"),
                             stderr=subprocess.STDOUT)
 
@@ -66,16 +64,16 @@ def wait_for(condition, seconds: float, what: str) -> None:
 
 
 @pytest.fixture
-def cluster(tmp_path):
+def cluster(tmp_path, tool_env):
     """`dask scheduler` and two one-thread `dask worker` processes (no nanny) on 127.0.0.1."""
     file = tmp_path / "scheduler.json"
     procs = [start(["scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                    "--scheduler-file", str(file)], tmp_path / "scheduler.log")]
+                    "--scheduler-file", str(file)], tmp_path / "scheduler.log", tool_env)]
     wait_for(file.is_file, 60, "dask scheduler did not start")
     for k in range(2):
         procs.append(start(["worker", "--scheduler-file", str(file), "--nthreads", "1", "--no-nanny",
                             "--host", "127.0.0.1", "--no-dashboard", "--name", f"w{k}"],
-                           tmp_path / f"worker{k}.log"))
+                           tmp_path / f"worker{k}.log", tool_env))
     address = json.loads(file.read_text())["address"]
     yield address, procs
     for proc in procs:

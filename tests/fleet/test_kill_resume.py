@@ -3,7 +3,6 @@ weights equal an uninterrupted run's."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import subprocess
@@ -23,9 +22,7 @@ BIN = Path(sys.executable).parent
 pytestmark = pytest.mark.e2e
 
 
-def stage(project: Path, name: str) -> subprocess.Popen:
-    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", MLFLOW_DISABLE_TELEMETRY="true")
-    env.pop("MLFLOW_TRACKING_URI", None)
+def stage(project: Path, name: str, env: dict[str, str]) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, f"stages/{name}.py"], cwd=project, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
@@ -51,9 +48,9 @@ def project(project_copy, micro_world, tiny_pipeline):
     return project_copy
 
 
-def test_sigkill_then_rerun_resumes_and_matches_uninterrupted(project):
+def test_sigkill_then_rerun_resumes_and_matches_uninterrupted(project, tool_env):
     fleet = project / "data" / "fleet"
-    proc = stage(project, "finetune")
+    proc = stage(project, "finetune", tool_env)
     deadline = time.time() + 300
     while len(shard_stats(fleet)) < 3:
         assert proc.poll() is None, f"finished before it could be killed: {proc.stderr.read()[-2000:]}"
@@ -63,16 +60,16 @@ def test_sigkill_then_rerun_resumes_and_matches_uninterrupted(project):
     proc.wait()
     before = shard_stats(fleet)
     assert 3 <= len(before) < 12, "killed mid-run"
-    finish(stage(project, "finetune"))
+    finish(stage(project, "finetune", tool_env))
     after = shard_stats(fleet)
     assert len(after) == 12
     assert {name: after[name] for name in before} == before  # same files, never rewritten
-    finish(stage(project, "stack"))
+    finish(stage(project, "stack", tool_env))
     resumed = zarr.open_array(project / "data" / "weights.zarr" / "weights", mode="r")[:]
 
     shutil.rmtree(fleet)
     shutil.rmtree(project / "data" / "weights.zarr")
-    finish(stage(project, "finetune"))
-    finish(stage(project, "stack"))
+    finish(stage(project, "finetune", tool_env))
+    finish(stage(project, "stack", tool_env))
     uninterrupted = zarr.open_array(project / "data" / "weights.zarr" / "weights", mode="r")[:]
     assert resumed.shape == uninterrupted.shape and np.array_equal(resumed, uninterrupted)
