@@ -11,7 +11,6 @@ On a multi-machine cluster every path must be on storage that all workers see.
 from __future__ import annotations
 
 import ctypes
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -65,7 +64,7 @@ def _loaded(base: str, prompt: str, device: str):
 
 
 def train_shard(job: ShardJob) -> dict:
-    """Train one shard's identities and write it; returns its index, per-identity losses, seconds."""
+    """Train one shard's identities and write it; returns its index and per-identity losses."""
     from w2w.fleet.layout import AdapterLayout
     from w2w.fleet.prior import load_class_prior
     from w2w.fleet.run import fleet_config, shard_path
@@ -75,8 +74,7 @@ def train_shard(job: ShardJob) -> dict:
 
     path = shard_path(Path(job.out), job.index)
     if path.is_file():  # finished by an earlier attempt of this job
-        return {"index": job.index, "losses": [], "seconds": 0.0, "skipped": True}
-    started = time.perf_counter()
+        return {"index": job.index, "losses": []}
     keep_freed_memory()
     torch.set_num_threads(job.threads)
     p = FinetuneParams.model_validate_json(job.finetune)
@@ -88,8 +86,7 @@ def train_shard(job: ShardJob) -> dict:
                                      fleet_config(p), load_class_prior(job.prior, job.device))
     weights = {k: v.cpu() for k, v in weights.items()}
     write_shard(path, list(job.identity_ids), weights, AdapterLayout.from_weights(weights, True))
-    return {"index": job.index, "losses": loss.cpu().tolist(), "seconds": time.perf_counter() - started,
-            "skipped": False}
+    return {"index": job.index, "losses": loss.cpu().tolist()}
 
 
 @contextmanager

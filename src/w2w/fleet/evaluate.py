@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from w2w.base.pipeline import generate, load_pipeline
 from w2w.fleet.export import merge_lora
-from w2w.fleet.layout import AdapterLayout
+from w2w.fleet.layout import AdapterLayout, lora_layer_names
 from w2w.judge.api import Judge
 from w2w.params import EvaluateFinetuneParams
 from w2w.world.captions import GENERIC_PROMPT
@@ -33,7 +33,7 @@ STREAM_EVAL = 4  # renders for evaluation only: neither the fleet nor the judge 
 @contextmanager
 def merged(unet: torch.nn.Module, weights: dict[str, torch.Tensor], scaling: float) -> Iterator[None]:
     """The UNet with one adapter merged in; the original weights are restored exactly on exit."""
-    names = [k[: -len(".lora_A.weight")] for k in weights if k.endswith(".lora_A.weight")]
+    names = lora_layer_names(weights)
     saved = {n: unet.get_submodule(n).weight.detach().clone() for n in names}
     merge_lora(unet, weights, scaling)
     try:

@@ -18,7 +18,7 @@ from peft import LoraConfig
 from safetensors.torch import save_file
 
 from w2w.atomic import atomic_path
-from w2w.fleet.layout import AdapterLayout
+from w2w.fleet.layout import AdapterLayout, lora_layer_names
 
 LORA_WEIGHTS = "pytorch_lora_weights.safetensors"
 
@@ -52,8 +52,6 @@ def export_lora(vector: np.ndarray, layout: AdapterLayout, config: LoraConfig, o
 @torch.no_grad()
 def merge_lora(unet: torch.nn.Module, weights: dict[str, torch.Tensor], scaling: float) -> None:
     """The project's own inference path: W <- W + scaling * B @ A on every targeted Linear."""
-    for key in weights:
-        if key.endswith(".lora_A.weight"):
-            name = key[: -len(".lora_A.weight")]
-            delta = weights[f"{name}.lora_B.weight"] @ weights[key]
-            unet.get_submodule(name).weight += scaling * delta
+    for name in lora_layer_names(weights):
+        delta = weights[f"{name}.lora_B.weight"] @ weights[f"{name}.lora_A.weight"]
+        unet.get_submodule(name).weight += scaling * delta

@@ -13,6 +13,11 @@ import numpy as np
 import torch
 
 
+def lora_layer_names(keys) -> list[str]:
+    """The targeted Linear layers of peft-named adapter keys, in key order."""
+    return [key[: -len(".lora_A.weight")] for key in keys if key.endswith(".lora_A.weight")]
+
+
 @dataclass(frozen=True)
 class AdapterLayout:
     keys: tuple[str, ...]

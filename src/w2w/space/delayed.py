@@ -13,7 +13,7 @@ import torch
 from diffusers import StableDiffusionPipeline
 
 from w2w.fleet.export import merge_lora
-from w2w.fleet.layout import AdapterLayout
+from w2w.fleet.layout import AdapterLayout, lora_layer_names
 
 
 def generate_delayed(pipe: StableDiffusionPipeline, layout: AdapterLayout, scaling: float,
@@ -23,7 +23,7 @@ def generate_delayed(pipe: StableDiffusionPipeline, layout: AdapterLayout, scali
     every sampled timestep keeps the original throughout; at or above the schedule's length
     (1000) it is the edited model throughout."""
     unet = pipe.unet
-    names = [k[: -len(".lora_A.weight")] for k in layout.keys if k.endswith(".lora_A.weight")]
+    names = lora_layer_names(layout.keys)
     base = {name: unet.get_submodule(name).weight.detach().clone() for name in names}
 
     def use(vector: np.ndarray) -> None:

@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from w2w.base.latents import encode_images
 from w2w.base.model import encode_prompts, training_scheduler
-from w2w.fleet.layout import AdapterLayout
+from w2w.fleet.layout import AdapterLayout, lora_layer_names
 from w2w.fleet.lora import batched_lora, shared_init
 from w2w.space.basis import Basis
 
@@ -74,7 +74,7 @@ def invert(pipe: StableDiffusionPipeline, basis: Basis, layout: AdapterLayout, r
     u = torch.zeros(k, requires_grad=True)  # c = sigma * u
     opt = torch.optim.Adam([u], lr=lr)
     scheduler, generator = training_scheduler(), torch.Generator().manual_seed(seed)
-    names = [key[: -len(".lora_A.weight")] for key in layout.keys if key.endswith(".lora_A.weight")]
+    names = lora_layer_names(layout.keys)
     slices = list(zip(layout.offsets, layout.sizes, layout.shapes, strict=True))  # A, B per layer
     with batched_lora(unet, names, shared_init([unet.get_submodule(n) for n in names], rank, 0), 1,
                       alpha) as wrappers:
