@@ -50,3 +50,17 @@ def test_identities_do_not_depend_on_their_batch_mates():
     alone, _ = train_identities(copy.deepcopy(unet), scheduler, latents[1:2], [2], context, CFG)
     mate = {key: together[key][1] for key in alone}
     assert rel_err(mate, {key: alone[key][0] for key in alone}) <= 1e-4  # float32 batch-size noise only
+
+
+def test_bf16_autocast_takes_effect_and_stays_close():
+    torch.manual_seed(2)
+    unet = build_unet(TINY, 8)
+    latents, context = torch.randn(2, 2, 4, 8, 8), torch.randn(6, 16)
+    scheduler = training_scheduler()
+    full, _ = train_identities(copy.deepcopy(unet), scheduler, latents, [0, 1], context, CFG)
+    half, _ = train_identities(copy.deepcopy(unet), scheduler, latents, [0, 1], context,
+                               dataclasses.replace(CFG, autocast="bf16"))
+    err = rel_err(half, full)
+    assert 0 < err < 0.1  # bfloat16 rounding changes the result, a little
+    with pytest.raises(ValueError, match="autocast"):
+        train_identities(unet, scheduler, latents, [0, 1], context, dataclasses.replace(CFG, autocast="fp8"))

@@ -74,9 +74,9 @@ def batched_lora(unet: nn.Module, names: list[str], init: list[tuple[torch.Tenso
     for name, (a, b) in zip(names, init, strict=True):
         parent_name, _, child = name.rpartition(".")
         parent = unet.get_submodule(parent_name)
-        rank = a.shape[0]
-        wrapper = BatchedLoRA(getattr(parent, child), a.expand(k, -1, -1).clone(),
-                              b.expand(k, -1, -1).clone(), alpha / rank)
+        rank, base = a.shape[0], getattr(parent, child)
+        a, b = a.to(base.weight.device), b.to(base.weight.device)
+        wrapper = BatchedLoRA(base, a.expand(k, -1, -1).clone(), b.expand(k, -1, -1).clone(), alpha / rank)
         setattr(parent, child, wrapper)
         wrappers.append((parent, child, wrapper))
     try:

@@ -15,7 +15,7 @@ from peft import LoraConfig
 from peft.utils import get_peft_model_state_dict
 
 from w2w.fleet.lora import lora_target_names, shared_init
-from w2w.fleet.train import FleetConfig, draw_batch, draw_prior, identity_generator
+from w2w.fleet.train import FleetConfig, autocast, draw_batch, draw_prior, identity_generator
 
 
 def add_shared_adapter(unet: UNet2DConditionModel, cfg: FleetConfig) -> list[torch.nn.Parameter]:
@@ -40,14 +40,16 @@ def train_one_with_peft(unet: UNet2DConditionModel, scheduler: DDPMScheduler, la
     generator, steps = identity_generator(cfg.seed, identity_id), scheduler.config.num_train_timesteps
     for _ in range(cfg.steps):
         x0, noise, t = draw_batch([generator], latents[None], cfg.images_per_step, steps)
-        pred = unet(scheduler.add_noise(x0, noise, t), t,
-                    encoder_hidden_states=context.expand(len(x0), *context.shape)).sample
-        loss = F.mse_loss(pred, noise)
+        with autocast(latents.device, cfg.autocast):
+            pred = unet(scheduler.add_noise(x0, noise, t), t,
+                        encoder_hidden_states=context.expand(len(x0), *context.shape)).sample
+        loss = F.mse_loss(pred.float(), noise)
         if cfg.prior_weight > 0:
             px0, pnoise, pt = draw_prior([generator], prior[0], len(x0), steps)
-            ppred = unet(scheduler.add_noise(px0, pnoise, pt), pt,
-                         encoder_hidden_states=prior[1].expand(len(px0), *prior[1].shape)).sample
-            loss = loss + cfg.prior_weight * F.mse_loss(ppred, pnoise)
+            with autocast(latents.device, cfg.autocast):
+                ppred = unet(scheduler.add_noise(px0, pnoise, pt), pt,
+                             encoder_hidden_states=prior[1].expand(len(px0), *prior[1].shape)).sample
+            loss = loss + cfg.prior_weight * F.mse_loss(ppred.float(), pnoise)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)

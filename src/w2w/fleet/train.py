@@ -30,6 +30,7 @@ class FleetConfig:
     seed: int = 0
     images_per_step: int = 0  # images of each identity per step, drawn without replacement; 0: all
     prior_weight: float = 0.0  # weight of the class-prior loss (DreamBooth prior preservation)
+    autocast: str = ""  # "bf16": bfloat16 autocast of the forward pass (GPU runs); "": float32
 
 
 def identity_generator(seed: int, identity_id: int) -> torch.Generator:
@@ -49,7 +50,8 @@ def draw_batch(generators: list[torch.Generator], latents: torch.Tensor, m: int,
         x0.append(latents[k] if m == n else latents[k, torch.randperm(n, generator=g)[:m]])
         noise.append(torch.randn((m, *shape), generator=g))
         t.append(torch.randint(0, timesteps, (m,), generator=g))
-    return torch.cat(x0), torch.cat(noise), torch.cat(t)
+    # draws stay on the CPU generators (same numbers on any device), then move to the latents'
+    return torch.cat(x0), torch.cat(noise).to(latents.device), torch.cat(t).to(latents.device)
 
 
 def draw_prior(generators: list[torch.Generator], pool: torch.Tensor, m: int, timesteps: int
@@ -60,7 +62,14 @@ def draw_prior(generators: list[torch.Generator], pool: torch.Tensor, m: int, ti
         x0.append(pool[torch.randint(0, len(pool), (m,), generator=g)])
         noise.append(torch.randn((m, *pool.shape[1:]), generator=g))
         t.append(torch.randint(0, timesteps, (m,), generator=g))
-    return torch.cat(x0), torch.cat(noise), torch.cat(t)
+    return torch.cat(x0), torch.cat(noise).to(pool.device), torch.cat(t).to(pool.device)
+
+
+def autocast(device: torch.device, mode: str) -> torch.autocast:
+    """bfloat16 autocast for mode "bf16", else a disabled context (float32)."""
+    if mode not in ("", "bf16"):
+        raise ValueError(f"autocast must be '' or 'bf16', got {mode!r}")
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=mode == "bf16")
 
 
 def clip_per_identity(params: list[torch.nn.Parameter], max_norm: float) -> torch.Tensor:
@@ -112,8 +121,9 @@ def train_identities(unet: UNet2DConditionModel, scheduler: DDPMScheduler, laten
                 drawn = draw_prior(generators, prior[0], n, scheduler.config.num_train_timesteps)
                 x0, noise, t = (torch.stack([a.unflatten(0, (k, n)), b.unflatten(0, (k, n))], 1).flatten(0, 2)
                                 for a, b in zip((x0, noise, t), drawn, strict=True))
-            pred = unet(scheduler.add_noise(x0, noise, t), t, encoder_hidden_states=ctx).sample
-            per_sample = F.mse_loss(pred, noise, reduction="none").flatten(1).mean(1)
+            with autocast(latents.device, cfg.autocast):
+                pred = unet(scheduler.add_noise(x0, noise, t), t, encoder_hidden_states=ctx).sample
+            per_sample = F.mse_loss(pred.float(), noise, reduction="none").flatten(1).mean(1)
             means = per_sample.view(k, parts, n).mean(2)             # (K, parts)
             loss = means[:, 0] + (cfg.prior_weight * means[:, 1] if use_prior else 0)  # (K,)
             opt.zero_grad(set_to_none=True)
