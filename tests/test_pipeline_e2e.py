@@ -50,6 +50,27 @@ def start_server(db: Path, port: int, log: Path, env: dict[str, str]) -> subproc
     raise RuntimeError("mlflow server did not come up in 120 s")
 
 
+def check_evaluation_outputs(project: Path) -> None:
+    """The evaluation stages' metrics have the documented keys and sane ranges, and the report."""
+    edits = json.loads((project / "metrics" / "edits.json").read_text())
+    for figures in (edits, edits["prompt_baseline"], edits["raw_weight_baseline"]):
+        assert 0 <= figures["flip_rate_mean"] <= 1 and 0 <= figures["other_attributes_kept_mean"] <= 1
+        assert -1 <= figures["identity_similarity_mean"] <= 1
+    assert edits["strength"] in (1.0, 2.0)  # one of the micro sweep's, chosen on train identities
+    inversion = json.loads((project / "metrics" / "inversion.json").read_text())
+    for method in ("w2w", "single_image_lora"):
+        assert all(-1 <= inversion[method][s] <= 1 for s in ("in_distribution", "ood"))
+    sampling = json.loads((project / "metrics" / "sampling.json").read_text())
+    assert -1 <= sampling["consistency_mean"] <= 1 and -1 <= sampling["trained_consistency_mean"] <= 1
+    assert 0 <= sampling["novel_fraction"] <= 1
+    curve = (project / "plots" / "edits_strength.csv").read_text().splitlines()
+    assert curve[0].startswith("strength,") and len(curve) == 3
+    summary = (project / "reports" / "summary.md").read_text()
+    assert "| edit success |" in summary and "![edits](edits_grid.png)" in summary
+    for grid in ("edits_grid.png", "inversion_grid.png", "sampling_grid.png"):
+        assert (project / "reports" / grid).stat().st_size > 0
+
+
 def test_repro_then_runs_visible_over_rest(project_copy, tmp_path, tool_env):
     result = subprocess.run([str(BIN / "dvc"), "repro"], cwd=project_copy,
                             env=tool_env, capture_output=True, text=True, timeout=600)
@@ -70,6 +91,11 @@ def test_repro_then_runs_visible_over_rest(project_copy, tmp_path, tool_env):
     assert pca["components"] == 19 and 0.99 <= pca["explained_variance_ratio_sum"] <= 1.0 + 1e-6  # all
     directions = json.loads((project_copy / "metrics" / "directions.json").read_text())
     assert 0 <= directions["auc_min"] <= 1 and directions["attributes"] >= 1
+    check_evaluation_outputs(project_copy)
+    variant = subprocess.run([str(BIN / "dvc"), "exp", "run", "-S", "pca.components=8"], cwd=project_copy,
+                             env=tool_env, capture_output=True, text=True, timeout=600)
+    assert variant.returncode == 0, variant.stdout[-3000:] + variant.stderr[-3000:]
+    assert json.loads((project_copy / "metrics" / "pca.json").read_text())["components"] == 8
 
     port = free_port()
     server = start_server(project_copy / "mlflow.db", port, tmp_path / "server.log", tool_env)
@@ -85,12 +111,21 @@ def test_repro_then_runs_visible_over_rest(project_copy, tmp_path, tool_env):
     def tags(run):
         return {t["key"]: t["value"] for t in run["data"].get("tags", [])}
 
-    parents = [r for r in runs if tags(r).get("w2w.role") == "pipeline"]
-    stages = {r["info"]["run_name"]: r for r in runs if tags(r).get("w2w.role") == "stage"}
-    assert len(parents) == 1 and set(stages) == {"synthesize", "judge", "base", "evaluate_base",
-                                                 "finetune", "stack", "evaluate_finetune", "pca",
-                                                 "directions"}
+    parents = sorted((r for r in runs if tags(r).get("w2w.role") == "pipeline"),
+                     key=lambda r: r["info"]["start_time"])
+    assert len(parents) == 2  # the default configuration and the pca.components=8 variant
     parent_id = parents[0]["info"]["run_id"]
+    stages = {r["info"]["run_name"]: r for r in runs
+              if tags(r).get("w2w.role") == "stage" and tags(r)["mlflow.parentRunId"] == parent_id}
+    assert set(stages) == {"synthesize", "judge", "base", "evaluate_base", "finetune", "stack",
+                           "evaluate_finetune", "pca", "directions", "evaluate_edits",
+                           "evaluate_inversion", "evaluate_sampling"}
+    compared = [{p["key"]: p["value"] for p in parent["data"]["params"]} for parent in parents]
+    assert [c["pca.components"] for c in compared] == ["256", "8"]
+    for parent in parents:  # both carry the evaluation figures, side by side in the UI
+        logged = {m["key"] for m in parent["data"]["metrics"]}
+        assert {"evaluate_edits.flip_rate_mean", "evaluate_sampling.novel_fraction",
+                "evaluate_inversion.w2w.ood", "pca.explained_variance_ratio_sum"} <= logged
     for name, run in stages.items():
         assert tags(run)["mlflow.parentRunId"] == parent_id
         assert tags(run)["w2w.dvc_stage"] == name

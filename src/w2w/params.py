@@ -140,6 +140,49 @@ class DirectionsParams(_Section):
     seed: int = Field(0, ge=0)
 
 
+class EvaluateEditsParams(_Section):
+    """Edits on held-out identities, against prompting and a raw weight-space direction."""
+
+    identities: int = Field(12, ge=1, le=100_000)  # held-out identities measured
+    selection_identities: int = Field(8, ge=1, le=100_000)  # train identities choosing the strength
+    strengths: list[float] = Field(default_factory=lambda: [1.0, 2.0, 3.0], min_length=1)  # train stds
+    flip_target: float = Field(0.9, gt=0.0, le=1.0)  # smallest strength with this train flip rate
+    samples_per_model: int = Field(2, ge=1, le=256)  # one initial noise each, shared by all models
+    sampler_steps: int = Field(20, ge=1, le=1000)
+    guidance_scale: float = Field(3.0, ge=1.0, le=30.0)
+    grid_identities: int = Field(4, ge=1, le=64)  # per attribute in the before/after grids
+    seed: int = Field(0, ge=0)
+
+
+class EvaluateInversionParams(_Section):
+    """Single-image inversion vs a single-image LoRA, in distribution and out of it."""
+
+    identities: int = Field(8, ge=1, le=100_000)  # held-out identities inverted
+    components: int = Field(0, ge=0)  # coefficients optimised; 0: all of the basis
+    steps: int = Field(200, ge=1, le=100_000)  # for both methods
+    lr: float = Field(0.01, gt=0.0)  # w2w: Adam on whitened coefficients
+    draws_per_step: int = Field(8, ge=1, le=1024)  # noise draws of the one image per step, both methods
+    prompts: list[str] = Field(default_factory=lambda: ["sks person", "a photo of sks person"],
+                               min_length=1)
+    samples_per_prompt: int = Field(2, ge=1, le=256)  # seeds per prompt
+    renders_per_identity: int = Field(8, ge=1, le=256)  # true renders to compare with
+    sampler_steps: int = Field(20, ge=1, le=1000)
+    guidance_scale: float = Field(3.0, ge=1.0, le=30.0)
+    seed: int = Field(0, ge=0)
+
+
+class EvaluateSamplingParams(_Section):
+    """New identities sampled from the space: consistent, novel, with a plausible attribute mix."""
+
+    models: int = Field(32, ge=2, le=100_000)  # sampled identities
+    covariance: Literal["diagonal", "full"] = "diagonal"  # diagonal: the reference's
+    trained_models: int = Field(32, ge=2, le=100_000)  # held-out fleet models for the comparison
+    samples_per_model: int = Field(4, ge=2, le=256)  # seeds per model
+    sampler_steps: int = Field(20, ge=1, le=1000)
+    guidance_scale: float = Field(3.0, ge=1.0, le=30.0)
+    seed: int = Field(0, ge=0)
+
+
 class ComputeParams(_Section):
     """Where finetune's shard jobs run. The shards do not depend on it (tested bitwise)."""
 
@@ -161,6 +204,9 @@ class Params(_Section):
     evaluate_finetune: EvaluateFinetuneParams = EvaluateFinetuneParams()
     pca: PcaParams = PcaParams()
     directions: DirectionsParams = DirectionsParams()
+    evaluate_edits: EvaluateEditsParams = EvaluateEditsParams()
+    evaluate_inversion: EvaluateInversionParams = EvaluateInversionParams()
+    evaluate_sampling: EvaluateSamplingParams = EvaluateSamplingParams()
     compute: ComputeParams = ComputeParams()
 
     def flat(self, sections: tuple[str, ...] | None = None) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from PIL import Image
 from w2w.base.pipeline import load_pipeline
 from w2w.fleet.layout import AdapterLayout
 from w2w.space.basis import Basis
-from w2w.space.invert import ImageError, image_loss, invert, load_image
+from w2w.space.invert import ImageError, image_loss, invert, invert_batch, load_image
 
 
 def test_images_of_any_mode_and_size_are_converted(tmp_path):
@@ -70,3 +70,14 @@ def test_inversion_lowers_the_images_denoising_loss_below_the_mean_models(micro_
         before = image_loss(pipe, basis, layout, 27.0, image, "sks person", np.zeros(basis.k), seed=9)
         after = image_loss(pipe, basis, layout, 27.0, image, "sks person", c, seed=9)
         assert after < before, (row, before, after)
+
+
+def test_batched_inversion_equals_one_image_at_a_time(micro_space, micro_world):
+    images = np.asarray(zarr.open_group(micro_world / "images.zarr", mode="r")["images"][:3, 0])
+    pipe, basis, layout = space_parts(micro_space)
+    together = invert_batch(pipe, basis, layout, 1, 27.0, images, "sks person", k=8, steps=10, lr=0.5,
+                            seed=4, progress=False)
+    for j, image in enumerate(images):
+        alone = run(micro_space, image, steps=10, seed=4 + j)
+        assert np.allclose(together[j], alone, rtol=1e-3, atol=1e-5), j
+    assert not np.allclose(together[0], together[1])

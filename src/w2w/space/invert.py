@@ -62,44 +62,58 @@ def invert(pipe: StableDiffusionPipeline, basis: Basis, layout: AdapterLayout, r
 
     `whiten`: Adam works on c / sigma (sigma: the train std of each coefficient), so every step
     moves each component in proportion to its spread in the population, not by the same amount."""
-    k = min(k, basis.k)
+    return invert_batch(pipe, basis, layout, rank, alpha, image[None], prompt, k, steps, lr, seed, batch,
+                        mask, whiten, progress)[0]
+
+
+def invert_batch(pipe: StableDiffusionPipeline, basis: Basis, layout: AdapterLayout, rank: int,
+                 alpha: float, images: np.ndarray, prompt: str, k: int, steps: int, lr: float,
+                 seed: int = 0, batch: int = 8, mask: np.ndarray | None = None, whiten: bool = True,
+                 progress: bool = True) -> np.ndarray:
+    """`invert` for K images (K, S, S, 3) in one pass: coefficients (K, basis.k). Image j draws its
+    noise from seed + j, so its result equals `invert(images[j], seed=seed + j)`."""
+    k, n = min(k, basis.k), len(images)
     unet = pipe.unet
     unet.requires_grad_(False)
-    x0 = torch.from_numpy(encode_images(pipe.vae, image[None]))         # (1, C, h, w)
+    x0 = torch.from_numpy(encode_images(pipe.vae, images))               # (K, C, h, w)
     context = encode_prompts(pipe.text_encoder, pipe.tokenizer, [prompt])[0]
     weight = latent_mask(mask, x0.shape[-2:])                             # (1, 1, h, w)
     comps = torch.from_numpy(basis.components[:k]).float()               # (k, D)
     mean, std = (torch.from_numpy(a).float() for a in (basis.mean, basis.std))
     sigma = torch.from_numpy(np.sqrt(basis.explained_variance[:k]) if whiten else np.ones(k)).float()
-    u = torch.zeros(k, requires_grad=True)  # c = sigma * u
+    u = torch.zeros(n, k, requires_grad=True)  # c = sigma * u
     opt = torch.optim.Adam([u], lr=lr)
-    scheduler, generator = training_scheduler(), torch.Generator().manual_seed(seed)
+    scheduler = training_scheduler()
+    generators = [torch.Generator().manual_seed(seed + j) for j in range(n)]
     names = lora_layer_names(layout.keys)
     slices = list(zip(layout.offsets, layout.sizes, layout.shapes, strict=True))  # A, B per layer
-    with batched_lora(unet, names, shared_init([unet.get_submodule(n) for n in names], rank, 0), 1,
+    x0 = x0.repeat_interleave(batch, 0)                                   # (K*batch, C, h, w) image-major
+    ctx = context.expand(n * batch, *context.shape)
+    with batched_lora(unet, names, shared_init([unet.get_submodule(nm) for nm in names], rank, 0), n,
                       alpha) as wrappers:
         params = [p for w in wrappers for p in (w.lora_a, w.lora_b)]
         for w in wrappers:
-            w.owner = torch.zeros(batch, dtype=torch.long)
+            w.blocks = True
         for _ in tqdm(range(steps), desc="invert", unit="step", disable=not progress):
-            flat = mean + std * ((sigma * u.detach()) @ comps)           # (D,)
+            flat = mean + std * ((sigma * u.detach()) @ comps)           # (K, D)
             with torch.no_grad():
                 for p, (offset, size, shape) in zip(params, slices, strict=True):
-                    p.copy_(flat[offset:offset + size].view(1, *shape))
-            noise = torch.randn((batch, *x0.shape[1:]), generator=generator)
-            t = torch.randint(0, scheduler.config.num_train_timesteps, (batch,), generator=generator)
-            noisy = scheduler.add_noise(x0.expand(batch, -1, -1, -1), noise, t)
-            pred = unet(noisy, t, encoder_hidden_states=context.expand(batch, *context.shape)).sample
-            loss = (F.mse_loss(pred, noise, reduction="none") * weight).mean()
+                    p.copy_(flat[:, offset:offset + size].view(n, *shape))
+            noise = torch.cat([torch.randn((batch, *x0.shape[1:]), generator=g) for g in generators])
+            t = torch.cat([torch.randint(0, scheduler.config.num_train_timesteps, (batch,), generator=g)
+                           for g in generators])
+            pred = unet(scheduler.add_noise(x0, noise, t), t, encoder_hidden_states=ctx).sample
+            per_image = (F.mse_loss(pred, noise, reduction="none") * weight).flatten(1).mean(1)
+            loss = per_image.view(n, batch).mean(1).sum()  # each image's own mean: independent runs
             for p in params:
                 p.grad = None
             loss.backward()
-            grad_w = torch.cat([p.grad.flatten() for p in params])          # (D,) in layout order
+            grad_w = torch.cat([p.grad.flatten(1) for p in params], 1)      # (K, D) in layout order
             opt.zero_grad()
-            u.grad = sigma * (comps @ (std * grad_w))
+            u.grad = sigma * ((std * grad_w) @ comps.T)
             opt.step()
-    out = np.zeros(basis.k)
-    out[:k] = (sigma * u.detach()).numpy()
+    out = np.zeros((n, basis.k))
+    out[:, :k] = (sigma * u.detach()).numpy()
     return out
 
 

@@ -1,0 +1,181 @@
+"""Edits measured by the judge: w2w directions against prompting and a raw weight-space direction.
+
+Every identity gets, per attribute, the edit towards the opposite of what the judge sees in its
+unedited model's samples (add glasses to those without, remove them from those with). Scores:
+- flip: the judged attribute of the edited model equals the target;
+- identity similarity: the judge's cosine between the edited and the unedited model's samples
+  (the same initial noise per sample);
+- other attributes kept: the share of the other attributes whose judged value did not change.
+
+The operating strength of each method is chosen on train identities only: the smallest strength
+of the sweep whose mean train flip rate reaches `flip_target`, else the one with the highest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from w2w.evaluate.fleet import Fleet
+from w2w.evaluate.render import judged_attributes, mean_embeddings, render_models
+from w2w.params import DirectionsParams, EvaluateEditsParams
+from w2w.space.basis import Basis
+from w2w.space.directions import Directions, fit_directions
+from w2w.space.study import labels_of
+
+WITH_PHRASES = {"Eyeglasses": "eyeglasses", "Black_Hair": "black hair", "Blond_Hair": "blond hair",
+                "Brown_Hair": "brown hair", "Gray_Hair": "gray hair", "Pale_Skin": "pale skin",
+                "Narrow_Eyes": "narrow eyes", "Big_Nose": "a big nose"}
+ADJECTIVES = {"Chubby": "chubby", "Bald": "bald"}
+
+
+def prompt_edit(attribute: str, target: bool, prompt: str = "sks person") -> tuple[str, str]:
+    """The prompting baseline's (prompt, negative prompt) asking `prompt` for attribute = target."""
+    if attribute in WITH_PHRASES:
+        phrase = WITH_PHRASES[attribute]
+        return (f"{prompt} with {phrase}", "") if target else (prompt, f"a photo of a person with {phrase}")
+    if attribute in ADJECTIVES:
+        word = ADJECTIVES[attribute]
+        return (f"{word} {prompt}", "") if target else (prompt, f"a photo of a {word} person")
+    if attribute == "Male":
+        return prompt.replace("person", "man" if target else "woman"), ""
+    if attribute == "Young":
+        return f"{'young' if target else 'old'} {prompt}", ""
+    if attribute == "No_Beard":
+        return (prompt, "a photo of a person with a beard") if target else (f"{prompt} with a beard", "")
+    raise ValueError(f"no prompt form for attribute {attribute!r}")
+
+
+@dataclass
+class Scores:
+    """Per (identity, attribute) outcomes of one method at one strength, each (M, A)."""
+
+    flip: np.ndarray
+    identity_similarity: np.ndarray
+    others_kept: np.ndarray
+    images: np.ndarray  # (M, A, n, S, S, 3)
+
+    def summary(self, attributes: list[str]) -> dict:
+        return {"flip_rate_mean": float(self.flip.mean()),
+                "identity_similarity_mean": float(self.identity_similarity.mean()),
+                "other_attributes_kept_mean": float(self.others_kept.mean()),
+                "flip_rate": {a: float(v) for a, v in zip(attributes, self.flip.mean(0), strict=True)}}
+
+
+@dataclass
+class Unedited:
+    adapters: np.ndarray   # (M, D)
+    images: np.ndarray     # (M, n, S, S, 3)
+    judged: np.ndarray     # (M, J) bool, every judge attribute
+    embedding: np.ndarray  # (M, E)
+
+
+def unedited(fleet: Fleet, rows: np.ndarray, p: EvaluateEditsParams, prompt: str) -> Unedited:
+    adapters = fleet.adapters(rows)
+    images = render_models(fleet.pipe, adapters, fleet.layout, fleet.scaling, prompt, p.samples_per_model,
+                           p.seed, p.sampler_steps, p.guidance_scale, desc="unedited")
+    return Unedited(adapters, images, judged_attributes(fleet.judge, images),
+                    mean_embeddings(fleet.judge, images))
+
+
+def score(fleet: Fleet, base: Unedited, columns: list[int], images: np.ndarray, targets: np.ndarray
+          ) -> Scores:
+    """images (M, A, n, ...) of the edited models; targets (M, A) bool."""
+    m, a = targets.shape
+    flat = images.reshape(m * a, *images.shape[2:])
+    judged = judged_attributes(fleet.judge, flat).reshape(m, a, -1)              # (M, A, J)
+    similarity = np.einsum("mae,me->ma", mean_embeddings(fleet.judge, flat).reshape(m, a, -1),
+                           base.embedding).clip(-1, 1)  # cosines; float32 rounding can pass 1
+    flip = np.stack([judged[:, i, c] == targets[:, i] for i, c in enumerate(columns)], 1)
+    same = judged == base.judged[:, None, :]                                       # (M, A, J)
+    kept = np.stack([np.delete(same[:, i], c, axis=1).mean(1) for i, c in enumerate(columns)], 1)
+    return Scores(flip, similarity, kept, images)
+
+
+def weight_edits(base: Unedited, steps: np.ndarray, signs: np.ndarray, strength: float) -> np.ndarray:
+    """Edited adapters (M*A, D): w_m + sign_ma * strength * step_a; steps (A, D) per unit strength."""
+    edited = base.adapters[:, None, :] + strength * signs[:, :, None] * steps[None]
+    return edited.reshape(-1, base.adapters.shape[1]).astype(np.float32)
+
+
+def sweep(fleet: Fleet, rows: np.ndarray, attributes: list[str], steps: dict[str, np.ndarray],
+          p: EvaluateEditsParams, prompt: str) -> tuple[Unedited, dict[str, dict[float, Scores]]]:
+    """Every method's scores on `rows`: each weight method at each strength, and prompting."""
+    base = unedited(fleet, rows, p, prompt)
+    columns = fleet.judge_columns(attributes)
+    targets = ~base.judged[:, columns]                                              # (M, A)
+    signs = np.where(targets, 1.0, -1.0)
+    m, a, n = len(rows), len(attributes), p.samples_per_model
+
+    def render(adapters, prompts, negatives, desc):
+        images = render_models(fleet.pipe, adapters, fleet.layout, fleet.scaling, prompts, n, p.seed,
+                               p.sampler_steps, p.guidance_scale, negatives, desc=desc)
+        return images.reshape(m, a, *images.shape[1:])
+
+    results: dict[str, dict[float, Scores]] = {}
+    for method, step in steps.items():
+        results[method] = {s: score(fleet, base, columns, render(weight_edits(base, step, signs, s), prompt,
+                                                                  None, f"{method} x{s:g}"), targets)
+                           for s in p.strengths}
+    forms = [prompt_edit(attr, bool(targets[i, j]), prompt)
+             for i in range(m) for j, attr in enumerate(attributes)]
+    adapters = np.repeat(base.adapters, a, axis=0)
+    results["prompt"] = {0.0: score(fleet, base, columns, render(adapters, [f[0] for f in forms],
+                                                                 [f[1] for f in forms], "prompt"), targets)}
+    return base, results
+
+
+def choose_strength(scores: dict[float, Scores], target: float) -> float:
+    """Smallest strength whose mean flip rate reaches `target`; else the one with the highest."""
+    rates = {s: float(sc.flip.mean()) for s, sc in sorted(scores.items())}
+    reaching = [s for s, r in rates.items() if r >= target]
+    return reaching[0] if reaching else max(rates, key=rates.get)
+
+
+def w2w_steps(basis: Basis, directions: Directions, attributes: list[str]) -> np.ndarray:
+    """(A, D) weight displacement of strength 1 along each attribute's w2w direction."""
+    k = directions.directions.shape[1]
+    out = []
+    for a in attributes:
+        step = np.zeros(basis.k)
+        step[:k] = directions.vector(a)
+        out.append(basis.direction_to_weights(step))
+    return np.stack(out)
+
+
+def raw_steps(fleet: Fleet, basis: Basis, attributes: list[str], p: DirectionsParams) -> np.ndarray:
+    """(A, D) the ablation: the same classifiers and debiasing on standardised weights, no PCA."""
+    train, test = np.flatnonzero(~fleet.heldout), np.flatnonzero(fleet.heldout)
+    xtrain, xtest = basis.standardise(fleet.adapters(train)), basis.standardise(fleet.adapters(test))
+    debias = {a: [o for o in rest if o in attributes] for a, rest in p.debias.items() if a in attributes}
+    raw, _ = fit_directions(xtrain, labels_of(fleet.table, attributes, train), xtest,
+                            labels_of(fleet.table, attributes, test), p.model_copy(update={"debias": debias}))
+    return np.stack([basis.std * raw.vector(a) for a in attributes]).astype(np.float32)
+
+
+def measure_edits(fleet: Fleet, basis: Basis, directions: Directions, p: EvaluateEditsParams,
+                  dp: DirectionsParams, prompt: str) -> tuple[dict, list[dict], dict[str, np.ndarray]]:
+    """Metrics, held-out figures per strength and before/after grids per attribute."""
+    attributes = [a for a in directions.attributes if a in fleet.judge.attribute_names]
+    steps = {"w2w": w2w_steps(basis, directions, attributes),
+             "raw_weights": raw_steps(fleet, basis, attributes, dp)}
+    _, chosen_on = sweep(fleet, fleet.rows(False, p.selection_identities), attributes, steps, p, prompt)
+    chosen = {method: choose_strength(scores, p.flip_target) for method, scores in chosen_on.items()}
+    base, held = sweep(fleet, fleet.rows(True, p.identities), attributes, steps, p, prompt)
+    metrics = held["w2w"][chosen["w2w"]].summary(attributes)
+    metrics.update({"strength": chosen["w2w"], "identities": len(base.adapters), "attributes": attributes,
+                    "prompt_baseline": held["prompt"][0.0].summary(attributes),
+                    "raw_weight_baseline": {**held["raw_weights"][chosen["raw_weights"]].summary(attributes),
+                                            "strength": chosen["raw_weights"]},
+                    "train_flip_rate": {m: {str(s): float(sc.flip.mean()) for s, sc in by.items()}
+                                        for m, by in chosen_on.items()}})
+    curve = [{"strength": s, **{f"{method}_{name}": float(getattr(held[method][s], name).mean())
+                                for name in ("flip", "identity_similarity") for method in steps}}
+             for s in p.strengths]  # held-out figures per strength, for the DVC plots
+    g = min(p.grid_identities, len(base.adapters))
+    grids = {a: np.stack([base.images[:g, 0], held["w2w"][chosen["w2w"]].images[:g, j, 0],
+                          held["prompt"][0.0].images[:g, j, 0],
+                          held["raw_weights"][chosen["raw_weights"]].images[:g, j, 0]], 1)
+             for j, a in enumerate(attributes)}  # (identities, [original, w2w, prompt, raw], S, S, 3)
+    return metrics, curve, grids

@@ -1,0 +1,57 @@
+"""What every evaluation stage opens: the world's table, the stacked fleet, the base and the judge."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import zarr
+from diffusers import StableDiffusionPipeline
+
+from w2w.base.pipeline import load_pipeline
+from w2w.fleet.layout import AdapterLayout
+from w2w.judge.api import Judge
+
+
+@dataclass
+class Fleet:
+    table: pd.DataFrame     # identities.parquet, rows in fleet order
+    weights: zarr.Array     # (N, D) adapters
+    heldout: np.ndarray     # (N,) bool
+    layout: AdapterLayout
+    scaling: float          # lora_alpha / r
+    pipe: StableDiffusionPipeline
+    judge: Judge
+    images: zarr.Array      # (N, n, S, S, 3) the world's renders, fleet order
+    ood: zarr.Array         # (held-out N, m, S, S, 3) "paintings" of the held-out identities, in order
+
+    @property
+    def image_size(self) -> int:
+        return int(self.images.shape[2])
+
+    @classmethod
+    def open(cls, world: Path, weights_zarr: Path, base: Path, judge: Path) -> Fleet:
+        group = zarr.open_group(weights_zarr, mode="r")
+        array = group["weights"]
+        config = array.attrs["lora_config"]
+        table = pd.read_parquet(world / "identities.parquet")
+        ids = np.asarray(group["identity_ids"][:])
+        if not np.array_equal(table["identity_id"].to_numpy(), ids):
+            raise ValueError(f"{weights_zarr}: identities differ from {world}; rerun the stack stage")
+        pictures = zarr.open_group(world / "images.zarr", mode="r")
+        layout = AdapterLayout.from_json(array.attrs["layout"])
+        return cls(table, array, np.asarray(group["heldout"][:]), layout,
+                   config["lora_alpha"] / config["r"], load_pipeline(base / "model"), Judge.load(judge),
+                   pictures["images"], pictures["ood"])
+
+    def rows(self, heldout: bool, n: int) -> np.ndarray:
+        """The first n row indices of the held-out (or train) identities."""
+        return np.flatnonzero(self.heldout == heldout)[:n]
+
+    def adapters(self, rows: np.ndarray) -> np.ndarray:
+        return np.asarray(self.weights.get_orthogonal_selection((rows, slice(None))))  # (M, D)
+
+    def judge_columns(self, attributes: list[str]) -> list[int]:
+        return [self.judge.attribute_names.index(a) for a in attributes]

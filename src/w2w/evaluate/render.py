@@ -1,0 +1,85 @@
+"""Sampling many adapter models at once, and what the judge sees in the samples.
+
+Every row of a sampling batch carries its own model: the base UNet's targeted Linears are wrapped
+with `BatchedLoRA` in per-row mode, so M models x n samples run as one batch instead of M merges.
+Sample j of every model starts from the same initial noise, so an edited model and its unedited
+original differ only by the edit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from diffusers import StableDiffusionPipeline
+from tqdm import tqdm
+
+from w2w.base.pipeline import latent_size
+from w2w.fleet.layout import AdapterLayout, lora_layer_names
+from w2w.fleet.lora import batched_lora, shared_init
+from w2w.judge.api import Judge
+
+
+def initial_noise(pipe: StableDiffusionPipeline, samples: int, seed: int) -> torch.Tensor:
+    """(samples, C, h, w): noise for sample j, shared by every model."""
+    side = latent_size(pipe)
+    shape = (pipe.unet.config.in_channels, side, side)
+    return torch.stack([torch.randn(shape, generator=torch.Generator().manual_seed(seed * 1000 + j))
+                        for j in range(samples)])
+
+
+def _load_rows(wrappers, layout: AdapterLayout, rows: np.ndarray) -> None:
+    """Copy M flat adapters (M, D) into the wrappers' stacked A (M, r, in) and B (M, out, r)."""
+    flat = torch.from_numpy(np.asarray(rows, dtype=np.float32))
+    params = [p for w in wrappers for p in (w.lora_a, w.lora_b)]
+    with torch.no_grad():
+        for p, offset, size, shape in zip(params, layout.offsets, layout.sizes, layout.shapes, strict=True):
+            p.copy_(flat[:, offset:offset + size].reshape(len(flat), *shape))
+
+
+@torch.no_grad()
+def render_models(pipe: StableDiffusionPipeline, rows: np.ndarray, layout: AdapterLayout, scaling: float,
+                  prompts: str | list[str], samples: int, seed: int, steps: int, guidance: float,
+                  negative_prompts: list[str] | None = None, batch: int = 64,
+                  desc: str = "render") -> np.ndarray:
+    """Samples (M, samples, S, S, 3) uint8 of M adapter models (M, D); prompts per model or one."""
+    m = len(rows)
+    prompts = [prompts] * m if isinstance(prompts, str) else list(prompts)
+    negatives = negative_prompts or [""] * m
+    if len(prompts) != m or len(negatives) != m:
+        raise ValueError(f"{m} models need {m} prompts, got {len(prompts)} and {len(negatives)}")
+    names = lora_layer_names(layout.keys)
+    rank = layout.shapes[0][0]
+    noise = initial_noise(pipe, samples, seed)
+    per_batch = max(1, batch // samples)  # models per pipeline call
+    out = []
+    with batched_lora(pipe.unet, names, shared_init([pipe.unet.get_submodule(n) for n in names], rank, 0),
+                      per_batch, scaling * rank) as wrappers:
+        for start in tqdm(range(0, m, per_batch), desc=desc, unit="batch", leave=False):
+            chunk = np.zeros((per_batch, layout.dim), dtype=np.float32)
+            stop = min(start + per_batch, m)
+            chunk[: stop - start] = rows[start:stop]
+            _load_rows(wrappers, layout, chunk)
+            owner = torch.arange(stop - start).repeat_interleave(samples)            # (B,)
+            for w in wrappers:
+                w.owner = torch.cat([owner, owner]) if guidance > 1 else owner      # uncond, cond halves
+            images = pipe([p for p in prompts[start:stop] for _ in range(samples)],
+                          negative_prompt=[p for p in negatives[start:stop] for _ in range(samples)],
+                          latents=noise.repeat(stop - start, 1, 1, 1), num_inference_steps=steps,
+                          guidance_scale=guidance, output_type="np").images
+            out.append((np.clip(images, 0, 1) * 255).round().astype(np.uint8))
+    images = np.concatenate(out)
+    return images.reshape(m, samples, *images.shape[1:])
+
+
+def judged_attributes(judge: Judge, samples: np.ndarray) -> np.ndarray:
+    """(M, A) bool: the judge's call per model, from its mean probability over the model's samples."""
+    m, n = samples.shape[:2]
+    probs = judge.attribute_probabilities(samples.reshape(m * n, *samples.shape[2:]))
+    return probs.reshape(m, n, -1).mean(1) > 0.5
+
+
+def mean_embeddings(judge: Judge, samples: np.ndarray) -> np.ndarray:
+    """(M, E) unit mean identity embedding of each model's samples."""
+    m, n = samples.shape[:2]
+    e = judge.embed(samples.reshape(m * n, *samples.shape[2:])).reshape(m, n, -1).mean(1)
+    return e / np.linalg.norm(e, axis=1, keepdims=True)

@@ -1,0 +1,33 @@
+"""DVC stage `evaluate_sampling`: new identities from the space, consistent and novel or not."""
+
+from pathlib import Path
+
+from w2w.atomic import write_json
+from w2w.params import load_params_or_exit
+
+WORLD, BASE, JUDGE = Path("data/world"), Path("data/base"), Path("data/judge")
+WEIGHTS, BASIS = Path("data/weights.zarr"), Path("data/basis")
+METRICS = Path("metrics/sampling.json")
+GRID = Path("reports/sampling_grid.png")
+
+
+def main() -> None:
+    params = load_params_or_exit()  # before any output is touched
+    from w2w.evaluate.figures import grid_image, save_png
+    from w2w.evaluate.fleet import Fleet
+    from w2w.evaluate.sampling import measure_sampling
+    from w2w.space.basis import Basis
+    from w2w.tracking import stage_run
+
+    with stage_run("evaluate_sampling", params, ("evaluate_sampling",)) as run:
+        fleet = Fleet.open(WORLD, WEIGHTS, BASE, JUDGE)
+        metrics, samples = measure_sampling(fleet, Basis.load(BASIS), params.evaluate_sampling,
+                                            params.finetune.prompt)
+        run.log_metrics({k: v for k, v in metrics.items() if k != "covariance"})
+        save_png(grid_image(samples[:16]), GRID)  # a sampled identity per row, its seeds across
+        run.log_artifact(GRID, "grids")
+        write_json(METRICS, metrics)
+
+
+if __name__ == "__main__":
+    main()

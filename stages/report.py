@@ -1,0 +1,23 @@
+"""DVC stage `report`: reports/summary.md, the evaluation's figures and grids in one page."""
+
+from pathlib import Path
+
+from w2w.params import load_params_or_exit
+
+METRICS = Path("metrics")
+OUT = Path("reports/summary.md")
+
+
+def main() -> None:
+    load_params_or_exit()  # a broken params.yaml stops every stage the same way
+    from w2w.atomic import atomic_path
+    from w2w.evaluate.report import summary_markdown
+
+    text = summary_markdown(METRICS)
+    with atomic_path(OUT) as tmp:
+        tmp.write_text(text)
+    print(f"wrote {OUT}")
+
+
+if __name__ == "__main__":
+    main()
