@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from w2w.params import PARAMS_FILE, load_params_or_exit
+from w2w.reference.cli import add_reference_commands
 from w2w.space.cli import add_space_commands
 
 
@@ -109,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", type=Path, required=True, help="LoRA folder to write")
     e.set_defaults(func=_export)
     add_space_commands(sub)
+    add_reference_commands(sub)
     return parser
 
 

@@ -27,19 +27,31 @@ class Space:
 
     @classmethod
     def open(cls, weights: Path, basis: Path) -> Space:
+        """The fleet's weights.zarr with its basis, or an imported basis alone (its attrs hold the
+        layout and LoRA config, and identities are its models' coefficients)."""
         import zarr
 
         from w2w.fleet.layout import AdapterLayout
         from w2w.space.basis import Basis
 
+        loaded = Basis.load(basis)
+        attrs = zarr.open_group(basis, mode="r").attrs
+        if "layout" in attrs and not (weights / "weights" / "zarr.json").is_file():
+            return cls(None, AdapterLayout.from_json(attrs["layout"]), dict(attrs["lora_config"]), loaded)
         if not (weights / "weights" / "zarr.json").is_file():
             raise FileNotFoundError(f"{weights}: not a weights.zarr (run the stack stage)")
         group = zarr.open_group(weights, mode="r")
         array = group["weights"]
         return cls(group, AdapterLayout.from_json(array.attrs["layout"]), dict(array.attrs["lora_config"]),
-                   Basis.load(basis))
+                   loaded)
 
     def row(self, identity: int) -> np.ndarray:
+        if self.group is None:  # an imported basis: identity = model row, rebuilt from its coefficients
+            ids = self.basis.train_identity_ids
+            if identity not in ids:
+                raise ValueError(f"identity {identity} is not among the basis's {len(ids)} models")
+            row = int(np.flatnonzero(ids == identity)[0])
+            return self.basis.to_weights(self.basis.train_coefficients[row])
         rows = np.flatnonzero(np.asarray(self.group["identity_ids"][:]) == identity)
         if len(rows) != 1:
             raise ValueError(f"identity {identity} is not in the fleet")
