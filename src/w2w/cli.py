@@ -1,9 +1,10 @@
-"""The `w2w` command line: `w2w params check|show`, `w2w world show`, `w2w generate`, `w2w export`,
-`w2w edit`, `w2w sample`, `w2w invert`."""
+"""The `w2w` command line: `w2w params check|show|use|overrides`, `w2w world show`, `w2w generate`,
+`w2w export`, `w2w edit`, `w2w sample`, `w2w invert`, `w2w import-reference`."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -13,12 +14,44 @@ from w2w.space.cli import add_space_commands
 
 
 def _params(args: argparse.Namespace) -> int:
+    if args.action in ("use", "overrides"):
+        return _params_profile(args)
     params = load_params_or_exit(args.params)
     if args.action == "show":
         for key, value in params.flat().items():
             print(f"{key}: {value}")
     else:
         print(f"{args.params}: ok (config {params.config_hash()})")
+    return 0
+
+
+def _params_profile(args: argparse.Namespace) -> int:
+    """`use`: merge a profile into params.yaml (validated, atomic); `overrides`: print it as
+    `dvc exp run` -S arguments."""
+    import yaml
+
+    from w2w.atomic import atomic_path
+    from w2w.params import ParamsError, deep_merge, flatten, validate_params
+
+    if args.profile is None or not args.profile.is_file():
+        raise FileNotFoundError(f"{args.profile}: no such profile (e.g. profiles/reference.yaml)")
+    profile = yaml.safe_load(args.profile.read_text()) or {}
+    merged = deep_merge(yaml.safe_load(args.params.read_text()) or {}, profile)
+    try:
+        validate_params(merged)
+    except ParamsError as error:
+        raise ValueError(f"{args.profile}: " + "; ".join(error.problems)) from None
+    if args.action == "overrides":
+        pairs = [f"{key}={json.dumps(value, separators=(',', ':'))}"
+                 for key, value in flatten(profile).items()]
+        if any(any(c.isspace() for c in pair) for pair in pairs):
+            raise ValueError(f"{args.profile}: a value holds spaces; use `w2w params use` instead")
+        print(" ".join(f"-S {pair}" for pair in pairs))
+        return 0
+    with atomic_path(args.params) as tmp:
+        tmp.write_text(f"# {args.params} with {args.profile} applied by `w2w params use`\n"
+                       + yaml.safe_dump(merged, sort_keys=False))
+    print(f"{args.params}: now {args.profile} over the previous values (git diff shows the change)")
     return 0
 
 
@@ -83,7 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="w2w", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("params", help="validate or print params.yaml")
-    p.add_argument("action", choices=["check", "show"])
+    p.add_argument("action", choices=["check", "show", "use", "overrides"],
+                   help="use PROFILE: merge it into params.yaml; overrides PROFILE: print -S arguments")
+    p.add_argument("profile", type=Path, nargs="?", help="a profile, e.g. profiles/reference.yaml")
     p.add_argument("--params", type=Path, default=Path(PARAMS_FILE))
     p.set_defaults(func=_params)
     w = sub.add_parser("world", help="render identities of the miniature world")

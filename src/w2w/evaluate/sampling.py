@@ -53,7 +53,7 @@ def measure_sampling(fleet: Fleet, basis: Basis, p: EvaluateSamplingParams, prom
         return render_models(fleet.pipe, adapters, fleet.layout, fleet.scaling, prompt, p.samples_per_model,
                              p.seed, p.sampler_steps, p.guidance_scale, desc=desc)
 
-    sampled = render(sample(basis, p.models, p.seed, p.covariance), "sampled")
+    sampled = render(sample(basis, p.models, p.seed, p.covariance, p.components), "sampled")
     trained = render(fleet.adapters(fleet.rows(True, p.trained_models)), "trained (held-out)")
     own = render(fleet.adapters(fleet.rows(False, p.trained_models)), "trained (train)")
     train = train_identity_embeddings(fleet)

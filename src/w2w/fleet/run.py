@@ -30,7 +30,7 @@ def fleet_config(p: FinetuneParams) -> FleetConfig:
     return FleetConfig(rank=p.rank, alpha=p.lora_alpha, targets=tuple(p.targets), steps=p.steps, lr=p.lr,
                        weight_decay=p.weight_decay, grad_clip=p.grad_clip, init_seed=p.init_seed,
                        seed=p.seed, images_per_step=p.images_per_step,
-                       prior_weight=p.prior_weight)
+                       prior_weight=p.prior_weight, autocast=p.autocast)
 
 
 def shard_path(folder: Path, index: int) -> Path:

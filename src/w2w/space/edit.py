@@ -27,18 +27,23 @@ def edit(weights: np.ndarray, strengths: dict[str, float], basis: Basis, directi
 
 
 def sample_coefficients(basis: Basis, n: int, seed: int,
-                        covariance: Literal["diagonal", "full"] = "diagonal") -> np.ndarray:
-    """n coefficient vectors (n, k): independent Gaussians per component with the train variances
-    (the reference), or one Gaussian with the train coefficients' full covariance."""
+                        covariance: Literal["diagonal", "full"] = "diagonal", k: int = 0) -> np.ndarray:
+    """n coefficient vectors (n, basis.k): independent Gaussians per component with the train
+    variances (the reference), or one Gaussian with the train coefficients' full covariance. Only
+    the first k components are drawn (0: all); the others stay at the train mean."""
     rng = np.random.default_rng(seed)
-    train = basis.train_coefficients
-    mean = train.mean(0)
+    k = k or basis.k
+    train = basis.train_coefficients[:, :k]
+    out = np.tile(basis.train_coefficients.mean(0), (n, 1))
     if covariance == "full":
-        return rng.multivariate_normal(mean, np.cov(train, rowvar=False), size=n, method="eigh")
-    return mean + rng.standard_normal((n, basis.k)) * train.std(0, ddof=1)
+        cov = np.cov(train, rowvar=False)
+        out[:, :k] = rng.multivariate_normal(train.mean(0), cov, size=n, method="eigh")
+    else:
+        out[:, :k] = train.mean(0) + rng.standard_normal((n, k)) * train.std(0, ddof=1)
+    return out
 
 
-def sample(basis: Basis, n: int, seed: int, covariance: Literal["diagonal", "full"] = "diagonal"
-           ) -> np.ndarray:
+def sample(basis: Basis, n: int, seed: int, covariance: Literal["diagonal", "full"] = "diagonal",
+           k: int = 0) -> np.ndarray:
     """n new identities' adapter weights (n, D); the same seed gives the same identities."""
-    return basis.to_weights(sample_coefficients(basis, n, seed, covariance))
+    return basis.to_weights(sample_coefficients(basis, n, seed, covariance, k))
