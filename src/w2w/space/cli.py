@@ -36,7 +36,7 @@ class Space:
 
         loaded = Basis.load(basis)
         attrs = zarr.open_group(basis, mode="r").attrs
-        if "layout" in attrs and not (weights / "weights" / "zarr.json").is_file():
+        if "layout" in attrs:  # an imported basis describes its own models; no fleet is read
             return cls(None, AdapterLayout.from_json(attrs["layout"]), dict(attrs["lora_config"]), loaded)
         if not (weights / "weights" / "zarr.json").is_file():
             raise FileNotFoundError(f"{weights}: not a weights.zarr (run the stack stage)")

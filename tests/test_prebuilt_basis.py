@@ -1,0 +1,40 @@
+"""Use a prebuilt basis: push the outputs to a local DVC remote, clone fresh, pull only what the
+evaluation needs, and rerun an evaluation stage without any upstream stage running again."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+BIN = Path(sys.executable).parent
+pytestmark = pytest.mark.e2e
+SHARED = ["data/world", "data/judge", "data/base", "data/weights.zarr", "data/basis", "data/directions"]
+
+
+def run(args: list[str], cwd: Path, env: dict) -> str:
+    done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, (args, done.stdout[-3000:], done.stderr[-3000:])
+    return done.stdout + done.stderr
+
+
+def test_clone_pulls_the_basis_and_evaluates_without_retraining(project_copy, tmp_path, tool_env):
+    dvc = str(BIN / "dvc")
+    run([dvc, "repro"], project_copy, tool_env)
+    run([dvc, "remote", "add", "-d", "store", str(tmp_path / "remote")], project_copy, tool_env)
+    run([dvc, "push", *SHARED], project_copy, tool_env)  # not data/fleet: the shards stay home
+    run(["git", "add", "-A"], project_copy, tool_env)
+    run(["git", "commit", "-qm", "built"], project_copy, tool_env)
+
+    clone = tmp_path / "clone"
+    run(["git", "clone", "-q", str(project_copy), str(clone)], tmp_path, tool_env)
+    params = yaml.safe_load((clone / "params.yaml").read_text())
+    params["evaluate_sampling"]["models"] = 6  # a new evaluation setting, nothing upstream changes
+    (clone / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    log = run([dvc, "repro", "--pull", "--allow-missing", "evaluate_sampling"], clone, tool_env)
+    assert "Running stage 'evaluate_sampling'" in log
+    for upstream in ("synthesize", "judge", "base", "finetune", "stack", "pca", "directions"):
+        assert f"Running stage '{upstream}'" not in log, upstream
+    assert not (clone / "data" / "fleet").exists()  # the fleet was never needed
+    assert yaml.safe_load((clone / "metrics" / "sampling.json").read_text())["models"] == 6
