@@ -55,7 +55,7 @@ def check_evaluation_outputs(project: Path) -> None:
     edits = json.loads((project / "metrics" / "edits.json").read_text())
     for figures in (edits, edits["prompt_baseline"], edits["raw_weight_baseline"]):
         assert 0 <= figures["flip_rate_mean"] <= 1 and 0 <= figures["other_attributes_kept_mean"] <= 1
-        assert -1 <= figures["identity_similarity_mean"] <= 1
+        assert -1 <= figures["identity_similarity_mean"] <= 1 and -1 <= figures["target_shift_mean"] <= 1
     assert edits["strength"] in (1.0, 2.0)  # one of the micro sweep's, chosen on train identities
     inversion = json.loads((project / "metrics" / "inversion.json").read_text())
     for method in ("w2w", "single_image_lora"):

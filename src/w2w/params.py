@@ -150,6 +150,7 @@ class EvaluateEditsParams(_Section):
     selection_identities: int = Field(8, ge=1, le=100_000)  # train identities choosing the strength
     strengths: list[float] = Field(default_factory=lambda: [1.0, 2.0, 3.0], min_length=1)  # train stds
     flip_target: float = Field(0.9, gt=0.0, le=1.0)  # smallest strength with this train flip rate
+    delay: int = Field(0, ge=0, le=1000)  # delayed injection: original weights for t > delay; 0: off
     samples_per_model: int = Field(2, ge=1, le=256)  # one initial noise each, shared by all models
     sampler_steps: int = Field(20, ge=1, le=1000)
     guidance_scale: float = Field(3.0, ge=1.0, le=30.0)

@@ -34,7 +34,7 @@ def test_weight_edits_move_each_identity_towards_its_target():
 def scores(flip_rate: float) -> Scores:
     flip = np.zeros((10, 1), bool)
     flip[: int(round(flip_rate * 10))] = True
-    return Scores(flip, np.ones((10, 1)), np.ones((10, 1)), None)
+    return Scores(flip, np.ones((10, 1)), np.ones((10, 1)), np.zeros((10, 1)), None)
 
 
 def test_strength_is_the_smallest_reaching_the_target_else_the_best():

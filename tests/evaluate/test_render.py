@@ -23,5 +23,23 @@ def test_batched_models_equal_merged_models(micro_space):
             alone = pipe(["sks person"] * 2, latents=noise, num_inference_steps=3, guidance_scale=3.0,
                          output_type="np").images
         alone = (np.clip(alone, 0, 1) * 255).round().astype(np.uint8)
-        assert np.abs(alone.astype(int) - images[i].astype(int)).max() <= 1, i
+        diff = np.abs(alone.astype(int) - images[i].astype(int))
+        assert diff.max() <= 2 and diff.mean() < 0.05, i  # batch-size float rounding, then uint8
     assert not np.array_equal(images[0], images[1])  # each row saw its own model
+
+
+def test_delayed_injection_switches_models_mid_sampling(micro_space):
+    pipe = load_pipeline(micro_space / "base" / "model")
+    weights = zarr.open_array(micro_space / "weights.zarr" / "weights", mode="r")
+    layout = AdapterLayout.from_json(weights.attrs["layout"])
+    original, edited = np.asarray(weights[:2]) * 50, np.asarray(weights[2:4]) * 50
+
+    def render(rows, **delayed):
+        return render_models(pipe, rows, layout, 27.0, "sks person", 1, seed=0, steps=4, guidance=3.0,
+                             **delayed)
+
+    plain_edit, plain_original = render(edited), render(original)
+    assert np.array_equal(render(edited, delayed_from=original, delay=1000), plain_edit)
+    assert np.array_equal(render(edited, delayed_from=original, delay=0), plain_original)
+    halfway = render(edited, delayed_from=original, delay=500)
+    assert not np.array_equal(halfway, plain_edit) and not np.array_equal(halfway, plain_original)

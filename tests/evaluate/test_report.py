@@ -7,7 +7,7 @@ import pytest
 from w2w.evaluate.report import summary_markdown
 
 EDIT = {"flip_rate_mean": 0.95, "identity_similarity_mean": 0.8, "other_attributes_kept_mean": 0.92,
-        "flip_rate": {"Eyeglasses": 0.95}}
+        "flip_rate": {"Eyeglasses": 0.95}, "target_shift_mean": 0.4, "target_shift": {"Eyeglasses": 0.4}}
 
 
 def write_metrics(folder, novel=0.95):

@@ -5,7 +5,9 @@ unedited model's samples (add glasses to those without, remove them from those w
 - flip: the judged attribute of the edited model equals the target;
 - identity similarity: the judge's cosine between the edited and the unedited model's samples
   (the same initial noise per sample);
-- other attributes kept: the share of the other attributes whose judged value did not change.
+- other attributes kept: the share of the other attributes whose judged value did not change;
+- target shift: how far the judge's probability of the target attribute moved towards the target
+  (positive: the edit moves the judged attribute the right way, even where it does not flip it).
 
 The operating strength of each method is chosen on train identities only: the smallest strength
 of the sweep whose mean train flip rate reaches `flip_target`, else the one with the highest.
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from w2w.evaluate.fleet import Fleet
-from w2w.evaluate.render import judged_attributes, mean_embeddings, render_models
+from w2w.evaluate.render import attribute_probabilities, mean_embeddings, render_models
 from w2w.params import DirectionsParams, EvaluateEditsParams
 from w2w.space.basis import Basis
 from w2w.space.directions import Directions, fit_directions
@@ -54,20 +56,29 @@ class Scores:
     flip: np.ndarray
     identity_similarity: np.ndarray
     others_kept: np.ndarray
+    target_shift: np.ndarray
     images: np.ndarray  # (M, A, n, S, S, 3)
 
     def summary(self, attributes: list[str]) -> dict:
+        def per_attribute(values: np.ndarray) -> dict[str, float]:
+            return {a: float(v) for a, v in zip(attributes, values.mean(0), strict=True)}
+
         return {"flip_rate_mean": float(self.flip.mean()),
                 "identity_similarity_mean": float(self.identity_similarity.mean()),
                 "other_attributes_kept_mean": float(self.others_kept.mean()),
-                "flip_rate": {a: float(v) for a, v in zip(attributes, self.flip.mean(0), strict=True)}}
+                "target_shift_mean": float(self.target_shift.mean()),
+                "target_shift": per_attribute(self.target_shift), "flip_rate": per_attribute(self.flip)}
 
 
 @dataclass
 class Unedited:
     adapters: np.ndarray   # (M, D)
     images: np.ndarray     # (M, n, S, S, 3)
-    judged: np.ndarray     # (M, J) bool, every judge attribute
+    probs: np.ndarray      # (M, J) judge's mean probability, every judge attribute
+
+    @property
+    def judged(self) -> np.ndarray:
+        return self.probs > 0.5
     embedding: np.ndarray  # (M, E)
 
 
@@ -75,7 +86,7 @@ def unedited(fleet: Fleet, rows: np.ndarray, p: EvaluateEditsParams, prompt: str
     adapters = fleet.adapters(rows)
     images = render_models(fleet.pipe, adapters, fleet.layout, fleet.scaling, prompt, p.samples_per_model,
                            p.seed, p.sampler_steps, p.guidance_scale, desc="unedited")
-    return Unedited(adapters, images, judged_attributes(fleet.judge, images),
+    return Unedited(adapters, images, attribute_probabilities(fleet.judge, images),
                     mean_embeddings(fleet.judge, images))
 
 
@@ -84,13 +95,16 @@ def score(fleet: Fleet, base: Unedited, columns: list[int], images: np.ndarray, 
     """images (M, A, n, ...) of the edited models; targets (M, A) bool."""
     m, a = targets.shape
     flat = images.reshape(m * a, *images.shape[2:])
-    judged = judged_attributes(fleet.judge, flat).reshape(m, a, -1)              # (M, A, J)
+    probs = attribute_probabilities(fleet.judge, flat).reshape(m, a, -1)          # (M, A, J)
+    judged = probs > 0.5
     similarity = np.einsum("mae,me->ma", mean_embeddings(fleet.judge, flat).reshape(m, a, -1),
                            base.embedding).clip(-1, 1)  # cosines; float32 rounding can pass 1
     flip = np.stack([judged[:, i, c] == targets[:, i] for i, c in enumerate(columns)], 1)
     same = judged == base.judged[:, None, :]                                       # (M, A, J)
     kept = np.stack([np.delete(same[:, i], c, axis=1).mean(1) for i, c in enumerate(columns)], 1)
-    return Scores(flip, similarity, kept, images)
+    signs = np.where(targets, 1.0, -1.0)
+    shift = np.stack([(probs[:, i, c] - base.probs[:, c]) * signs[:, i] for i, c in enumerate(columns)], 1)
+    return Scores(flip, similarity, kept, shift, images)
 
 
 def weight_edits(base: Unedited, steps: np.ndarray, signs: np.ndarray, strength: float) -> np.ndarray:
@@ -108,15 +122,17 @@ def sweep(fleet: Fleet, rows: np.ndarray, attributes: list[str], steps: dict[str
     signs = np.where(targets, 1.0, -1.0)
     m, a, n = len(rows), len(attributes), p.samples_per_model
 
-    def render(adapters, prompts, negatives, desc):
+    def render(adapters, prompts, negatives, desc, delayed=False):
+        original = np.repeat(base.adapters, a, axis=0) if delayed and p.delay else None
         images = render_models(fleet.pipe, adapters, fleet.layout, fleet.scaling, prompts, n, p.seed,
-                               p.sampler_steps, p.guidance_scale, negatives, desc=desc)
+                               p.sampler_steps, p.guidance_scale, negatives, desc=desc,
+                               delayed_from=original, delay=p.delay)
         return images.reshape(m, a, *images.shape[1:])
 
     results: dict[str, dict[float, Scores]] = {}
     for method, step in steps.items():
         results[method] = {s: score(fleet, base, columns, render(weight_edits(base, step, signs, s), prompt,
-                                                                  None, f"{method} x{s:g}"), targets)
+                                                                  None, f"{method} x{s:g}", True), targets)
                            for s in p.strengths}
     forms = [prompt_edit(attr, bool(targets[i, j]), prompt)
              for i in range(m) for j, attr in enumerate(attributes)]

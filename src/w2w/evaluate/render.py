@@ -40,8 +40,12 @@ def _load_rows(wrappers, layout: AdapterLayout, rows: np.ndarray) -> None:
 def render_models(pipe: StableDiffusionPipeline, rows: np.ndarray, layout: AdapterLayout, scaling: float,
                   prompts: str | list[str], samples: int, seed: int, steps: int, guidance: float,
                   negative_prompts: list[str] | None = None, batch: int = 64,
-                  desc: str = "render") -> np.ndarray:
-    """Samples (M, samples, S, S, 3) uint8 of M adapter models (M, D); prompts per model or one."""
+                  desc: str = "render", delayed_from: np.ndarray | None = None, delay: int = 0
+                  ) -> np.ndarray:
+    """Samples (M, samples, S, S, 3) uint8 of M adapter models (M, D); prompts per model or one.
+
+    Delayed injection: with `delayed_from` (M, D), model i samples with delayed_from[i] while the
+    timestep is above `delay` and with rows[i] from there on (as `w2w.space.delayed`)."""
     m = len(rows)
     prompts = [prompts] * m if isinstance(prompts, str) else list(prompts)
     negatives = negative_prompts or [""] * m
@@ -55,27 +59,42 @@ def render_models(pipe: StableDiffusionPipeline, rows: np.ndarray, layout: Adapt
     with batched_lora(pipe.unet, names, shared_init([pipe.unet.get_submodule(n) for n in names], rank, 0),
                       per_batch, scaling * rank) as wrappers:
         for start in tqdm(range(0, m, per_batch), desc=desc, unit="batch", leave=False):
-            chunk = np.zeros((per_batch, layout.dim), dtype=np.float32)
             stop = min(start + per_batch, m)
+            chunk, first = (np.zeros((per_batch, layout.dim), dtype=np.float32) for _ in range(2))
             chunk[: stop - start] = rows[start:stop]
-            _load_rows(wrappers, layout, chunk)
+            edited_throughout = delayed_from is None or delay >= pipe.scheduler.config.num_train_timesteps
+            first[: stop - start] = (rows if edited_throughout else delayed_from)[start:stop]
+            _load_rows(wrappers, layout, first)
+
+            def switch(pipeline, step: int, timestep, kwargs: dict, chunk=chunk) -> dict:
+                schedule = pipeline.scheduler.timesteps
+                following = schedule[step + 1] if step + 1 < len(schedule) else -1
+                if delayed_from is not None and following <= delay < timestep:
+                    _load_rows(wrappers, layout, chunk)
+                return kwargs
+
             owner = torch.arange(stop - start).repeat_interleave(samples)            # (B,)
             for w in wrappers:
                 w.owner = torch.cat([owner, owner]) if guidance > 1 else owner      # uncond, cond halves
             images = pipe([p for p in prompts[start:stop] for _ in range(samples)],
                           negative_prompt=[p for p in negatives[start:stop] for _ in range(samples)],
                           latents=noise.repeat(stop - start, 1, 1, 1), num_inference_steps=steps,
-                          guidance_scale=guidance, output_type="np").images
+                          guidance_scale=guidance, output_type="np", callback_on_step_end=switch).images
             out.append((np.clip(images, 0, 1) * 255).round().astype(np.uint8))
     images = np.concatenate(out)
     return images.reshape(m, samples, *images.shape[1:])
 
 
-def judged_attributes(judge: Judge, samples: np.ndarray) -> np.ndarray:
-    """(M, A) bool: the judge's call per model, from its mean probability over the model's samples."""
+def attribute_probabilities(judge: Judge, samples: np.ndarray) -> np.ndarray:
+    """(M, A): the judge's mean attribute probability over each model's samples."""
     m, n = samples.shape[:2]
     probs = judge.attribute_probabilities(samples.reshape(m * n, *samples.shape[2:]))
-    return probs.reshape(m, n, -1).mean(1) > 0.5
+    return probs.reshape(m, n, -1).mean(1)
+
+
+def judged_attributes(judge: Judge, samples: np.ndarray) -> np.ndarray:
+    """(M, A) bool: the judge's call per model, from its mean probability over the model's samples."""
+    return attribute_probabilities(judge, samples) > 0.5
 
 
 def mean_embeddings(judge: Judge, samples: np.ndarray) -> np.ndarray:

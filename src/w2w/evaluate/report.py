@@ -49,18 +49,21 @@ def goals(edits: dict, inversion: dict, sampling: dict) -> list[str]:
 
 
 def edits_table(edits: dict) -> list[str]:
-    lines = ["| method | strength | flip rate | identity similarity | other attributes kept |",
-             "| --- | --- | --- | --- | --- |"]
+    lines = ["| method | strength | flip rate | identity similarity | other attributes kept | target shift |",
+             "| --- | --- | --- | --- | --- | --- |"]
     for name, m, strength in (("w2w", edits, edits["strength"]),
                               ("prompting", edits["prompt_baseline"], "-"),
                               ("raw weight direction", edits["raw_weight_baseline"],
                                edits["raw_weight_baseline"]["strength"])):
         lines.append(_row(name, strength, m["flip_rate_mean"], m["identity_similarity_mean"],
-                          m["other_attributes_kept_mean"]))
-    lines += ["", "| attribute | w2w flip | prompting flip | raw flip |", "| --- | --- | --- | --- |"]
+                          m["other_attributes_kept_mean"], m["target_shift_mean"]))
+    lines += ["", "Target shift: the judge's probability of the target attribute, moved towards the target",
+              "(mean over identities; > 0 means the edit moves the judged attribute the right way).", "",
+              "| attribute | w2w flip | prompting flip | raw flip | w2w target shift |",
+              "| --- | --- | --- | --- | --- |"]
     for a in edits["attributes"]:
         lines.append(_row(a, edits["flip_rate"][a], edits["prompt_baseline"]["flip_rate"][a],
-                          edits["raw_weight_baseline"]["flip_rate"][a]))
+                          edits["raw_weight_baseline"]["flip_rate"][a], edits["target_shift"][a]))
     return lines
 
 
