@@ -47,8 +47,11 @@ def test_cuda_training_matches_cpu(unet):
     on_cpu, _ = train_identities(unet, scheduler, latents, [0, 1], context, cfg)
     on_gpu, _ = train_identities(unet.cuda(), scheduler, latents.cuda(), [0, 1], context.cuda(), cfg)
     unet.cpu()
-    for key, value in on_cpu.items():
-        assert torch.allclose(on_gpu[key].cpu(), value, rtol=1e-3, atol=1e-6), key
+    # Adam turns near-zero gradients into full-size steps, so compare whole adapters, not elements
+    num = sum(float((on_gpu[key].cpu() - value).pow(2).sum()) for key, value in on_cpu.items())
+    err = (num / sum(float(value.pow(2).sum()) for value in on_cpu.values())) ** 0.5
+    print(f"relative adapter difference, CUDA vs CPU: {err:.2e}")
+    assert err <= 1e-3
 
 
 def test_gpu_benchmark_runs_small_on_cpu(tmp_path):
