@@ -60,3 +60,20 @@ def test_prior_preservation_generates_the_class_prior_once_and_changes_the_adapt
     shard_path(out, 1).unlink()
     run_finetune(base_dir, micro_world, out, with_prior, "cfg")  # resume reuses the same prior images
     assert prior.stat().st_mtime_ns == made
+
+
+def test_a_job_rerun_over_its_dead_workers_shard_still_counts(micro_world, base_dir, tmp_path, monkeypatch):
+    """A worker can write its shard and die before its result is gathered: Dask reruns the job,
+    which finds the shard and returns no losses. The identities were still trained in this run."""
+    import w2w.fleet.engine as engine
+    import w2w.fleet.run as run
+
+    def dead_then_rerun(jobs, compute, on_done):
+        for job in jobs:
+            engine.train_shard(job)  # the worker that died after writing the shard
+            on_done(engine.train_shard(job))  # the rerun's result: the shard exists, no losses
+
+    monkeypatch.setattr(run, "run_jobs", dead_then_rerun)
+    summary = run_finetune(base_dir, micro_world, tmp_path / "fleet", P, "cfg")
+    rows = len(pd.read_parquet(micro_world / "identities.parquet"))
+    assert summary["trained_now"] == summary["identities"] == rows

@@ -83,7 +83,9 @@ def run_finetune(base: Path, world: Path, out: Path, p: FinetuneParams, config_h
     def finished(result: dict) -> None:
         nonlocal trained
         losses.extend(result["losses"])
-        trained += len(result["losses"])
+        # count by shard, not by losses: a job rerun after its worker died with the shard written
+        # (but its result not yet gathered) finds the shard and reports no losses
+        trained += len(shards[result["index"]])
         bar.update(len(shards[result["index"]]))
 
     run_jobs(jobs, compute, finished)
