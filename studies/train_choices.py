@@ -1,0 +1,73 @@
+"""Method choices studied on TRAIN identities only (never held-out): the figures in the README's
+"Evaluation" section. Needs the default-scale outputs (`dvc repro directions`).
+
+    python studies/train_choices.py edits       # components x strength, delayed injection, prompting
+    python studies/train_choices.py inversion   # inversion lr
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from w2w.evaluate.edits import sweep, w2w_steps
+from w2w.evaluate.fleet import Fleet
+from w2w.evaluate.inversion import score_models, w2w_inversion
+from w2w.fleet.evaluate import reference_renders
+from w2w.params import load_params
+from w2w.space.basis import Basis
+from w2w.space.study import attribute_study
+
+DATA = Path("data")
+
+
+def edits(fleet: Fleet, basis: Basis) -> None:
+    params = load_params()
+    rows = fleet.rows(False, params.evaluate_edits.selection_identities)
+    variants = [(k, 0) for k in (16, 64, 256)] + [(256, t) for t in (700, 400)]
+    for k, delay in variants:
+        directions, _ = attribute_study(DATA / "world", DATA / "base", DATA / "weights.zarr", basis,
+                                        params.directions.model_copy(update={"components": k}))
+        names = [a for a in directions.attributes if a in fleet.judge.attribute_names]
+        p = params.evaluate_edits.model_copy(update={"delay": delay})
+        _, res = sweep(fleet, rows, names, {"w2w": w2w_steps(basis, directions, names)}, p,
+                       params.finetune.prompt)
+        for s, sc in res["w2w"].items():
+            print(f"components {k} delay {delay} strength {s:g}: flip {sc.flip.mean():.3f} identity "
+                  f"{sc.identity_similarity.mean():.3f} kept {sc.others_kept.mean():.3f}", flush=True)
+    sc = res["prompt"][0.0]
+    print(f"prompting: flip {sc.flip.mean():.3f} identity {sc.identity_similarity.mean():.3f} "
+          f"kept {sc.others_kept.mean():.3f}")
+
+
+def inversion(fleet: Fleet, basis: Basis) -> None:
+    params = load_params()
+    rows = fleet.rows(False, 6)
+    table = fleet.table.iloc[rows]
+    p0 = params.evaluate_inversion
+    renders = reference_renders(table, p0.renders_per_identity, p0.seed, fleet.image_size)
+    truth = table[fleet.judge.attribute_names].to_numpy(dtype=bool)
+    images = np.asarray(fleet.images.get_orthogonal_selection((rows, 0)))
+    for lr in (0.01, 0.03, 0.1):
+        p = p0.model_copy(update={"lr": lr})
+        weights = w2w_inversion(fleet, basis, images, p, params.finetune)
+        sim, agree, _ = score_models(fleet, weights, renders, truth, p, f"lr {lr}")
+        c = basis.to_coefficients(weights)
+        own = np.linalg.norm(c - basis.train_coefficients[: len(rows)], axis=1)
+        mean = np.linalg.norm(c - basis.train_coefficients.mean(0), axis=1)
+        print(f"lr {lr}: identity similarity {sim.mean():.3f}, attribute agreement {agree.mean():.3f}, "
+              f"closer to own identity than to the mean {int((own < mean).sum())} of {len(rows)}", flush=True)
+
+
+def main() -> None:
+    if len(sys.argv) != 2 or sys.argv[1] not in ("edits", "inversion"):
+        sys.exit(__doc__)
+    fleet = Fleet.open(DATA / "world", DATA / "weights.zarr", DATA / "base", DATA / "judge")
+    basis = Basis.load(DATA / "basis")
+    (edits if sys.argv[1] == "edits" else inversion)(fleet, basis)
+
+
+if __name__ == "__main__":
+    main()
