@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from w2w.base.pipeline import latent_size
 from w2w.fleet.layout import AdapterLayout, lora_layer_names
-from w2w.fleet.lora import batched_lora, shared_init
+from w2w.fleet.lora import batched_lora, load_flat_adapters, shared_init
 from w2w.judge.api import Judge
 
 
@@ -25,15 +25,6 @@ def initial_noise(pipe: StableDiffusionPipeline, samples: int, seed: int) -> tor
     shape = (pipe.unet.config.in_channels, side, side)
     return torch.stack([torch.randn(shape, generator=torch.Generator().manual_seed(seed * 1000 + j))
                         for j in range(samples)])
-
-
-def _load_rows(wrappers, layout: AdapterLayout, rows: np.ndarray) -> None:
-    """Copy M flat adapters (M, D) into the wrappers' stacked A (M, r, in) and B (M, out, r)."""
-    flat = torch.from_numpy(np.asarray(rows, dtype=np.float32))
-    params = [p for w in wrappers for p in (w.lora_a, w.lora_b)]
-    with torch.no_grad():
-        for p, offset, size, shape in zip(params, layout.offsets, layout.sizes, layout.shapes, strict=True):
-            p.copy_(flat[:, offset:offset + size].reshape(len(flat), *shape))
 
 
 @torch.no_grad()
@@ -55,6 +46,7 @@ def render_models(pipe: StableDiffusionPipeline, rows: np.ndarray, layout: Adapt
     rank = layout.shapes[0][0]
     noise = initial_noise(pipe, samples, seed)
     per_batch = max(1, batch // samples)  # models per pipeline call
+    edited_throughout = delayed_from is None or delay >= pipe.scheduler.config.num_train_timesteps
     out = []
     with batched_lora(pipe.unet, names, shared_init([pipe.unet.get_submodule(n) for n in names], rank, 0),
                       per_batch, scaling * rank) as wrappers:
@@ -62,15 +54,14 @@ def render_models(pipe: StableDiffusionPipeline, rows: np.ndarray, layout: Adapt
             stop = min(start + per_batch, m)
             chunk, first = (np.zeros((per_batch, layout.dim), dtype=np.float32) for _ in range(2))
             chunk[: stop - start] = rows[start:stop]
-            edited_throughout = delayed_from is None or delay >= pipe.scheduler.config.num_train_timesteps
             first[: stop - start] = (rows if edited_throughout else delayed_from)[start:stop]
-            _load_rows(wrappers, layout, first)
+            load_flat_adapters(wrappers, layout, torch.from_numpy(first))
 
             def switch(pipeline, step: int, timestep, kwargs: dict, chunk=chunk) -> dict:
                 schedule = pipeline.scheduler.timesteps
                 following = schedule[step + 1] if step + 1 < len(schedule) else -1
                 if delayed_from is not None and following <= delay < timestep:
-                    _load_rows(wrappers, layout, chunk)
+                    load_flat_adapters(wrappers, layout, torch.from_numpy(chunk))
                 return kwargs
 
             owner = torch.arange(stop - start).repeat_interleave(samples)            # (B,)

@@ -66,6 +66,15 @@ class BatchedLoRA(nn.Module):
         return y + self.scaling * up.reshape(y.shape)
 
 
+@torch.no_grad()
+def load_flat_adapters(wrappers: list[BatchedLoRA], layout, flat: torch.Tensor) -> None:
+    """Copy K flat adapters (K, D), in `layout` order (an AdapterLayout), into the wrappers'
+    stacked A (K, r, in) and B (K, out, r)."""
+    params = [p for w in wrappers for p in (w.lora_a, w.lora_b)]
+    for p, offset, size, shape in zip(params, layout.offsets, layout.sizes, layout.shapes, strict=True):
+        p.copy_(flat[:, offset:offset + size].reshape(len(flat), *shape))
+
+
 @contextmanager
 def batched_lora(unet: nn.Module, names: list[str], init: list[tuple[torch.Tensor, torch.Tensor]],
                  k: int, alpha: float) -> Iterator[list[BatchedLoRA]]:

@@ -22,8 +22,9 @@ from tqdm import tqdm
 from w2w.base.latents import encode_images
 from w2w.base.model import encode_prompts, training_scheduler
 from w2w.fleet.layout import AdapterLayout, lora_layer_names
-from w2w.fleet.lora import batched_lora, shared_init
+from w2w.fleet.lora import batched_lora, load_flat_adapters, shared_init
 from w2w.space.basis import Basis
+from w2w.world.folder import rgb_on_white
 
 
 class ImageError(ValueError):
@@ -44,10 +45,7 @@ def load_image(path: str | Path, size: int) -> np.ndarray:
             image = opened.copy()
     except (UnidentifiedImageError, OSError, SyntaxError) as error:
         raise ImageError(f"{path}: not a readable image ({error})") from error
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        rgba = image.convert("RGBA")
-        image = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
-    image = image.convert("RGB")
+    image = rgb_on_white(image)
     if image.size != (size, size):
         warnings.warn(f"{path}: {image.size[0]}x{image.size[1]} resized to {size}x{size}", stacklevel=2)
         image = image.resize((size, size), Image.Resampling.BICUBIC)
@@ -86,7 +84,6 @@ def invert_batch(pipe: StableDiffusionPipeline, basis: Basis, layout: AdapterLay
     scheduler = training_scheduler()
     generators = [torch.Generator().manual_seed(seed + j) for j in range(n)]
     names = lora_layer_names(layout.keys)
-    slices = list(zip(layout.offsets, layout.sizes, layout.shapes, strict=True))  # A, B per layer
     x0 = x0.repeat_interleave(batch, 0)                                   # (K*batch, C, h, w) image-major
     ctx = context.expand(n * batch, *context.shape)
     with batched_lora(unet, names, shared_init([unet.get_submodule(nm) for nm in names], rank, 0), n,
@@ -95,10 +92,7 @@ def invert_batch(pipe: StableDiffusionPipeline, basis: Basis, layout: AdapterLay
         for w in wrappers:
             w.blocks = True
         for _ in tqdm(range(steps), desc="invert", unit="step", disable=not progress):
-            flat = mean + std * ((sigma * u.detach()) @ comps)           # (K, D)
-            with torch.no_grad():
-                for p, (offset, size, shape) in zip(params, slices, strict=True):
-                    p.copy_(flat[:, offset:offset + size].view(n, *shape))
+            load_flat_adapters(wrappers, layout, mean + std * ((sigma * u.detach()) @ comps))  # (K, D)
             noise = torch.cat([torch.randn((batch, *x0.shape[1:]), generator=g) for g in generators])
             t = torch.cat([torch.randint(0, scheduler.config.num_train_timesteps, (batch,), generator=g)
                            for g in generators])

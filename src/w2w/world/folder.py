@@ -46,15 +46,20 @@ def read_attribute_file(path: Path) -> pd.DataFrame:
     return pd.DataFrame([[v == "1" for v in r[1:]] for r in rows], index=[r[0] for r in rows], columns=names)
 
 
+def rgb_on_white(image: Image.Image) -> Image.Image:
+    """RGB, with any transparency composited on white (greyscale and palettes converted too)."""
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        image = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
+    return image.convert("RGB")
+
+
 def load_square(path: Path, size: int) -> np.ndarray:
     """An image file as uint8 (size, size, 3): alpha on white, centre-cropped, resized."""
     with Image.open(path) as opened:
         opened.load()
         image = opened.copy()
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        rgba = image.convert("RGBA")
-        image = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
-    image = ImageOps.fit(image.convert("RGB"), (size, size), Image.Resampling.LANCZOS)
+    image = ImageOps.fit(rgb_on_white(image), (size, size), Image.Resampling.LANCZOS)
     return np.asarray(image, dtype=np.uint8)
 
 
