@@ -132,3 +132,56 @@ def micro_space(micro_world, tiny_pipeline, tmp_path_factory) -> Path:
                                     DirectionsParams())
     directions.save(root / "directions", {})
     return root
+
+
+# A small TRAINED weight space (profiles/small.yaml): base, judge and fleet really trained, so that
+# identities and attributes are in the weights. About 9 minutes on 2 cores, once per session. Set
+# W2W_SMALL_SPACE to a folder to keep it between sessions (delete it after changing the code).
+
+
+def small_params() -> Params:
+    base = yaml.safe_load((ROOT / "params.yaml").read_text())
+    return validate_params(deep_merge(base, yaml.safe_load((ROOT / "profiles" / "small.yaml").read_text())))
+
+
+def build_small_space(root: Path, p: Params) -> None:
+    """world/, base/, judge/, fleet/, weights.zarr, basis/, directions/: the stages' outputs, in order."""
+    import zarr
+
+    from w2w.base.build import train_miniature
+    from w2w.judge.train import fit_and_evaluate
+    from w2w.space.pca import fit_basis
+    from w2w.space.study import attribute_study
+    from w2w.world.dataset import synthesize_world
+
+    for name, build in [("world", lambda out: synthesize_world(p.synthesize, out)),
+                        ("base", lambda out: train_miniature(root / "world", p.base, out, lambda s, m: None)),
+                        ("judge", lambda out: fit_and_evaluate(root / "world", p.judge, out))]:
+        if not (root / name / "done").is_file():
+            shutil.rmtree(root / name, ignore_errors=True)
+            (root / name).mkdir(parents=True)
+            build(root / name)
+            (root / name / "done").touch()
+    run_finetune(root / "base", root / "world", root / "fleet", p.finetune, "small", p.compute)
+    if not (root / "directions").is_dir():
+        table = pd.read_parquet(root / "world" / "identities.parquet")
+        shards = sorted((root / "fleet").glob("shard-*.safetensors"))
+        stack_shards(shards, table["identity_id"].to_numpy(), table["split"].to_numpy(),
+                     AdapterLayout.from_json(read_shard_layout(shards[0])), lora_config_dict(p.finetune),
+                     root / "weights.zarr", p.finetune.identities_per_shard)
+        group = zarr.open_group(root / "weights.zarr", mode="r")
+        train = np.flatnonzero(~np.asarray(group["heldout"][:]))
+        basis = fit_basis(group["weights"], train, np.asarray(group["identity_ids"][:]), p.pca)
+        basis.save(root / "basis")
+        directions, _ = attribute_study(root / "world", root / "base", root / "weights.zarr", basis,
+                                        p.directions)
+        directions.save(root / "directions", p.directions.debias)
+
+
+@pytest.fixture(scope="session")
+def small_space(tmp_path_factory) -> Path:
+    """A folder with the stage layout of a trained small space (see build_small_space)."""
+    kept = os.environ.get("W2W_SMALL_SPACE")
+    root = Path(kept) if kept else tmp_path_factory.mktemp("small")
+    build_small_space(root, small_params())
+    return root
