@@ -92,22 +92,17 @@ def _generate(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     """One identity's row of weights.zarr as a standard diffusers/PEFT LoRA folder."""
     import numpy as np
-    import zarr
 
     from w2w.fleet.export import export_lora, lora_config
-    from w2w.fleet.layout import AdapterLayout
+    from w2w.fleet.shards import open_stacked
 
-    if not (args.weights / "weights" / "zarr.json").is_file():
-        raise FileNotFoundError(f"{args.weights}: not a weights.zarr (no weights array)")
-    group = zarr.open_group(args.weights, mode="r")
-    rows = np.flatnonzero(group["identity_ids"][:] == args.identity)
+    stacked = open_stacked(args.weights)
+    rows = np.flatnonzero(stacked.group["identity_ids"][:] == args.identity)
     if len(rows) != 1:
         raise ValueError(f"identity {args.identity} is not in {args.weights}")
-    weights = group["weights"]
-    layout = AdapterLayout.from_json(weights.attrs["layout"])
-    meta = weights.attrs["lora_config"]
+    meta = stacked.lora_config
     config = lora_config(meta["r"], meta["lora_alpha"], tuple(meta["target_modules"]))
-    path = export_lora(np.asarray(weights[int(rows[0])]), layout, config, args.out)
+    path = export_lora(np.asarray(stacked.weights[int(rows[0])]), stacked.layout, config, args.out)
     print(f"wrote {path}")
     return 0
 

@@ -12,6 +12,7 @@ from diffusers import StableDiffusionPipeline
 
 from w2w.base.pipeline import load_pipeline
 from w2w.fleet.layout import AdapterLayout
+from w2w.fleet.shards import open_stacked
 from w2w.judge.api import Judge
 
 
@@ -33,18 +34,15 @@ class Fleet:
 
     @classmethod
     def open(cls, world: Path, weights_zarr: Path, base: Path, judge: Path) -> Fleet:
-        group = zarr.open_group(weights_zarr, mode="r")
-        array = group["weights"]
-        config = array.attrs["lora_config"]
+        stacked = open_stacked(weights_zarr)
         table = pd.read_parquet(world / "identities.parquet")
-        ids = np.asarray(group["identity_ids"][:])
+        ids = np.asarray(stacked.group["identity_ids"][:])
         if not np.array_equal(table["identity_id"].to_numpy(), ids):
             raise ValueError(f"{weights_zarr}: identities differ from {world}; rerun the stack stage")
         pictures = zarr.open_group(world / "images.zarr", mode="r")
-        layout = AdapterLayout.from_json(array.attrs["layout"])
-        return cls(table, array, np.asarray(group["heldout"][:]), layout,
-                   config["lora_alpha"] / config["r"], load_pipeline(base / "model"), Judge.load(judge),
-                   pictures["images"], pictures["ood"])
+        return cls(table, stacked.weights, np.asarray(stacked.group["heldout"][:]), stacked.layout,
+                   stacked.scaling, load_pipeline(base / "model"), Judge.load(judge), pictures["images"],
+                   pictures["ood"])
 
     def rows(self, heldout: bool, n: int) -> np.ndarray:
         """The first n row indices of the held-out (or train) identities."""

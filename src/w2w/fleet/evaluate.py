@@ -22,6 +22,7 @@ from tqdm import tqdm
 from w2w.base.pipeline import generate, load_pipeline
 from w2w.fleet.export import merge_lora
 from w2w.fleet.layout import AdapterLayout, lora_layer_names
+from w2w.fleet.shards import open_stacked
 from w2w.judge.api import Judge
 from w2w.params import EvaluateFinetuneParams
 from w2w.world.captions import GENERIC_PROMPT
@@ -75,19 +76,16 @@ def measure_fleet(world: Path, judge_dir: Path, base: Path, weights_zarr: Path, 
                   prompt: str) -> tuple[dict[str, float], np.ndarray]:
     """Held-out identities' similarity to their own renders, against the base model's chance level.
     Returns the metrics and a grid (for each identity: a fresh render, then its samples)."""
-    group = zarr.open_group(weights_zarr, mode="r")
-    weights = group["weights"]
-    layout = AdapterLayout.from_json(weights.attrs["layout"])
-    config = weights.attrs["lora_config"]
-    rows = np.flatnonzero(np.asarray(group["heldout"]))[: p.identities]
+    stacked = open_stacked(weights_zarr)
+    rows = np.flatnonzero(np.asarray(stacked.group["heldout"]))[: p.identities]
     table = pd.read_parquet(world / "identities.parquet").iloc[rows]
     size = int(zarr.open_group(world / "images.zarr", mode="r").attrs["image_size"])
     renders = reference_renders(table, p.renders_per_identity, p.seed, size)
     pipe, judge = load_pipeline(base / "model"), Judge.load(judge_dir)
-    adapters = weights.get_orthogonal_selection((rows, slice(None)))  # (M, D)
-    scaling = config["lora_alpha"] / config["r"]
-    sims, samples = adapter_similarity(pipe, judge, adapters, layout, scaling, renders, prompt,
-                                       p.samples_per_identity, p.seed, p.sampler_steps, p.guidance_scale)
+    adapters = stacked.weights.get_orthogonal_selection((rows, slice(None)))  # (M, D)
+    sims, samples = adapter_similarity(pipe, judge, adapters, stacked.layout, stacked.scaling, renders,
+                                       prompt, p.samples_per_identity, p.seed, p.sampler_steps,
+                                       p.guidance_scale)
     chance = base_similarity(pipe, judge, renders, GENERIC_PROMPT, p.samples_per_identity, p.seed,
                              p.sampler_steps, p.guidance_scale)
     metrics = {"identity_similarity_mean": float(sims.mean()),

@@ -8,6 +8,7 @@ layout and LoRA config, with `identity_ids` (int64) and `heldout` (bool) arrays 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -94,3 +95,27 @@ def stack_shards(paths: list[Path], identity_ids: np.ndarray, split: np.ndarray,
         group.create_array("identity_ids", data=np.asarray(identity_ids, dtype=np.int64))
         group.create_array("heldout", data=np.asarray(split) == "heldout")  # bool: portable in v3
     return zarr.open_group(out, mode="r")["weights"]
+
+
+@dataclass
+class Stacked:
+    """A weights.zarr opened for reading: the group, its (N, D) array, and what its attrs describe."""
+
+    group: zarr.Group
+    weights: zarr.Array
+    layout: AdapterLayout
+    lora_config: dict  # r, lora_alpha, target_modules
+
+    @property
+    def scaling(self) -> float:
+        return self.lora_config["lora_alpha"] / self.lora_config["r"]
+
+
+def open_stacked(path: Path) -> Stacked:
+    """The one reader of stack_shards' output; a clear error when `path` is not one."""
+    if not (Path(path) / "weights" / "zarr.json").is_file():
+        raise FileNotFoundError(f"{path}: not a weights.zarr (no weights array; run the stack stage)")
+    group = zarr.open_group(path, mode="r")
+    weights = group["weights"]
+    return Stacked(group, weights, AdapterLayout.from_json(weights.attrs["layout"]),
+                   dict(weights.attrs["lora_config"]))

@@ -32,18 +32,15 @@ class Space:
         import zarr
 
         from w2w.fleet.layout import AdapterLayout
+        from w2w.fleet.shards import open_stacked
         from w2w.space.basis import Basis
 
         loaded = Basis.load(basis)
         attrs = zarr.open_group(basis, mode="r").attrs
         if "layout" in attrs:  # an imported basis describes its own models; no fleet is read
             return cls(None, AdapterLayout.from_json(attrs["layout"]), dict(attrs["lora_config"]), loaded)
-        if not (weights / "weights" / "zarr.json").is_file():
-            raise FileNotFoundError(f"{weights}: not a weights.zarr (run the stack stage)")
-        group = zarr.open_group(weights, mode="r")
-        array = group["weights"]
-        return cls(group, AdapterLayout.from_json(array.attrs["layout"]), dict(array.attrs["lora_config"]),
-                   loaded)
+        stacked = open_stacked(weights)
+        return cls(stacked.group, stacked.layout, stacked.lora_config, loaded)
 
     def row(self, identity: int) -> np.ndarray:
         if self.group is None:  # an imported basis: identity = model row, rebuilt from its coefficients
