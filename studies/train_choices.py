@@ -2,7 +2,7 @@
 "Evaluation" section. Needs the default-scale outputs (`dvc repro directions`).
 
     python studies/train_choices.py edits       # components x strength, delayed injection, prompting
-    python studies/train_choices.py inversion   # inversion lr
+    python studies/train_choices.py inversion   # inversion lr and components
     python studies/train_choices.py recovery    # inversion: components optimised vs identity recovered
 """
 
@@ -52,14 +52,14 @@ def inversion(fleet: Fleet, basis: Basis) -> None:
     renders = reference_renders(table, p0.renders_per_identity, p0.seed, fleet.image_size)
     truth = table[fleet.judge.attribute_names].to_numpy(dtype=bool)
     images = np.asarray(fleet.images.get_orthogonal_selection((rows, 0)))
-    for lr in (0.01, 0.03, 0.1):
-        p = p0.model_copy(update={"lr": lr})
+    for k, lr in ((0, 0.01), (0, 0.03), (0, 0.1), (16, 0.1), (64, 0.1), (64, 0.03)):  # k 0: all components
+        p = p0.model_copy(update={"lr": lr, "components": k})
         weights = w2w_inversion(fleet, basis, images, p, params.finetune)
         sim, agree, _ = score_models(fleet, weights, renders, truth, p, f"lr {lr}")
         c = basis.to_coefficients(weights)
         own = np.linalg.norm(c - basis.train_coefficients[: len(rows)], axis=1)
         mean = np.linalg.norm(c - basis.train_coefficients.mean(0), axis=1)
-        print(f"lr {lr}: identity similarity {sim.mean():.3f}, attribute agreement {agree.mean():.3f}, "
+        print(f"components {k or basis.k} lr {lr}: identity similarity {sim.mean():.3f}, attribute agreement {agree.mean():.3f}, "
               f"closer to own identity than to the mean {int((own < mean).sum())} of {len(rows)}", flush=True)
 
 
