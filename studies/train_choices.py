@@ -59,7 +59,8 @@ def inversion(fleet: Fleet, basis: Basis) -> None:
         c = basis.to_coefficients(weights)
         own = np.linalg.norm(c - basis.train_coefficients[: len(rows)], axis=1)
         mean = np.linalg.norm(c - basis.train_coefficients.mean(0), axis=1)
-        print(f"components {k or basis.k} lr {lr}: identity similarity {sim.mean():.3f}, attribute agreement {agree.mean():.3f}, "
+        print(f"components {k or basis.k} lr {lr}: identity similarity {sim.mean():.3f}, "
+              f"attribute agreement {agree.mean():.3f}, "
               f"closer to own identity than to the mean {int((own < mean).sum())} of {len(rows)}", flush=True)
 
 
