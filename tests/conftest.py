@@ -44,9 +44,14 @@ def tool_env() -> dict[str, str]:
     return env
 
 
-def micro_params_dict() -> dict:
+def profile_params_dict(name: str) -> dict:
+    """params.yaml with profiles/<name>.yaml merged over it."""
     base = yaml.safe_load((ROOT / "params.yaml").read_text())
-    return deep_merge(base, yaml.safe_load((ROOT / "profiles" / "micro.yaml").read_text()))
+    return deep_merge(base, yaml.safe_load((ROOT / "profiles" / f"{name}.yaml").read_text()))
+
+
+def micro_params_dict() -> dict:
+    return profile_params_dict("micro")
 
 
 @pytest.fixture
@@ -107,30 +112,34 @@ def tiny_pipeline(tmp_path_factory):
 FLEET = FinetuneParams(steps=20, lr=1e-2, lora_alpha=27.0, identities_per_shard=12)
 
 
-@pytest.fixture(scope="session")
-def micro_space(micro_world, tiny_pipeline, tmp_path_factory) -> Path:
-    """A folder with base/, weights.zarr, basis/, directions/ (the stage layout, micro scale)."""
+def stack_and_fit(root: Path, world: Path, fp: FinetuneParams, pca: PcaParams, dp: DirectionsParams) -> None:
+    """root/fleet's shards -> root/weights.zarr, root/basis, root/directions (stack, pca, directions)."""
     import zarr
 
     from w2w.space.pca import fit_basis
     from w2w.space.study import attribute_study
 
+    table = pd.read_parquet(world / "identities.parquet")
+    shards = sorted((root / "fleet").glob("shard-*.safetensors"))
+    layout = AdapterLayout.from_json(read_shard_layout(shards[0]))
+    stack_shards(shards, table["identity_id"].to_numpy(), table["split"].to_numpy(), layout,
+                 lora_config_dict(fp), root / "weights.zarr", fp.identities_per_shard)
+    group = zarr.open_group(root / "weights.zarr", mode="r")
+    train = np.flatnonzero(~np.asarray(group["heldout"][:]))
+    basis = fit_basis(group["weights"], train, np.asarray(group["identity_ids"][:]), pca)
+    basis.save(root / "basis")
+    directions, _ = attribute_study(world, root / "base", root / "weights.zarr", basis, dp)
+    directions.save(root / "directions", dp.debias)
+
+
+@pytest.fixture(scope="session")
+def micro_space(micro_world, tiny_pipeline, tmp_path_factory) -> Path:
+    """A folder with base/, weights.zarr, basis/, directions/ (the stage layout, micro scale)."""
     root = tmp_path_factory.mktemp("space")
     import_pretrained(micro_world, BaseParams(source="pretrained", pretrained=str(tiny_pipeline[1])),
                       root / "base")
     run_finetune(root / "base", micro_world, root / "fleet", FLEET, "cfg")
-    table = pd.read_parquet(micro_world / "identities.parquet")
-    shards = sorted((root / "fleet").glob("shard-*.safetensors"))
-    layout = AdapterLayout.from_json(read_shard_layout(shards[0]))
-    stack_shards(shards, table["identity_id"].to_numpy(), table["split"].to_numpy(), layout,
-                 lora_config_dict(FLEET), root / "weights.zarr", block=12)
-    group = zarr.open_group(root / "weights.zarr", mode="r")
-    train = np.flatnonzero(~np.asarray(group["heldout"][:]))
-    basis = fit_basis(group["weights"], train, np.asarray(group["identity_ids"][:]), PcaParams(components=8))
-    basis.save(root / "basis")
-    directions, _ = attribute_study(micro_world, root / "base", root / "weights.zarr", basis,
-                                    DirectionsParams())
-    directions.save(root / "directions", {})
+    stack_and_fit(root, micro_world, FLEET, PcaParams(components=8), DirectionsParams())
     return root
 
 
@@ -139,19 +148,10 @@ def micro_space(micro_world, tiny_pipeline, tmp_path_factory) -> Path:
 # W2W_SMALL_SPACE to a folder to keep it between sessions (delete it after changing the code).
 
 
-def small_params() -> Params:
-    base = yaml.safe_load((ROOT / "params.yaml").read_text())
-    return validate_params(deep_merge(base, yaml.safe_load((ROOT / "profiles" / "small.yaml").read_text())))
-
-
 def build_small_space(root: Path, p: Params) -> None:
     """world/, base/, judge/, fleet/, weights.zarr, basis/, directions/: the stages' outputs, in order."""
-    import zarr
-
     from w2w.base.build import train_miniature
     from w2w.judge.train import fit_and_evaluate
-    from w2w.space.pca import fit_basis
-    from w2w.space.study import attribute_study
     from w2w.world.dataset import synthesize_world
 
     for name, build in [("world", lambda out: synthesize_world(p.synthesize, out)),
@@ -164,18 +164,7 @@ def build_small_space(root: Path, p: Params) -> None:
             (root / name / "done").touch()
     run_finetune(root / "base", root / "world", root / "fleet", p.finetune, "small", p.compute)
     if not (root / "directions").is_dir():
-        table = pd.read_parquet(root / "world" / "identities.parquet")
-        shards = sorted((root / "fleet").glob("shard-*.safetensors"))
-        stack_shards(shards, table["identity_id"].to_numpy(), table["split"].to_numpy(),
-                     AdapterLayout.from_json(read_shard_layout(shards[0])), lora_config_dict(p.finetune),
-                     root / "weights.zarr", p.finetune.identities_per_shard)
-        group = zarr.open_group(root / "weights.zarr", mode="r")
-        train = np.flatnonzero(~np.asarray(group["heldout"][:]))
-        basis = fit_basis(group["weights"], train, np.asarray(group["identity_ids"][:]), p.pca)
-        basis.save(root / "basis")
-        directions, _ = attribute_study(root / "world", root / "base", root / "weights.zarr", basis,
-                                        p.directions)
-        directions.save(root / "directions", p.directions.debias)
+        stack_and_fit(root, root / "world", p.finetune, p.pca, p.directions)
 
 
 @pytest.fixture(scope="session")
@@ -183,5 +172,5 @@ def small_space(tmp_path_factory) -> Path:
     """A folder with the stage layout of a trained small space (see build_small_space)."""
     kept = os.environ.get("W2W_SMALL_SPACE")
     root = Path(kept) if kept else tmp_path_factory.mktemp("small")
-    build_small_space(root, small_params())
+    build_small_space(root, validate_params(profile_params_dict("small")))
     return root
