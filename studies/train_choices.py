@@ -19,7 +19,7 @@ from w2w.evaluate.inversion import score_models, w2w_inversion
 from w2w.fleet.evaluate import reference_renders
 from w2w.params import load_params
 from w2w.space.basis import Basis
-from w2w.space.invert import invert_batch
+from w2w.space.invert import identity_recovery, invert_batch
 from w2w.space.study import attribute_study
 
 DATA = Path("data")
@@ -67,18 +67,16 @@ def inversion(fleet: Fleet, basis: Basis) -> None:
 def recovery(fleet: Fleet, basis: Basis) -> None:
     """Coefficient space: is the inverted model nearer its own identity than the mean (the origin),
     and where does its own identity rank among all train identities (1: nearest)?"""
-    rows = fleet.rows(False, 8)  # train rows, in the basis's train order
+    rows = fleet.rows(False, 8)
     images = np.asarray(fleet.images.get_orthogonal_selection((rows, 0)))
     rank = fleet.layout.shapes[0][0]
     for k, lr in ((8, 0.1), (16, 0.1), (32, 0.1), (64, 0.1), (256, 0.03)):
         c = invert_batch(fleet.pipe, basis, fleet.layout, rank, fleet.scaling * rank, images, "sks person", k,
                          200, lr, progress=False)[:, :k]
-        everyone = basis.train_coefficients[:, :k]
-        own = np.linalg.norm(c - everyone[: len(rows)], axis=1)
-        ranks = (np.linalg.norm(c[:, None] - everyone[None], axis=2) < own[:, None]).sum(1) + 1
-        closer = int((own < np.linalg.norm(c, axis=1)).sum())
-        print(f"k {k} lr {lr}: closer to own identity than to the mean {closer} of {len(rows)}, own identity "
-              f"ranked {ranks.tolist()} of {len(everyone)} (median {np.median(ranks):g})", flush=True)
+        ratio, ranks = identity_recovery(c, basis, fleet.table["identity_id"].to_numpy()[rows])
+        print(f"k {k} lr {lr}: closer to own identity than to the mean {int((ratio < 1).sum())} of "
+              f"{len(rows)}, own identity ranked {ranks.tolist()} of {len(basis.train_coefficients)} "
+              f"(median {np.median(ranks):g})", flush=True)
 
 
 STUDIES = {"edits": edits, "inversion": inversion, "recovery": recovery}

@@ -10,7 +10,7 @@ from PIL import Image
 from w2w.base.pipeline import load_pipeline
 from w2w.fleet.layout import AdapterLayout
 from w2w.space.basis import Basis
-from w2w.space.invert import ImageError, image_loss, invert, invert_batch, load_image
+from w2w.space.invert import ImageError, identity_recovery, image_loss, invert, invert_batch, load_image
 
 
 def test_images_of_any_mode_and_size_are_converted(tmp_path):
@@ -81,3 +81,12 @@ def test_batched_inversion_equals_one_image_at_a_time(micro_space, micro_world):
         alone = run(micro_space, image, steps=10, seed=4 + j)
         assert np.allclose(together[j], alone, rtol=1e-3, atol=1e-5), j
     assert not np.allclose(together[0], together[1])
+
+
+def test_identity_recovery_measures_distances_and_ranks_in_the_leading_components():
+    train = np.array([[1.0, 0.0, 9.0], [0.0, 2.0, -9.0], [5.0, 5.0, 0.0]])  # 3rd component ignored
+    basis = Basis(np.zeros(4), np.ones(4), np.eye(3, 4), np.ones(3), np.ones(3), np.ones(3) / 3, train,
+                  np.array([10, 20, 30]))
+    ratio, ranks = identity_recovery(np.array([[0.0, 1.5], [3.0, 3.0]]), basis, np.array([20, 10]))
+    assert np.allclose(ratio, [0.5 / 1.5, np.sqrt(13) / np.sqrt(18)])
+    assert ranks.tolist() == [1, 3]  # [3, 3] is nearer identities 20 (3.16) and 30 (2.83) than 10 (3.61)

@@ -75,11 +75,11 @@ class Unedited:
     adapters: np.ndarray   # (M, D)
     images: np.ndarray     # (M, n, S, S, 3)
     probs: np.ndarray      # (M, J) judge's mean probability, every judge attribute
+    embedding: np.ndarray  # (M, E)
 
     @property
     def judged(self) -> np.ndarray:
         return self.probs > 0.5
-    embedding: np.ndarray  # (M, E)
 
 
 def unedited(fleet: Fleet, rows: np.ndarray, p: EvaluateEditsParams, prompt: str) -> Unedited:

@@ -111,6 +111,20 @@ def invert_batch(pipe: StableDiffusionPipeline, basis: Basis, layout: AdapterLay
     return out
 
 
+def identity_recovery(found: np.ndarray, basis: Basis, identity_ids: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """How well inverted coefficients (K, k) of train identities `identity_ids` (K,) recover them,
+    in the k leading components: distance to the own identity over distance to the mean (the
+    origin; < 1: nearer the identity), and the own identity's rank among all train identities
+    by distance (1: nearest)."""
+    k = found.shape[1]
+    row_of = {int(i): j for j, i in enumerate(basis.train_identity_ids)}
+    everyone = basis.train_coefficients[:, :k]                                     # (n_train, k)
+    own = np.linalg.norm(found - everyone[[row_of[int(i)] for i in identity_ids]], axis=1)
+    ranks = (np.linalg.norm(found[:, None] - everyone[None], axis=2) < own[:, None]).sum(1) + 1
+    return own / np.linalg.norm(found, axis=1), ranks
+
+
 def latent_mask(mask: np.ndarray | None, size: torch.Size) -> torch.Tensor:
     """A pixel mask resized to the latent grid (1, 1, h, w), scaled to mean 1; ones when None."""
     if mask is None:
