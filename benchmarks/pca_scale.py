@@ -31,7 +31,7 @@ import numpy as np
 import zarr
 
 from w2w.atomic import write_json
-from w2w.params import PcaParams
+from w2w.params import load_params, override
 from w2w.space.pca import fit_basis
 
 RESULT = Path("benchmarks/results/pca_scale.json")
@@ -121,8 +121,8 @@ def main() -> None:
         known = write_matrix(work / "w.zarr", args.rows, args.cols, args.rank, args.k, args.block_rows, 0)
         write_s = time.perf_counter() - start
         rate = sgemm_rate()
-        p = PcaParams(components=args.k, method="out_of_core", power_iterations=args.power_iterations,
-                      block_rows=args.block_rows)
+        p = override(load_params().pca, components=args.k, method="out_of_core",
+                     power_iterations=args.power_iterations, block_rows=args.block_rows)
         array = zarr.open_group(work / "w.zarr", mode="r")["weights"]
         rows = np.arange(args.rows)
         with PeakRss() as rss:

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from committed import profile_params, profile_params_dict, section
 
 from w2w.base.autoencoder import build_vae
 from w2w.base.build import import_pretrained
@@ -21,15 +22,7 @@ from w2w.base.tokenizer import build_clip_tokenizer
 from w2w.fleet.layout import AdapterLayout
 from w2w.fleet.run import lora_config_dict, run_finetune
 from w2w.fleet.shards import read_shard_layout, stack_shards
-from w2w.params import (
-    BaseParams,
-    DirectionsParams,
-    FinetuneParams,
-    Params,
-    PcaParams,
-    deep_merge,
-    validate_params,
-)
+from w2w.params import DirectionsParams, FinetuneParams, Params, PcaParams
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent  # the environment's console scripts: dvc, mlflow, dask
@@ -44,19 +37,13 @@ def tool_env() -> dict[str, str]:
     return env
 
 
-def profile_params_dict(name: str) -> dict:
-    """params.yaml with profiles/<name>.yaml merged over it."""
-    base = yaml.safe_load((ROOT / "params.yaml").read_text())
-    return deep_merge(base, yaml.safe_load((ROOT / "profiles" / f"{name}.yaml").read_text()))
-
-
 def micro_params_dict() -> dict:
     return profile_params_dict("micro")
 
 
 @pytest.fixture
 def micro_params() -> Params:
-    return validate_params(micro_params_dict())
+    return profile_params("micro")
 
 
 @pytest.fixture
@@ -83,12 +70,12 @@ def micro_world(tmp_path_factory) -> Path:
     from w2w.world.dataset import synthesize_world
 
     folder = tmp_path_factory.mktemp("world")
-    synthesize_world(validate_params(micro_params_dict()).synthesize, folder)
+    synthesize_world(profile_params("micro").synthesize, folder)
     return folder
 
 
 # A tiny, untrained SD-style pipeline folder, built from the same classes as the real base.
-TINY = BaseParams(vae_channels=[8, 16, 16], unet_channels=[16, 32], text_dim=16)
+TINY = section("base", "micro", vae_channels=[8, 16, 16], unet_channels=[16, 32], text_dim=16)
 WORDS = ["a", "photo", "of", "person", "man", "woman", "with", "eyeglasses", "sks"]
 
 
@@ -109,7 +96,8 @@ def tiny_pipeline(tmp_path_factory):
 # A micro weight space: the tiny pipeline's fleet on the micro world, stacked, with basis and directions.
 
 
-FLEET = FinetuneParams(steps=20, lr=1e-2, lora_alpha=27.0, identities_per_shard=12)
+FLEET = section("finetune", "micro", steps=20, lr=1e-2, lora_alpha=27.0, identities_per_shard=12)
+IN_PROCESS = section("compute", "micro")  # jobs in this process
 
 
 def stack_and_fit(root: Path, world: Path, fp: FinetuneParams, pca: PcaParams, dp: DirectionsParams) -> None:
@@ -136,10 +124,11 @@ def stack_and_fit(root: Path, world: Path, fp: FinetuneParams, pca: PcaParams, d
 def micro_space(micro_world, tiny_pipeline, tmp_path_factory) -> Path:
     """A folder with base/, weights.zarr, basis/, directions/ (the stage layout, micro scale)."""
     root = tmp_path_factory.mktemp("space")
-    import_pretrained(micro_world, BaseParams(source="pretrained", pretrained=str(tiny_pipeline[1])),
+    import_pretrained(micro_world, section("base", source="pretrained", pretrained=str(tiny_pipeline[1])),
                       root / "base")
-    run_finetune(root / "base", micro_world, root / "fleet", FLEET, "cfg")
-    stack_and_fit(root, micro_world, FLEET, PcaParams(components=8), DirectionsParams())
+    run_finetune(root / "base", micro_world, root / "fleet", FLEET, "cfg", IN_PROCESS)
+    stack_and_fit(root, micro_world, FLEET, section("pca", "micro", components=8),
+                  section("directions", "micro"))
     return root
 
 
@@ -172,5 +161,5 @@ def small_space(tmp_path_factory) -> Path:
     """A folder with the stage layout of a trained small space (see build_small_space)."""
     kept = os.environ.get("W2W_SMALL_SPACE")
     root = Path(kept) if kept else tmp_path_factory.mktemp("small")
-    build_small_space(root, validate_params(profile_params_dict("small")))
+    build_small_space(root, profile_params("small"))
     return root

@@ -7,20 +7,21 @@ from PIL import Image
 from w2w.cli import main
 
 W2W = str(Path(sys.executable).parent / "w2w")
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_params_check_ok_and_bad(tmp_path, capsys):
     good = tmp_path / "good.yaml"
-    good.write_text("judge:\n  epochs: 2\n")
+    good.write_text((ROOT / "params.yaml").read_text().replace("epochs: 12", "epochs: 2"))
     assert main(["params", "check", "--params", str(good)]) == 0
     assert "ok" in capsys.readouterr().out
     bad = tmp_path / "bad.yaml"
-    bad.write_text("judge:\n  epochs: 0\n  colour: red\n")
+    bad.write_text((ROOT / "params.yaml").read_text().replace("epochs: 12", "epochs: 0\n  colour: red"))
     result = subprocess.run([W2W, "params", "check", "--params", str(bad)],
                             capture_output=True, text=True)
     assert result.returncode == 2
-    assert result.stderr.splitlines() == ["error: judge.epochs: must be >= 1, got 0",
-                                          "error: judge.colour: unknown key, got 'red'"]
+    assert result.stderr.splitlines() == [f"error: {bad}: judge.epochs: must be >= 1, got 0",
+                                          f"error: {bad}: judge.colour: unknown key, got 'red'"]
 
 
 def test_world_show_writes_a_grid(tmp_path):

@@ -4,15 +4,18 @@ from pathlib import Path
 
 import pytest
 import yaml
+from snapshot import snapshot
 
-from w2w.params import Params, ParamsError, load_params, validate_params
+from w2w.params import Params, ParamsError, deep_merge, load_params, validate_params
 
 ROOT = Path(__file__).resolve().parents[1]
+COMMITTED = yaml.safe_load((ROOT / "params.yaml").read_text())
 
 
 def problems(raw) -> list[str]:
+    """The problems of params.yaml with `raw` merged over it (a mapping), or of `raw` alone."""
     with pytest.raises(ParamsError) as caught:
-        validate_params(raw)
+        validate_params(deep_merge(COMMITTED, raw) if isinstance(raw, dict) else raw)
     return caught.value.problems
 
 
@@ -69,19 +72,40 @@ def test_missing_and_malformed_files(tmp_path):
         load_params(bad)
 
 
-def test_empty_file_means_defaults(tmp_path):
+def test_empty_file_is_an_error_naming_the_sections(tmp_path):
     empty = tmp_path / "params.yaml"
-    empty.write_text("")
-    assert load_params(empty) == Params()
+    empty.write_text("# nothing yet\n")
+    with pytest.raises(ParamsError) as caught:
+        load_params(empty)
+    assert caught.value.problems == [f"{empty}: empty; it needs one section per stage "
+                                     f"({', '.join(Params.model_fields)})"]
+
+
+def test_missing_section_and_missing_key_are_named(tmp_path):
+    raw = {k: v for k, v in COMMITTED.items() if k != "pca"}
+    raw["judge"] = {k: v for k, v in raw["judge"].items() if k != "seed"}
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ParamsError) as caught:
+        load_params(path)
+    assert caught.value.problems == [f"{path}: judge.seed: missing required key",
+                                     f"{path}: pca: missing section"]
+
+
+def test_schema_holds_no_values_so_params_yaml_is_the_one_source():
+    with_default = [f"{name}.{key}" for name, section in Params.model_fields.items()
+                    for key, field in section.annotation.model_fields.items() if not field.is_required()]
+    missing_sections_allowed = [name for name, f in Params.model_fields.items() if not f.is_required()]
+    assert with_default == [] and missing_sections_allowed == []
 
 
 def test_flat_and_hash():
-    params = Params()
+    params = validate_params(COMMITTED)
     flat = params.flat(("synthesize",))
     assert flat["synthesize.images_per_identity"] == params.synthesize.images_per_identity
     assert all(key.startswith("synthesize.") for key in flat)
-    other = validate_params({"judge": {"epochs": 3}})
-    assert params.config_hash() == Params().config_hash() != other.config_hash()
+    other = validate_params(deep_merge(COMMITTED, {"judge": {"epochs": 3}}))
+    assert params.config_hash() == validate_params(COMMITTED).config_hash() != other.config_hash()
 
 
 @pytest.mark.parametrize("stage", ["synthesize", "judge"])
@@ -90,19 +114,20 @@ def test_flat_and_hash():
     ({"synthesize": {"identities": "x"}}, "synthesize.identities: must be an integer"),
     ({"judge": {"epochs": 0}}, "judge.epochs: must be >= 1, got 0"),
     (None, "params.yaml: params file not found"),
+    ("", "params.yaml: empty; it needs one section per stage (synthesize, judge,"),
+    ({k: v for k, v in COMMITTED.items() if k != "synthesize"}, "params.yaml: synthesize: missing section"),
 ])
 def test_stage_exits_2_and_touches_nothing(project_copy, stage, content, message):
     params = project_copy / "params.yaml"
     if content is None:
         params.unlink()
     else:
-        params.write_text(yaml.safe_dump(content))
-    metrics = project_copy / "metrics" / f"{stage}.json"
-    before = metrics.read_bytes() if metrics.exists() else None
+        params.write_text(yaml.safe_dump(content) if content else "")
+    before = snapshot(project_copy)
     result = subprocess.run([sys.executable, f"stages/{stage}.py"], cwd=project_copy,
                             capture_output=True, text=True)
     assert result.returncode == 2
     assert message in result.stderr
     assert not (project_copy / "data").exists()
     assert not (project_copy / "mlflow.db").exists()
-    assert (metrics.read_bytes() if metrics.exists() else None) == before
+    assert snapshot(project_copy) == before  # every file as it was, metrics included

@@ -1,10 +1,11 @@
 """MLflow conventions: one parent per configuration, stage runs nested and named, params flat."""
 
 import pytest
+from committed import profile_params
 from mlflow.tracking import MlflowClient
 
 from w2w import tracking
-from w2w.params import validate_params
+from w2w.params import override
 
 
 @pytest.fixture
@@ -22,8 +23,9 @@ def run_stage(stage, params, metrics):
 
 
 def test_nested_runs_per_configuration(store):
-    a = validate_params({"judge": {"epochs": 2}})
-    b = validate_params({"judge": {"epochs": 3}})
+    committed = profile_params(None)
+    a = committed.model_copy(update={"judge": override(committed.judge, epochs=2)})
+    b = committed.model_copy(update={"judge": override(committed.judge, epochs=3)})
     r1 = run_stage("synthesize", a, {"images": 4})
     r2 = run_stage("judge", a, {"nested": {"auc": 0.9}})
     r3 = run_stage("judge", b, {"nested": {"auc": 0.8}})
@@ -49,5 +51,5 @@ def test_nested_runs_per_configuration(store):
 def test_env_uri_wins(store, monkeypatch, tmp_path):
     other = tmp_path / "elsewhere.db"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{other}")
-    run_stage("synthesize", validate_params({}), {"x": 1})
+    run_stage("synthesize", profile_params(None), {"x": 1})
     assert other.exists() and not (store / "mlflow.db").exists()

@@ -3,6 +3,9 @@
 `load_params` returns validated params or raises `ParamsError` with one line per problem, each
 naming the key path and the offending value, e.g.
 `synthesize.images_per_identity: must be >= 1, got 0`.
+
+No field has a default: params.yaml is the one source of values, so a missing section or key is
+an error that names it, never a silent fallback to a value written here.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import hashlib
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -23,33 +26,36 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+SectionT = TypeVar("SectionT", bound=_Section)
+
+
 class SynthesizeParams(_Section):
     """The identity world: the miniature renderer, or a folder of real identities."""
 
-    source: Literal["miniature", "folder"] = "miniature"
-    folder: str = ""  # source folder: one sub-folder of images per identity
-    attributes_file: str = ""  # source folder: list_attr_celeba.txt format (-1/1), keyed by folder or image
-    identities: int = Field(600, ge=4, le=100_000)  # miniature: how many; folder: at most this many
-    images_per_identity: int = Field(8, ge=1, le=256)  # folder: identities with fewer are skipped
-    ood_images_per_identity: int = Field(4, ge=1, le=256)
-    heldout_fraction: float = Field(0.2, gt=0.0, lt=1.0)
-    image_size: int = Field(32, ge=16, le=1024, multiple_of=8)
-    block_identities: int = Field(64, ge=1, le=4096)
-    seed: int = Field(0, ge=0)
+    source: Literal["miniature", "folder"]
+    folder: str  # source folder: one sub-folder of images per identity
+    attributes_file: str  # source folder: list_attr_celeba.txt format (-1/1), keyed by folder or image
+    identities: int = Field(ge=4, le=100_000)  # miniature: how many; folder: at most this many
+    images_per_identity: int = Field(ge=1, le=256)  # folder: identities with fewer are skipped
+    ood_images_per_identity: int = Field(ge=1, le=256)
+    heldout_fraction: float = Field(gt=0.0, lt=1.0)
+    image_size: int = Field(ge=16, le=1024, multiple_of=8)
+    block_identities: int = Field(ge=1, le=4096)
+    seed: int = Field(ge=0)
 
 
 class JudgeParams(_Section):
     """The yardstick CNN: attribute head plus identity embedding."""
 
-    renders_per_identity: int = Field(24, ge=2, le=1024)
-    epochs: int = Field(12, ge=1, le=1000)
-    batch_size: int = Field(128, ge=2, le=4096)
-    lr: float = Field(3e-3, gt=0.0, le=1.0)
-    width: int = Field(32, ge=4, le=512)
-    embedding_dim: int = Field(64, ge=2, le=1024)
-    margin: float = Field(0.25, ge=0.0, le=1.0)
-    scale: float = Field(16.0, gt=0.0, le=128.0)
-    seed: int = Field(0, ge=0)
+    renders_per_identity: int = Field(ge=2, le=1024)
+    epochs: int = Field(ge=1, le=1000)
+    batch_size: int = Field(ge=2, le=4096)
+    lr: float = Field(gt=0.0, le=1.0)
+    width: int = Field(ge=4, le=512)
+    embedding_dim: int = Field(ge=2, le=1024)
+    margin: float = Field(ge=0.0, le=1.0)
+    scale: float = Field(gt=0.0, le=128.0)
+    seed: int = Field(ge=0)
 
 
 # GroupNorm runs with 8 groups, so every width is a multiple of 8.
@@ -59,160 +65,158 @@ Width = Annotated[int, Field(ge=8, le=1024, multiple_of=8)]
 class BaseParams(_Section):
     """The base text-to-image model: a miniature latent diffusion model, or a pretrained one."""
 
-    source: Literal["miniature", "pretrained"] = "miniature"
-    pretrained: str = ""  # hub id or local diffusers folder, for source: pretrained
-    vae_channels: list[Width] = Field(default_factory=lambda: [16, 32, 64], min_length=2, max_length=4)
-    latent_channels: int = Field(8, ge=1, le=64)
-    vae_steps: int = Field(3000, ge=1, le=1_000_000)
-    vae_batch_size: int = Field(16, ge=1, le=4096)
-    vae_lr: float = Field(2e-3, gt=0.0, le=1.0)
-    vae_kl_weight: float = Field(1e-6, ge=0.0, le=1.0)
-    unet_channels: list[Width] = Field(default_factory=lambda: [32, 64], min_length=2, max_length=4)
-    text_dim: int = Field(32, ge=8, le=1024, multiple_of=8)
-    unet_steps: int = Field(3600, ge=1, le=1_000_000)
-    unet_batch_size: int = Field(64, ge=1, le=4096)
-    unet_lr: float = Field(2e-3, gt=0.0, le=1.0)
-    ema_decay: float = Field(0.999, ge=0.0, lt=1.0)
-    generic_caption_fraction: float = Field(0.3, ge=0.0, le=1.0)
-    empty_caption_fraction: float = Field(0.1, ge=0.0, le=1.0)
-    seed: int = Field(0, ge=0)
+    source: Literal["miniature", "pretrained"]
+    pretrained: str  # hub id or local diffusers folder, for source: pretrained
+    vae_channels: list[Width] = Field(min_length=2, max_length=4)
+    latent_channels: int = Field(ge=1, le=64)
+    vae_steps: int = Field(ge=1, le=1_000_000)
+    vae_batch_size: int = Field(ge=1, le=4096)
+    vae_lr: float = Field(gt=0.0, le=1.0)
+    vae_kl_weight: float = Field(ge=0.0, le=1.0)
+    unet_channels: list[Width] = Field(min_length=2, max_length=4)
+    text_dim: int = Field(ge=8, le=1024, multiple_of=8)
+    unet_steps: int = Field(ge=1, le=1_000_000)
+    unet_batch_size: int = Field(ge=1, le=4096)
+    unet_lr: float = Field(gt=0.0, le=1.0)
+    ema_decay: float = Field(ge=0.0, lt=1.0)
+    generic_caption_fraction: float = Field(ge=0.0, le=1.0)
+    empty_caption_fraction: float = Field(ge=0.0, le=1.0)
+    seed: int = Field(ge=0)
 
 
 class EvaluateBaseParams(_Section):
     """Measuring the base model; sampler settings live here so changing them never retrains."""
 
-    sampler_steps: int = Field(25, ge=1, le=1000)
-    guidance_scale: float = Field(7.0, ge=1.0, le=30.0)
-    samples_per_prompt: int = Field(4, ge=1, le=256)
-    prompts: int = Field(64, ge=1, le=10_000)
-    seed: int = Field(0, ge=0)
+    sampler_steps: int = Field(ge=1, le=1000)
+    guidance_scale: float = Field(ge=1.0, le=30.0)
+    samples_per_prompt: int = Field(ge=1, le=256)
+    prompts: int = Field(ge=1, le=10_000)
+    seed: int = Field(ge=0)
 
 
 class FinetuneParams(_Section):
     """One rank-r LoRA per identity, all from one shared initialisation (the reference setup)."""
 
-    rank: int = Field(1, ge=1, le=64)
-    lora_alpha: float = Field(1.0, gt=0.0, le=1e4)
-    targets: list[Literal["to_q", "to_k", "to_v", "to_out.0"]] = Field(
-        default_factory=lambda: ["to_q", "to_v"], min_length=1)
-    prompt: str = Field("sks person", min_length=1)
-    steps: int = Field(60, ge=1, le=100_000)
-    lr: float = Field(3e-3, gt=0.0, le=1.0)
-    weight_decay: float = Field(1e-2, ge=0.0, le=1.0)
-    grad_clip: float = Field(1.0, gt=0.0)
-    identities_per_shard: int = Field(16, ge=1, le=4096)
-    init_seed: int = Field(0, ge=0)
-    seed: int = Field(0, ge=0)
-    images_per_step: int = Field(0, ge=0)  # of each identity's images per step; 0: all
-    prior_weight: float = Field(0.0, ge=0.0, le=100.0)  # prior preservation; 0: off
-    autocast: Literal["", "bf16"] = ""  # bf16: bfloat16 autocast of the UNet (GPU); "": float32
-    class_prompt: str = Field("a photo of a person", min_length=1)
-    class_images: int = Field(64, ge=1, le=100_000)  # generated by the base model once per fleet
+    rank: int = Field(ge=1, le=64)
+    lora_alpha: float = Field(gt=0.0, le=1e4)
+    targets: list[Literal["to_q", "to_k", "to_v", "to_out.0"]] = Field(min_length=1)
+    prompt: str = Field(min_length=1)
+    steps: int = Field(ge=1, le=100_000)
+    lr: float = Field(gt=0.0, le=1.0)
+    weight_decay: float = Field(ge=0.0, le=1.0)
+    grad_clip: float = Field(gt=0.0)
+    identities_per_shard: int = Field(ge=1, le=4096)
+    init_seed: int = Field(ge=0)
+    seed: int = Field(ge=0)
+    images_per_step: int = Field(ge=0)  # of each identity's images per step; 0: all
+    prior_weight: float = Field(ge=0.0, le=100.0)  # prior preservation; 0: off
+    autocast: Literal["", "bf16"]  # bf16: bfloat16 autocast of the UNet (GPU); "": float32
+    class_prompt: str = Field(min_length=1)
+    class_images: int = Field(ge=1, le=100_000)  # generated by the base model once per fleet
 
 
 class EvaluateFinetuneParams(_Section):
     """Do the adapters make their identities? Judged on held-out identities."""
 
-    identities: int = Field(120, ge=1, le=100_000)  # held-out identities evaluated (at most all)
-    samples_per_identity: int = Field(4, ge=1, le=256)  # one seed each
-    renders_per_identity: int = Field(8, ge=1, le=256)  # fresh renders to compare with
-    sampler_steps: int = Field(25, ge=1, le=1000)
-    guidance_scale: float = Field(3.0, ge=1.0, le=30.0)
-    seed: int = Field(0, ge=0)
+    identities: int = Field(ge=1, le=100_000)  # held-out identities evaluated (at most all)
+    samples_per_identity: int = Field(ge=1, le=256)  # one seed each
+    renders_per_identity: int = Field(ge=1, le=256)  # fresh renders to compare with
+    sampler_steps: int = Field(ge=1, le=1000)
+    guidance_scale: float = Field(ge=1.0, le=30.0)
+    seed: int = Field(ge=0)
 
 
 class PcaParams(_Section):
     """The standardised PCA of the train adapters: the weights2weights space."""
 
-    components: int = Field(128, ge=1, le=100_000)  # capped at min(train rows, D)
-    method: Literal["auto", "exact", "randomized", "out_of_core"] = "auto"
-    power_iterations: int = Field(2, ge=2, le=50)  # randomized methods; Dask's default 0 is wrong
-    oversamples: int = Field(10, ge=0, le=10_000)  # extra random directions (out of core)
-    in_memory_max_gb: float = Field(4.0, gt=0.0)  # auto: out of core above this (float64 copy)
-    block_rows: int = Field(4096, ge=1)  # rows per Dask block (out of core)
-    seed: int = Field(0, ge=0)
+    components: int = Field(ge=1, le=100_000)  # capped at min(train rows, D)
+    method: Literal["auto", "exact", "randomized", "out_of_core"]
+    power_iterations: int = Field(ge=2, le=50)  # randomized methods; Dask's default 0 is wrong
+    oversamples: int = Field(ge=0, le=10_000)  # extra random directions (out of core)
+    in_memory_max_gb: float = Field(gt=0.0)  # auto: out of core above this (float64 copy)
+    block_rows: int = Field(ge=1)  # rows per Dask block (out of core)
+    seed: int = Field(ge=0)
 
 
 class DirectionsParams(_Section):
     """One linear attribute classifier per attribute on the train coefficients."""
 
-    method: Literal["logistic", "least_squares"] = "logistic"  # least squares: the reference's
-    components: int = Field(0, ge=0)  # leading coefficients used; 0: all of the basis
-    regularization: float = Field(1.0, gt=0.0)  # logistic regression's C (inverse strength)
-    debias: dict[str, list[str]] = Field(default_factory=dict)  # attribute -> attributes projected out
-    seed: int = Field(0, ge=0)
+    method: Literal["logistic", "least_squares"]  # least squares: the reference's
+    components: int = Field(ge=0)  # leading coefficients used; 0: all of the basis
+    regularization: float = Field(gt=0.0)  # logistic regression's C (inverse strength)
+    debias: dict[str, list[str]]  # attribute -> attributes projected out
+    seed: int = Field(ge=0)
 
 
 class EvaluateEditsParams(_Section):
     """Edits on held-out identities, against prompting and a raw weight-space direction."""
 
-    identities: int = Field(12, ge=1, le=100_000)  # held-out identities measured
-    selection_identities: int = Field(8, ge=1, le=100_000)  # train identities choosing the strength
-    strengths: list[float] = Field(default_factory=lambda: [1.0, 2.0, 3.0], min_length=1)  # train stds
-    flip_target: float = Field(0.9, gt=0.0, le=1.0)  # smallest strength with this train flip rate
-    delay: int = Field(0, ge=0, le=1000)  # delayed injection: original weights for t > delay; 0: off
-    samples_per_model: int = Field(2, ge=1, le=256)  # one initial noise each, shared by all models
-    sampler_steps: int = Field(20, ge=1, le=1000)
-    guidance_scale: float = Field(3.0, ge=1.0, le=30.0)
-    grid_identities: int = Field(4, ge=1, le=64)  # per attribute in the before/after grids
-    seed: int = Field(0, ge=0)
+    identities: int = Field(ge=1, le=100_000)  # held-out identities measured
+    selection_identities: int = Field(ge=1, le=100_000)  # train identities choosing the strength
+    strengths: list[float] = Field(min_length=1)  # train stds
+    flip_target: float = Field(gt=0.0, le=1.0)  # smallest strength with this train flip rate
+    delay: int = Field(ge=0, le=1000)  # delayed injection: original weights for t > delay; 0: off
+    samples_per_model: int = Field(ge=1, le=256)  # one initial noise each, shared by all models
+    sampler_steps: int = Field(ge=1, le=1000)
+    guidance_scale: float = Field(ge=1.0, le=30.0)
+    grid_identities: int = Field(ge=1, le=64)  # per attribute in the before/after grids
+    seed: int = Field(ge=0)
 
 
 class EvaluateInversionParams(_Section):
     """Single-image inversion vs a single-image LoRA, in distribution and out of it."""
 
-    identities: int = Field(8, ge=1, le=100_000)  # held-out identities inverted
-    components: int = Field(0, ge=0)  # coefficients optimised; 0: all of the basis
-    steps: int = Field(200, ge=1, le=100_000)  # for both methods
-    lr: float = Field(0.01, gt=0.0)  # w2w: Adam on whitened coefficients
-    draws_per_step: int = Field(8, ge=1, le=1024)  # noise draws of the one image per step, both methods
-    prompts: list[str] = Field(default_factory=lambda: ["sks person", "a photo of sks person"],
-                               min_length=1)
-    samples_per_prompt: int = Field(2, ge=1, le=256)  # seeds per prompt
-    renders_per_identity: int = Field(8, ge=1, le=256)  # true renders to compare with
-    sampler_steps: int = Field(20, ge=1, le=1000)
-    guidance_scale: float = Field(3.0, ge=1.0, le=30.0)
-    seed: int = Field(0, ge=0)
+    identities: int = Field(ge=1, le=100_000)  # held-out identities inverted
+    components: int = Field(ge=0)  # coefficients optimised; 0: all of the basis
+    steps: int = Field(ge=1, le=100_000)  # for both methods
+    lr: float = Field(gt=0.0)  # w2w: Adam on whitened coefficients
+    draws_per_step: int = Field(ge=1, le=1024)  # noise draws of the one image per step, both methods
+    prompts: list[str] = Field(min_length=1)
+    samples_per_prompt: int = Field(ge=1, le=256)  # seeds per prompt
+    renders_per_identity: int = Field(ge=1, le=256)  # true renders to compare with
+    sampler_steps: int = Field(ge=1, le=1000)
+    guidance_scale: float = Field(ge=1.0, le=30.0)
+    seed: int = Field(ge=0)
 
 
 class EvaluateSamplingParams(_Section):
     """New identities sampled from the space: consistent, novel, with a plausible attribute mix."""
 
-    models: int = Field(32, ge=2, le=100_000)  # sampled identities
-    covariance: Literal["diagonal", "full"] = "diagonal"  # diagonal: the reference's
-    components: int = Field(0, ge=0)  # leading coefficients sampled (the rest at the mean); 0: all
-    trained_models: int = Field(32, ge=2, le=100_000)  # held-out fleet models for the comparison
-    samples_per_model: int = Field(4, ge=2, le=256)  # seeds per model
-    sampler_steps: int = Field(20, ge=1, le=1000)
-    guidance_scale: float = Field(3.0, ge=1.0, le=30.0)
-    seed: int = Field(0, ge=0)
+    models: int = Field(ge=2, le=100_000)  # sampled identities
+    covariance: Literal["diagonal", "full"]  # diagonal: the reference's
+    components: int = Field(ge=0)  # leading coefficients sampled (the rest at the mean); 0: all
+    trained_models: int = Field(ge=2, le=100_000)  # held-out fleet models for the comparison
+    samples_per_model: int = Field(ge=2, le=256)  # seeds per model
+    sampler_steps: int = Field(ge=1, le=1000)
+    guidance_scale: float = Field(ge=1.0, le=30.0)
+    seed: int = Field(ge=0)
 
 
 class ComputeParams(_Section):
     """Where finetune's shard jobs run. The shards do not depend on it (tested bitwise)."""
 
-    scheduler: str = ""        # address of a running `dask scheduler`; empty: this machine
-    workers: int = Field(0, ge=0, le=1024)  # local Dask worker processes; 0: run in this process
-    threads: int = Field(2, ge=1, le=1024)  # torch threads per job
-    device: Literal["cpu", "cuda"] = "cpu"
-    resources: dict[str, float] = Field(default_factory=dict)  # per job, e.g. {GPU: 1}
-    retries: int = Field(3, ge=0, le=100)  # reruns of a job whose worker died
-    connect_timeout_s: float = Field(30.0, gt=0.0)
+    scheduler: str  # address of a running `dask scheduler`; empty: this machine
+    workers: int = Field(ge=0, le=1024)  # local Dask worker processes; 0: run in this process
+    threads: int = Field(ge=1, le=1024)  # torch threads per job
+    device: Literal["cpu", "cuda"]
+    resources: dict[str, float]  # per job, e.g. {GPU: 1}
+    retries: int = Field(ge=0, le=100)  # reruns of a job whose worker died
+    connect_timeout_s: float = Field(gt=0.0)
 
 
 class Params(_Section):
-    synthesize: SynthesizeParams = SynthesizeParams()
-    judge: JudgeParams = JudgeParams()
-    base: BaseParams = BaseParams()
-    evaluate_base: EvaluateBaseParams = EvaluateBaseParams()
-    finetune: FinetuneParams = FinetuneParams()
-    evaluate_finetune: EvaluateFinetuneParams = EvaluateFinetuneParams()
-    pca: PcaParams = PcaParams()
-    directions: DirectionsParams = DirectionsParams()
-    evaluate_edits: EvaluateEditsParams = EvaluateEditsParams()
-    evaluate_inversion: EvaluateInversionParams = EvaluateInversionParams()
-    evaluate_sampling: EvaluateSamplingParams = EvaluateSamplingParams()
-    compute: ComputeParams = ComputeParams()
+    synthesize: SynthesizeParams
+    judge: JudgeParams
+    base: BaseParams
+    evaluate_base: EvaluateBaseParams
+    finetune: FinetuneParams
+    evaluate_finetune: EvaluateFinetuneParams
+    pca: PcaParams
+    directions: DirectionsParams
+    evaluate_edits: EvaluateEditsParams
+    evaluate_inversion: EvaluateInversionParams
+    evaluate_sampling: EvaluateSamplingParams
+    compute: ComputeParams
 
     def flat(self, sections: tuple[str, ...] | None = None) -> dict[str, Any]:
         """Flattened `section.key` view, as logged to MLflow."""
@@ -225,6 +229,14 @@ class Params(_Section):
         data = self.model_dump(mode="json")
         canonical = json.dumps({k: v for k, v in data.items() if k in (sections or data)}, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def override(section: SectionT, **changes: Any) -> SectionT:
+    """A validated copy of one section with some keys changed; the rest keep their (params.yaml) values."""
+    try:
+        return type(section).model_validate({**section.model_dump(), **changes}, strict=True)
+    except ValidationError as error:
+        raise ParamsError(describe_errors(error)) from None
 
 
 class ParamsError(Exception):
@@ -286,6 +298,8 @@ def describe_errors(error: ValidationError) -> list[str]:
     for item in error.errors():
         path = ".".join(str(p) for p in item["loc"]) or "<root>"
         template = _MESSAGES.get(item["type"])
+        if item["type"] == "missing" and len(item["loc"]) == 1:
+            template = "missing section"
         message = template.format(**(item.get("ctx") or {})) if template else item["msg"].lower()
         got = "" if item["type"] == "missing" else f", got {item['input']!r}"
         lines.append(f"{path}: {message}{got}")
@@ -310,7 +324,13 @@ def load_params(path: str | Path = PARAMS_FILE) -> Params:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as error:
         raise ParamsError([f"{path}: not valid YAML: {error}".replace("\n", " ")]) from None
-    return validate_params({} if raw is None else raw)
+    if raw is None:
+        sections = ", ".join(Params.model_fields)
+        raise ParamsError([f"{path}: empty; it needs one section per stage ({sections})"])
+    try:
+        return validate_params(raw)
+    except ParamsError as error:
+        raise ParamsError([f"{path}: {line}" for line in error.problems]) from None
 
 
 def load_params_or_exit(path: str | Path = PARAMS_FILE) -> Params:

@@ -4,17 +4,17 @@ import numpy as np
 import pytest
 import torch
 import zarr
+from committed import section
 
 from w2w.base.build import import_pretrained, measure_base, train_miniature
 from w2w.base.latents import encode_images
 from w2w.base.pipeline import load_pipeline
 from w2w.judge.api import Judge
 from w2w.judge.model import JudgeNet
-from w2w.params import BaseParams, EvaluateBaseParams
 from w2w.world.identity import ATTRIBUTES
 
 MICRO = dict(vae_steps=3, unet_steps=3, vae_batch_size=4, unet_batch_size=4)
-EVAL = EvaluateBaseParams(prompts=2, samples_per_prompt=2, sampler_steps=2)
+EVAL = section("evaluate_base", prompts=2, samples_per_prompt=2, sampler_steps=2)
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +32,7 @@ def check_measured(metrics):
 
 
 def test_miniature_source_trains_saves_and_measures(micro_world, judge_dir, tmp_path):
-    p = BaseParams(**MICRO)
+    p = section("base", **MICRO)
     metrics = train_miniature(micro_world, p, tmp_path, log=lambda step, m: None)
     assert metrics["prompt_separation"] > 0  # distinct prompts stay distinguishable
     pipe = load_pipeline(tmp_path / "model")
@@ -45,7 +45,7 @@ def test_miniature_source_trains_saves_and_measures(micro_world, judge_dir, tmp_
 
 
 def test_pretrained_source_goes_through_from_pretrained(micro_world, judge_dir, tiny_pipeline, tmp_path):
-    p = BaseParams(source="pretrained", pretrained=str(tiny_pipeline[1]), **MICRO)
+    p = section("base", source="pretrained", pretrained=str(tiny_pipeline[1]), **MICRO)
     import_pretrained(micro_world, p, tmp_path)
     loaded = load_pipeline(tmp_path / "model")
     first = zarr.open_group(micro_world / "images.zarr", mode="r")["images"][:1, 0]
@@ -56,4 +56,4 @@ def test_pretrained_source_goes_through_from_pretrained(micro_world, judge_dir, 
 
 def test_pretrained_source_needs_a_name(micro_world, tmp_path):
     with pytest.raises(ValueError, match="base.pretrained"):
-        import_pretrained(micro_world, BaseParams(source="pretrained"), tmp_path)
+        import_pretrained(micro_world, section("base", source="pretrained"), tmp_path)

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from committed import section
 
 from w2w.base.pipeline import generate, load_lora, load_pipeline
 from w2w.fleet.layout import AdapterLayout
 from w2w.fleet.lora import lora_target_names
 from w2w.fleet.run import lora_config_dict
 from w2w.fleet.shards import stack_shards, write_shard
-from w2w.params import FinetuneParams
 
 W2W = str(Path(sys.executable).parent / "w2w")
 
@@ -27,7 +27,7 @@ def fleet_of_two(unet, folder: Path) -> Path:
     layout = AdapterLayout.from_weights(weights, stacked=True)
     write_shard(folder / "shard-00000.safetensors", [5, 9], weights, layout)
     stack_shards([folder / "shard-00000.safetensors"], np.array([5, 9]), np.array(["train", "heldout"]),
-                 layout, lora_config_dict(FinetuneParams()), folder / "weights.zarr", block=2)
+                 layout, lora_config_dict(section("finetune")), folder / "weights.zarr", block=2)
     return folder / "weights.zarr"
 
 

@@ -13,22 +13,24 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from committed import section
 
 from w2w.base.build import import_pretrained
 from w2w.fleet.layout import AdapterLayout
 from w2w.fleet.run import run_finetune
 from w2w.fleet.shards import read_shard_layout, stack_shards
-from w2w.params import BaseParams, ComputeParams, FinetuneParams
 
 BIN = Path(sys.executable).parent
-P = FinetuneParams(steps=12, identities_per_shard=2)  # 12 jobs of the 24 micro identities
-ONE_THREAD = ComputeParams(threads=1)  # float sums depend on the thread count, so compare at one
+P = section("finetune", steps=12, identities_per_shard=2)  # 12 jobs of the 24 micro identities
+# float sums depend on the thread count, so compare at one
+ONE_THREAD = section("compute", workers=0, threads=1)
 
 
 @pytest.fixture(scope="module")
 def base_dir(micro_world, tiny_pipeline, tmp_path_factory):
     folder = tmp_path_factory.mktemp("base")
-    import_pretrained(micro_world, BaseParams(source="pretrained", pretrained=str(tiny_pipeline[1])), folder)
+    pretrained = section("base", source="pretrained", pretrained=str(tiny_pipeline[1]))
+    import_pretrained(micro_world, pretrained, folder)
     return folder
 
 
@@ -45,7 +47,7 @@ def shard_bytes(folder: Path) -> dict[str, bytes]:
 
 def test_local_cluster_of_two_processes_is_bitwise_in_process(micro_world, base_dir, reference, tmp_path):
     summary = run_finetune(base_dir, micro_world, tmp_path / "fleet", P, "cfg",
-                           ComputeParams(workers=2, threads=1))
+                           section("compute", workers=2, threads=1))
     assert summary["trained_now"] == 24
     assert shard_bytes(tmp_path / "fleet") == reference
 
@@ -94,7 +96,7 @@ def test_worker_killed_mid_task_loses_and_duplicates_nothing(micro_world, base_d
                               if w["name"] == "w1")  # procs[1] was started as w1
         result = {}
         runner = threading.Thread(target=lambda: result.update(run_finetune(
-            base_dir, micro_world, out, P, "cfg", ComputeParams(scheduler=address, threads=1))))
+            base_dir, micro_world, out, P, "cfg", section("compute", scheduler=address, threads=1))))
         runner.start()
         # kill the victim while it is running a job, after at least one shard is finished
         wait_for(lambda: any(out.glob("shard-*")) and client.processing([victim_address])[victim_address],

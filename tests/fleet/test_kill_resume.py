@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import yaml
 import zarr
+from committed import section
 
 from w2w.base.build import import_pretrained
-from w2w.params import BaseParams
 
 BIN = Path(sys.executable).parent
 pytestmark = pytest.mark.e2e
@@ -39,7 +39,7 @@ def shard_stats(fleet: Path) -> dict[str, tuple[int, int]]:
 @pytest.fixture
 def project(project_copy, micro_world, tiny_pipeline):
     shutil.copytree(micro_world, project_copy / "data" / "world")
-    import_pretrained(micro_world, BaseParams(source="pretrained", pretrained=str(tiny_pipeline[1])),
+    import_pretrained(micro_world, section("base", source="pretrained", pretrained=str(tiny_pipeline[1])),
                       project_copy / "data" / "base")
     params = yaml.safe_load((project_copy / "params.yaml").read_text())
     params["finetune"].update(steps=40, identities_per_shard=2)  # 12 shards, about a second each

@@ -1,15 +1,15 @@
 import numpy as np
 import pytest
 import torch
+from committed import section
 
 from w2w.base.model import build_unet
 from w2w.fleet.layout import AdapterLayout
 from w2w.fleet.lora import lora_target_names
-from w2w.params import BaseParams
 
 
 def test_default_miniature_unet_has_the_documented_dimension():
-    unet = build_unet(BaseParams(), 8)
+    unet = build_unet(section("base"), 8)
     names = lora_target_names(unet, ("to_q", "to_v"))
     assert len(names) == 28  # 7 transformer blocks x (attn1, attn2) x (to_q, to_v)
     assert [n.split(".")[0] for n in names] == sorted(

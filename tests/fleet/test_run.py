@@ -3,32 +3,34 @@
 import numpy as np
 import pandas as pd
 import pytest
+from committed import section
 
 from w2w.base.build import import_pretrained
 from w2w.fleet.layout import AdapterLayout
 from w2w.fleet.run import run_finetune, shard_path
 from w2w.fleet.shards import read_shard_layout, stack_shards
-from w2w.params import BaseParams, FinetuneParams
 
-P = FinetuneParams(steps=2, identities_per_shard=10)
+P = section("finetune", steps=2, identities_per_shard=10)
+IN_PROCESS = section("compute", workers=0)
 
 
 @pytest.fixture(scope="module")
 def base_dir(micro_world, tiny_pipeline, tmp_path_factory):
     folder = tmp_path_factory.mktemp("base")
-    import_pretrained(micro_world, BaseParams(source="pretrained", pretrained=str(tiny_pipeline[1])), folder)
+    pretrained = section("base", source="pretrained", pretrained=str(tiny_pipeline[1]))
+    import_pretrained(micro_world, pretrained, folder)
     return folder
 
 
 def test_all_identities_trained_resumed_and_stacked(micro_world, base_dir, tmp_path):
     out = tmp_path / "fleet"
-    first = run_finetune(base_dir, micro_world, out, P, "cfg")
+    first = run_finetune(base_dir, micro_world, out, P, "cfg", IN_PROCESS)
     table = pd.read_parquet(micro_world / "identities.parquet")
     assert first["identities"] == first["trained_now"] == len(table) and first["shards"] == 3
     kept = shard_path(out, 0).stat().st_mtime_ns
     before = shard_path(out, 2).read_bytes()
     shard_path(out, 2).unlink()  # as if the run was killed before the last shard
-    resumed = run_finetune(base_dir, micro_world, out, P, "cfg")
+    resumed = run_finetune(base_dir, micro_world, out, P, "cfg", IN_PROCESS)
     assert resumed["trained_now"] == len(table) - 20
     assert shard_path(out, 0).stat().st_mtime_ns == kept and shard_path(out, 2).read_bytes() == before
     layout = AdapterLayout.from_json(read_shard_layout(shard_path(out, 0)))
@@ -41,24 +43,25 @@ def test_all_identities_trained_resumed_and_stacked(micro_world, base_dir, tmp_p
 
 def test_shards_of_another_configuration_are_not_reused(micro_world, base_dir, tmp_path):
     out = tmp_path / "fleet"
-    run_finetune(base_dir, micro_world, out, P, "cfg-a")
-    again = run_finetune(base_dir, micro_world, out, P.model_copy(update={"lr": 1e-2}), "cfg-b")
+    run_finetune(base_dir, micro_world, out, P, "cfg-a", IN_PROCESS)
+    again = run_finetune(base_dir, micro_world, out, P.model_copy(update={"lr": 1e-2}), "cfg-b", IN_PROCESS)
     assert again["trained_now"] == again["identities"]
 
 
 def test_prior_preservation_generates_the_class_prior_once_and_changes_the_adapters(micro_world, base_dir,
                                                                                    tmp_path):
     plain = tmp_path / "plain"
-    run_finetune(base_dir, micro_world, plain, P, "cfg")
+    run_finetune(base_dir, micro_world, plain, P, "cfg", IN_PROCESS)
     with_prior = P.model_copy(update={"prior_weight": 1.0, "class_images": 4})
     out = tmp_path / "prior"
-    run_finetune(base_dir, micro_world, out, with_prior, "cfg")
+    run_finetune(base_dir, micro_world, out, with_prior, "cfg", IN_PROCESS)
     prior = out / "class_prior.safetensors"
     assert prior.is_file()
     made = prior.stat().st_mtime_ns
     assert shard_path(out, 0).read_bytes() != shard_path(plain, 0).read_bytes()
     shard_path(out, 1).unlink()
-    run_finetune(base_dir, micro_world, out, with_prior, "cfg")  # resume reuses the same prior images
+    # resuming reuses the same prior images
+    run_finetune(base_dir, micro_world, out, with_prior, "cfg", IN_PROCESS)
     assert prior.stat().st_mtime_ns == made
 
 
@@ -74,6 +77,6 @@ def test_a_job_rerun_over_its_dead_workers_shard_still_counts(micro_world, base_
             on_done(engine.train_shard(job))  # the rerun's result: the shard exists, no losses
 
     monkeypatch.setattr(run, "run_jobs", dead_then_rerun)
-    summary = run_finetune(base_dir, micro_world, tmp_path / "fleet", P, "cfg")
+    summary = run_finetune(base_dir, micro_world, tmp_path / "fleet", P, "cfg", IN_PROCESS)
     rows = len(pd.read_parquet(micro_world / "identities.parquet"))
     assert summary["trained_now"] == summary["identities"] == rows

@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
+from committed import section
 
-from w2w.params import DirectionsParams
 from w2w.space.directions import Directions, fit_directions
 
 
@@ -18,7 +18,7 @@ def labelled(n: int, seed: int):
 @pytest.mark.parametrize("method", ["logistic", "least_squares"])
 def test_classifiers_separate_held_out_rows(method):
     (x, y), (xt, yt) = labelled(400, 0), labelled(200, 1)
-    directions, auc = fit_directions(x, y, xt, yt, DirectionsParams(method=method))
+    directions, auc = fit_directions(x, y, xt, yt, section("directions", method=method, debias={}))
     assert min(auc.values()) > 0.9
     assert np.allclose(np.linalg.norm(directions.directions, axis=1), 1.0)
     # the strength unit: one train standard deviation along the direction
@@ -27,8 +27,8 @@ def test_classifiers_separate_held_out_rows(method):
 
 def test_debiasing_removes_the_listed_correlates():
     (x, y), (xt, yt) = labelled(400, 0), labelled(200, 1)
-    plain, _ = fit_directions(x, y, xt, yt, DirectionsParams())
-    debiased, _ = fit_directions(x, y, xt, yt, DirectionsParams(debias={"Bald": ["Male"]}))
+    plain, _ = fit_directions(x, y, xt, yt, section("directions", debias={}))
+    debiased, _ = fit_directions(x, y, xt, yt, section("directions", debias={"Bald": ["Male"]}))
     male = plain.directions[plain.attributes.index("Male")]
     bald = debiased.directions[debiased.attributes.index("Bald")]
     assert abs(plain.directions[plain.attributes.index("Bald")] @ male) > 0.3
@@ -38,7 +38,7 @@ def test_debiasing_removes_the_listed_correlates():
 def test_unknown_debias_attribute_is_refused():
     (x, y), (xt, yt) = labelled(100, 0), labelled(50, 1)
     with pytest.raises(ValueError, match="Smiling"):
-        fit_directions(x, y, xt, yt, DirectionsParams(debias={"Bald": ["Smiling"]}))
+        fit_directions(x, y, xt, yt, section("directions", debias={"Bald": ["Smiling"]}))
 
 
 def test_directions_round_trip(tmp_path):

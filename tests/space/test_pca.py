@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 import zarr
+from committed import section
 
-from w2w.params import PcaParams
 from w2w.space.basis import Basis
 from w2w.space.pca import choose_method, fit_basis
 
@@ -38,7 +38,7 @@ def test_every_method_matches_an_exact_svd(method, tmp_path):
     s_ref, v_ref = exact_reference(x, k)
     array = as_zarr(x, tmp_path / "w.zarr")
     rows = np.arange(300)
-    basis = fit_basis(array, rows, rows, PcaParams(components=k, method=method, block_rows=50))
+    basis = fit_basis(array, rows, rows, section("pca", components=k, method=method, block_rows=50))
     assert basis.method == method
     assert np.max(np.abs(basis.singular_values - s_ref) / s_ref) <= 0.01
     cosines = np.linalg.svd(basis.components @ v_ref.T, compute_uv=False)
@@ -53,25 +53,25 @@ def test_out_of_core_uses_only_the_given_rows(tmp_path):
     rows = np.arange(0, 200, 2)
     array = as_zarr(x, tmp_path / "w.zarr")
     ids = np.arange(1000, 1200)
-    basis = fit_basis(array, rows, ids, PcaParams(components=5, method="out_of_core", block_rows=32))
+    basis = fit_basis(array, rows, ids, section("pca", components=5, method="out_of_core", block_rows=32))
     s_ref, _ = exact_reference(x[rows], 5)
     assert np.max(np.abs(basis.singular_values - s_ref) / s_ref) <= 0.01
     assert np.array_equal(basis.train_identity_ids, ids[rows])
 
 
 def test_auto_picks_by_size():
-    p = PcaParams(in_memory_max_gb=1.0)
+    p = section("pca", in_memory_max_gb=1.0)
     assert choose_method(500, 2688, p) == "exact"
     assert choose_method(5000, 20000, p) == "randomized"
     assert choose_method(64974, 99648, p) == "out_of_core"
-    assert choose_method(10, 10, PcaParams(method="randomized")) == "randomized"
+    assert choose_method(10, 10, section("pca", method="randomized")) == "randomized"
 
 
 def test_constant_parameters_are_guarded_and_the_basis_round_trips(tmp_path):
     x = low_rank_plus_noise(80, 30, 4)
     x[:, 3] = 0.7  # e.g. a LoRA B entry no identity moved
     array = as_zarr(x, tmp_path / "w.zarr")
-    basis = fit_basis(array, np.arange(80), np.arange(80), PcaParams(components=30, method="exact"))
+    basis = fit_basis(array, np.arange(80), np.arange(80), section("pca", components=30, method="exact"))
     assert np.isfinite(basis.components).all() and basis.std[3] == 1.0
     assert np.allclose(basis.to_weights(basis.to_coefficients(x[5])), x[5], atol=1e-4)  # full rank
     basis.save(tmp_path / "basis")

@@ -4,10 +4,10 @@ so each test fails when the space carries nothing."""
 
 import numpy as np
 import pytest
+from committed import section
 
 from w2w.evaluate.edits import sweep, w2w_steps
 from w2w.evaluate.fleet import Fleet
-from w2w.params import EvaluateEditsParams
 from w2w.space.basis import Basis
 from w2w.space.directions import Directions
 from w2w.space.invert import identity_recovery, invert_batch
@@ -33,7 +33,8 @@ def test_edits_move_the_judged_attribute_towards_the_target(space):
                          directions.scales)
     names = directions.attributes
     steps = {"w2w": w2w_steps(basis, directions, names), "random": w2w_steps(basis, control, names)}
-    p = EvaluateEditsParams(strengths=[STRENGTH], samples_per_model=2, sampler_steps=20, guidance_scale=3.0)
+    p = section("evaluate_edits", strengths=[STRENGTH], samples_per_model=2, sampler_steps=20,
+                guidance_scale=3.0)
     _, results = sweep(fleet, fleet.rows(True, IDENTITIES), names, steps, p, "sks person")
     edits, chance = (results[m][STRENGTH].target_shift for m in ("w2w", "random"))  # (identities, attributes)
     print(f"mean shift {edits.mean():.3f} (random {chance.mean():.3f}); towards the target "

@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import zarr
+from committed import section
 from PIL import Image
 
-from w2w.params import SynthesizeParams
 from w2w.world.folder import read_attribute_file, read_identity_folder
 
 ATTRS = ["Eyeglasses", "Male", "Smiling"]
@@ -36,7 +36,7 @@ def make_folder(root, identities=6):
     lines += [f"{name} " + " ".join(map(str, v)) for name, v in labels.items()]
     text = f"{len(lines)}\n{' '.join(ATTRS)}\n" + "\n".join(lines) + "\n"
     (root / "list_attr_celeba.txt").write_text(text)
-    return SynthesizeParams(source="folder", folder=str(root / "people"),
+    return section("synthesize", source="folder", folder=str(root / "people"),
                             attributes_file=str(root / "list_attr_celeba.txt"), images_per_identity=2,
                             ood_images_per_identity=1, heldout_fraction=0.25, image_size=32)
 

@@ -62,12 +62,11 @@ def prepare_folder(out: Path, manifest: dict) -> None:
 
 
 def run_finetune(base: Path, world: Path, out: Path, p: FinetuneParams, config_hash: str,
-                 compute: ComputeParams | None = None) -> dict:
+                 compute: ComputeParams) -> dict:
     """Train all identities (train and held-out) into out/shard-*.safetensors; returns a summary.
 
     `config_hash` identifies the upstream configuration (world, base); `compute` only says where
     the shard jobs run."""
-    compute = compute or ComputeParams()
     ids = pd.read_parquet(world / "identities.parquet")["identity_id"].to_numpy()
     prepare_folder(out, {"finetune": p.model_dump(mode="json"), "config_hash": config_hash,
                          "rows": len(ids)})

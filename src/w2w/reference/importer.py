@@ -157,4 +157,6 @@ def labels_directions(basis: Basis, labels: pd.DataFrame):
     if not usable:
         raise ReferenceFormatError("no label column has both classes among the models")
     y = {a: labels[a].to_numpy() for a in usable}
-    return fit_directions(x, y, x, y, DirectionsParams(method="least_squares"))
+    # The reference's own method; least squares has no regularization, debiasing or randomness.
+    method = DirectionsParams(method="least_squares", components=0, regularization=1.0, debias={}, seed=0)
+    return fit_directions(x, y, x, y, method)
