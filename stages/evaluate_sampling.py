@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from w2w.atomic import write_json
+from w2w.errors import run_stage
 from w2w.params import load_params_or_exit
 
 WORLD, BASE, JUDGE = Path("data/world"), Path("data/base"), Path("data/judge")
@@ -30,4 +31,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main)  # bad input: one line and exit 1; a bug keeps its traceback

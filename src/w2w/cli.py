@@ -6,11 +6,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from pathlib import Path
 
 from w2w.params import PARAMS_FILE, load_params_or_exit
 from w2w.reference.cli import add_reference_commands
 from w2w.space.cli import add_space_commands
+
+_default_format = warnings.formatwarning
 
 
 def _params(args: argparse.Namespace) -> int:
@@ -95,14 +98,17 @@ def _export(args: argparse.Namespace) -> int:
 
     from w2w.fleet.export import export_lora, lora_config
     from w2w.fleet.shards import open_stacked
+    from w2w.outputs import claim_output
 
+    claim_output(args.out, "export", args.force)
     stacked = open_stacked(args.weights)
     rows = np.flatnonzero(stacked.group["identity_ids"][:] == args.identity)
     if len(rows) != 1:
         raise ValueError(f"identity {args.identity} is not in {args.weights}")
     meta = stacked.lora_config
     config = lora_config(meta["r"], meta["lora_alpha"], tuple(meta["target_modules"]))
-    path = export_lora(np.asarray(stacked.weights[int(rows[0])]), stacked.layout, config, args.out)
+    path = export_lora(np.asarray(stacked.weights[int(rows[0])]), stacked.layout, config, args.out,
+                       {"identity": args.identity, "weights": str(args.weights)})
     print(f"wrote {path}")
     return 0
 
@@ -138,13 +144,23 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--weights", type=Path, default=Path("data/weights.zarr"))
     e.add_argument("--identity", type=int, required=True, help="identity id (see identity_ids)")
     e.add_argument("--out", type=Path, required=True, help="LoRA folder to write")
+    e.add_argument("--force", action="store_true",
+                   help="replace --out if it holds an earlier export (never anything else)")
     e.set_defaults(func=_export)
     add_space_commands(sub)
     add_reference_commands(sub)
     return parser
 
 
+def one_line_warning(message, category, filename, lineno, line=None) -> str:
+    """Warnings meant for users (UserWarning: a resized image...) as one line, without source code."""
+    if category is UserWarning:
+        return f"warning: {message}\n"
+    return _default_format(message, category, filename, lineno, line)
+
+
 def main(argv: list[str] | None = None) -> int:
+    warnings.formatwarning = one_line_warning
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -13,6 +13,7 @@ import pytest
 import torch
 import zarr
 from PIL import Image
+from snapshot import snapshot
 
 from w2w.fleet.layout import AdapterLayout
 
@@ -72,7 +73,8 @@ def test_imported_basis_serves_edit_sample_invert(setup, micro_space, tmp_path, 
                tmp_path / "labels.csv", env=tool_env, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert not marker.exists()  # identity_df.pt was never unpickled
-    summary = json.loads((tmp_path / "ref" / "import.json").read_text())
+    summary = json.loads((tmp_path / "ref" / "info.json").read_text())
+    assert summary["command"] == "import-reference" and "basis/" in summary["written"]
     assert summary["components"] == K and summary["dim"] == layout.dim and summary["directions"]
     assert summary["train_auc"]["Eyeglasses"] > 0.9  # labels follow coefficient 0 by construction
     model, ref = micro_space / "base" / "model", tmp_path / "ref"
@@ -96,7 +98,45 @@ def test_malicious_tensor_file_is_refused_and_its_code_never_runs(setup, tmp_pat
     torch.save(RunsCode(marker), files / "V.pt")
     done = w2w("import-reference", "--files", files, "--out", tmp_path / "ref", env=tool_env, cwd=tmp_path)
     assert done.returncode != 0 and "V.pt" in done.stderr and "refused" in done.stderr
+    assert "corrupt" not in done.stderr
     assert not marker.exists() and not (tmp_path / "ref").exists()
+
+
+def test_truncated_tensor_file_is_called_corrupt_not_unsafe(setup, tmp_path, tool_env):
+    files, _, _ = setup
+    data = (files / "V.pt").read_bytes()
+    (files / "V.pt").write_bytes(data[: len(data) // 2])
+    done = w2w("import-reference", "--files", files, "--out", tmp_path / "ref", env=tool_env, cwd=tmp_path)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == [done.stderr.strip()]  # one line
+    assert f"{files / 'V.pt'}: corrupt or truncated" in done.stderr and "refused" not in done.stderr
+    assert not (tmp_path / "ref").exists()
+
+
+def test_out_holding_other_files_is_refused_even_with_force(setup, tmp_path, tool_env):
+    files, _, _ = setup
+    out = tmp_path / "mine"
+    (out / "sub").mkdir(parents=True)
+    (out / "notes.txt").write_text("notes")
+    before = snapshot(tmp_path)
+    for force in ([], ["--force"]):
+        done = w2w("import-reference", "--files", files, "--out", out, *force, env=tool_env, cwd=tmp_path)
+        assert done.returncode == 1 and f"{out}: holds files that w2w did not write" in done.stderr
+        assert snapshot(tmp_path) == before
+
+
+def test_an_earlier_import_is_replaced_only_with_force(setup, tmp_path, tool_env):
+    files, _, _ = setup
+    out = tmp_path / "ref"
+    assert w2w("import-reference", "--files", files, "--out", out, env=tool_env, cwd=tmp_path).returncode == 0
+    before = snapshot(tmp_path)
+    again = w2w("import-reference", "--files", files, "--out", out, env=tool_env, cwd=tmp_path)
+    assert again.returncode == 1 and "pass --force to replace it" in again.stderr
+    assert snapshot(tmp_path) == before
+    forced = w2w("import-reference", "--files", files, "--out", out, "--components", "5", "--force",
+                 env=tool_env, cwd=tmp_path)
+    assert forced.returncode == 0, forced.stderr
+    assert json.loads((out / "info.json").read_text())["components"] == 5
 
 
 def test_labels_pickle_needs_trust(setup, tmp_path, tool_env):

@@ -25,7 +25,10 @@ def build_vae(p: BaseParams, image_size: int) -> AutoencoderKL:
 
 def to_pixels(images: np.ndarray | torch.Tensor) -> torch.Tensor:
     """uint8 (B, S, S, 3) -> float (B, 3, S, S) in [-1, 1], the diffusers convention."""
-    x = torch.as_tensor(np.asarray(images))
+    array = np.asarray(images)
+    if not array.flags.writeable:  # e.g. np.asarray(PIL image); torch warns on read-only memory
+        array = array.copy()
+    x = torch.as_tensor(array)
     return x.permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
 
 

@@ -18,13 +18,14 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from w2w.atomic import atomic_path
+from w2w.errors import InputError
 from w2w.fleet.layout import AdapterLayout
 from w2w.world.dataset import COMPRESSORS
 
 BLOCKS_PER_SHARD = 8  # Zarr shard = this many row chunks: few files, row-block reads
 
 
-class ShardError(ValueError):
+class ShardError(InputError):
     """A shard that is unreadable, incomplete or of the wrong layout."""
 
 
@@ -48,23 +49,32 @@ def read_shard_layout(path: Path) -> dict:
 
 
 def read_shard(path: Path, layout: AdapterLayout) -> tuple[np.ndarray, np.ndarray]:
-    """(identity_ids (K,), flat weights (K, D)); raises ShardError naming the file."""
+    """(identity_ids (K,), flat weights (K, D)); raises ShardError naming the file and the key."""
     try:
         with safe_open(path, "pt") as f:
-            keys = set(f.keys())
-            if "identity_ids" not in keys or keys - {"identity_ids"} != set(layout.keys):
-                raise ShardError(f"{path}: keys do not match the adapter layout")
+            check_keys(path, set(f.keys()), layout)
             ids = f.get_tensor("identity_ids").numpy()
             weights = {k: f.get_tensor(k) for k in layout.keys}
     except (SafetensorError, OSError) as error:
         raise ShardError(f"{path}: unreadable shard ({error})") from error
-    try:
-        flat = layout.flatten(weights, stacked=True)
-    except ValueError as error:
-        raise ShardError(f"{path}: {error}") from error
-    if len(flat) != len(ids):
-        raise ShardError(f"{path}: {len(ids)} identity ids for {len(flat)} adapters")
-    return ids, flat
+    if ids.ndim != 1:
+        raise ShardError(f"{path}: identity_ids has shape {tuple(ids.shape)}, expected (identities,)")
+    for key, shape in zip(layout.keys, layout.shapes, strict=True):
+        if tuple(weights[key].shape) != (len(ids), *shape):
+            raise ShardError(f"{path}: key {key} has shape {tuple(weights[key].shape)}, expected "
+                             f"{(len(ids), *shape)} for its {len(ids)} identities")
+    return ids, layout.flatten(weights, stacked=True)
+
+
+def check_keys(path: Path, keys: set[str], layout: AdapterLayout) -> None:
+    """The shard's keys are the layout's plus identity_ids; names the first missing or extra key."""
+    missing = [k for k in ("identity_ids", *layout.keys) if k not in keys]
+    extra = sorted(keys - {"identity_ids", *layout.keys})
+    if missing:
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        raise ShardError(f"{path}: key {missing[0]} is missing{more}")
+    if extra:
+        raise ShardError(f"{path}: unexpected key {extra[0]} (not in the adapter layout)")
 
 
 def stack_shards(paths: list[Path], identity_ids: np.ndarray, split: np.ndarray, layout: AdapterLayout,
@@ -75,15 +85,21 @@ def stack_shards(paths: list[Path], identity_ids: np.ndarray, split: np.ndarray,
     seen = np.zeros(len(identity_ids), dtype=bool)
     for path in sorted(paths):
         ids, flat = read_shard(path, layout)
-        rows = [row_of[int(i)] for i in ids if int(i) in row_of]
-        if len(rows) != len(ids) or seen[rows].any():
-            raise ShardError(f"{path}: unknown or duplicate identity ids")
+        unknown = [int(i) for i in ids if int(i) not in row_of]
+        if unknown:
+            raise ShardError(f"{path}: identities {unknown[:10]} are not in the world")
+        rows = [row_of[int(i)] for i in ids]
+        repeated = [int(i) for i, r in zip(ids, rows, strict=True) if seen[r]]
+        if repeated or len(set(rows)) != len(rows):
+            raise ShardError(f"{path}: identities {repeated[:10]} are in an earlier shard too"
+                             if repeated else f"{path}: an identity appears twice in this shard")
+        bad = ~np.isfinite(flat).all(axis=1)
+        if bad.any():
+            raise ShardError(f"{path}: non-finite adapter weights (NaN/Inf) for identities "
+                             f"{ids[bad].tolist()}")
         matrix[rows], seen[rows] = flat, True
     if not seen.all():
         raise ShardError(f"no shard holds identities {identity_ids[~seen][:10].tolist()}")
-    bad = ~np.isfinite(matrix).all(axis=1)
-    if bad.any():
-        raise ShardError(f"non-finite adapter weights (NaN/Inf) for identities {identity_ids[bad].tolist()}")
     with atomic_path(out, is_dir=True) as tmp:
         group = zarr.open_group(tmp, mode="w", zarr_format=3)
         array = group.create_array("weights", shape=matrix.shape, dtype="float32",

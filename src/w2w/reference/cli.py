@@ -8,8 +8,10 @@ from pathlib import Path
 
 
 def import_command(args: argparse.Namespace) -> int:
+    from w2w.outputs import claim_output
     from w2w.reference.importer import import_reference
 
+    claim_output(args.out, "import-reference", args.force)
     if args.labels is None and not args.trust_pickle and (args.files / "identity_df.pt").is_file():
         print(f"note: {args.files / 'identity_df.pt'} is a pickle and was not loaded; pass --labels CSV "
               "(or --trust-pickle, only for a file you trust) to get attribute directions")
@@ -28,4 +30,6 @@ def add_reference_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--trust-pickle", action="store_true",
                    help="unpickle identity_df.pt (runs whatever code the file holds: trusted files only)")
     p.add_argument("--components", type=int, help="components kept (default: all of proj_1000pc.pt)")
+    p.add_argument("--force", action="store_true",
+                   help="replace --out if it holds an earlier import (never anything else)")
     p.set_defaults(func=import_command)

@@ -6,13 +6,15 @@ DataFrame, is only unpickled behind an explicit `trust_pickle`; otherwise labels
 
 Output folder: `basis/` (a `w2w.space.basis.Basis` whose attrs also hold the adapter layout and
 LoRA config, so edit, sample, invert and export need no fleet), `directions/` when labels are
-given (least squares on the coefficients, the reference's method), and `import.json`.
+given (least squares on the coefficients, the reference's method), and `info.json` (the summary, and
+the marker that lets `--force` replace this output later).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +23,9 @@ import torch
 import zarr
 
 from w2w.atomic import atomic_path
+from w2w.errors import InputError
 from w2w.fleet.layout import AdapterLayout
+from w2w.outputs import write_marker
 from w2w.params import DirectionsParams
 from w2w.space.basis import MIN_STD, Basis
 from w2w.space.directions import fit_directions
@@ -30,17 +34,24 @@ REQUIRED = ("V.pt", "mean.pt", "std.pt", "proj_1000pc.pt", "weight_dimensions.pt
 KEY_PREFIXES = ("base_model.model.", "unet.")  # peft / diffusers wrappers around the UNet's names
 
 
-class ReferenceFormatError(ValueError):
+class ReferenceFormatError(InputError):
     """A published-basis file that is missing, unsafe, or does not fit the others; names the file."""
 
 
 def safe_load(path: Path):
-    """torch.load with weights_only=True: tensors and plain containers only, never code."""
+    """torch.load with weights_only=True: tensors and plain containers only, never code.
+
+    A file that asks for a global (a class or function to import and call) is refused as unsafe;
+    any other failure means the file is damaged: truncated, corrupt, or not a torch file."""
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # UnpicklingError, RuntimeError, EOFError... all mean: not loaded
-        raise ReferenceFormatError(f"{path}: refused by the safe loader (weights_only=True): "
-                                   f"{type(error).__name__}; it was not unpickled") from None
+        if isinstance(error, pickle.UnpicklingError) and "GLOBAL" in str(error):
+            raise ReferenceFormatError(f"{path}: refused by the safe loader (weights_only=True): it asks "
+                                       "to import and run code; it was not unpickled") from None
+        reason = next((line for line in str(error).splitlines() if line.strip()), type(error).__name__)
+        raise ReferenceFormatError(f"{path}: corrupt or truncated, torch cannot read it "
+                                   f"({reason.split('. ')[0]})") from None
 
 
 def load_vector_or_matrix(path: Path, ndim: int) -> np.ndarray:
@@ -145,7 +156,7 @@ def import_reference(files: Path, out: Path, labels_csv: Path | None = None, tru
             directions, auc = labels_directions(basis, labels)
             directions.save(tmp / "directions", {})
             summary["train_auc"] = auc
-        (tmp / "import.json").write_text(json.dumps(summary, indent=2) + "\n")
+        write_marker(tmp, "import-reference", summary)
     return summary
 
 

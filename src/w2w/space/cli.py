@@ -1,17 +1,19 @@
 """`w2w edit`, `w2w sample`, `w2w invert`: new models from the weights2weights space.
 
 Each writes standard LoRA folders (pytorch_lora_weights.safetensors + adapter_config.json) and a
-preview grid, all in one atomic rename of the output folder.
+preview grid, all in one atomic rename of the output folder. The folder is claimed before any work
+(w2w.outputs): an existing one is replaced only if this command wrote it, and only with --force.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from w2w.outputs import claim_output
 
 PREVIEW_PROMPT_DEFAULT = "sks person"
 
@@ -64,6 +66,7 @@ def write_models(space: Space, vectors: dict[str, np.ndarray], out: Path, model:
     from w2w.base.pipeline import generate, load_pipeline
     from w2w.fleet.evaluate import merged
     from w2w.fleet.export import lora_config, write_lora_files
+    from w2w.outputs import write_marker
     from w2w.space.delayed import generate_delayed
     from w2w.world.dataset import contact_sheet
 
@@ -84,7 +87,7 @@ def write_models(space: Space, vectors: dict[str, np.ndarray], out: Path, model:
                     rows.append(generate(pipe, prompt, preview, 0, 25, 3.0))
         if rows:
             contact_sheet(np.concatenate(rows), rows=len(rows), cols=preview).save(tmp / "preview.png")
-        (tmp / "info.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+        write_marker(tmp, info["command"], info)
     print(f"wrote {out}")
 
 
@@ -109,6 +112,7 @@ def edit_command(args: argparse.Namespace) -> int:
     from w2w.space.directions import Directions
     from w2w.space.edit import edit
 
+    claim_output(args.out, "edit", args.force)
     space = Space.open(args.weights, args.basis)
     directions = Directions.load(args.directions)
     strengths = parse_strengths(args.set, directions.attributes)
@@ -127,6 +131,7 @@ def sample_command(args: argparse.Namespace) -> int:
 
     if args.n < 1:
         raise ValueError(f"--n must be >= 1, got {args.n}")
+    claim_output(args.out, "sample", args.force)
     space = Space.open(args.weights, args.basis)
     vectors = sample(space.basis, args.n, args.seed, args.covariance)
     named = {f"sample-{i:03d}": v for i, v in enumerate(vectors)}
@@ -137,16 +142,20 @@ def sample_command(args: argparse.Namespace) -> int:
 
 def invert_command(args: argparse.Namespace) -> int:
     from w2w.base.pipeline import load_pipeline
-    from w2w.space.invert import invert, load_image
+    from w2w.space.invert import check_image, invert, load_image
 
+    if args.steps < 1 or args.lr <= 0 or args.k < 0:
+        raise ValueError(f"--steps and --lr must be positive and --k >= 0, got {args.steps}, {args.lr}, "
+                         f"{args.k}")
+    for path in (args.image, args.mask):
+        if path is not None:
+            check_image(path)
+    claim_output(args.out, "invert", args.force)
     space = Space.open(args.weights, args.basis)
     pipe = load_pipeline(args.model)
     size = int(pipe.vae.config.sample_size)
     image = load_image(args.image, size)
     mask = None if args.mask is None else load_image(args.mask, size).mean(-1) / 255.0
-    if args.steps < 1 or args.lr <= 0 or args.k < 0:
-        raise ValueError(f"--steps and --lr must be positive and --k >= 0, got {args.steps}, {args.lr}, "
-                         f"{args.k}")
     c = invert(pipe, space.basis, space.layout, space.lora["r"], space.lora["lora_alpha"], image, args.prompt,
                args.k or space.basis.k, args.steps, args.lr, args.seed, mask=mask)
     write_models(space, {"": space.basis.to_weights(c)}, args.out, args.model, args.prompt, args.preview,
@@ -162,6 +171,8 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", type=Path, default=Path("data/base/model"), help="base pipeline folder")
     p.add_argument("--prompt", default=PREVIEW_PROMPT_DEFAULT, help="the fine-tuning prompt")
     p.add_argument("--preview", type=int, default=4, help="preview samples per model (0: none)")
+    p.add_argument("--force", action="store_true",
+                   help="replace --out if it holds an earlier output of this same command (nothing else)")
 
 
 def add_space_commands(sub: argparse._SubParsersAction) -> None:

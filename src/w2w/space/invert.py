@@ -16,25 +16,30 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from diffusers import StableDiffusionPipeline
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 from tqdm import tqdm
 
 from w2w.base.latents import encode_images
 from w2w.base.model import encode_prompts, training_scheduler
+from w2w.errors import InputError
 from w2w.fleet.layout import AdapterLayout, lora_layer_names
 from w2w.fleet.lora import batched_lora, load_flat_adapters, shared_init
 from w2w.space.basis import Basis
 from w2w.world.folder import rgb_on_white
 
 
-class ImageError(ValueError):
+class ImageError(InputError):
     """An input image that cannot be used, with the file named."""
 
 
-def load_image(path: str | Path, size: int) -> np.ndarray:
-    """Any PIL-readable image as uint8 (size, size, 3): alpha composited on white, greyscale to RGB,
-    other sizes resized (with a warning)."""
+MIN_IMAGE_SIDE = 16  # pixels on the shorter side; the miniature world draws whole faces in 32
+
+
+def open_image(path: str | Path) -> Image.Image:
+    """The image at `path`, fully read; ImageError naming the file for anything unusable."""
     path = Path(path)
+    if path.is_dir():
+        raise ImageError(f"{path}: is a directory, not an image file")
     if not path.is_file():
         raise ImageError(f"{path}: no such image file")
     if path.stat().st_size == 0:
@@ -45,11 +50,27 @@ def load_image(path: str | Path, size: int) -> np.ndarray:
             image = opened.copy()
     except (UnidentifiedImageError, OSError, SyntaxError) as error:
         raise ImageError(f"{path}: not a readable image ({error})") from error
-    image = rgb_on_white(image)
-    if image.size != (size, size):
-        warnings.warn(f"{path}: {image.size[0]}x{image.size[1]} resized to {size}x{size}", stacklevel=2)
-        image = image.resize((size, size), Image.Resampling.BICUBIC)
-    return np.asarray(image, dtype=np.uint8)
+    if min(image.size) < MIN_IMAGE_SIDE:
+        raise ImageError(f"{path}: {image.size[0]}x{image.size[1]} is too small to hold a face "
+                         f"(at least {MIN_IMAGE_SIDE}x{MIN_IMAGE_SIDE} pixels)")
+    return image
+
+
+def check_image(path: str | Path) -> None:
+    """Refuse an unusable image before any model is loaded."""
+    open_image(path)
+
+
+def load_image(path: str | Path, size: int) -> np.ndarray:
+    """Any PIL-readable image as uint8 (size, size, 3): alpha composited on white, greyscale to RGB,
+    centre-cropped to a square and resized (with a warning saying so), as the folder source does."""
+    image = rgb_on_white(open_image(path))
+    width, height = image.size
+    if (width, height) != (size, size):
+        how = "centre-cropped to a square and resized" if width != height else "resized"
+        warnings.warn(f"{path}: {width}x{height} {how} to {size}x{size}", stacklevel=2)
+        image = ImageOps.fit(image, (size, size), Image.Resampling.BICUBIC)
+    return np.array(image, dtype=np.uint8)  # a writable copy: torch warns on read-only arrays
 
 
 def invert(pipe: StableDiffusionPipeline, basis: Basis, layout: AdapterLayout, rank: int, alpha: float,

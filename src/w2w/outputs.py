@@ -1,0 +1,92 @@
+"""The `--out` folder of a command: claimed before any work, and nothing of the user's ever lost.
+
+Every command that writes a folder (`w2w edit|sample|invert|export|import-reference`) calls
+`claim_output` before it computes anything:
+- a path that does not exist, or an empty folder: written;
+- a folder that this same command wrote before: replaced, but only with `--force`. The command's
+  marker, `info.json`, names the command and lists every path it wrote; a folder holding anything
+  else (a user's notes, another command's output) is never replaced, not even with `--force`;
+- a file, or a place that cannot be written (read-only, under a file): refused at once, naming
+  the path the user typed, not a temporary one.
+The folder is then written beside its final place and renamed into it (w2w.atomic).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from w2w.errors import InputError
+
+MARKER = "info.json"
+
+
+class OutputError(InputError):
+    """An --out that cannot be written without losing something, or cannot be written at all."""
+
+
+def listing(folder: Path) -> list[str]:
+    """Every path under `folder`, relative and sorted (folders end with /)."""
+    return sorted(f"{p.relative_to(folder)}/" if p.is_dir() else str(p.relative_to(folder))
+                  for p in folder.rglob("*"))
+
+
+def writer(folder: Path) -> str | None:
+    """The w2w command that wrote `folder`, if its marker lists everything the folder holds."""
+    try:
+        marker = json.loads((folder / MARKER).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(marker, dict) or not isinstance(marker.get("written"), list):
+        return None
+    if not set(listing(folder)) <= set(marker["written"]) | {MARKER}:
+        return None
+    return str(marker.get("command"))
+
+
+def nearest_existing(path: Path) -> Path:
+    for folder in (path, *path.parents):
+        if folder.exists():
+            return folder
+    return Path.cwd()
+
+
+def check_writable(out: Path) -> None:
+    """Can `out` be created or replaced? Tried for real (a probe folder), so read-only folders,
+    immutable ones and paths under a file are all caught, for root too."""
+    anchor = nearest_existing(out.parent)
+    if not anchor.is_dir():
+        raise OutputError(f"{out}: cannot be created, {anchor} is a file")
+    try:
+        Path(tempfile.mkdtemp(prefix=".w2w-probe.", dir=anchor)).rmdir()
+    except OSError as error:
+        raise OutputError(f"{out}: cannot write there ({error.strerror} in {anchor})") from None
+
+
+def claim_output(out: Path, command: str, force: bool) -> None:
+    """Refuse, before any work, an `out` whose writing would lose something (see the module doc)."""
+    out = Path(out)
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise OutputError(f"{out}: exists and is not a folder; choose another --out")
+    if out.is_dir() and any(out.iterdir()):
+        owner = writer(out)
+        if owner is None:
+            raise OutputError(f"{out}: holds files that w2w did not write; choose another --out "
+                              "(nothing was changed)")
+        if owner != command:
+            raise OutputError(f"{out}: holds a `w2w {owner}` output, not one of `w2w {command}`; choose "
+                              "another --out (nothing was changed)")
+        if not force:
+            raise OutputError(f"{out}: holds an earlier `w2w {command}` output; pass --force to replace "
+                              "it (nothing was changed)")
+    check_writable(out)
+
+
+def write_marker(folder: Path, command: str, info: dict[str, Any]) -> None:
+    """The folder's `info.json`: what made it, and every path it holds (its ownership record).
+    Written last, into the temporary folder, so `written` lists the finished output."""
+    record = {**info, "command": command, "written": listing(folder) + [MARKER]}
+    (folder / MARKER).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+
