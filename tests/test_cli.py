@@ -24,6 +24,18 @@ def test_params_check_ok_and_bad(tmp_path, capsys):
                                           f"error: {bad}: judge.colour: unknown key, got 'red'"]
 
 
+def test_params_check_refuses_an_empty_file_and_a_missing_section(tmp_path):
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("")
+    partial = tmp_path / "partial.yaml"
+    partial.write_text((ROOT / "params.yaml").read_text().split("\npca:")[0])
+    for path, message in [(empty, f"error: {empty}: empty; it needs one section per stage (synthesize,"),
+                          (partial, f"error: {partial}: pca: missing section")]:
+        result = subprocess.run([W2W, "params", "check", "--params", str(path)], capture_output=True,
+                                text=True)
+        assert result.returncode == 2 and message in result.stderr and "ok" not in result.stdout
+
+
 def test_world_show_writes_a_grid(tmp_path):
     out = tmp_path / "world.png"
     assert main(["world", "show", "--identity", "0", "1", "--n", "3", "--out", str(out)]) == 0

@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 from committed import section
 
+from w2w.atomic import umask
 from w2w.base.build import import_pretrained
 from w2w.fleet.layout import AdapterLayout
 from w2w.fleet.run import run_finetune, shard_path
@@ -27,6 +28,7 @@ def test_all_identities_trained_resumed_and_stacked(micro_world, base_dir, tmp_p
     first = run_finetune(base_dir, micro_world, out, P, "cfg", IN_PROCESS)
     table = pd.read_parquet(micro_world / "identities.parquet")
     assert first["identities"] == first["trained_now"] == len(table) and first["shards"] == 3
+    assert shard_path(out, 0).stat().st_mode & 0o777 == 0o666 & ~umask()  # 0644 for a team folder, not 0600
     kept = shard_path(out, 0).stat().st_mtime_ns
     before = shard_path(out, 2).read_bytes()
     shard_path(out, 2).unlink()  # as if the run was killed before the last shard

@@ -1,15 +1,21 @@
 """`w2w edit | sample | invert` write loadable LoRA folders and previews; bad input exits non-zero."""
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 from safetensors.torch import load_file
+from snapshot import snapshot
 
 from w2w.base.pipeline import generate, load_lora, load_pipeline
 from w2w.cli import main
+
+W2W = str(Path(sys.executable).parent / "w2w")
 
 
 def paths(space):
@@ -60,6 +66,32 @@ def test_bad_input_is_a_clear_error(micro_space, tmp_path, monkeypatch, capsys, 
     assert main([*args, *extra, "--out", str(tmp_path / "out"), *paths(micro_space)]) == 1
     assert message in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_invert_speaks_to_the_user_in_one_line_each(micro_space, tmp_path):
+    """Through the real CLI: a directory and a 1x1 image are refused by name before any work; a wide
+    image is centre-cropped with a one-line warning, and no warning meant for developers shows."""
+    wide = np.zeros((40, 64, 3), np.uint8)
+    Image.fromarray(wide).save(tmp_path / "wide.png")
+    Image.fromarray(wide[:1, :1]).save(tmp_path / "dot.png")
+    (tmp_path / "photos").mkdir()
+    before = snapshot(tmp_path)
+
+    def invert(image, out):
+        return subprocess.run([W2W, "invert", str(image), "--steps", "2", "--out", str(tmp_path / out),
+                               *paths(micro_space)], capture_output=True, text=True, cwd=tmp_path)
+
+    for image, message in [(tmp_path / "photos", "photos: is a directory, not an image file"),
+                           (tmp_path / "dot.png", "dot.png: 1x1 is too small to hold a face (at least 16")]:
+        result = invert(image, "refused")
+        assert result.returncode == 1 and message in result.stderr, result.stderr
+        assert "invert:" not in result.stderr and "Traceback" not in result.stderr
+    assert snapshot(tmp_path) == before
+    done = invert(tmp_path / "wide.png", "ok")
+    assert done.returncode == 0, done.stderr
+    warnings = [line for line in done.stderr.splitlines() if "warning" in line.lower()]
+    assert warnings == [f"warning: {tmp_path / 'wide.png'}: 64x40 centre-cropped to a square and resized "
+                        "to 32x32"]
 
 
 def test_missing_basis_is_a_clear_error(micro_space, tmp_path, capsys):

@@ -20,16 +20,39 @@ def test_images_of_any_mode_and_size_are_converted(tmp_path):
     Image.new("L", (32, 32), 100).save(tmp_path / "g.jpg")
     grey = load_image(tmp_path / "g.jpg", 32)
     assert grey.shape == (32, 32, 3) and abs(int(grey[0, 0, 0]) - 100) <= 2
-    Image.new("RGB", (64, 48), (0, 0, 255)).save(tmp_path / "big.png")
-    with pytest.warns(UserWarning, match="64x48 resized to 32x32"):
+    Image.new("RGB", (64, 64), (0, 0, 255)).save(tmp_path / "big.png")
+    with pytest.warns(UserWarning, match="64x64 resized to 32x32"):
         assert load_image(tmp_path / "big.png", 32).shape == (32, 32, 3)
+
+
+def test_other_aspect_ratios_are_centre_cropped_not_squashed(tmp_path):
+    wide = np.zeros((32, 64, 3), np.uint8)
+    wide[:, :16] = (255, 0, 0)  # bands outside the centre square
+    wide[:, 48:] = (0, 0, 255)
+    wide[:, 16:48] = (0, 200, 0)
+    Image.fromarray(wide).save(tmp_path / "wide.png")
+    with pytest.warns(UserWarning, match="64x32 centre-cropped to a square and resized to 32x32"):
+        image = load_image(tmp_path / "wide.png", 32)
+    assert image.flags.writeable  # torch warns on read-only arrays
+    assert np.abs(image.astype(int) - (0, 200, 0)).max() <= 2  # only the centre square is left
+
+
+def test_an_image_too_small_to_hold_a_face_is_refused(tmp_path):
+    for size in [(1, 1), (15, 40)]:
+        Image.new("RGB", size).save(tmp_path / "small.png")
+        with pytest.raises(ImageError, match=f"{size[0]}x{size[1]} is too small to hold a face"):
+            load_image(tmp_path / "small.png", 32)
+    Image.new("RGB", (16, 16)).save(tmp_path / "ok.png")
+    with pytest.warns(UserWarning, match="16x16 resized to 32x32"):
+        assert load_image(tmp_path / "ok.png", 32).shape == (32, 32, 3)  # the documented minimum
 
 
 def test_bad_image_files_are_named_in_the_error(tmp_path):
     (tmp_path / "empty.png").write_bytes(b"")
     (tmp_path / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    (tmp_path / "folder.png").mkdir()
     for name, message in [("empty.png", "empty file"), ("bad.png", "not a readable image"),
-                          ("missing.png", "no such image")]:
+                          ("missing.png", "no such image"), ("folder.png", "is a directory, not an image")]:
         with pytest.raises(ImageError, match=message) as error:
             load_image(tmp_path / name, 32)
         assert name in str(error.value)
