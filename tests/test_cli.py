@@ -3,6 +3,7 @@ import sys
 from pathlib import Path
 
 from PIL import Image
+from snapshot import snapshot
 
 from w2w.cli import main
 
@@ -40,3 +41,25 @@ def test_world_show_writes_a_grid(tmp_path):
     out = tmp_path / "world.png"
     assert main(["world", "show", "--identity", "0", "1", "--n", "3", "--out", str(out)]) == 0
     assert Image.open(out).size == (3 * 32, 2 * 32)
+
+
+def test_an_image_out_is_never_a_file_the_command_did_not_write(tmp_path):
+    def show(out, *extra):
+        command = [W2W, "world", "show", "--identity", "0", "--n", "2", "--out", str(out), *extra]
+        return subprocess.run(command, capture_output=True, text=True)
+
+    photo = tmp_path / "holiday.png"
+    Image.new("RGB", (8, 8), "red").save(photo)
+    (tmp_path / "notes.txt").write_text("mine")
+    before = snapshot(tmp_path)
+    for out, message in [(photo, "holiday.png: exists and `w2w world show` did not write it"),
+                         (tmp_path / "notes.txt", "notes.txt: --out must be a .png path")]:
+        for extra in ([], ["--force"]):
+            result = show(out, *extra)
+            assert result.returncode == 1 and message in result.stderr, result.stderr
+    assert snapshot(tmp_path) == before
+    ours = tmp_path / "world.png"
+    assert show(ours).returncode == 0
+    again = show(ours)
+    assert again.returncode == 1 and "pass --force to replace it" in again.stderr
+    assert show(ours, "--force").returncode == 0

@@ -62,13 +62,14 @@ def _world_show(args: argparse.Namespace) -> int:
     """Render identities of the miniature world to a PNG grid, one row per identity."""
     import numpy as np
 
+    from w2w.outputs import claim_image, save_image
     from w2w.world.dataset import contact_sheet, render_identity
     from w2w.world.identity import sample_identity
 
+    claim_image(args.out, "world show", args.force)
     rows = [render_identity(sample_identity(i, args.seed), args.n, args.seed, 1, args.size)
             for i in args.identity]
-    sheet = contact_sheet(np.concatenate(rows), rows=len(rows), cols=args.n)
-    sheet.save(args.out)
+    save_image(contact_sheet(np.concatenate(rows), rows=len(rows), cols=args.n), args.out, "world show")
     print(f"wrote {args.out}")
     return 0
 
@@ -76,18 +77,19 @@ def _world_show(args: argparse.Namespace) -> int:
 def _generate(args: argparse.Namespace) -> int:
     """Sample a grid from a pipeline folder (or hub id), optionally with a LoRA attached."""
     from w2w.base.pipeline import generate, load_lora, load_pipeline
+    from w2w.outputs import claim_image, save_image
     from w2w.world.dataset import contact_sheet
 
     if args.n < 1 or args.steps < 1:
         raise ValueError(f"--n and --steps must be >= 1, got {args.n} and {args.steps}")
+    claim_image(args.out, "generate", args.force)
     pipe = load_pipeline(args.model)
     if args.lora is not None:
         load_lora(pipe, args.lora)
     images = generate(pipe, args.prompt, args.n, args.seed, args.steps, args.guidance, progress=True)
     cols = min(args.n, 8)
     rows = -(-args.n // cols)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    contact_sheet(images, rows, cols).save(args.out)
+    save_image(contact_sheet(images, rows, cols), args.out, "generate")
     print(f"wrote {args.out} ({args.n} images)")
     return 0
 
@@ -129,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--seed", type=int, default=0)
     w.add_argument("--size", type=int, default=32)
     w.add_argument("--out", type=Path, default=Path("world.png"))
+    w.add_argument("--force", action="store_true", help="replace --out if an earlier `world show` wrote it")
     w.set_defaults(func=_world_show)
     g = sub.add_parser("generate", help="sample images from a base model, optionally with a LoRA")
     g.add_argument("--model", required=True, help="diffusers pipeline folder or hub id")
@@ -139,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--steps", type=int, default=25, help="sampler steps")
     g.add_argument("--guidance", type=float, default=5.0, help="classifier-free guidance scale")
     g.add_argument("--out", type=Path, default=Path("grid.png"))
+    g.add_argument("--force", action="store_true", help="replace --out if an earlier `generate` wrote it")
     g.set_defaults(func=_generate)
     e = sub.add_parser("export", help="write one identity's adapter as a standard LoRA folder")
     e.add_argument("--weights", type=Path, default=Path("data/weights.zarr"))

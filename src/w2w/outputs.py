@@ -9,6 +9,8 @@ Every command that writes a folder (`w2w edit|sample|invert|export|import-refere
 - a file, or a place that cannot be written (read-only, under a file): refused at once, naming
   the path the user typed, not a temporary one.
 The folder is then written beside its final place and renamed into it (w2w.atomic).
+Single images (`w2w generate`, `w2w world show`) follow the same rules; their marker is a PNG text
+chunk naming the command.
 """
 
 from __future__ import annotations
@@ -18,6 +20,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from PIL import Image
+from PIL.PngImagePlugin import PngInfo
+
+from w2w.atomic import atomic_path
 from w2w.errors import InputError
 
 MARKER = "info.json"
@@ -90,3 +96,35 @@ def write_marker(folder: Path, command: str, info: dict[str, Any]) -> None:
     record = {**info, "command": command, "written": listing(folder) + [MARKER]}
     (folder / MARKER).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
 
+
+
+PNG_MARKER = "w2w-command"  # PNG text chunk: which command wrote the image
+
+
+def claim_image(out: Path, command: str, force: bool) -> None:
+    """The rules of claim_output for a single PNG file."""
+    out = Path(out)
+    if out.suffix.lower() != ".png":
+        raise OutputError(f"{out}: --out must be a .png path, e.g. grid.png")
+    if out.is_symlink() or out.is_dir():
+        raise OutputError(f"{out}: exists and is not a file; choose another --out")
+    if out.exists():
+        try:
+            with Image.open(out) as image:
+                owner = image.info.get(PNG_MARKER) if image.format == "PNG" else None
+        except (OSError, SyntaxError):
+            owner = None
+        if owner != command:
+            raise OutputError(f"{out}: exists and `w2w {command}` did not write it; choose another --out "
+                              "(nothing was changed)")
+        if not force:
+            raise OutputError(f"{out}: holds an earlier `w2w {command}` image; pass --force to replace it")
+    check_writable(out)
+
+
+def save_image(image: Image.Image, out: Path, command: str) -> None:
+    """Write the PNG atomically, marked as `command`'s."""
+    info = PngInfo()
+    info.add_text(PNG_MARKER, command)
+    with atomic_path(out) as tmp:
+        image.save(tmp, format="PNG", pnginfo=info)
