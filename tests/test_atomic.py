@@ -45,20 +45,43 @@ def test_an_error_about_the_temporary_path_names_the_target(tmp_path):
     assert ".tmp" not in str(caught.value)
 
 
-def test_a_failed_final_rename_puts_the_previous_output_back(tmp_path, monkeypatch):
+@pytest.mark.parametrize("failure", [OSError(errno.EXDEV, "Invalid cross-device link"), KeyboardInterrupt()])
+def test_a_failed_final_rename_puts_the_previous_output_back(tmp_path, monkeypatch, failure):
     target = tmp_path / "out"
     target.mkdir()
     (target / "old.txt").write_text("old")
     real = os.replace
 
-    def second_rename_fails(src, dst):
-        if str(dst) == str(target) and not str(src).endswith(".old"):  # the new output's rename
-            raise OSError(errno.EXDEV, "Invalid cross-device link", str(src))
+    def new_output_rename_fails(src, dst):
+        if str(dst) == str(target) and not str(src).endswith(".old"):
+            raise failure
         real(src, dst)
 
-    monkeypatch.setattr(os, "replace", second_rename_fails)
-    with pytest.raises(OSError), atomic_path(target, is_dir=True) as tmp:
+    monkeypatch.setattr(os, "replace", new_output_rename_fails)
+    with pytest.raises(type(failure)), atomic_path(target, is_dir=True) as tmp:
         (tmp / "new.txt").write_text("new")
     monkeypatch.undo()
     assert [p.name for p in target.iterdir()] == ["old.txt"]
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_a_failing_recheck_keeps_the_target_as_it_is(tmp_path):
+    target = tmp_path / "out"
+    target.mkdir()
+    (target / "appeared.txt").write_text("written by someone while we worked")
+
+    def recheck():
+        raise ValueError("out: holds files that w2w did not write")
+
+    with pytest.raises(ValueError, match="did not write"), atomic_path(target, True, recheck) as tmp:
+        (tmp / "new.txt").write_text("new")
+    assert [p.name for p in target.iterdir()] == ["appeared.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_a_replaced_file_keeps_its_mode(tmp_path):
+    target = tmp_path / "params.yaml"
+    target.write_text("a: 1\n")
+    target.chmod(0o600)
+    write_json(target, {"a": 2})
+    assert target.stat().st_mode & 0o777 == 0o600

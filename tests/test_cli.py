@@ -37,6 +37,18 @@ def test_params_check_refuses_an_empty_file_and_a_missing_section(tmp_path):
         assert result.returncode == 2 and message in result.stderr and "ok" not in result.stdout
 
 
+def test_params_use_needs_a_whole_params_file(tmp_path):
+    profile = ROOT / "profiles" / "micro.yaml"
+    for content, message in [(None, "params file not found"), ("", "empty; it needs one section per stage")]:
+        params = tmp_path / "params.yaml"
+        if content is not None:
+            params.write_text(content)
+        result = subprocess.run([W2W, "params", "use", str(profile), "--params", str(params)],
+                                capture_output=True, text=True)
+        assert result.returncode == 2 and f"{params}: {message}" in result.stderr, result.stderr
+        assert (params.read_text() if params.exists() else None) == content
+
+
 def test_world_show_writes_a_grid(tmp_path):
     out = tmp_path / "world.png"
     assert main(["world", "show", "--identity", "0", "1", "--n", "3", "--out", str(out)]) == 0

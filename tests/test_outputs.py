@@ -20,10 +20,10 @@ from snapshot import snapshot
 W2W = str(Path(sys.executable).parent / "w2w")
 
 
-def w2w(*args, cwd: Path, umask: str = "022") -> subprocess.CompletedProcess:
+def w2w(*args, cwd: Path, umask: str = "022", timeout: int = 600) -> subprocess.CompletedProcess:
     command = " ".join(f"'{a}'" for a in (W2W, *map(str, args)))
     return subprocess.run(["sh", "-c", f"umask {umask} && exec {command}"], cwd=cwd, capture_output=True,
-                          text=True, timeout=600)
+                          text=True, timeout=timeout)
 
 
 def space_args(space: Path) -> list[str]:
@@ -67,7 +67,8 @@ def test_an_earlier_output_is_replaced_only_with_force_and_only_by_its_command(m
     out = tmp_path / "lora"
     assert export(micro_space, out).returncode == 0
     info = json.loads((out / "info.json").read_text())
-    assert info["command"] == "export" and sorted(info["written"]) == sorted(p.name for p in out.iterdir())
+    assert info["command"] == "export"
+    assert sorted([*info["written"], "info.json"]) == sorted(p.name for p in out.iterdir())
     before = snapshot(tmp_path)
     again = export(micro_space, out)
     assert again.returncode == 1
@@ -80,6 +81,13 @@ def test_an_earlier_output_is_replaced_only_with_force_and_only_by_its_command(m
     kept = export(micro_space, out, "--force")
     assert kept.returncode == 1 and "holds files that w2w did not write" in kept.stderr
     (out / "notes.txt").unlink()
+    weights = out / "pytorch_lora_weights.safetensors"
+    original = weights.read_bytes()
+    weights.write_bytes(original[:-1] + b" ")  # the user retrained or edited it: same name, new bytes
+    edited = export(micro_space, out, "--force")
+    assert edited.returncode == 1 and "or that were changed since" in edited.stderr
+    assert weights.read_bytes() == original[:-1] + b" "
+    weights.write_bytes(original)
     forced = export(micro_space, out, "--force")
     assert forced.returncode == 0, forced.stderr
 
@@ -106,7 +114,7 @@ def test_an_unwritable_out_fails_at_once_naming_the_users_path(micro_space, face
     try:
         for out, message in cases:  # 100000 steps: a check after the work would time the test out
             result = w2w("invert", face, "--steps", "100000", "--out", out, *space_args(micro_space),
-                         cwd=tmp_path)
+                         cwd=tmp_path, timeout=120)
             assert result.returncode == 1 and message in result.stderr, result.stderr
             assert "invert:" not in result.stderr and ".tmp" not in result.stderr
         assert snapshot(tmp_path) == before

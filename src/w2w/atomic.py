@@ -6,7 +6,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -37,28 +37,34 @@ def usual_modes(path: Path) -> None:
 
 
 @contextmanager
-def atomic_path(target: str | Path, is_dir: bool = False) -> Iterator[Path]:
+def atomic_path(target: str | Path, is_dir: bool = False,
+                recheck: Callable[[], None] | None = None) -> Iterator[Path]:
     """Yield a temporary path beside `target`; on success it replaces `target` in one rename.
 
     On any exception the temporary path is removed and `target` is left as it was. An OSError
     about the temporary path is reported as one about `target`, the path the caller knows.
+    `recheck` runs just before `target` is replaced; raising there keeps `target` as it is.
+    A replaced file keeps its mode; new outputs get the umask's (usual_modes).
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-    work = tmp / target.name
+    work, old = tmp / target.name, tmp / (target.name + ".old")
     try:
         if is_dir:
             work.mkdir()
         yield work
         usual_modes(work)
+        if target.is_file() and not target.is_symlink() and work.is_file():
+            work.chmod(target.stat().st_mode & 0o7777)
+        if recheck is not None:
+            recheck()
         if target.is_dir() and not target.is_symlink():
-            old = tmp / (target.name + ".old")
             os.replace(target, old)  # a directory cannot be replaced over a non-empty one
             try:
                 os.replace(work, target)
-            except OSError:
-                os.replace(old, target)  # put the previous output back before tmp is removed
+            except BaseException:
+                os.replace(old, target)  # put the previous output back, even on Ctrl-C
                 raise
         else:
             os.replace(work, target)
@@ -67,6 +73,8 @@ def atomic_path(target: str | Path, is_dir: bool = False) -> Iterator[Path]:
             raise
         raise OSError(error.errno, f"cannot write {target}: {error.strerror}") from None
     finally:
+        if old.exists() and not target.exists():  # never remove the only copy of an earlier output
+            os.replace(old, target)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

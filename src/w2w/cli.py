@@ -39,7 +39,8 @@ def _params_profile(args: argparse.Namespace) -> int:
     if args.profile is None or not args.profile.is_file():
         raise FileNotFoundError(f"{args.profile}: no such profile (e.g. profiles/reference.yaml)")
     profile = yaml.safe_load(args.profile.read_text()) or {}
-    merged = deep_merge(yaml.safe_load(args.params.read_text()) or {}, profile)
+    load_params_or_exit(args.params)  # the params file itself must be whole (exit 2 naming what is not)
+    merged = deep_merge(yaml.safe_load(args.params.read_text()), profile)
     try:
         validate_params(merged)
     except ParamsError as error:
@@ -69,7 +70,8 @@ def _world_show(args: argparse.Namespace) -> int:
     claim_image(args.out, "world show", args.force)
     rows = [render_identity(sample_identity(i, args.seed), args.n, args.seed, 1, args.size)
             for i in args.identity]
-    save_image(contact_sheet(np.concatenate(rows), rows=len(rows), cols=args.n), args.out, "world show")
+    sheet = contact_sheet(np.concatenate(rows), rows=len(rows), cols=args.n)
+    save_image(sheet, args.out, "world show", args.force)
     print(f"wrote {args.out}")
     return 0
 
@@ -89,7 +91,7 @@ def _generate(args: argparse.Namespace) -> int:
     images = generate(pipe, args.prompt, args.n, args.seed, args.steps, args.guidance, progress=True)
     cols = min(args.n, 8)
     rows = -(-args.n // cols)
-    save_image(contact_sheet(images, rows, cols), args.out, "generate")
+    save_image(contact_sheet(images, rows, cols), args.out, "generate", args.force)
     print(f"wrote {args.out} ({args.n} images)")
     return 0
 
@@ -98,9 +100,9 @@ def _export(args: argparse.Namespace) -> int:
     """One identity's row of weights.zarr as a standard diffusers/PEFT LoRA folder."""
     import numpy as np
 
-    from w2w.fleet.export import export_lora, lora_config
+    from w2w.fleet.export import LORA_WEIGHTS, lora_config, write_lora_files
     from w2w.fleet.shards import open_stacked
-    from w2w.outputs import claim_output
+    from w2w.outputs import claim_output, output_folder
 
     claim_output(args.out, "export", args.force)
     stacked = open_stacked(args.weights)
@@ -109,9 +111,10 @@ def _export(args: argparse.Namespace) -> int:
         raise ValueError(f"identity {args.identity} is not in {args.weights}")
     meta = stacked.lora_config
     config = lora_config(meta["r"], meta["lora_alpha"], tuple(meta["target_modules"]))
-    path = export_lora(np.asarray(stacked.weights[int(rows[0])]), stacked.layout, config, args.out,
-                       {"identity": args.identity, "weights": str(args.weights)})
-    print(f"wrote {path}")
+    with output_folder(args.out, "export", args.force,
+                       {"identity": args.identity, "weights": str(args.weights)}) as tmp:
+        write_lora_files(np.asarray(stacked.weights[int(rows[0])]), stacked.layout, config, tmp)
+    print(f"wrote {args.out / LORA_WEIGHTS}")
     return 0
 
 

@@ -15,8 +15,11 @@ chunk naming the command.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -33,23 +36,35 @@ class OutputError(InputError):
     """An --out that cannot be written without losing something, or cannot be written at all."""
 
 
-def listing(folder: Path) -> list[str]:
-    """Every path under `folder`, relative and sorted (folders end with /)."""
-    return sorted(f"{p.relative_to(folder)}/" if p.is_dir() else str(p.relative_to(folder))
-                  for p in folder.rglob("*"))
+def contents(folder: Path) -> dict[str, str]:
+    """Every path under `folder`, relative: a file's sha256, or "folder"."""
+    out = {}
+    for path in sorted(folder.rglob("*")):
+        if path.is_dir() and not path.is_symlink():
+            out[f"{path.relative_to(folder)}/"] = "folder"
+        else:
+            digest = hashlib.sha256()
+            with open(path, "rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+            out[str(path.relative_to(folder))] = digest.hexdigest()
+    return out
 
 
-def writer(folder: Path) -> str | None:
-    """The w2w command that wrote `folder`, if its marker lists everything the folder holds."""
+def writer(folder: Path) -> tuple[str | None, str]:
+    """(the w2w command that wrote `folder`, "") if it holds exactly what that command wrote, byte
+    for byte; else (None, why not)."""
     try:
         marker = json.loads((folder / MARKER).read_text())
     except (OSError, ValueError):
-        return None
-    if not isinstance(marker, dict) or not isinstance(marker.get("written"), list):
-        return None
-    if not set(listing(folder)) <= set(marker["written"]) | {MARKER}:
-        return None
-    return str(marker.get("command"))
+        return None, "holds files that w2w did not write"
+    if not isinstance(marker, dict) or not isinstance(marker.get("written"), dict):
+        return None, "holds files without an ownership record (an older w2w's output?)"
+    now = contents(folder)
+    now.pop(MARKER, None)
+    if now != marker["written"]:
+        return None, "holds files that w2w did not write, or that were changed since"
+    return str(marker.get("command")), ""
 
 
 def nearest_existing(path: Path) -> Path:
@@ -77,10 +92,9 @@ def claim_output(out: Path, command: str, force: bool) -> None:
     if out.is_symlink() or (out.exists() and not out.is_dir()):
         raise OutputError(f"{out}: exists and is not a folder; choose another --out")
     if out.is_dir() and any(out.iterdir()):
-        owner = writer(out)
+        owner, why = writer(out)
         if owner is None:
-            raise OutputError(f"{out}: holds files that w2w did not write; choose another --out "
-                              "(nothing was changed)")
+            raise OutputError(f"{out}: {why}; choose another --out (nothing was changed)")
         if owner != command:
             raise OutputError(f"{out}: holds a `w2w {owner}` output, not one of `w2w {command}`; choose "
                               "another --out (nothing was changed)")
@@ -91,11 +105,20 @@ def claim_output(out: Path, command: str, force: bool) -> None:
 
 
 def write_marker(folder: Path, command: str, info: dict[str, Any]) -> None:
-    """The folder's `info.json`: what made it, and every path it holds (its ownership record).
-    Written last, into the temporary folder, so `written` lists the finished output."""
-    record = {**info, "command": command, "written": listing(folder) + [MARKER]}
+    """The folder's `info.json`: what made it, and every path it holds with its checksum (the
+    ownership record). Written last, into the temporary folder, so it records the finished output."""
+    record = {**info, "command": command, "written": contents(folder)}
     (folder / MARKER).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
 
+
+@contextmanager
+def output_folder(out: Path, command: str, force: bool, info: dict[str, Any]) -> Iterator[Path]:
+    """Write `out` as `command`'s output: a temporary folder to fill, then the marker (with `info`
+    as it is by then) and one rename. The claim is checked again just before the rename, so files
+    that appeared at `out` during the work are never replaced."""
+    with atomic_path(out, is_dir=True, recheck=lambda: claim_output(out, command, force)) as tmp:
+        yield tmp
+        write_marker(tmp, command, info)
 
 
 PNG_MARKER = "w2w-command"  # PNG text chunk: which command wrote the image
@@ -122,9 +145,9 @@ def claim_image(out: Path, command: str, force: bool) -> None:
     check_writable(out)
 
 
-def save_image(image: Image.Image, out: Path, command: str) -> None:
+def save_image(image: Image.Image, out: Path, command: str, force: bool) -> None:
     """Write the PNG atomically, marked as `command`'s."""
     info = PngInfo()
     info.add_text(PNG_MARKER, command)
-    with atomic_path(out) as tmp:
+    with atomic_path(out, recheck=lambda: claim_image(out, command, force)) as tmp:
         image.save(tmp, format="PNG", pnginfo=info)

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from w2w.errors import InputError
 from w2w.evaluate.report import summary_markdown
 
 EDIT = {"flip_rate_mean": 0.95, "identity_similarity_mean": 0.8, "other_attributes_kept_mean": 0.92,
@@ -40,5 +41,5 @@ def test_summary_states_each_goal_with_its_verdict(tmp_path):
 def test_missing_metrics_name_the_file(tmp_path):
     write_metrics(tmp_path)
     (tmp_path / "sampling.json").unlink()
-    with pytest.raises(FileNotFoundError, match="sampling.json"):
+    with pytest.raises(InputError, match="sampling.json"):
         summary_markdown(tmp_path)

@@ -93,9 +93,10 @@ def test_imported_basis_serves_edit_sample_invert(setup, micro_space, tmp_path, 
     assert set(exported) == set(layout.keys)  # the wrapper prefix is gone: stock diffusers names
 
 
-def test_malicious_tensor_file_is_refused_and_its_code_never_runs(setup, tmp_path, tool_env):
+@pytest.mark.parametrize("protocol", [2, 4])  # GLOBAL, and STACK_GLOBAL (pickle's default since 3.8)
+def test_malicious_tensor_file_is_refused_and_its_code_never_runs(setup, tmp_path, tool_env, protocol):
     files, marker, _ = setup
-    torch.save(RunsCode(marker), files / "V.pt")
+    torch.save(RunsCode(marker), files / "V.pt", pickle_protocol=protocol)
     done = w2w("import-reference", "--files", files, "--out", tmp_path / "ref", env=tool_env, cwd=tmp_path)
     assert done.returncode != 0 and "V.pt" in done.stderr and "refused" in done.stderr
     assert "corrupt" not in done.stderr

@@ -33,6 +33,7 @@ from w2w.base.model import (
 )
 from w2w.base.pipeline import assemble_pipeline, load_pipeline
 from w2w.base.tokenizer import build_clip_tokenizer
+from w2w.errors import InputError
 from w2w.judge.api import Judge
 from w2w.params import BaseParams, EvaluateBaseParams
 from w2w.world.captions import GENERIC_PROMPT, caption_for, vocabulary
@@ -81,7 +82,7 @@ def train_miniature(world: Path, p: BaseParams, out: Path, log: Log) -> dict[str
 def import_pretrained(world: Path, p: BaseParams, out: Path) -> dict[str, float]:
     """Load `p.pretrained` with the strict loader, keep a copy, and cache the world's latents."""
     if not p.pretrained:
-        raise ValueError("base.pretrained: must name a hub id or a local folder when source is pretrained")
+        raise InputError("base.pretrained: must name a hub id or a local folder when source is pretrained")
     pipe = load_pipeline(p.pretrained)
     pipe.save_pretrained(out / "model", safe_serialization=True)
     _, images, _ = _world(world)

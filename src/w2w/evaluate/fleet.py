@@ -11,6 +11,7 @@ import zarr
 from diffusers import StableDiffusionPipeline
 
 from w2w.base.pipeline import load_pipeline
+from w2w.errors import InputError
 from w2w.fleet.layout import AdapterLayout
 from w2w.fleet.shards import open_stacked
 from w2w.judge.api import Judge
@@ -38,7 +39,7 @@ class Fleet:
         table = pd.read_parquet(world / "identities.parquet")
         ids = np.asarray(stacked.group["identity_ids"][:])
         if not np.array_equal(table["identity_id"].to_numpy(), ids):
-            raise ValueError(f"{weights_zarr}: identities differ from {world}; rerun the stack stage")
+            raise InputError(f"{weights_zarr}: identities differ from {world}; rerun the stack stage")
         pictures = zarr.open_group(world / "images.zarr", mode="r")
         return cls(table, stacked.weights, np.asarray(stacked.group["heldout"][:]), stacked.layout,
                    stacked.scaling, load_pipeline(base / "model"), Judge.load(judge), pictures["images"],

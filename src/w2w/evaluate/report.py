@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from w2w.errors import InputError
+
 
 def _load(metrics: Path, name: str) -> dict:
     path = metrics / name
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: missing (run its evaluation stage first)")
+        raise InputError(f"{path}: missing (run its evaluation stage first)")
     return json.loads(path.read_text())
 
 

@@ -19,7 +19,6 @@ from safetensors.torch import save_file
 
 from w2w.atomic import atomic_path
 from w2w.fleet.layout import AdapterLayout, lora_layer_names
-from w2w.outputs import write_marker
 
 LORA_WEIGHTS = "pytorch_lora_weights.safetensors"
 
@@ -43,14 +42,10 @@ def write_lora_files(vector: np.ndarray, layout: AdapterLayout, config: LoraConf
     config.save_pretrained(str(folder))
 
 
-def export_lora(vector: np.ndarray, layout: AdapterLayout, config: LoraConfig, out: str | Path,
-                info: dict | None = None) -> Path:
-    """Write `vector` (D,) as a LoRA folder at `out`, atomically; returns the weights file. With
-    `info`, the folder also gets `w2w export`'s info.json (what it is, and the files it owns)."""
+def export_lora(vector: np.ndarray, layout: AdapterLayout, config: LoraConfig, out: str | Path) -> Path:
+    """Write `vector` (D,) as a LoRA folder at `out`, atomically; returns the weights file."""
     with atomic_path(out, is_dir=True) as tmp:
         write_lora_files(vector, layout, config, tmp)
-        if info is not None:
-            write_marker(tmp, "export", info)
     return Path(out) / LORA_WEIGHTS
 
 

@@ -130,7 +130,7 @@ class Stacked:
 def open_stacked(path: Path) -> Stacked:
     """The one reader of stack_shards' output; a clear error when `path` is not one."""
     if not (Path(path) / "weights" / "zarr.json").is_file():
-        raise FileNotFoundError(f"{path}: not a weights.zarr (no weights array; run the stack stage)")
+        raise InputError(f"{path}: not a weights.zarr (no weights array; run the stack stage)")
     group = zarr.open_group(path, mode="r")
     weights = group["weights"]
     return Stacked(group, weights, AdapterLayout.from_json(weights.attrs["layout"]),

@@ -15,7 +15,8 @@ def import_command(args: argparse.Namespace) -> int:
     if args.labels is None and not args.trust_pickle and (args.files / "identity_df.pt").is_file():
         print(f"note: {args.files / 'identity_df.pt'} is a pickle and was not loaded; pass --labels CSV "
               "(or --trust-pickle, only for a file you trust) to get attribute directions")
-    summary = import_reference(args.files, args.out, args.labels, args.trust_pickle, args.components)
+    summary = import_reference(args.files, args.out, args.labels, args.trust_pickle, args.components,
+                               args.force)
     print(json.dumps(summary, indent=2))
     print(f"wrote {args.out}: use it with --basis {args.out / 'basis'}"
           + (f" --directions {args.out / 'directions'}" if summary["directions"] else ""))

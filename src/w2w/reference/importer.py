@@ -22,10 +22,9 @@ import pandas as pd
 import torch
 import zarr
 
-from w2w.atomic import atomic_path
 from w2w.errors import InputError
 from w2w.fleet.layout import AdapterLayout
-from w2w.outputs import write_marker
+from w2w.outputs import output_folder
 from w2w.params import DirectionsParams
 from w2w.space.basis import MIN_STD, Basis
 from w2w.space.directions import fit_directions
@@ -41,14 +40,18 @@ class ReferenceFormatError(InputError):
 def safe_load(path: Path):
     """torch.load with weights_only=True: tensors and plain containers only, never code.
 
-    A file that asks for a global (a class or function to import and call) is refused as unsafe;
-    any other failure means the file is damaged: truncated, corrupt, or not a torch file."""
+    A pickle the safe unpickler rejects (it asks for something other than tensors and plain
+    containers) is refused as unsafe; a file torch cannot even open (a zip archive cut short, an
+    empty or truncated stream) is called damaged."""
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # UnpicklingError, RuntimeError, EOFError... all mean: not loaded
-        if isinstance(error, pickle.UnpicklingError) and "GLOBAL" in str(error):
-            raise ReferenceFormatError(f"{path}: refused by the safe loader (weights_only=True): it asks "
-                                       "to import and run code; it was not unpickled") from None
+        text = str(error)
+        if (isinstance(error, pickle.UnpicklingError) and "Weights only load failed" in text
+                and "truncated" not in text and "EOF" not in text):
+            raise ReferenceFormatError(f"{path}: refused by the safe loader (weights_only=True): it "
+                                       "holds more than tensors and plain containers; it was not "
+                                       "unpickled") from None
         reason = next((line for line in str(error).splitlines() if line.strip()), type(error).__name__)
         raise ReferenceFormatError(f"{path}: corrupt or truncated, torch cannot read it "
                                    f"({reason.split('. ')[0]})") from None
@@ -141,14 +144,15 @@ def reference_basis(files: Path, components: int | None) -> tuple[Basis, Adapter
 
 
 def import_reference(files: Path, out: Path, labels_csv: Path | None = None, trust_pickle: bool = False,
-                     components: int | None = None) -> dict:
-    """Convert `files/` into `out/` (written atomically); returns the summary."""
+                     components: int | None = None, force: bool = False) -> dict:
+    """Convert `files/` into `out/` (written atomically; an earlier import there is replaced only with
+    `force`, anything else never); returns the summary."""
     basis, layout, config = reference_basis(Path(files), components)
     labels = load_labels(Path(files), labels_csv, trust_pickle, len(basis.train_coefficients))
     summary = {"source": str(files), "models": len(basis.train_coefficients), "dim": layout.dim,
                "components": basis.k, "lora_config": config, "directions": labels is not None,
                "labels": str(labels_csv) if labels_csv else "identity_df.pt" if labels is not None else None}
-    with atomic_path(out, is_dir=True) as tmp:
+    with output_folder(Path(out), "import-reference", force, summary) as tmp:
         basis.save(tmp / "basis")
         group = zarr.open_group(tmp / "basis", mode="r+")
         group.attrs.update({"layout": layout.to_json(), "lora_config": config})
@@ -156,7 +160,6 @@ def import_reference(files: Path, out: Path, labels_csv: Path | None = None, tru
             directions, auc = labels_directions(basis, labels)
             directions.save(tmp / "directions", {})
             summary["train_auc"] = auc
-        write_marker(tmp, "import-reference", summary)
     return summary
 
 

@@ -58,22 +58,22 @@ class Space:
 
 
 def write_models(space: Space, vectors: dict[str, np.ndarray], out: Path, model: Path, prompt: str,
-                 preview: int, info: dict, delayed_from: np.ndarray | None = None, delay: int = 0) -> None:
+                 preview: int, info: dict, force: bool, delayed_from: np.ndarray | None = None,
+                 delay: int = 0) -> None:
     """One LoRA folder per vector (out/<name>/, or out/ itself for the name ""), a preview grid
     (a row of samples per model) and info.json; atomically. With `delayed_from`, previews sample
     with those weights for t > delay and the new ones after (delayed injection)."""
-    from w2w.atomic import atomic_path
     from w2w.base.pipeline import generate, load_pipeline
     from w2w.fleet.evaluate import merged
     from w2w.fleet.export import lora_config, write_lora_files
-    from w2w.outputs import write_marker
+    from w2w.outputs import output_folder
     from w2w.space.delayed import generate_delayed
     from w2w.world.dataset import contact_sheet
 
     config = lora_config(space.lora["r"], space.lora["lora_alpha"], tuple(space.lora["target_modules"]))
     pipe = load_pipeline(model) if preview else None
     rows = []
-    with atomic_path(out, is_dir=True) as tmp:
+    with output_folder(out, info["command"], force, info) as tmp:
         for name, vector in vectors.items():
             folder = tmp / name if name else tmp
             folder.mkdir(exist_ok=True)
@@ -87,7 +87,6 @@ def write_models(space: Space, vectors: dict[str, np.ndarray], out: Path, model:
                     rows.append(generate(pipe, prompt, preview, 0, 25, 3.0))
         if rows:
             contact_sheet(np.concatenate(rows), rows=len(rows), cols=preview).save(tmp / "preview.png")
-        write_marker(tmp, info["command"], info)
     print(f"wrote {out}")
 
 
@@ -122,7 +121,7 @@ def edit_command(args: argparse.Namespace) -> int:
     vector = edit(original, strengths, space.basis, directions)
     write_models(space, {"": vector}, args.out, args.model, args.prompt, args.preview,
                  {"command": "edit", "identity": args.identity, "strengths": strengths, "delay": args.delay},
-                 original if args.delay is not None else None, args.delay or 0)
+                 args.force, original if args.delay is not None else None, args.delay or 0)
     return 0
 
 
@@ -136,7 +135,8 @@ def sample_command(args: argparse.Namespace) -> int:
     vectors = sample(space.basis, args.n, args.seed, args.covariance)
     named = {f"sample-{i:03d}": v for i, v in enumerate(vectors)}
     write_models(space, named, args.out, args.model, args.prompt, args.preview,
-                 {"command": "sample", "n": args.n, "seed": args.seed, "covariance": args.covariance})
+                 {"command": "sample", "n": args.n, "seed": args.seed, "covariance": args.covariance},
+                 args.force)
     return 0
 
 
@@ -160,7 +160,7 @@ def invert_command(args: argparse.Namespace) -> int:
                args.k or space.basis.k, args.steps, args.lr, args.seed, mask=mask)
     write_models(space, {"": space.basis.to_weights(c)}, args.out, args.model, args.prompt, args.preview,
                  {"command": "invert", "image": str(args.image), "k": args.k, "steps": args.steps,
-                  "lr": args.lr, "seed": args.seed, "coefficients": c.tolist()})
+                  "lr": args.lr, "seed": args.seed, "coefficients": c.tolist()}, args.force)
     return 0
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import zarr
 
+from w2w.errors import InputError
 from w2w.params import DirectionsParams
 from w2w.space.basis import Basis
 from w2w.space.directions import Directions, baseline_auc, check_attributes, fit_directions
@@ -44,7 +45,7 @@ def attribute_study(world: Path, base: Path, weights_zarr: Path, basis: Basis, p
     k = p.components or basis.k
     ids = np.asarray(group["identity_ids"][:])
     if not np.array_equal(basis.train_identity_ids, ids[train]):
-        raise ValueError(f"{weights_zarr}: train rows differ from the basis's; rerun the pca stage")
+        raise InputError(f"{weights_zarr}: train rows differ from the basis's; rerun the pca stage")
     held = group["weights"].get_orthogonal_selection((test, slice(None)))
     xtrain, xtest = basis.train_coefficients[:, :k], basis.to_coefficients(held)[:, :k]
     check_attributes([c for c in table.columns if table[c].dtype == bool], p.debias)
