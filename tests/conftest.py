@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -134,7 +135,16 @@ def micro_space(micro_world, tiny_pipeline, tmp_path_factory) -> Path:
 
 # A small TRAINED weight space (profiles/small.yaml): base, judge and fleet really trained, so that
 # identities and attributes are in the weights. About 9 minutes on 2 cores, once per session. Set
-# W2W_SMALL_SPACE to a folder to keep it between sessions (delete it after changing the code).
+# W2W_SMALL_SPACE to a folder to keep it between sessions: each build lives in a sub-folder named by
+# the hash of the code and params that make it, so a stale space is never tested.
+
+
+def small_space_key(p: Params) -> str:
+    """Hash of the small params and of every source file that builds or reads the space."""
+    digest = hashlib.sha256(p.config_hash().encode())
+    for path in sorted([*(ROOT / "src" / "w2w").rglob("*.py"), Path(__file__)]):
+        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def build_small_space(root: Path, p: Params) -> None:
@@ -160,6 +170,7 @@ def build_small_space(root: Path, p: Params) -> None:
 def small_space(tmp_path_factory) -> Path:
     """A folder with the stage layout of a trained small space (see build_small_space)."""
     kept = os.environ.get("W2W_SMALL_SPACE")
-    root = Path(kept) if kept else tmp_path_factory.mktemp("small")
-    build_small_space(root, profile_params("small"))
+    p = profile_params("small")
+    root = Path(kept) / f"small-{small_space_key(p)}" if kept else tmp_path_factory.mktemp("small")
+    build_small_space(root, p)
     return root
