@@ -2,40 +2,68 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
+import torch
 import yaml
 from committed import profile_params, profile_params_dict, section
+from spaces import ASSET, record_problems, stack_and_fit
 
 from w2w.base.autoencoder import build_vae
 from w2w.base.build import import_pretrained
 from w2w.base.model import build_text_encoder, build_unet, sampling_scheduler
 from w2w.base.pipeline import assemble_pipeline
 from w2w.base.tokenizer import build_clip_tokenizer
-from w2w.fleet.layout import AdapterLayout
-from w2w.fleet.run import lora_config_dict, run_finetune
-from w2w.fleet.shards import read_shard_layout, stack_shards
-from w2w.params import DirectionsParams, FinetuneParams, Params, PcaParams
+from w2w.fleet.run import run_finetune
+from w2w.params import Params
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent  # the environment's console scripts: dvc, mlflow, dask
 
+if os.environ.get("PYTEST_XDIST_WORKER"):  # `make test`: one worker per core, so one thread each,
+    os.environ["OMP_NUM_THREADS"] = "1"    # in this process and in the tools it starts; more
+    torch.set_num_threads(1)               # threads than cores slows torch down several times
 
-@pytest.fixture
-def tool_env() -> dict[str, str]:
+
+SHARING_REPRO = ("tests/test_pipeline_e2e.py", "tests/test_prebuilt_basis.py")  # reproduced_project
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """Test by test to whichever worker is free, except that the tests sharing the reproduced micro
+    project all go to one worker, which reproduces it once (xdist's own xdist_group marker does not
+    work with this pytest: it renames node ids through an attribute pytest 9 no longer reads)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedReproScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return "repro" if nodeid.startswith(SHARING_REPRO) else nodeid
+
+    return SharedReproScheduling(config, log)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Longest first (the e2e marker, then the trained space), so that the workers finish together."""
+    def order(item: pytest.Item) -> int:
+        return 0 if item.get_closest_marker("e2e") else 1 if "small_space" in item.fixturenames else 2
+    items.sort(key=order)
+
+
+def tool_environment() -> dict[str, str]:
     """Environment for subprocesses: this environment's tools first, no telemetry, default store."""
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}",
                MLFLOW_DISABLE_TELEMETRY="true", DVC_NO_ANALYTICS="1")
     env.pop("MLFLOW_TRACKING_URI", None)
     return env
+
+
+@pytest.fixture
+def tool_env() -> dict[str, str]:
+    return tool_environment()
 
 
 def micro_params_dict() -> dict:
@@ -47,14 +75,12 @@ def micro_params() -> Params:
     return profile_params("micro")
 
 
-@pytest.fixture
-def project_copy(tmp_path: Path) -> Path:
-    """The project's files (tracked and untracked, not ignored) in a fresh git repo, micro profile."""
+def copy_project(dest: Path) -> Path:
+    """The project's files (tracked and untracked, not ignored) in a new git repo at `dest`, micro profile."""
     listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT,
                             capture_output=True, text=True, check=True).stdout.split()
-    dest = tmp_path / "project"
     for rel in listed:
-        if (ROOT / rel).is_file():
+        if (ROOT / rel).is_file() and not rel.startswith("tests/assets/"):
             (dest / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / rel, dest / rel)
     (dest / "params.yaml").write_text(yaml.safe_dump(micro_params_dict(), sort_keys=False))
@@ -63,6 +89,28 @@ def project_copy(tmp_path: Path) -> Path:
                  ["commit", "-qm", "fixture"]):
         subprocess.run(["git", *args], cwd=dest, check=True, capture_output=True)
     return dest
+
+
+@pytest.fixture
+def project_copy(tmp_path: Path) -> Path:
+    return copy_project(tmp_path / "project")
+
+
+@pytest.fixture(scope="session")
+def reproduced_project(tmp_path_factory) -> Path:
+    """The micro project after one full `dvc repro`, shared by the end-to-end tests (list their files
+    in SHARING_REPRO, so that they run on one worker): use `reproduced_copy`, never this folder."""
+    project = copy_project(tmp_path_factory.mktemp("reproduced") / "project")
+    done = subprocess.run([str(BIN / "dvc"), "repro"], cwd=project, env=tool_environment(),
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return project
+
+
+@pytest.fixture
+def reproduced_copy(reproduced_project: Path, tmp_path: Path) -> Path:
+    """A private copy of the reproduced project: git, DVC cache, data, metrics and MLflow store."""
+    return Path(shutil.copytree(reproduced_project, tmp_path / "project", symlinks=True))
 
 
 @pytest.fixture(scope="session")
@@ -101,26 +149,6 @@ FLEET = section("finetune", "micro", steps=20, lr=1e-2, lora_alpha=27.0, identit
 IN_PROCESS = section("compute", "micro")  # jobs in this process
 
 
-def stack_and_fit(root: Path, world: Path, fp: FinetuneParams, pca: PcaParams, dp: DirectionsParams) -> None:
-    """root/fleet's shards -> root/weights.zarr, root/basis, root/directions (stack, pca, directions)."""
-    import zarr
-
-    from w2w.space.pca import fit_basis
-    from w2w.space.study import attribute_study
-
-    table = pd.read_parquet(world / "identities.parquet")
-    shards = sorted((root / "fleet").glob("shard-*.safetensors"))
-    layout = AdapterLayout.from_json(read_shard_layout(shards[0]))
-    stack_shards(shards, table["identity_id"].to_numpy(), table["split"].to_numpy(), layout,
-                 lora_config_dict(fp), root / "weights.zarr", fp.identities_per_shard)
-    group = zarr.open_group(root / "weights.zarr", mode="r")
-    train = np.flatnonzero(~np.asarray(group["heldout"][:]))
-    basis = fit_basis(group["weights"], train, np.asarray(group["identity_ids"][:]), pca)
-    basis.save(root / "basis")
-    directions, _ = attribute_study(world, root / "base", root / "weights.zarr", basis, dp)
-    directions.save(root / "directions", dp.debias)
-
-
 @pytest.fixture(scope="session")
 def micro_space(micro_world, tiny_pipeline, tmp_path_factory) -> Path:
     """A folder with base/, weights.zarr, basis/, directions/ (the stage layout, micro scale)."""
@@ -133,44 +161,17 @@ def micro_space(micro_world, tiny_pipeline, tmp_path_factory) -> Path:
     return root
 
 
-# A small TRAINED weight space (profiles/small.yaml): base, judge and fleet really trained, so that
-# identities and attributes are in the weights. About 9 minutes on 2 cores, once per session. Set
-# W2W_SMALL_SPACE to a folder to keep it between sessions: each build lives in a sub-folder named by
-# the hash of the code and params that make it, so a stale space is never tested.
-
-
-def small_space_key(p: Params) -> str:
-    """Hash of the small params and of every source file that builds or reads the space."""
-    digest = hashlib.sha256(p.config_hash().encode())
-    for path in sorted([*(ROOT / "src" / "w2w").rglob("*.py"), Path(__file__)]):
-        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
-def build_small_space(root: Path, p: Params) -> None:
-    """world/, base/, judge/, fleet/, weights.zarr, basis/, directions/: the stages' outputs, in order."""
-    from w2w.base.build import train_miniature
-    from w2w.judge.train import fit_and_evaluate
-    from w2w.world.dataset import synthesize_world
-
-    for name, build in [("world", lambda out: synthesize_world(p.synthesize, out)),
-                        ("base", lambda out: train_miniature(root / "world", p.base, out, lambda s, m: None)),
-                        ("judge", lambda out: fit_and_evaluate(root / "world", p.judge, out))]:
-        if not (root / name / "done").is_file():
-            shutil.rmtree(root / name, ignore_errors=True)
-            (root / name).mkdir(parents=True)
-            build(root / name)
-            (root / name / "done").touch()
-    run_finetune(root / "base", root / "world", root / "fleet", p.finetune, "small", p.compute)
-    if not (root / "directions").is_dir():
-        stack_and_fit(root, root / "world", p.finetune, p.pca, p.directions)
+# The small TRAINED weight space (profiles/small.yaml): base, judge and fleet really trained, so that
+# identities and attributes are in the weights. It takes about 13 minutes to build on 2 cores, so it
+# is committed (tests/assets/small-space) with a record of the code, params and libraries that built
+# it; `make test-assets` rebuilds it (tests/spaces.py).
 
 
 @pytest.fixture(scope="session")
-def small_space(tmp_path_factory) -> Path:
-    """A folder with the stage layout of a trained small space (see build_small_space)."""
-    kept = os.environ.get("W2W_SMALL_SPACE")
-    p = profile_params("small")
-    root = Path(kept) / f"small-{small_space_key(p)}" if kept else tmp_path_factory.mktemp("small")
-    build_small_space(root, p)
-    return root
+def small_space() -> Path:
+    """The committed small space's folder (stage layout); an error when its code has changed since."""
+    problems = record_problems()
+    if problems:
+        pytest.fail("tests/assets/small-space is not what the code builds now, run `make test-assets`: "
+                    + "; ".join(problems[:8]), pytrace=False)
+    return ASSET

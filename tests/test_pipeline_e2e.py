@@ -15,7 +15,7 @@ import pytest
 import zarr
 
 BIN = Path(sys.executable).parent
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.e2e  # shares reproduced_project: listed in conftest's SHARING_REPRO
 
 
 def free_port() -> int:
@@ -71,10 +71,8 @@ def check_evaluation_outputs(project: Path) -> None:
         assert (project / "reports" / grid).stat().st_size > 0
 
 
-def test_repro_then_runs_visible_over_rest(project_copy, tmp_path, tool_env):
-    result = subprocess.run([str(BIN / "dvc"), "repro"], cwd=project_copy,
-                            env=tool_env, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+def test_repro_then_runs_visible_over_rest(reproduced_copy, tmp_path, tool_env):
+    project_copy = reproduced_copy  # after `dvc repro` (the shared fixture)
     judge_metrics = json.loads((project_copy / "metrics" / "judge.json").read_text())
     assert 0.0 <= judge_metrics["attribute_accuracy_mean"] <= 1.0
     assert 0.0 <= judge_metrics["identity_auc"] <= 1.0

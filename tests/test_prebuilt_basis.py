@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 BIN = Path(sys.executable).parent
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.e2e  # shares reproduced_project: listed in conftest's SHARING_REPRO
 SHARED = ["data/world", "data/judge", "data/base", "data/weights.zarr", "data/basis", "data/directions"]
 
 
@@ -19,9 +19,8 @@ def run(args: list[str], cwd: Path, env: dict) -> str:
     return done.stdout + done.stderr
 
 
-def test_clone_pulls_the_basis_and_evaluates_without_retraining(project_copy, tmp_path, tool_env):
-    dvc = str(BIN / "dvc")
-    run([dvc, "repro"], project_copy, tool_env)
+def test_clone_pulls_the_basis_and_evaluates_without_retraining(reproduced_copy, tmp_path, tool_env):
+    dvc, project_copy = str(BIN / "dvc"), reproduced_copy  # after `dvc repro` (the shared fixture)
     run([dvc, "remote", "add", "-d", "store", str(tmp_path / "remote")], project_copy, tool_env)
     run([dvc, "push", *SHARED], project_copy, tool_env)  # not data/fleet: the shards stay home
     run(["git", "add", "-A"], project_copy, tool_env)

@@ -78,13 +78,14 @@ def _world_show(args: argparse.Namespace) -> int:
 
 def _generate(args: argparse.Namespace) -> int:
     """Sample a grid from a pipeline folder (or hub id), optionally with a LoRA attached."""
-    from w2w.base.pipeline import generate, load_lora, load_pipeline
     from w2w.outputs import claim_image, save_image
-    from w2w.world.dataset import contact_sheet
 
     if args.n < 1 or args.steps < 1:
         raise ValueError(f"--n and --steps must be >= 1, got {args.n} and {args.steps}")
-    claim_image(args.out, "generate", args.force)
+    claim_image(args.out, "generate", args.force)  # before the heavy imports: a refusal is at once
+    from w2w.base.pipeline import generate, load_lora, load_pipeline
+    from w2w.world.dataset import contact_sheet
+
     pipe = load_pipeline(args.model)
     if args.lora is not None:
         load_lora(pipe, args.lora)
@@ -98,17 +99,19 @@ def _generate(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     """One identity's row of weights.zarr as a standard diffusers/PEFT LoRA folder."""
-    import numpy as np
-
-    from w2w.fleet.export import LORA_WEIGHTS, lora_config, write_lora_files
-    from w2w.fleet.shards import open_stacked
     from w2w.outputs import claim_output, output_folder
 
-    claim_output(args.out, "export", args.force)
+    claim_output(args.out, "export", args.force)  # before the heavy imports: a refusal is at once
+    import numpy as np
+
+    from w2w.fleet.shards import open_stacked
+
     stacked = open_stacked(args.weights)
     rows = np.flatnonzero(stacked.group["identity_ids"][:] == args.identity)
     if len(rows) != 1:
         raise ValueError(f"identity {args.identity} is not in {args.weights}")
+    from w2w.fleet.export import LORA_WEIGHTS, lora_config, write_lora_files  # peft: seconds
+
     meta = stacked.lora_config
     config = lora_config(meta["r"], meta["lora_alpha"], tuple(meta["target_modules"]))
     with output_folder(args.out, "export", args.force,

@@ -42,7 +42,7 @@ def project(project_copy, micro_world, tiny_pipeline):
     import_pretrained(micro_world, section("base", source="pretrained", pretrained=str(tiny_pipeline[1])),
                       project_copy / "data" / "base")
     params = yaml.safe_load((project_copy / "params.yaml").read_text())
-    params["finetune"].update(steps=40, identities_per_shard=2)  # 12 shards, about a second each
+    params["finetune"].update(steps=20, identities_per_shard=2)  # 12 shards, about half a second each
     params["compute"].update(workers=0, threads=1)
     (project_copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     return project_copy

@@ -108,10 +108,10 @@ def parse_strengths(items: list[str], known: list[str]) -> dict[str, float]:
 
 
 def edit_command(args: argparse.Namespace) -> int:
+    claim_output(args.out, "edit", args.force)  # before the heavy imports: a refusal is at once
     from w2w.space.directions import Directions
     from w2w.space.edit import edit
 
-    claim_output(args.out, "edit", args.force)
     space = Space.open(args.weights, args.basis)
     directions = Directions.load(args.directions)
     strengths = parse_strengths(args.set, directions.attributes)
@@ -126,11 +126,11 @@ def edit_command(args: argparse.Namespace) -> int:
 
 
 def sample_command(args: argparse.Namespace) -> int:
-    from w2w.space.edit import sample
-
     if args.n < 1:
         raise ValueError(f"--n must be >= 1, got {args.n}")
-    claim_output(args.out, "sample", args.force)
+    claim_output(args.out, "sample", args.force)  # before the heavy imports: a refusal is at once
+    from w2w.space.edit import sample
+
     space = Space.open(args.weights, args.basis)
     vectors = sample(space.basis, args.n, args.seed, args.covariance)
     named = {f"sample-{i:03d}": v for i, v in enumerate(vectors)}
@@ -141,16 +141,16 @@ def sample_command(args: argparse.Namespace) -> int:
 
 
 def invert_command(args: argparse.Namespace) -> int:
-    from w2w.base.pipeline import load_pipeline
-    from w2w.space.invert import check_image, invert, load_image
-
     if args.steps < 1 or args.lr <= 0 or args.k < 0:
         raise ValueError(f"--steps and --lr must be positive and --k >= 0, got {args.steps}, {args.lr}, "
                          f"{args.k}")
+    claim_output(args.out, "invert", args.force)  # before the heavy imports: a refusal is at once
+    from w2w.base.pipeline import load_pipeline
+    from w2w.space.invert import check_image, invert, load_image
+
     for path in (args.image, args.mask):
         if path is not None:
             check_image(path)
-    claim_output(args.out, "invert", args.force)
     space = Space.open(args.weights, args.basis)
     pipe = load_pipeline(args.model)
     size = int(pipe.vae.config.sample_size)
