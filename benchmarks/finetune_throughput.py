@@ -27,8 +27,9 @@ import zarr
 from w2w.atomic import write_json
 from w2w.base.model import encode_prompts, training_scheduler
 from w2w.base.pipeline import load_pipeline
+from w2w.fleet.config import FleetConfig
 from w2w.fleet.peft_reference import train_one_with_peft
-from w2w.fleet.train import FleetConfig, train_identities
+from w2w.fleet.train import train_identities
 from w2w.params import load_params
 
 RESULT = Path("benchmarks/results/finetune_throughput.json")

@@ -24,9 +24,10 @@ from pathlib import Path
 import torch
 from diffusers import DDPMScheduler, UNet2DConditionModel
 
-from w2w.fleet.lora import lora_target_names
+from w2w.adapters.lora import lora_target_names
+from w2w.fleet.config import FleetConfig
 from w2w.fleet.peft_reference import train_one_with_peft
-from w2w.fleet.train import FleetConfig, train_identities
+from w2w.fleet.train import train_identities
 from w2w.reference.sd15 import SD15_UNET_CONFIG, TEXT_TOKENS, sd15_unet
 
 RESULT = Path("benchmarks/results/gpu_throughput.json")

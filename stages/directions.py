@@ -16,13 +16,15 @@ METRICS = Path("metrics/directions.json")
 
 def main() -> None:
     params = load_params_or_exit()  # before any output is touched
+    from w2w.evaluate.directions import directions_metrics
+    from w2w.space.attributes import fit_attribute_directions
     from w2w.space.basis import Basis
-    from w2w.space.study import attribute_study
     from w2w.tracking import stage_run
 
     with stage_run("directions", params, ("pca", "directions")) as run:
-        directions, metrics = attribute_study(WORLD, BASE, WEIGHTS, Basis.load(BASIS), params.directions)
-        directions.save(OUT, params.directions.debias)
+        fit = fit_attribute_directions(WORLD, WEIGHTS, Basis.load(BASIS), params.directions)
+        metrics = directions_metrics(fit, BASE)
+        fit.directions.save(OUT, params.directions.debias)
         run.log_metrics({k: v for k, v in metrics.items() if not isinstance(v, dict)})
         run.log_metrics({f"auc.{k}": v for k, v in metrics["auc"].items()})
         write_json(METRICS, metrics)

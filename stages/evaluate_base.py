@@ -16,7 +16,7 @@ METRICS = Path("metrics/base.json")
 
 def main() -> None:
     params = load_params_or_exit()  # before any output is touched
-    from w2w.base.build import measure_base
+    from w2w.evaluate.base import measure_base
     from w2w.tracking import stage_run
 
     with stage_run("evaluate_base", params, ("base", "evaluate_base")) as run:

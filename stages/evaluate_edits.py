@@ -18,16 +18,16 @@ def main() -> None:
     params = load_params_or_exit()  # before any output is touched
     import numpy as np
 
+    from w2w.evaluate.context import Context
     from w2w.evaluate.edits import measure_edits
     from w2w.evaluate.figures import grid_image, save_png, write_csv
-    from w2w.evaluate.fleet import Fleet
     from w2w.space.basis import Basis
     from w2w.space.directions import Directions
     from w2w.tracking import stage_run
 
     with stage_run("evaluate_edits", params, ("evaluate_edits",)) as run:
-        fleet = Fleet.open(WORLD, WEIGHTS, BASE, JUDGE)
-        metrics, curve, grids = measure_edits(fleet, Basis.load(BASIS), Directions.load(DIRECTIONS),
+        ctx = Context.open(WORLD, WEIGHTS, BASE, JUDGE)
+        metrics, curve, grids = measure_edits(ctx, Basis.load(BASIS), Directions.load(DIRECTIONS),
                                               params.evaluate_edits, params.directions,
                                               params.finetune.prompt)
         run.log_metrics({k: v for k, v in metrics.items() if k not in ("attributes", "train_flip_rate")})

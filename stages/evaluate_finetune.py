@@ -18,7 +18,7 @@ METRICS = Path("metrics/finetune.json")
 
 def main() -> None:
     params = load_params_or_exit()  # before any output is touched
-    from w2w.fleet.evaluate import measure_fleet
+    from w2w.evaluate.finetune import measure_fleet
     from w2w.tracking import stage_run
     from w2w.world.dataset import contact_sheet
 

@@ -14,15 +14,15 @@ GRID = Path("reports/inversion_grid.png")
 
 def main() -> None:
     params = load_params_or_exit()  # before any output is touched
+    from w2w.evaluate.context import Context
     from w2w.evaluate.figures import grid_image, save_png
-    from w2w.evaluate.fleet import Fleet
     from w2w.evaluate.inversion import measure_inversion
     from w2w.space.basis import Basis
     from w2w.tracking import stage_run
 
     with stage_run("evaluate_inversion", params, ("evaluate_inversion",)) as run:
-        fleet = Fleet.open(WORLD, WEIGHTS, BASE, JUDGE)
-        metrics, grid = measure_inversion(fleet, Basis.load(BASIS), params.evaluate_inversion,
+        ctx = Context.open(WORLD, WEIGHTS, BASE, JUDGE)
+        metrics, grid = measure_inversion(ctx, Basis.load(BASIS), params.evaluate_inversion,
                                           params.finetune)
         run.log_metrics(metrics)
         # per identity: a true render | render, w2w, LoRA | painting, w2w, LoRA

@@ -14,15 +14,15 @@ GRID = Path("reports/sampling_grid.png")
 
 def main() -> None:
     params = load_params_or_exit()  # before any output is touched
+    from w2w.evaluate.context import Context
     from w2w.evaluate.figures import grid_image, save_png
-    from w2w.evaluate.fleet import Fleet
     from w2w.evaluate.sampling import measure_sampling
     from w2w.space.basis import Basis
     from w2w.tracking import stage_run
 
     with stage_run("evaluate_sampling", params, ("evaluate_sampling",)) as run:
-        fleet = Fleet.open(WORLD, WEIGHTS, BASE, JUDGE)
-        metrics, samples = measure_sampling(fleet, Basis.load(BASIS), params.evaluate_sampling,
+        ctx = Context.open(WORLD, WEIGHTS, BASE, JUDGE)
+        metrics, samples = measure_sampling(ctx, Basis.load(BASIS), params.evaluate_sampling,
                                             params.finetune.prompt)
         run.log_metrics({k: v for k, v in metrics.items() if k != "covariance"})
         save_png(grid_image(samples[:16]), GRID)  # a sampled identity per row, its seeds across

@@ -14,8 +14,8 @@ def main() -> None:
     params = load_params_or_exit()  # before any output is touched
     import pandas as pd
 
-    from w2w.fleet.layout import AdapterLayout
-    from w2w.fleet.run import lora_config_dict
+    from w2w.adapters.layout import AdapterLayout
+    from w2w.fleet.config import lora_config_dict
     from w2w.fleet.shards import read_shard_layout, stack_shards
     from w2w.tracking import stage_run
 

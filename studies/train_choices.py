@@ -13,28 +13,29 @@ from pathlib import Path
 
 import numpy as np
 
-from w2w.evaluate.edits import sweep, w2w_steps
-from w2w.evaluate.fleet import Fleet
+from w2w.evaluate.context import Context
+from w2w.evaluate.edits import sweep, w2w_displacements
+from w2w.evaluate.finetune import reference_renders
 from w2w.evaluate.inversion import score_models, w2w_inversion
-from w2w.fleet.evaluate import reference_renders
 from w2w.params import load_params
+from w2w.space.attributes import fit_attribute_directions
 from w2w.space.basis import Basis
 from w2w.space.invert import identity_recovery, invert_batch
-from w2w.space.study import attribute_study
 
 DATA = Path("data")
 
 
-def edits(fleet: Fleet, basis: Basis) -> None:
+def edits(ctx: Context, basis: Basis) -> None:
     params = load_params()
-    rows = fleet.rows(False, params.evaluate_edits.selection_identities)
+    rows = ctx.rows(False, params.evaluate_edits.selection_identities)
     variants = [(k, 0) for k in (16, 64, 256)] + [(256, t) for t in (700, 400)]
     for k, delay in variants:
-        directions, _ = attribute_study(DATA / "world", DATA / "base", DATA / "weights.zarr", basis,
-                                        params.directions.model_copy(update={"components": k}))
-        names = [a for a in directions.attributes if a in fleet.judge.attribute_names]
+        fitted = fit_attribute_directions(DATA / "world", DATA / "weights.zarr", basis,
+                                          params.directions.model_copy(update={"components": k}))
+        directions = fitted.directions
+        names = [a for a in directions.attributes if a in ctx.judge.attribute_names]
         p = params.evaluate_edits.model_copy(update={"delay": delay})
-        _, res = sweep(fleet, rows, names, {"w2w": w2w_steps(basis, directions, names)}, p,
+        _, res = sweep(ctx, rows, names, {"w2w": w2w_displacements(basis, directions, names)}, p,
                        params.finetune.prompt)
         for s, sc in res["w2w"].items():
             print(f"components {k} delay {delay} strength {s:g}: flip {sc.flip.mean():.3f} identity "
@@ -44,18 +45,18 @@ def edits(fleet: Fleet, basis: Basis) -> None:
           f"kept {sc.others_kept.mean():.3f}")
 
 
-def inversion(fleet: Fleet, basis: Basis) -> None:
+def inversion(ctx: Context, basis: Basis) -> None:
     params = load_params()
-    rows = fleet.rows(False, 6)
-    table = fleet.table.iloc[rows]
+    rows = ctx.rows(False, 6)
+    table = ctx.table.iloc[rows]
     p0 = params.evaluate_inversion
-    renders = reference_renders(table, p0.renders_per_identity, p0.seed, fleet.image_size)
-    truth = table[fleet.judge.attribute_names].to_numpy(dtype=bool)
-    images = np.asarray(fleet.images.get_orthogonal_selection((rows, 0)))
+    renders = reference_renders(table, p0.renders_per_identity, p0.seed, ctx.image_size)
+    truth = table[ctx.judge.attribute_names].to_numpy(dtype=bool)
+    images = np.asarray(ctx.images.get_orthogonal_selection((rows, 0)))
     for k, lr in ((0, 0.01), (0, 0.03), (0, 0.1), (16, 0.1), (64, 0.1), (64, 0.03)):  # k 0: all components
         p = p0.model_copy(update={"lr": lr, "components": k})
-        weights = w2w_inversion(fleet, basis, images, p, params.finetune)
-        sim, agree, _ = score_models(fleet, weights, renders, truth, p, f"lr {lr}")
+        weights = w2w_inversion(ctx, basis, images, p, params.finetune)
+        sim, agree, _ = score_models(ctx, weights, renders, truth, p, f"lr {lr}")
         c = basis.to_coefficients(weights)
         own = np.linalg.norm(c - basis.train_coefficients[: len(rows)], axis=1)
         mean = np.linalg.norm(c - basis.train_coefficients.mean(0), axis=1)
@@ -64,16 +65,16 @@ def inversion(fleet: Fleet, basis: Basis) -> None:
               f"closer to own identity than to the mean {int((own < mean).sum())} of {len(rows)}", flush=True)
 
 
-def recovery(fleet: Fleet, basis: Basis) -> None:
+def recovery(ctx: Context, basis: Basis) -> None:
     """Coefficient space: is the inverted model nearer its own identity than the mean (the origin),
     and where does its own identity rank among all train identities (1: nearest)?"""
-    rows = fleet.rows(False, 8)
-    images = np.asarray(fleet.images.get_orthogonal_selection((rows, 0)))
-    rank = fleet.layout.shapes[0][0]
+    rows = ctx.rows(False, 8)
+    images = np.asarray(ctx.images.get_orthogonal_selection((rows, 0)))
+    rank = ctx.layout.shapes[0][0]
     for k, lr in ((8, 0.1), (16, 0.1), (32, 0.1), (64, 0.1), (256, 0.03)):
-        c = invert_batch(fleet.pipe, basis, fleet.layout, rank, fleet.scaling * rank, images, "sks person", k,
+        c = invert_batch(ctx.pipe, basis, ctx.layout, rank, ctx.scaling * rank, images, "sks person", k,
                          200, lr, progress=False)[:, :k]
-        ratio, ranks = identity_recovery(c, basis, fleet.table["identity_id"].to_numpy()[rows])
+        ratio, ranks = identity_recovery(c, basis, ctx.table["identity_id"].to_numpy()[rows])
         print(f"k {k} lr {lr}: closer to own identity than to the mean {int((ratio < 1).sum())} of "
               f"{len(rows)}, own identity ranked {ranks.tolist()} of {len(basis.train_coefficients)} "
               f"(median {np.median(ranks):g})", flush=True)
@@ -85,8 +86,8 @@ STUDIES = {"edits": edits, "inversion": inversion, "recovery": recovery}
 def main() -> None:
     if len(sys.argv) != 2 or sys.argv[1] not in STUDIES:
         sys.exit(__doc__)
-    fleet = Fleet.open(DATA / "world", DATA / "weights.zarr", DATA / "base", DATA / "judge")
-    STUDIES[sys.argv[1]](fleet, Basis.load(DATA / "basis"))
+    ctx = Context.open(DATA / "world", DATA / "weights.zarr", DATA / "base", DATA / "judge")
+    STUDIES[sys.argv[1]](ctx, Basis.load(DATA / "basis"))
 
 
 if __name__ == "__main__":

@@ -12,51 +12,52 @@ IDENTITIES = 8       # edited and inverted per test
 
 
 def open_space(root: Path):
-    from w2w.evaluate.fleet import Fleet
+    from w2w.evaluate.context import Context
     from w2w.space.basis import Basis
     from w2w.space.directions import Directions
 
-    fleet = Fleet.open(root / "world", root / "weights.zarr", root / "base", root / "judge")
-    return fleet, Basis.load(root / "basis"), Directions.load(root / "directions")
+    ctx = Context.open(root / "world", root / "weights.zarr", root / "base", root / "judge")
+    return ctx, Basis.load(root / "basis"), Directions.load(root / "directions")
 
 
-def edit_shifts(fleet, basis, directions) -> dict[str, np.ndarray]:
+def edit_shifts(ctx, basis, directions) -> dict[str, np.ndarray]:
     """(identities, attributes) target shifts of held-out identities edited along each attribute's
     direction ("w2w") and along random unit directions of the same strength unit ("random")."""
     from committed import section
 
-    from w2w.evaluate.edits import sweep, w2w_steps
+    from w2w.evaluate.edits import sweep, w2w_displacements
     from w2w.space.directions import Directions
 
     random = np.random.default_rng(0).standard_normal(directions.directions.shape)
     control = Directions(directions.attributes, random / np.linalg.norm(random, axis=1, keepdims=True),
                          directions.scales)
     names = directions.attributes
-    steps = {"w2w": w2w_steps(basis, directions, names), "random": w2w_steps(basis, control, names)}
+    displacements = {"w2w": w2w_displacements(basis, directions, names),
+                     "random": w2w_displacements(basis, control, names)}
     p = section("evaluate_edits", strengths=[EDIT_STRENGTH], samples_per_model=2, sampler_steps=20,
                 guidance_scale=3.0)
-    _, results = sweep(fleet, fleet.rows(True, IDENTITIES), names, steps, p, "sks person")
+    _, results = sweep(ctx, ctx.rows(True, IDENTITIES), names, displacements, p, "sks person")
     return {m: results[m][EDIT_STRENGTH].target_shift for m in ("w2w", "random")}
 
 
-def inversion_recovery(fleet, basis, k: int = 8) -> tuple[np.ndarray, np.ndarray]:
+def inversion_recovery(ctx, basis, k: int = 8) -> tuple[np.ndarray, np.ndarray]:
     """Train identities' first images inverted in k components: (distance to own / to the mean,
     own identity's rank among all train identities), each (identities,)."""
     from w2w.space.invert import identity_recovery, invert_batch
 
-    rows = fleet.rows(False, IDENTITIES)
-    images = np.asarray(fleet.images.get_orthogonal_selection((rows, 0)))
-    rank = fleet.layout.shapes[0][0]
-    found = invert_batch(fleet.pipe, basis, fleet.layout, rank, fleet.scaling * rank, images, "sks person",
+    rows = ctx.rows(False, IDENTITIES)
+    images = np.asarray(ctx.images.get_orthogonal_selection((rows, 0)))
+    rank = ctx.layout.shapes[0][0]
+    found = invert_batch(ctx.pipe, basis, ctx.layout, rank, ctx.scaling * rank, images, "sks person",
                          k=k, steps=200, lr=0.1, progress=False)[:, :k]
-    return identity_recovery(found, basis, fleet.table["identity_id"].to_numpy()[rows])
+    return identity_recovery(found, basis, ctx.table["identity_id"].to_numpy()[rows])
 
 
 def science_figures(root: Path) -> dict[str, float]:
     """What test_trained_space.py asserts on, as numbers."""
-    fleet, basis, directions = open_space(root)
-    shifts = edit_shifts(fleet, basis, directions)
-    ratio, ranks = inversion_recovery(fleet, basis)
+    ctx, basis, directions = open_space(root)
+    shifts = edit_shifts(ctx, basis, directions)
+    ratio, ranks = inversion_recovery(ctx, basis)
     return {"edit_shift_mean": float(shifts["w2w"].mean()),
             "edit_towards_fraction": float((shifts["w2w"] > 0).mean()),
             "random_shift_mean": float(shifts["random"].mean()),

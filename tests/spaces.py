@@ -69,17 +69,28 @@ def build_key(sources: dict[str, str], root: Path = ROOT) -> dict:
             "libraries": pinned_versions(root)}
 
 
+def source_sums(files: list[Path], root: Path = ROOT) -> dict[str, str]:
+    return {f.relative_to(root).as_posix(): sha256(f) for f in sorted(set(files))}
+
+
 def imported_sources(root: Path = ROOT) -> dict[str, str]:
-    """The project's source files this process has imported (the build's code), path -> sha256."""
+    """The build's code, path -> sha256: the project's files this process imported, and every w2w
+    module those import anywhere (the fleet's jobs import theirs in Dask worker processes)."""
+    from imports import closure, import_graph, module_file
+
     files = {Path(m.__file__).resolve() for m in list(sys.modules.values()) if getattr(m, "__file__", None)}
+    files = {f for f in files if f.is_file()}  # a relative __file__ resolved against the cwd may not be
     ours = [f for f in files if f.is_relative_to(root / "src") or f == Path(__file__).resolve()
             or f.parent == root / "tests" and f.suffix == ".py"]
-    return {f.relative_to(root).as_posix(): sha256(f) for f in sorted(ours)}
+    loaded = {m for m, module in list(sys.modules.items()) if m.split(".")[0] == "w2w"
+              and getattr(module, "__file__", None)}
+    ours += [module_file(m, root / "src") for m in closure(loaded, import_graph(root / "src"))]
+    return source_sums(ours, root)
 
 
 def record_problems(root: Path = ROOT) -> list[str]:
     """Why the committed space (under `root`) is not what its code builds; empty when it is."""
-    record_path = root / "tests" / "assets" / "small-space.json"
+    record_path = root / RECORD.relative_to(ROOT)
     if not record_path.is_file():
         return [f"{record_path.relative_to(root)} is missing"]
     record = json.loads(record_path.read_text())
@@ -96,7 +107,7 @@ def record_problems(root: Path = ROOT) -> list[str]:
         built = record["key"]["libraries"].get(name)
         if built != version:
             problems.append(f"{name} is {version}, the space was built with {built}")
-    sums = file_sums(root / "tests" / "assets" / "small-space")
+    sums = file_sums(root / ASSET.relative_to(ROOT))
     for rel in sorted(set(sums) ^ set(record["files"])):
         problems.append(f"small-space/{rel} is {'extra' if rel in sums else 'missing'}")
     problems += [f"small-space/{rel} was edited" for rel in sorted(set(sums) & set(record["files"]))
@@ -113,11 +124,12 @@ def stack_and_fit(root: Path, world: Path, fp, pca, dp) -> dict[str, float]:
     import pandas as pd
     import zarr
 
-    from w2w.fleet.layout import AdapterLayout
-    from w2w.fleet.run import lora_config_dict
+    from w2w.adapters.layout import AdapterLayout
+    from w2w.evaluate.directions import directions_metrics
+    from w2w.fleet.config import lora_config_dict
     from w2w.fleet.shards import read_shard_layout, stack_shards
+    from w2w.space.attributes import fit_attribute_directions
     from w2w.space.pca import fit_basis
-    from w2w.space.study import attribute_study
 
     table = pd.read_parquet(world / "identities.parquet")
     shards = sorted((root / "fleet").glob("shard-*.safetensors"))
@@ -128,8 +140,9 @@ def stack_and_fit(root: Path, world: Path, fp, pca, dp) -> dict[str, float]:
     train = np.flatnonzero(~np.asarray(group["heldout"][:]))
     basis = fit_basis(group["weights"], train, np.asarray(group["identity_ids"][:]), pca)
     basis.save(root / "basis")
-    directions, study = attribute_study(world, root / "base", root / "weights.zarr", basis, dp)
-    directions.save(root / "directions", dp.debias)
+    fit = fit_attribute_directions(world, root / "weights.zarr", basis, dp)
+    study = directions_metrics(fit, root / "base")
+    fit.directions.save(root / "directions", dp.debias)
     return {"explained_variance_ratio_sum": float(basis.explained_variance_ratio.sum()), **study}
 
 
@@ -192,13 +205,12 @@ def commit() -> str:
 
 
 def main() -> int:
-    p = small_params()
-    everything = {p.relative_to(ROOT).as_posix(): sha256(p) for p in
-                  sorted([*ROOT.glob("src/**/*.py"), Path(__file__).resolve()])}
+    params = small_params()
+    everything = source_sums([*ROOT.glob("src/**/*.py"), Path(__file__).resolve()])
     pre_key = hashlib.sha256(json.dumps(build_key(everything), sort_keys=True).encode())
     scratch = ROOT / "tests" / "assets" / f"small-space.build-{pre_key.hexdigest()[:12]}"  # resumable
     scratch.mkdir(parents=True, exist_ok=True)
-    figures = flat_numbers(build_small_space(scratch, p))
+    figures = flat_numbers(build_small_space(scratch, params))
     key = build_key(imported_sources())  # before measuring: only what the build itself imported
     print("measuring the science figures ...", flush=True)
     from space_science import science_figures  # after the key: measuring does not build the space

@@ -1,4 +1,4 @@
-"""`--out` never loses anything: the real CLI, run as a user would, against folders that hold files.
+"""`--out` never loses anything: the CLI, run as a user would, against folders that hold files.
 
 Each case checks the exit code, the message (naming the path the user typed), and the checksum of
 every file that existed before (tests/snapshot.py).
@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_run import run_w2w
 from PIL import Image
 from snapshot import snapshot
 
@@ -28,11 +29,12 @@ def w2w(*args, cwd: Path, umask: str = "022", timeout: int = 600) -> subprocess.
 
 def space_args(space: Path) -> list[str]:
     return ["--weights", str(space / "weights.zarr"), "--basis", str(space / "basis"),
-            "--model", str(space / "base" / "model"), "--preview", "1"]
+            "--model", str(space / "base" / "model"), "--preview", "1",
+            "--params", str(Path(__file__).resolve().parents[1] / "params.yaml")]
 
 
-def export(space: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
-    return w2w("export", "--weights", space / "weights.zarr", "--identity", "0", "--out", out, *extra,
+def export(space: Path, out: Path, *extra: str, run=w2w) -> subprocess.CompletedProcess:
+    return run("export", "--weights", space / "weights.zarr", "--identity", "0", "--out", out, *extra,
                cwd=out.parent)
 
 
@@ -64,31 +66,31 @@ def test_invert_and_export_refuse_a_folder_of_the_users_files_even_with_force(mi
 
 
 def test_an_earlier_output_is_replaced_only_with_force_and_only_by_its_command(micro_space, face, tmp_path):
-    out = tmp_path / "lora"
-    assert export(micro_space, out).returncode == 0
+    out = tmp_path / "lora"  # the commands run in this process (tests/cli_run.py): 50 s less
+    assert export(micro_space, out, run=run_w2w).returncode == 0
     info = json.loads((out / "info.json").read_text())
     assert info["command"] == "export"
     assert sorted([*info["written"], "info.json"]) == sorted(p.name for p in out.iterdir())
     before = snapshot(tmp_path)
-    again = export(micro_space, out)
+    again = export(micro_space, out, run=run_w2w)
     assert again.returncode == 1
     assert f"{out}: holds an earlier `w2w export` output; pass --force" in again.stderr
-    other = w2w("invert", face, "--steps", "3", "--out", out, "--force", *space_args(micro_space),
-                cwd=tmp_path)
+    other = run_w2w("invert", face, "--steps", "3", "--out", out, "--force", *space_args(micro_space),
+                    cwd=tmp_path)
     assert other.returncode == 1 and "holds a `w2w export` output, not one of `w2w invert`" in other.stderr
     assert snapshot(tmp_path) == before
     (out / "notes.txt").write_text("added by hand")  # now the folder holds something export never wrote
-    kept = export(micro_space, out, "--force")
+    kept = export(micro_space, out, "--force", run=run_w2w)
     assert kept.returncode == 1 and "holds files that w2w did not write" in kept.stderr
     (out / "notes.txt").unlink()
     weights = out / "pytorch_lora_weights.safetensors"
     original = weights.read_bytes()
     weights.write_bytes(original[:-1] + b" ")  # the user retrained or edited it: same name, new bytes
-    edited = export(micro_space, out, "--force")
+    edited = export(micro_space, out, "--force", run=run_w2w)
     assert edited.returncode == 1 and "or that were changed since" in edited.stderr
     assert weights.read_bytes() == original[:-1] + b" "
     weights.write_bytes(original)
-    forced = export(micro_space, out, "--force")
+    forced = export(micro_space, out, "--force", run=run_w2w)
     assert forced.returncode == 0, forced.stderr
 
 
@@ -124,11 +126,12 @@ def test_an_unwritable_out_fails_at_once_naming_the_users_path(micro_space, face
 
 @pytest.mark.parametrize("umask, file_mode, dir_mode", [("022", 0o644, 0o755), ("002", 0o664, 0o775)])
 def test_outputs_get_the_usual_modes_under_the_umask(micro_space, face, tmp_path, umask, file_mode, dir_mode):
-    done = w2w("export", "--weights", micro_space / "weights.zarr", "--identity", "0", "--out",
-               tmp_path / "lora", cwd=tmp_path, umask=umask)
+    mask = int(umask, 8)  # in this process, under that umask
+    done = run_w2w("export", "--weights", micro_space / "weights.zarr", "--identity", "0", "--out",
+                   tmp_path / "lora", cwd=tmp_path, umask=mask)
     assert done.returncode == 0, done.stderr
-    sampled = w2w("sample", "--n", "2", "--out", tmp_path / "s", *space_args(micro_space), cwd=tmp_path,
-                  umask=umask)
+    sampled = run_w2w("sample", "--n", "2", "--out", tmp_path / "s", *space_args(micro_space), cwd=tmp_path,
+                      umask=mask)
     assert sampled.returncode == 0, sampled.stderr
     for root in (tmp_path / "lora", tmp_path / "s"):
         for path in [root, *root.rglob("*")]:

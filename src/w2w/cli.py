@@ -64,11 +64,13 @@ def _world_show(args: argparse.Namespace) -> int:
     import numpy as np
 
     from w2w.outputs import claim_image, save_image
+    from w2w.storage import STREAM_IMAGES
     from w2w.world.dataset import contact_sheet, render_identity
     from w2w.world.identity import sample_identity
 
     claim_image(args.out, "world show", args.force)
-    rows = [render_identity(sample_identity(i, args.seed), args.n, args.seed, 1, args.size)
+    rows = [render_identity(sample_identity(i, args.seed), args.n, args.seed, STREAM_IMAGES,
+                            args.size)
             for i in args.identity]
     sheet = contact_sheet(np.concatenate(rows), rows=len(rows), cols=args.n)
     save_image(sheet, args.out, "world show", args.force)
@@ -104,13 +106,13 @@ def _export(args: argparse.Namespace) -> int:
     claim_output(args.out, "export", args.force)  # before the heavy imports: a refusal is at once
     import numpy as np
 
-    from w2w.fleet.shards import open_stacked
+    from w2w.adapters.stacked import open_stacked
 
     stacked = open_stacked(args.weights)
     rows = np.flatnonzero(stacked.group["identity_ids"][:] == args.identity)
     if len(rows) != 1:
         raise ValueError(f"identity {args.identity} is not in {args.weights}")
-    from w2w.fleet.export import LORA_WEIGHTS, lora_config, write_lora_files  # peft: seconds
+    from w2w.adapters.files import LORA_WEIGHTS, lora_config, write_lora_files  # peft: seconds
 
     meta = stacked.lora_config
     config = lora_config(meta["r"], meta["lora_alpha"], tuple(meta["target_modules"]))

@@ -204,6 +204,14 @@ class ComputeParams(_Section):
     connect_timeout_s: float = Field(gt=0.0)
 
 
+class PreviewParams(_Section):
+    """The preview grids that `w2w edit`, `w2w sample` and `w2w invert` write beside their models."""
+
+    sampler_steps: int = Field(ge=1, le=1000)
+    guidance_scale: float = Field(ge=1.0, le=30.0)
+    seed: int = Field(ge=0)  # every model's preview samples start from this seed
+
+
 class Params(_Section):
     synthesize: SynthesizeParams
     judge: JudgeParams
@@ -217,6 +225,7 @@ class Params(_Section):
     evaluate_inversion: EvaluateInversionParams
     evaluate_sampling: EvaluateSamplingParams
     compute: ComputeParams
+    preview: PreviewParams
 
     def flat(self, sections: tuple[str, ...] | None = None) -> dict[str, Any]:
         """Flattened `section.key` view, as logged to MLflow."""

@@ -6,9 +6,10 @@ import torch
 import zarr
 from committed import section
 
-from w2w.base.build import import_pretrained, measure_base, train_miniature
+from w2w.base.build import import_pretrained, train_miniature
 from w2w.base.latents import encode_images
 from w2w.base.pipeline import load_pipeline
+from w2w.evaluate.base import measure_base
 from w2w.judge.api import Judge
 from w2w.judge.model import JudgeNet
 from w2w.world.identity import ATTRIBUTES

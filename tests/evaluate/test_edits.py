@@ -25,9 +25,9 @@ def test_prompt_forms_read_as_intended():
 
 def test_weight_edits_move_each_identity_towards_its_target():
     base = Unedited(np.zeros((2, 3), np.float32), None, None, None)
-    steps = np.array([[1.0, 0, 0], [0, 1.0, 0]])  # (A, D)
+    displacements = np.array([[1.0, 0, 0], [0, 1.0, 0]])  # (A, D)
     signs = np.array([[1.0, -1.0], [-1.0, 1.0]])  # (M, A)
-    edited = weight_edits(base, steps, signs, 2.0).reshape(2, 2, 3)
+    edited = weight_edits(base, displacements, signs, 2.0).reshape(2, 2, 3)
     assert np.array_equal(edited[0, 1], [0, -2, 0]) and np.array_equal(edited[1, 0], [-2, 0, 0])
 
 

@@ -8,8 +8,9 @@ import torch
 from committed import section
 
 from w2w.base.model import build_unet, training_scheduler
+from w2w.fleet.config import FleetConfig
 from w2w.fleet.peft_reference import train_one_with_peft
-from w2w.fleet.train import FleetConfig, train_identities
+from w2w.fleet.train import train_identities
 
 TINY = section("base", unet_channels=[16, 32], text_dim=16, latent_channels=4)
 CFG = FleetConfig(rank=1, alpha=2.0, steps=5, lr=1e-2, grad_clip=0.05, init_seed=3, seed=7)

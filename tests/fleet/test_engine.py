@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 from committed import section
 
+from w2w.adapters.layout import AdapterLayout
 from w2w.base.build import import_pretrained
-from w2w.fleet.layout import AdapterLayout
 from w2w.fleet.run import run_finetune
 from w2w.fleet.shards import read_shard_layout, stack_shards
 

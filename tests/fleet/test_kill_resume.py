@@ -17,8 +17,8 @@ import yaml
 import zarr
 from committed import section
 
+from w2w.adapters.layout import AdapterLayout
 from w2w.base.build import import_pretrained
-from w2w.fleet.layout import AdapterLayout
 from w2w.fleet.run import run_finetune
 from w2w.fleet.shards import stack_shards
 from w2w.params import load_params

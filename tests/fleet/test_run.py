@@ -5,10 +5,11 @@ import pandas as pd
 import pytest
 from committed import section
 
+from w2w.adapters.layout import AdapterLayout
 from w2w.atomic import umask
 from w2w.base.build import import_pretrained
-from w2w.fleet.layout import AdapterLayout
-from w2w.fleet.run import run_finetune, shard_path
+from w2w.fleet.config import shard_path
+from w2w.fleet.run import run_finetune
 from w2w.fleet.shards import read_shard_layout, stack_shards
 
 P = section("finetune", steps=2, identities_per_shard=10)

@@ -7,7 +7,7 @@ import pytest
 import torch
 import zarr
 
-from w2w.fleet.layout import AdapterLayout
+from w2w.adapters.layout import AdapterLayout
 from w2w.fleet.shards import ShardError, read_shard, stack_shards, write_shard
 
 LAYOUT = AdapterLayout(("l.lora_A.weight", "l.lora_B.weight"), ((1, 3), (2, 1)))

@@ -12,10 +12,11 @@ import pandas as pd
 import pytest
 import torch
 import zarr
+from cli_run import run_w2w
 from PIL import Image
 from snapshot import snapshot
 
-from w2w.fleet.layout import AdapterLayout
+from w2w.adapters.layout import AdapterLayout
 
 BIN = Path(sys.executable).parent
 MODELS, K = 30, 10
@@ -55,6 +56,11 @@ def fake_files(folder: Path, layout: AdapterLayout, marker: Path) -> Path:
 
 
 def w2w(*args, env, cwd) -> subprocess.CompletedProcess:
+    """In this process (tests/cli_run.py); `env` is for the one run through the console script."""
+    return run_w2w(*args, cwd=cwd)
+
+
+def w2w_process(*args, env, cwd) -> subprocess.CompletedProcess:
     return subprocess.run([str(BIN / "w2w"), *map(str, args)], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=600)
 
@@ -69,8 +75,8 @@ def setup(micro_space, tmp_path):
 
 def test_imported_basis_serves_edit_sample_invert(setup, micro_space, tmp_path, tool_env):
     files, marker, layout = setup
-    done = w2w("import-reference", "--files", files, "--out", tmp_path / "ref", "--labels",
-               tmp_path / "labels.csv", env=tool_env, cwd=tmp_path)
+    done = w2w_process("import-reference", "--files", files, "--out", tmp_path / "ref", "--labels",
+                       tmp_path / "labels.csv", env=tool_env, cwd=tmp_path)  # the real command, once
     assert done.returncode == 0, done.stderr
     assert not marker.exists()  # identity_df.pt was never unpickled
     summary = json.loads((tmp_path / "ref" / "info.json").read_text())
@@ -79,7 +85,7 @@ def test_imported_basis_serves_edit_sample_invert(setup, micro_space, tmp_path, 
     assert summary["train_auc"]["Eyeglasses"] > 0.9  # labels follow coefficient 0 by construction
     model, ref = micro_space / "base" / "model", tmp_path / "ref"
     common = ["--basis", ref / "basis", "--weights", tmp_path / "no-fleet", "--model", model,
-              "--preview", "1"]
+              "--preview", "1", "--params", Path(__file__).resolve().parents[2] / "params.yaml"]
     Image.new("RGB", (32, 32), (200, 150, 120)).save(tmp_path / "face.png")
     for args in (["sample", "--n", "2", "--out", tmp_path / "s"],
                  ["edit", "--identity", "3", "--set", "Eyeglasses=+2", "--directions", ref / "directions",

@@ -9,8 +9,8 @@ from pathlib import Path
 import torch
 import yaml
 
-from w2w.fleet.layout import AdapterLayout
-from w2w.fleet.lora import lora_target_names
+from w2w.adapters.layout import AdapterLayout
+from w2w.adapters.lora import lora_target_names
 from w2w.params import deep_merge, flatten, load_params, validate_params
 from w2w.reference.sd15 import sd15_unet
 

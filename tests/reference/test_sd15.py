@@ -9,9 +9,10 @@ import pytest
 import torch
 from diffusers import DDPMScheduler
 
-from w2w.fleet.layout import AdapterLayout
-from w2w.fleet.lora import lora_target_names
-from w2w.fleet.train import FleetConfig, train_identities
+from w2w.adapters.layout import AdapterLayout
+from w2w.adapters.lora import lora_target_names
+from w2w.fleet.config import FleetConfig
+from w2w.fleet.train import train_identities
 from w2w.reference.sd15 import REFERENCE_ADAPTER_PARAMETERS, sd15_unet
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
 from PIL import Image
 from safetensors.torch import load_file
 from snapshot import snapshot
@@ -16,11 +17,12 @@ from w2w.base.pipeline import generate, load_lora, load_pipeline
 from w2w.cli import main
 
 W2W = str(Path(sys.executable).parent / "w2w")
+PARAMS = Path(__file__).resolve().parents[2] / "params.yaml"  # its `preview` section: the previews' sampler
 
 
-def paths(space):
+def paths(space, params: Path = PARAMS):
     return ["--weights", str(space / "weights.zarr"), "--basis", str(space / "basis"),
-            "--model", str(space / "base" / "model"), "--preview", "2"]
+            "--model", str(space / "base" / "model"), "--preview", "2", "--params", str(params)]
 
 
 def test_edit_sample_invert_write_standard_loras(micro_space, micro_world, tmp_path):
@@ -30,6 +32,15 @@ def test_edit_sample_invert_write_standard_loras(micro_space, micro_world, tmp_p
                  str(micro_space / "directions"), "--out", str(tmp_path / "edit"), *paths(micro_space)]) == 0
     assert main(["sample", "--n", "2", "--seed", "3", "--out", str(tmp_path / "sample"),
                  *paths(micro_space)]) == 0
+    fewer_steps = yaml.safe_load(PARAMS.read_text())
+    fewer_steps["preview"]["sampler_steps"] = 2
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(fewer_steps))
+    assert main(["sample", "--n", "2", "--seed", "3", "--out", str(tmp_path / "sample-2-steps"),
+                 *paths(micro_space, tmp_path / "params.yaml")]) == 0
+    same, other = (tmp_path / "sample", tmp_path / "sample-2-steps")
+    models = [load_file(f / "sample-001" / "pytorch_lora_weights.safetensors") for f in (same, other)]
+    assert all(torch.equal(models[0][k], models[1][k]) for k in models[0])  # the same models, and
+    assert (same / "preview.png").read_bytes() != (other / "preview.png").read_bytes()  # params' sampler
     Image.fromarray(np.full((32, 32, 3), 128, np.uint8)).save(tmp_path / "photo.png")
     assert main(["invert", str(tmp_path / "photo.png"), "--steps", "5", "--k", "4",
                  "--out", str(tmp_path / "inv"), *paths(micro_space)]) == 0
@@ -98,3 +109,12 @@ def test_missing_basis_is_a_clear_error(micro_space, tmp_path, capsys):
     code = main(["sample", "--out", str(tmp_path / "o"), "--weights", str(micro_space / "weights.zarr"),
                  "--basis", str(tmp_path / "nothing")])
     assert code == 1 and "not a basis" in capsys.readouterr().err
+
+
+def test_a_missing_params_file_is_a_clear_error_before_any_work(micro_space, tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:  # the params file's errors exit 2, as every stage's do
+        main(["sample", "--out", str(tmp_path / "o"), *paths(micro_space, tmp_path / "none.yaml")])
+    assert stop.value.code == 2 and "none.yaml" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+    assert main(["sample", "--out", str(tmp_path / "o"), *paths(micro_space, tmp_path / "none.yaml"),
+                 "--preview", "0"]) == 0  # without previews no params are read

@@ -3,9 +3,9 @@
 import numpy as np
 import zarr
 
+from w2w.adapters.layout import AdapterLayout
+from w2w.adapters.merge import merged
 from w2w.base.pipeline import generate, load_pipeline
-from w2w.fleet.evaluate import merged
-from w2w.fleet.layout import AdapterLayout
 from w2w.space.delayed import generate_delayed
 
 

@@ -7,8 +7,8 @@ import pytest
 import zarr
 from PIL import Image
 
+from w2w.adapters.layout import AdapterLayout
 from w2w.base.pipeline import load_pipeline
-from w2w.fleet.layout import AdapterLayout
 from w2w.space.basis import Basis
 from w2w.space.invert import ImageError, identity_recovery, image_loss, invert, invert_batch, load_image
 

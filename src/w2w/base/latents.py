@@ -16,7 +16,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from w2w.base.autoencoder import to_pixels
-from w2w.world.dataset import COMPRESSORS
+from w2w.storage import COMPRESSORS
 
 
 def resize_to(images: np.ndarray, size: int) -> np.ndarray:
@@ -40,14 +40,14 @@ def encode_images(vae: AutoencoderKL, images: np.ndarray, batch: int = 256) -> n
 
 def cache_latents(vae: AutoencoderKL, images: zarr.Array, out: Path, block: int) -> zarr.Array:
     """Encode a (N, K, S, S, 3) image array block by block into out/latents.zarr."""
-    n, k = images.shape[:2]
+    n, per_identity = images.shape[:2]
     first = encode_images(vae, np.asarray(images[:1, 0]))
     group = zarr.open_group(out, mode="w", zarr_format=3)
     group.attrs["scaling_factor"] = float(vae.config.scaling_factor)
-    array = group.create_array("latents", shape=(n, k, *first.shape[1:]), dtype="float32",
-                               chunks=(block, k, *first.shape[1:]), compressors=COMPRESSORS)
+    array = group.create_array("latents", shape=(n, per_identity, *first.shape[1:]), dtype="float32",
+                               chunks=(block, per_identity, *first.shape[1:]), compressors=COMPRESSORS)
     for start in tqdm(range(0, n, block), desc="base latents", unit="block"):
         chunk = np.asarray(images[start:start + block])
         flat = encode_images(vae, chunk.reshape(-1, *chunk.shape[2:]))
-        array[start:start + len(chunk)] = flat.reshape(len(chunk), k, *flat.shape[1:])
+        array[start:start + len(chunk)] = flat.reshape(len(chunk), per_identity, *flat.shape[1:])
     return array

@@ -1,1 +1,2 @@
-"""Evaluation of the weights2weights claims: edits, inversion and sampling, against baselines."""
+"""Every measurement: one module per evaluation stage (base, finetune, directions, edits, inversion,
+sampling), the context they open, what the judge sees in samples, and the report."""

@@ -19,12 +19,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from w2w.evaluate.fleet import Fleet
-from w2w.evaluate.render import attribute_probabilities, mean_embeddings, render_models
+from w2w.adapters.render import render_models
+from w2w.evaluate.context import Context
+from w2w.evaluate.judged import attribute_probabilities, mean_embeddings
 from w2w.params import DirectionsParams, EvaluateEditsParams
+from w2w.space.attributes import labels_of
 from w2w.space.basis import Basis
 from w2w.space.directions import Directions, fit_directions
-from w2w.space.study import labels_of
 
 WITH_PHRASES = {"Eyeglasses": "eyeglasses", "Black_Hair": "black hair", "Blond_Hair": "blond hair",
                 "Brown_Hair": "brown hair", "Gray_Hair": "gray hair", "Pale_Skin": "pale skin",
@@ -82,22 +83,22 @@ class Unedited:
         return self.probs > 0.5
 
 
-def unedited(fleet: Fleet, rows: np.ndarray, p: EvaluateEditsParams, prompt: str) -> Unedited:
-    adapters = fleet.adapters(rows)
-    images = render_models(fleet.pipe, adapters, fleet.layout, fleet.scaling, prompt, p.samples_per_model,
+def unedited(ctx: Context, rows: np.ndarray, p: EvaluateEditsParams, prompt: str) -> Unedited:
+    adapters = ctx.adapters(rows)
+    images = render_models(ctx.pipe, adapters, ctx.layout, ctx.scaling, prompt, p.samples_per_model,
                            p.seed, p.sampler_steps, p.guidance_scale, desc="unedited")
-    return Unedited(adapters, images, attribute_probabilities(fleet.judge, images),
-                    mean_embeddings(fleet.judge, images))
+    return Unedited(adapters, images, attribute_probabilities(ctx.judge, images),
+                    mean_embeddings(ctx.judge, images))
 
 
-def score(fleet: Fleet, base: Unedited, columns: list[int], images: np.ndarray, targets: np.ndarray
+def score(ctx: Context, base: Unedited, columns: list[int], images: np.ndarray, targets: np.ndarray
           ) -> Scores:
     """images (M, A, n, ...) of the edited models; targets (M, A) bool."""
     m, a = targets.shape
     flat = images.reshape(m * a, *images.shape[2:])
-    probs = attribute_probabilities(fleet.judge, flat).reshape(m, a, -1)          # (M, A, J)
+    probs = attribute_probabilities(ctx.judge, flat).reshape(m, a, -1)          # (M, A, J)
     judged = probs > 0.5
-    similarity = np.einsum("mae,me->ma", mean_embeddings(fleet.judge, flat).reshape(m, a, -1),
+    similarity = np.einsum("mae,me->ma", mean_embeddings(ctx.judge, flat).reshape(m, a, -1),
                            base.embedding).clip(-1, 1)  # cosines; float32 rounding can pass 1
     flip = np.stack([judged[:, i, c] == targets[:, i] for i, c in enumerate(columns)], 1)
     same = judged == base.judged[:, None, :]                                       # (M, A, J)
@@ -107,37 +108,40 @@ def score(fleet: Fleet, base: Unedited, columns: list[int], images: np.ndarray, 
     return Scores(flip, similarity, kept, shift, images)
 
 
-def weight_edits(base: Unedited, steps: np.ndarray, signs: np.ndarray, strength: float) -> np.ndarray:
-    """Edited adapters (M*A, D): w_m + sign_ma * strength * step_a; steps (A, D) per unit strength."""
-    edited = base.adapters[:, None, :] + strength * signs[:, :, None] * steps[None]
+def weight_edits(base: Unedited, displacements: np.ndarray, signs: np.ndarray, strength: float
+                 ) -> np.ndarray:
+    """Edited adapters (M*A, D): w_m + sign_ma * strength * d_a; displacements d (A, D) per unit
+    strength."""
+    edited = base.adapters[:, None, :] + strength * signs[:, :, None] * displacements[None]
     return edited.reshape(-1, base.adapters.shape[1]).astype(np.float32)
 
 
-def sweep(fleet: Fleet, rows: np.ndarray, attributes: list[str], steps: dict[str, np.ndarray],
+def sweep(ctx: Context, rows: np.ndarray, attributes: list[str], displacements: dict[str, np.ndarray],
           p: EvaluateEditsParams, prompt: str) -> tuple[Unedited, dict[str, dict[float, Scores]]]:
     """Every method's scores on `rows`: each weight method at each strength, and prompting."""
-    base = unedited(fleet, rows, p, prompt)
-    columns = fleet.judge_columns(attributes)
+    base = unedited(ctx, rows, p, prompt)
+    columns = ctx.judge_columns(attributes)
     targets = ~base.judged[:, columns]                                              # (M, A)
     signs = np.where(targets, 1.0, -1.0)
     m, a, n = len(rows), len(attributes), p.samples_per_model
 
     def render(adapters, prompts, negatives, desc, delayed=False):
         original = np.repeat(base.adapters, a, axis=0) if delayed and p.delay else None
-        images = render_models(fleet.pipe, adapters, fleet.layout, fleet.scaling, prompts, n, p.seed,
+        images = render_models(ctx.pipe, adapters, ctx.layout, ctx.scaling, prompts, n, p.seed,
                                p.sampler_steps, p.guidance_scale, negatives, desc=desc,
                                delayed_from=original, delay=p.delay)
         return images.reshape(m, a, *images.shape[1:])
 
     results: dict[str, dict[float, Scores]] = {}
-    for method, step in steps.items():
-        results[method] = {s: score(fleet, base, columns, render(weight_edits(base, step, signs, s), prompt,
-                                                                  None, f"{method} x{s:g}", True), targets)
+    for method, displacement in displacements.items():
+        results[method] = {s: score(ctx, base, columns,
+                                    render(weight_edits(base, displacement, signs, s), prompt, None,
+                                           f"{method} x{s:g}", True), targets)
                            for s in p.strengths}
     forms = [prompt_edit(attr, bool(targets[i, j]), prompt)
              for i in range(m) for j, attr in enumerate(attributes)]
     adapters = np.repeat(base.adapters, a, axis=0)
-    results["prompt"] = {0.0: score(fleet, base, columns, render(adapters, [f[0] for f in forms],
+    results["prompt"] = {0.0: score(ctx, base, columns, render(adapters, [f[0] for f in forms],
                                                                  [f[1] for f in forms], "prompt"), targets)}
     return base, results
 
@@ -149,36 +153,36 @@ def choose_strength(scores: dict[float, Scores], target: float) -> float:
     return reaching[0] if reaching else max(rates, key=rates.get)
 
 
-def w2w_steps(basis: Basis, directions: Directions, attributes: list[str]) -> np.ndarray:
+def w2w_displacements(basis: Basis, directions: Directions, attributes: list[str]) -> np.ndarray:
     """(A, D) weight displacement of strength 1 along each attribute's w2w direction."""
-    k = directions.directions.shape[1]
+    components = directions.directions.shape[1]
     out = []
     for a in attributes:
-        step = np.zeros(basis.k)
-        step[:k] = directions.vector(a)
-        out.append(basis.direction_to_weights(step))
+        coefficients = np.zeros(basis.k)
+        coefficients[:components] = directions.vector(a)
+        out.append(basis.direction_to_weights(coefficients))
     return np.stack(out)
 
 
-def raw_steps(fleet: Fleet, basis: Basis, attributes: list[str], p: DirectionsParams) -> np.ndarray:
+def raw_displacements(ctx: Context, basis: Basis, attributes: list[str], p: DirectionsParams) -> np.ndarray:
     """(A, D) the ablation: the same classifiers and debiasing on standardised weights, no PCA."""
-    train, test = np.flatnonzero(~fleet.heldout), np.flatnonzero(fleet.heldout)
-    xtrain, xtest = basis.standardise(fleet.adapters(train)), basis.standardise(fleet.adapters(test))
+    train, test = np.flatnonzero(~ctx.heldout), np.flatnonzero(ctx.heldout)
+    xtrain, xtest = basis.standardise(ctx.adapters(train)), basis.standardise(ctx.adapters(test))
     debias = {a: [o for o in rest if o in attributes] for a, rest in p.debias.items() if a in attributes}
-    raw, _ = fit_directions(xtrain, labels_of(fleet.table, attributes, train), xtest,
-                            labels_of(fleet.table, attributes, test), p.model_copy(update={"debias": debias}))
+    raw, _ = fit_directions(xtrain, labels_of(ctx.table, attributes, train), xtest,
+                            labels_of(ctx.table, attributes, test), p.model_copy(update={"debias": debias}))
     return np.stack([basis.std * raw.vector(a) for a in attributes]).astype(np.float32)
 
 
-def measure_edits(fleet: Fleet, basis: Basis, directions: Directions, p: EvaluateEditsParams,
+def measure_edits(ctx: Context, basis: Basis, directions: Directions, p: EvaluateEditsParams,
                   dp: DirectionsParams, prompt: str) -> tuple[dict, list[dict], dict[str, np.ndarray]]:
     """Metrics, held-out figures per strength and before/after grids per attribute."""
-    attributes = [a for a in directions.attributes if a in fleet.judge.attribute_names]
-    steps = {"w2w": w2w_steps(basis, directions, attributes),
-             "raw_weights": raw_steps(fleet, basis, attributes, dp)}
-    _, chosen_on = sweep(fleet, fleet.rows(False, p.selection_identities), attributes, steps, p, prompt)
+    attributes = [a for a in directions.attributes if a in ctx.judge.attribute_names]
+    displacements = {"w2w": w2w_displacements(basis, directions, attributes),
+             "raw_weights": raw_displacements(ctx, basis, attributes, dp)}
+    _, chosen_on = sweep(ctx, ctx.rows(False, p.selection_identities), attributes, displacements, p, prompt)
     chosen = {method: choose_strength(scores, p.flip_target) for method, scores in chosen_on.items()}
-    base, held = sweep(fleet, fleet.rows(True, p.identities), attributes, steps, p, prompt)
+    base, held = sweep(ctx, ctx.rows(True, p.identities), attributes, displacements, p, prompt)
     metrics = held["w2w"][chosen["w2w"]].summary(attributes)
     metrics.update({"strength": chosen["w2w"], "identities": len(base.adapters), "attributes": attributes,
                     "prompt_baseline": held["prompt"][0.0].summary(attributes),
@@ -187,7 +191,7 @@ def measure_edits(fleet: Fleet, basis: Basis, directions: Directions, p: Evaluat
                     "train_flip_rate": {m: {str(s): float(sc.flip.mean()) for s, sc in by.items()}
                                         for m, by in chosen_on.items()}})
     curve = [{"strength": s, **{f"{method}_{name}": float(getattr(held[method][s], name).mean())
-                                for name in ("flip", "identity_similarity") for method in steps}}
+                                for name in ("flip", "identity_similarity") for method in displacements}}
              for s in p.strengths]  # held-out figures per strength, for the DVC plots
     g = min(p.grid_identities, len(base.adapters))
     grids = {a: np.stack([base.images[:g, 0], held["w2w"][chosen["w2w"]].images[:g, j, 0],

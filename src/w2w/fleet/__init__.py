@@ -1,1 +1,2 @@
-"""The identity LoRA fleet: batched per-identity adapters and their flat layout."""
+"""The fleet: one adapter per identity, trained in batches from one shared initialisation, in shard
+jobs that resume; its measurement is w2w.evaluate.finetune."""

@@ -65,9 +65,9 @@ def _loaded(base: str, prompt: str, device: str):
 
 def train_shard(job: ShardJob) -> dict:
     """Train one shard's identities and write it; returns its index and per-identity losses."""
-    from w2w.fleet.layout import AdapterLayout
+    from w2w.adapters.layout import AdapterLayout
+    from w2w.fleet.config import fleet_config, shard_path
     from w2w.fleet.prior import load_class_prior
-    from w2w.fleet.run import fleet_config, shard_path
     from w2w.fleet.shards import write_shard
     from w2w.fleet.train import train_identities
     from w2w.params import FinetuneParams

@@ -14,8 +14,9 @@ from diffusers import DDPMScheduler, UNet2DConditionModel
 from peft import LoraConfig
 from peft.utils import get_peft_model_state_dict
 
-from w2w.fleet.lora import lora_target_names, shared_init
-from w2w.fleet.train import FleetConfig, autocast, draw_batch, draw_prior, identity_generator
+from w2w.adapters.lora import lora_target_names, shared_init
+from w2w.fleet.config import FleetConfig
+from w2w.fleet.train import autocast, draw_batch, draw_prior, identity_generator
 
 
 def add_shared_adapter(unet: UNet2DConditionModel, cfg: FleetConfig) -> list[torch.nn.Parameter]:

@@ -17,24 +17,12 @@ import pandas as pd
 from tqdm import tqdm
 
 from w2w.atomic import write_json
+from w2w.fleet.config import shard_path
 from w2w.fleet.engine import ShardJob, run_jobs
-from w2w.fleet.export import config_metadata, lora_config
 from w2w.fleet.prior import make_class_prior
-from w2w.fleet.train import FleetConfig
 from w2w.params import ComputeParams, FinetuneParams
 
 MANIFEST = "fleet.json"
-
-
-def fleet_config(p: FinetuneParams) -> FleetConfig:
-    return FleetConfig(rank=p.rank, alpha=p.lora_alpha, targets=tuple(p.targets), steps=p.steps, lr=p.lr,
-                       weight_decay=p.weight_decay, grad_clip=p.grad_clip, init_seed=p.init_seed,
-                       seed=p.seed, images_per_step=p.images_per_step,
-                       prior_weight=p.prior_weight, autocast=p.autocast)
-
-
-def shard_path(folder: Path, index: int) -> Path:
-    return folder / f"shard-{index:05d}.safetensors"
 
 
 def plan_shards(identity_ids: np.ndarray, per_shard: int) -> list[list[int]]:
@@ -72,9 +60,9 @@ def run_finetune(base: Path, world: Path, out: Path, p: FinetuneParams, config_h
                          "rows": len(ids)})
     shards = plan_shards(ids, p.identities_per_shard)
     prior = make_class_prior(base, out, p)
-    jobs = [ShardJob(str(base), str(out), k, k * p.identities_per_shard, tuple(shards[k]),
+    jobs = [ShardJob(str(base), str(out), i, i * p.identities_per_shard, tuple(shards[i]),
                      p.model_dump_json(), compute.threads, compute.device, str(prior or ""))
-            for k in range(len(shards)) if not shard_path(out, k).is_file()]
+            for i in range(len(shards)) if not shard_path(out, i).is_file()]
     losses, trained, started = [], 0, time.perf_counter()
     bar = tqdm(total=len(ids), initial=len(ids) - sum(len(j.identity_ids) for j in jobs),
                desc="finetune", unit="id")
@@ -96,7 +84,3 @@ def run_finetune(base: Path, world: Path, out: Path, p: FinetuneParams, config_h
     if losses:
         summary.update({"loss_mean": float(np.mean(losses)), "loss_p90": float(np.percentile(losses, 90))})
     return summary
-
-
-def lora_config_dict(p: FinetuneParams) -> dict:
-    return config_metadata(lora_config(p.rank, p.lora_alpha, tuple(p.targets)))

@@ -1,14 +1,13 @@
-"""Adapter shards: one safetensors file per block of identities, and stacking them into Zarr.
+"""Adapter shards: one safetensors file per block of identities, and stacking them into the weights
+store (w2w.adapters.stacked).
 
 A shard holds every layout key stacked over its identities ((K, r, in), (K, out, r)) plus
-`identity_ids` (K,). `weights.zarr` is a Zarr v3 array (N, D) float32 whose attrs hold the adapter
-layout and LoRA config, with `identity_ids` (int64) and `heldout` (bool) arrays beside it.
+`identity_ids` (K,).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,12 +16,10 @@ import zarr
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from w2w.adapters.layout import AdapterLayout
+from w2w.adapters.stacked import write_stacked
 from w2w.atomic import atomic_path
 from w2w.errors import InputError
-from w2w.fleet.layout import AdapterLayout
-from w2w.world.dataset import COMPRESSORS
-
-BLOCKS_PER_SHARD = 8  # Zarr shard = this many row chunks: few files, row-block reads
 
 
 class ShardError(InputError):
@@ -100,38 +97,4 @@ def stack_shards(paths: list[Path], identity_ids: np.ndarray, split: np.ndarray,
         matrix[rows], seen[rows] = flat, True
     if not seen.all():
         raise ShardError(f"no shard holds identities {identity_ids[~seen][:10].tolist()}")
-    with atomic_path(out, is_dir=True) as tmp:
-        group = zarr.open_group(tmp, mode="w", zarr_format=3)
-        array = group.create_array("weights", shape=matrix.shape, dtype="float32",
-                                   chunks=(block, layout.dim), shards=(block * BLOCKS_PER_SHARD, layout.dim),
-                                   compressors=COMPRESSORS)
-        array[:] = matrix
-        array.attrs.update({"layout": layout.to_json(), "lora_config": config,
-                            "rows": "identities, in the order of the identity_ids array"})
-        group.create_array("identity_ids", data=np.asarray(identity_ids, dtype=np.int64))
-        group.create_array("heldout", data=np.asarray(split) == "heldout")  # bool: portable in v3
-    return zarr.open_group(out, mode="r")["weights"]
-
-
-@dataclass
-class Stacked:
-    """A weights.zarr opened for reading: the group, its (N, D) array, and what its attrs describe."""
-
-    group: zarr.Group
-    weights: zarr.Array
-    layout: AdapterLayout
-    lora_config: dict  # r, lora_alpha, target_modules
-
-    @property
-    def scaling(self) -> float:
-        return self.lora_config["lora_alpha"] / self.lora_config["r"]
-
-
-def open_stacked(path: Path) -> Stacked:
-    """The one reader of stack_shards' output; a clear error when `path` is not one."""
-    if not (Path(path) / "weights" / "zarr.json").is_file():
-        raise InputError(f"{path}: not a weights.zarr (no weights array; run the stack stage)")
-    group = zarr.open_group(path, mode="r")
-    weights = group["weights"]
-    return Stacked(group, weights, AdapterLayout.from_json(weights.attrs["layout"]),
-                   dict(weights.attrs["lora_config"]))
+    return write_stacked(matrix, identity_ids, split, layout, config, out, block)

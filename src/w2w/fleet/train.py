@@ -8,29 +8,12 @@ elementwise, so training K identities together equals training each alone.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 from diffusers import DDPMScheduler, UNet2DConditionModel
 
-from w2w.fleet.lora import batched_lora, lora_target_names, shared_init
-
-
-@dataclass(frozen=True)
-class FleetConfig:
-    rank: int = 1
-    alpha: float = 1.0
-    targets: tuple[str, ...] = ("to_q", "to_v")
-    steps: int = 60
-    lr: float = 3e-3
-    weight_decay: float = 1e-2
-    grad_clip: float = 1.0
-    init_seed: int = 0
-    seed: int = 0
-    images_per_step: int = 0  # images of each identity per step, drawn without replacement; 0: all
-    prior_weight: float = 0.0  # weight of the class-prior loss (DreamBooth prior preservation)
-    autocast: str = ""  # "bf16": bfloat16 autocast of the forward pass (GPU runs); "": float32
+from w2w.adapters.lora import batched_lora, lora_target_names, shared_init
+from w2w.fleet.config import FleetConfig
 
 
 def identity_generator(seed: int, identity_id: int) -> torch.Generator:
@@ -46,8 +29,8 @@ def draw_batch(generators: list[torch.Generator], latents: torch.Tensor, m: int,
     n, shape = latents.shape[1], tuple(latents.shape[2:])
     m = n if m in (0, n) else m
     x0, noise, t = [], [], []
-    for k, g in enumerate(generators):
-        x0.append(latents[k] if m == n else latents[k, torch.randperm(n, generator=g)[:m]])
+    for i, g in enumerate(generators):
+        x0.append(latents[i] if m == n else latents[i, torch.randperm(n, generator=g)[:m]])
         noise.append(torch.randn((m, *shape), generator=g))
         t.append(torch.randint(0, timesteps, (m,), generator=g))
     # draws stay on the CPU generators (same numbers on any device), then move to the latents'
@@ -95,7 +78,7 @@ def train_identities(unet: UNet2DConditionModel, scheduler: DDPMScheduler, laten
     Returns peft-named weights stacked over identities, e.g.
     `down_blocks.0.attentions.0....attn1.to_q.lora_A.weight` -> (K, r, in), and the final loss (K,).
     """
-    k = latents.shape[0]
+    identities = latents.shape[0]  # K
     n = latents.shape[1] if cfg.images_per_step in (0, latents.shape[1]) else cfg.images_per_step
     unet.requires_grad_(False)
     names = lora_target_names(unet, cfg.targets)
@@ -108,8 +91,8 @@ def train_identities(unet: UNet2DConditionModel, scheduler: DDPMScheduler, laten
     # rows are identity-major blocks: an identity's n images, then (with the prior) n class images
     parts = 2 if use_prior else 1
     contexts = [context, prior[1]] if use_prior else [context]
-    ctx = torch.cat([c.expand(n, *c.shape) for c in contexts]).repeat(k, 1, 1)  # (K*parts*n, L, D)
-    with batched_lora(unet, names, init, k, cfg.alpha) as wrappers:
+    ctx = torch.cat([c.expand(n, *c.shape) for c in contexts]).repeat(identities, 1, 1)  # (K*parts*n, L, D)
+    with batched_lora(unet, names, init, identities, cfg.alpha) as wrappers:
         params = [p for w in wrappers for p in (w.lora_a, w.lora_b)]
         opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=False)
         for w in wrappers:
@@ -119,12 +102,13 @@ def train_identities(unet: UNet2DConditionModel, scheduler: DDPMScheduler, laten
                                       scheduler.config.num_train_timesteps)  # (K*n, C, h, w)
             if use_prior:
                 drawn = draw_prior(generators, prior[0], n, scheduler.config.num_train_timesteps)
-                x0, noise, t = (torch.stack([a.unflatten(0, (k, n)), b.unflatten(0, (k, n))], 1).flatten(0, 2)
+                blocks = (identities, n)
+                x0, noise, t = (torch.stack([a.unflatten(0, blocks), b.unflatten(0, blocks)], 1).flatten(0, 2)
                                 for a, b in zip((x0, noise, t), drawn, strict=True))
             with autocast(latents.device, cfg.autocast):
                 pred = unet(scheduler.add_noise(x0, noise, t), t, encoder_hidden_states=ctx).sample
             per_sample = F.mse_loss(pred.float(), noise, reduction="none").flatten(1).mean(1)
-            means = per_sample.view(k, parts, n).mean(2)             # (K, parts)
+            means = per_sample.view(identities, parts, n).mean(2)             # (K, parts)
             loss = means[:, 0] + (cfg.prior_weight * means[:, 1] if use_prior else 0)  # (K,)
             opt.zero_grad(set_to_none=True)
             loss.sum().backward()

@@ -15,7 +15,8 @@ from tqdm import tqdm
 from w2w.judge.api import Judge
 from w2w.judge.model import CosFaceHead, JudgeNet, to_input
 from w2w.params import JudgeParams
-from w2w.world.dataset import STREAM_JUDGE, identities_from_table, render_identity
+from w2w.storage import STREAM_JUDGE
+from w2w.world.dataset import identities_from_table, render_identity
 from w2w.world.identity import ATTRIBUTES
 
 

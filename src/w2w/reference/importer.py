@@ -22,8 +22,8 @@ import pandas as pd
 import torch
 import zarr
 
+from w2w.adapters.layout import AdapterLayout
 from w2w.errors import InputError
-from w2w.fleet.layout import AdapterLayout
 from w2w.outputs import output_folder
 from w2w.params import DirectionsParams
 from w2w.space.basis import MIN_STD, Basis

@@ -24,7 +24,7 @@ import numpy as np
 import zarr
 
 from w2w.atomic import atomic_path
-from w2w.world.dataset import COMPRESSORS
+from w2w.storage import COMPRESSORS
 
 MIN_STD = 1e-12
 

@@ -8,64 +8,29 @@ preview grid, all in one atomic rename of the output folder. The folder is claim
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from w2w.outputs import claim_output
+from w2w.params import PARAMS_FILE, PreviewParams, load_params_or_exit
+
+if TYPE_CHECKING:  # the loader's imports are heavy: a refused --out answers before them
+    from w2w.space.loader import Space
 
 PREVIEW_PROMPT_DEFAULT = "sks person"
 
 
-@dataclass
-class Space:
-    """The stacked fleet plus its basis and directions, as the commands need them."""
-
-    group: object
-    layout: object
-    lora: dict
-    basis: object
-
-    @classmethod
-    def open(cls, weights: Path, basis: Path) -> Space:
-        """The fleet's weights.zarr with its basis, or an imported basis alone (its attrs hold the
-        layout and LoRA config, and identities are its models' coefficients)."""
-        import zarr
-
-        from w2w.fleet.layout import AdapterLayout
-        from w2w.fleet.shards import open_stacked
-        from w2w.space.basis import Basis
-
-        loaded = Basis.load(basis)
-        attrs = zarr.open_group(basis, mode="r").attrs
-        if "layout" in attrs:  # an imported basis describes its own models; no fleet is read
-            return cls(None, AdapterLayout.from_json(attrs["layout"]), dict(attrs["lora_config"]), loaded)
-        stacked = open_stacked(weights)
-        return cls(stacked.group, stacked.layout, stacked.lora_config, loaded)
-
-    def row(self, identity: int) -> np.ndarray:
-        if self.group is None:  # an imported basis: identity = model row, rebuilt from its coefficients
-            ids = self.basis.train_identity_ids
-            if identity not in ids:
-                raise ValueError(f"identity {identity} is not among the basis's {len(ids)} models")
-            row = int(np.flatnonzero(ids == identity)[0])
-            return self.basis.to_weights(self.basis.train_coefficients[row])
-        rows = np.flatnonzero(np.asarray(self.group["identity_ids"][:]) == identity)
-        if len(rows) != 1:
-            raise ValueError(f"identity {identity} is not in the fleet")
-        return np.asarray(self.group["weights"][int(rows[0])])
-
-
 def write_models(space: Space, vectors: dict[str, np.ndarray], out: Path, model: Path, prompt: str,
-                 preview: int, info: dict, force: bool, delayed_from: np.ndarray | None = None,
-                 delay: int = 0) -> None:
+                 preview: int, sampler: PreviewParams | None, info: dict, force: bool,
+                 delayed_from: np.ndarray | None = None, delay: int = 0) -> None:
     """One LoRA folder per vector (out/<name>/, or out/ itself for the name ""), a preview grid
     (a row of samples per model) and info.json; atomically. With `delayed_from`, previews sample
     with those weights for t > delay and the new ones after (delayed injection)."""
+    from w2w.adapters.files import lora_config, write_lora_files
+    from w2w.adapters.merge import merged
     from w2w.base.pipeline import generate, load_pipeline
-    from w2w.fleet.evaluate import merged
-    from w2w.fleet.export import lora_config, write_lora_files
     from w2w.outputs import output_folder
     from w2w.space.delayed import generate_delayed
     from w2w.world.dataset import contact_sheet
@@ -81,13 +46,20 @@ def write_models(space: Space, vectors: dict[str, np.ndarray], out: Path, model:
             scaling = config.lora_alpha / config.r
             if pipe is not None and delayed_from is not None:
                 rows.append(generate_delayed(pipe, space.layout, scaling, delayed_from, vector, delay,
-                                             prompt, preview, 0, 25, 3.0))
+                                             prompt, preview, sampler.seed, sampler.sampler_steps,
+                                             sampler.guidance_scale))
             elif pipe is not None:
                 with merged(pipe.unet, space.layout.unflatten(vector), scaling):
-                    rows.append(generate(pipe, prompt, preview, 0, 25, 3.0))
+                    rows.append(generate(pipe, prompt, preview, sampler.seed, sampler.sampler_steps,
+                                         sampler.guidance_scale))
         if rows:
             contact_sheet(np.concatenate(rows), rows=len(rows), cols=preview).save(tmp / "preview.png")
     print(f"wrote {out}")
+
+
+def preview_sampler(args: argparse.Namespace) -> PreviewParams | None:
+    """The preview's sampler settings, from the `preview` section of --params; none without previews."""
+    return load_params_or_exit(args.params).preview if args.preview else None
 
 
 def parse_strengths(items: list[str], known: list[str]) -> dict[str, float]:
@@ -109,8 +81,10 @@ def parse_strengths(items: list[str], known: list[str]) -> dict[str, float]:
 
 def edit_command(args: argparse.Namespace) -> int:
     claim_output(args.out, "edit", args.force)  # before the heavy imports: a refusal is at once
+    sampler = preview_sampler(args)  # the params file is checked before any work
     from w2w.space.directions import Directions
     from w2w.space.edit import edit
+    from w2w.space.loader import Space
 
     space = Space.open(args.weights, args.basis)
     directions = Directions.load(args.directions)
@@ -119,7 +93,7 @@ def edit_command(args: argparse.Namespace) -> int:
         raise ValueError("give at least one --set ATTRIBUTE=STRENGTH")
     original = space.row(args.identity)
     vector = edit(original, strengths, space.basis, directions)
-    write_models(space, {"": vector}, args.out, args.model, args.prompt, args.preview,
+    write_models(space, {"": vector}, args.out, args.model, args.prompt, args.preview, sampler,
                  {"command": "edit", "identity": args.identity, "strengths": strengths, "delay": args.delay},
                  args.force, original if args.delay is not None else None, args.delay or 0)
     return 0
@@ -129,12 +103,14 @@ def sample_command(args: argparse.Namespace) -> int:
     if args.n < 1:
         raise ValueError(f"--n must be >= 1, got {args.n}")
     claim_output(args.out, "sample", args.force)  # before the heavy imports: a refusal is at once
+    sampler = preview_sampler(args)  # the params file is checked before any work
     from w2w.space.edit import sample
+    from w2w.space.loader import Space
 
     space = Space.open(args.weights, args.basis)
     vectors = sample(space.basis, args.n, args.seed, args.covariance)
     named = {f"sample-{i:03d}": v for i, v in enumerate(vectors)}
-    write_models(space, named, args.out, args.model, args.prompt, args.preview,
+    write_models(space, named, args.out, args.model, args.prompt, args.preview, sampler,
                  {"command": "sample", "n": args.n, "seed": args.seed, "covariance": args.covariance},
                  args.force)
     return 0
@@ -145,8 +121,10 @@ def invert_command(args: argparse.Namespace) -> int:
         raise ValueError(f"--steps and --lr must be positive and --k >= 0, got {args.steps}, {args.lr}, "
                          f"{args.k}")
     claim_output(args.out, "invert", args.force)  # before the heavy imports: a refusal is at once
+    sampler = preview_sampler(args)  # the params file is checked before any work
     from w2w.base.pipeline import load_pipeline
     from w2w.space.invert import check_image, invert, load_image
+    from w2w.space.loader import Space
 
     for path in (args.image, args.mask):
         if path is not None:
@@ -159,6 +137,7 @@ def invert_command(args: argparse.Namespace) -> int:
     c = invert(pipe, space.basis, space.layout, space.lora["r"], space.lora["lora_alpha"], image, args.prompt,
                args.k or space.basis.k, args.steps, args.lr, args.seed, mask=mask)
     write_models(space, {"": space.basis.to_weights(c)}, args.out, args.model, args.prompt, args.preview,
+                 sampler,
                  {"command": "invert", "image": str(args.image), "k": args.k, "steps": args.steps,
                   "lr": args.lr, "seed": args.seed, "coefficients": c.tolist()}, args.force)
     return 0
@@ -171,6 +150,8 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", type=Path, default=Path("data/base/model"), help="base pipeline folder")
     p.add_argument("--prompt", default=PREVIEW_PROMPT_DEFAULT, help="the fine-tuning prompt")
     p.add_argument("--preview", type=int, default=4, help="preview samples per model (0: none)")
+    p.add_argument("--params", type=Path, default=Path(PARAMS_FILE),
+                   help="params file whose `preview` section sets the preview's sampler")
     p.add_argument("--force", action="store_true",
                    help="replace --out if it holds an earlier output of this same command (nothing else)")
 

@@ -12,8 +12,8 @@ import numpy as np
 import torch
 from diffusers import StableDiffusionPipeline
 
-from w2w.fleet.export import merge_lora
-from w2w.fleet.layout import AdapterLayout, lora_layer_names
+from w2w.adapters.layout import AdapterLayout, lora_layer_names
+from w2w.adapters.merge import merge_lora
 
 
 def generate_delayed(pipe: StableDiffusionPipeline, layout: AdapterLayout, scaling: float,

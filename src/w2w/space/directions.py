@@ -21,7 +21,7 @@ from sklearn.metrics import roc_auc_score
 
 from w2w.atomic import atomic_path
 from w2w.params import DirectionsParams
-from w2w.world.dataset import COMPRESSORS
+from w2w.storage import COMPRESSORS
 
 
 @dataclass

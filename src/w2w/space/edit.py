@@ -1,6 +1,6 @@
 """Editing and sampling identities as models: coefficient arithmetic in the weights2weights space.
 
-Every function returns adapter weights (D,) or (n, D), which `w2w.fleet.export.export_lora` writes
+Every function returns adapter weights (D,) or (n, D), which `w2w.adapters.files.export_lora` writes
 as a standard LoRA.
 """
 

@@ -19,11 +19,11 @@ from diffusers import StableDiffusionPipeline
 from PIL import Image, ImageOps, UnidentifiedImageError
 from tqdm import tqdm
 
+from w2w.adapters.layout import AdapterLayout, lora_layer_names
+from w2w.adapters.lora import batched_lora, load_flat_adapters, shared_init
 from w2w.base.latents import encode_images
 from w2w.base.model import encode_prompts, training_scheduler
 from w2w.errors import InputError
-from w2w.fleet.layout import AdapterLayout, lora_layer_names
-from w2w.fleet.lora import batched_lora, load_flat_adapters, shared_init
 from w2w.space.basis import Basis
 from w2w.world.folder import rgb_on_white
 
@@ -162,7 +162,7 @@ def image_loss(pipe: StableDiffusionPipeline, basis: Basis, layout: AdapterLayou
                image: np.ndarray, prompt: str, coefficients: np.ndarray, draws: int = 64, seed: int = 0
                ) -> float:
     """The denoising loss of `image` under the model at `coefficients`, over fixed noise draws."""
-    from w2w.fleet.evaluate import merged
+    from w2w.adapters.merge import merged
 
     x0 = torch.from_numpy(encode_images(pipe.vae, image[None])).expand(draws, -1, -1, -1)
     context = encode_prompts(pipe.text_encoder, pipe.tokenizer, [prompt])[0].expand(draws, -1, -1)

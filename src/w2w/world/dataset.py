@@ -22,12 +22,10 @@ from PIL import Image
 from tqdm import tqdm
 
 from w2w.params import SynthesizeParams
+from w2w.storage import COMPRESSORS, STREAM_IMAGES, STREAM_OOD
 from w2w.world.captions import GENERIC_PROMPT, caption_for, vocabulary
 from w2w.world.identity import ATTRIBUTES, TRAITS, Identity, sample_identity, split_identities
 from w2w.world.render import render_face, sample_nuisance
-
-STREAM_IMAGES, STREAM_OOD, STREAM_JUDGE = 1, 2, 3
-COMPRESSORS = (zarr.codecs.BloscCodec(cname="zstd", clevel=5, shuffle="bitshuffle"),)
 
 
 def render_identity(identity: Identity, n: int, seed: int, stream: int, size: int,
@@ -70,8 +68,8 @@ def contact_sheet(images: np.ndarray, rows: int = 8, cols: int = 8) -> Image.Ima
     """Grid of images (n, S, S, 3) with the first `rows*cols` of them."""
     s = images.shape[1]
     sheet = np.zeros((rows * s, cols * s, 3), dtype=np.uint8)
-    for k, image in enumerate(images[: rows * cols]):
-        r, c = divmod(k, cols)
+    for i, image in enumerate(images[: rows * cols]):
+        r, c = divmod(i, cols)
         sheet[r * s:(r + 1) * s, c * s:(c + 1) * s] = image
     return Image.fromarray(sheet)
 

@@ -10,15 +10,17 @@ import pandas as pd
 import zarr
 from diffusers import StableDiffusionPipeline
 
+from w2w.adapters.layout import AdapterLayout
+from w2w.adapters.stacked import open_stacked
 from w2w.base.pipeline import load_pipeline
 from w2w.errors import InputError
-from w2w.fleet.layout import AdapterLayout
-from w2w.fleet.shards import open_stacked
 from w2w.judge.api import Judge
 
 
 @dataclass
-class Fleet:
+class Context:
+    """The evaluation context: what every evaluation stage reads, opened once."""
+
     table: pd.DataFrame     # identities.parquet, rows in fleet order
     weights: zarr.Array     # (N, D) adapters
     heldout: np.ndarray     # (N,) bool
@@ -34,7 +36,7 @@ class Fleet:
         return int(self.images.shape[2])
 
     @classmethod
-    def open(cls, world: Path, weights_zarr: Path, base: Path, judge: Path) -> Fleet:
+    def open(cls, world: Path, weights_zarr: Path, base: Path, judge: Path) -> Context:
         stacked = open_stacked(weights_zarr)
         table = pd.read_parquet(world / "identities.parquet")
         ids = np.asarray(stacked.group["identity_ids"][:])

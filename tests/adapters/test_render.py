@@ -3,10 +3,10 @@
 import numpy as np
 import zarr
 
+from w2w.adapters.layout import AdapterLayout
+from w2w.adapters.merge import merged
+from w2w.adapters.render import initial_noise, render_models
 from w2w.base.pipeline import load_pipeline
-from w2w.evaluate.render import initial_noise, render_models
-from w2w.fleet.evaluate import merged
-from w2w.fleet.layout import AdapterLayout
 
 
 def test_batched_models_equal_merged_models(micro_space):

@@ -3,9 +3,9 @@
 import numpy as np
 import torch
 
+from w2w.adapters.lora import lora_target_names
+from w2w.adapters.merge import merged
 from w2w.base.pipeline import generate
-from w2w.fleet.evaluate import merged
-from w2w.fleet.lora import lora_target_names
 
 
 def adapter(unet, scale: float) -> dict[str, torch.Tensor]:

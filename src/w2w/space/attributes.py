@@ -1,7 +1,9 @@
-"""The `directions` stage's library: labels, features, classifiers, and the image-space control."""
+"""The `directions` stage's fit: attribute labels of the identities, and one linear direction per
+attribute from the train identities' coefficients (held-out AUC beside it)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +13,7 @@ import zarr
 from w2w.errors import InputError
 from w2w.params import DirectionsParams
 from w2w.space.basis import Basis
-from w2w.space.directions import Directions, baseline_auc, check_attributes, fit_directions
+from w2w.space.directions import Directions, check_attributes, fit_directions
 
 
 def labels_of(table: pd.DataFrame, names: list[str], rows: np.ndarray) -> dict[str, np.ndarray]:
@@ -28,26 +30,33 @@ def usable_attributes(table: pd.DataFrame, train: np.ndarray, test: np.ndarray) 
     return [a for a in names if both_classes(a, train) and both_classes(a, test)]
 
 
-def mean_latents(base: Path) -> np.ndarray:
-    """Each identity's mean training latent, flattened (N, C*h*w): the image-space control."""
-    latents = zarr.open_group(base / "latents.zarr", mode="r")["latents"]
-    return np.concatenate([np.asarray(latents[s:s + 256]).mean(1).reshape(min(256, latents.shape[0] - s), -1)
-                           for s in range(0, latents.shape[0], 256)])
+@dataclass
+class AttributeFit:
+    """Directions fitted on the train rows, with what a control needs to be fitted the same way."""
+
+    directions: Directions
+    auc: dict[str, float]           # held-out AUC per attribute, on the coefficients
+    train: np.ndarray               # row indices of weights.zarr
+    test: np.ndarray
+    train_labels: dict[str, np.ndarray]
+    test_labels: dict[str, np.ndarray]
+    params: DirectionsParams        # debias limited to the usable attributes
+    components: int
 
 
-def attribute_study(world: Path, base: Path, weights_zarr: Path, basis: Basis, p: DirectionsParams
-                    ) -> tuple[Directions, dict]:
-    """Directions from train coefficients; held-out AUC for weights and for the image control."""
+def fit_attribute_directions(world: Path, weights_zarr: Path, basis: Basis, p: DirectionsParams
+                             ) -> AttributeFit:
+    """Directions from train coefficients; their held-out AUC."""
     table = pd.read_parquet(world / "identities.parquet")
     group = zarr.open_group(weights_zarr, mode="r")
     heldout = np.asarray(group["heldout"][:])
     train, test = np.flatnonzero(~heldout), np.flatnonzero(heldout)
-    k = p.components or basis.k
+    components = p.components or basis.k
     ids = np.asarray(group["identity_ids"][:])
     if not np.array_equal(basis.train_identity_ids, ids[train]):
         raise InputError(f"{weights_zarr}: train rows differ from the basis's; rerun the pca stage")
     held = group["weights"].get_orthogonal_selection((test, slice(None)))
-    xtrain, xtest = basis.train_coefficients[:, :k], basis.to_coefficients(held)[:, :k]
+    xtrain, xtest = basis.train_coefficients[:, :components], basis.to_coefficients(held)[:, :components]
     check_attributes([c for c in table.columns if table[c].dtype == bool], p.debias)
     names = usable_attributes(table, train, test)
     if not names:
@@ -56,9 +65,4 @@ def attribute_study(world: Path, base: Path, weights_zarr: Path, basis: Basis, p
     p = p.model_copy(update={"debias": debias})  # attributes without both classes drop out
     ytrain, ytest = labels_of(table, names, train), labels_of(table, names, test)
     directions, auc = fit_directions(xtrain, ytrain, xtest, ytest, p)
-    images = mean_latents(base)
-    image_auc = baseline_auc(images[train], ytrain, images[test], ytest, p)
-    return directions, {
-        "auc": auc, "auc_min": min(auc.values()), "auc_mean": float(np.mean(list(auc.values()))),
-        "image_baseline_auc": image_auc, "image_baseline_auc_mean": float(np.mean(list(image_auc.values()))),
-        "components": k, "attributes": len(names)}
+    return AttributeFit(directions, auc, train, test, ytrain, ytest, p, components)

@@ -3,9 +3,9 @@ import pytest
 import torch
 from committed import section
 
+from w2w.adapters.layout import AdapterLayout
+from w2w.adapters.lora import lora_target_names
 from w2w.base.model import build_unet
-from w2w.fleet.layout import AdapterLayout
-from w2w.fleet.lora import lora_target_names
 
 
 def test_default_miniature_unet_has_the_documented_dimension():

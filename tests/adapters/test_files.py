@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 from safetensors import safe_open
 
+from w2w.adapters.files import LORA_WEIGHTS, export_lora, lora_config
+from w2w.adapters.layout import AdapterLayout
+from w2w.adapters.lora import lora_target_names
+from w2w.adapters.merge import merge_lora
 from w2w.base.pipeline import generate, load_pipeline
-from w2w.fleet.export import LORA_WEIGHTS, export_lora, lora_config, merge_lora
-from w2w.fleet.layout import AdapterLayout
-from w2w.fleet.lora import lora_target_names
 
 
 def random_adapter(unet, rank=1, seed=0):

@@ -6,12 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from cli_run import run_w2w
 from committed import section
 
+from w2w.adapters.layout import AdapterLayout
+from w2w.adapters.lora import lora_target_names
 from w2w.base.pipeline import generate, load_lora, load_pipeline
-from w2w.fleet.layout import AdapterLayout
-from w2w.fleet.lora import lora_target_names
-from w2w.fleet.run import lora_config_dict
+from w2w.fleet.config import lora_config_dict
 from w2w.fleet.shards import stack_shards, write_shard
 
 W2W = str(Path(sys.executable).parent / "w2w")
@@ -45,10 +46,9 @@ def test_export_row_loads_into_the_pipeline(tiny_pipeline, tmp_path):
 
 def test_unknown_identity_and_missing_store_are_clear_errors(tiny_pipeline, tmp_path):
     store = fleet_of_two(load_pipeline(tiny_pipeline[1]).unet, tmp_path)
-    unknown = subprocess.run([W2W, "export", "--weights", str(store), "--identity", "7",
-                              "--out", str(tmp_path / "x")], capture_output=True, text=True)
+    unknown = run_w2w("export", "--weights", store, "--identity", "7", "--out", tmp_path / "x", cwd=tmp_path)
     assert unknown.returncode != 0 and "identity 7 is not in" in unknown.stderr
-    missing = subprocess.run([W2W, "export", "--weights", str(tmp_path / "nope.zarr"), "--identity", "5",
-                              "--out", str(tmp_path / "y")], capture_output=True, text=True)
+    missing = run_w2w("export", "--weights", tmp_path / "nope.zarr", "--identity", "5",
+                      "--out", tmp_path / "y", cwd=tmp_path)
     assert missing.returncode != 0 and "not a weights.zarr" in missing.stderr
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()

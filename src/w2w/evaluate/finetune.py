@@ -8,41 +8,23 @@ model prompted with the generic caption gives the chance level.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 import zarr
 from diffusers import StableDiffusionPipeline
 from tqdm import tqdm
 
+from w2w.adapters.layout import AdapterLayout
+from w2w.adapters.merge import merged
+from w2w.adapters.stacked import open_stacked
 from w2w.base.pipeline import generate, load_pipeline
-from w2w.fleet.export import merge_lora
-from w2w.fleet.layout import AdapterLayout, lora_layer_names
-from w2w.fleet.shards import open_stacked
 from w2w.judge.api import Judge
 from w2w.params import EvaluateFinetuneParams
+from w2w.storage import STREAM_EVAL
 from w2w.world.captions import GENERIC_PROMPT
 from w2w.world.dataset import identities_from_table, render_identity
-
-STREAM_EVAL = 4  # renders for evaluation only: neither the fleet nor the judge trained on them
-
-
-@contextmanager
-def merged(unet: torch.nn.Module, weights: dict[str, torch.Tensor], scaling: float) -> Iterator[None]:
-    """The UNet with one adapter merged in; the original weights are restored exactly on exit."""
-    names = lora_layer_names(weights)
-    saved = {n: unet.get_submodule(n).weight.detach().clone() for n in names}
-    merge_lora(unet, weights, scaling)
-    try:
-        yield
-    finally:
-        with torch.no_grad():
-            for n, w in saved.items():
-                unet.get_submodule(n).weight.copy_(w)
 
 
 def reference_renders(table: pd.DataFrame, n: int, seed: int, size: int) -> np.ndarray:

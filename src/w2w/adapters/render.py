@@ -1,4 +1,4 @@
-"""Sampling many adapter models at once, and what the judge sees in the samples.
+"""Sampling many adapter models at once.
 
 Every row of a sampling batch carries its own model: the base UNet's targeted Linears are wrapped
 with `BatchedLoRA` in per-row mode, so M models x n samples run as one batch instead of M merges.
@@ -13,10 +13,9 @@ import torch
 from diffusers import StableDiffusionPipeline
 from tqdm import tqdm
 
+from w2w.adapters.layout import AdapterLayout, lora_layer_names
+from w2w.adapters.lora import batched_lora, load_flat_adapters, shared_init
 from w2w.base.pipeline import latent_size
-from w2w.fleet.layout import AdapterLayout, lora_layer_names
-from w2w.fleet.lora import batched_lora, load_flat_adapters, shared_init
-from w2w.judge.api import Judge
 
 
 def initial_noise(pipe: StableDiffusionPipeline, samples: int, seed: int) -> torch.Tensor:
@@ -74,22 +73,3 @@ def render_models(pipe: StableDiffusionPipeline, rows: np.ndarray, layout: Adapt
             out.append((np.clip(images, 0, 1) * 255).round().astype(np.uint8))
     images = np.concatenate(out)
     return images.reshape(m, samples, *images.shape[1:])
-
-
-def attribute_probabilities(judge: Judge, samples: np.ndarray) -> np.ndarray:
-    """(M, A): the judge's mean attribute probability over each model's samples."""
-    m, n = samples.shape[:2]
-    probs = judge.attribute_probabilities(samples.reshape(m * n, *samples.shape[2:]))
-    return probs.reshape(m, n, -1).mean(1)
-
-
-def judged_attributes(judge: Judge, samples: np.ndarray) -> np.ndarray:
-    """(M, A) bool: the judge's call per model, from its mean probability over the model's samples."""
-    return attribute_probabilities(judge, samples) > 0.5
-
-
-def mean_embeddings(judge: Judge, samples: np.ndarray) -> np.ndarray:
-    """(M, E) unit mean identity embedding of each model's samples."""
-    m, n = samples.shape[:2]
-    e = judge.embed(samples.reshape(m * n, *samples.shape[2:])).reshape(m, n, -1).mean(1)
-    return e / np.linalg.norm(e, axis=1, keepdims=True)

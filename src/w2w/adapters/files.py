@@ -13,12 +13,11 @@ import json
 from pathlib import Path
 
 import numpy as np
-import torch
 from peft import LoraConfig
 from safetensors.torch import save_file
 
+from w2w.adapters.layout import AdapterLayout
 from w2w.atomic import atomic_path
-from w2w.fleet.layout import AdapterLayout, lora_layer_names
 
 LORA_WEIGHTS = "pytorch_lora_weights.safetensors"
 
@@ -47,11 +46,3 @@ def export_lora(vector: np.ndarray, layout: AdapterLayout, config: LoraConfig, o
     with atomic_path(out, is_dir=True) as tmp:
         write_lora_files(vector, layout, config, tmp)
     return Path(out) / LORA_WEIGHTS
-
-
-@torch.no_grad()
-def merge_lora(unet: torch.nn.Module, weights: dict[str, torch.Tensor], scaling: float) -> None:
-    """The project's own inference path: W <- W + scaling * B @ A on every targeted Linear."""
-    for name in lora_layer_names(weights):
-        delta = weights[f"{name}.lora_B.weight"] @ weights[f"{name}.lora_A.weight"]
-        unet.get_submodule(name).weight += scaling * delta

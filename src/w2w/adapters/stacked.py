@@ -1,0 +1,60 @@
+"""The weights store, weights.zarr: every identity's flat adapter as one row.
+
+A Zarr v3 group: `weights` (N, D) float32, whose attrs hold the adapter layout and LoRA config, with
+`identity_ids` (N,) int64 and `heldout` (N,) bool beside it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import zarr
+
+from w2w.adapters.layout import AdapterLayout
+from w2w.atomic import atomic_path
+from w2w.errors import InputError
+from w2w.storage import COMPRESSORS
+
+BLOCKS_PER_SHARD = 8  # Zarr shard = this many row chunks: few files, row-block reads
+
+
+def write_stacked(matrix: np.ndarray, identity_ids: np.ndarray, split: np.ndarray, layout: AdapterLayout,
+                  config: dict, out: Path, block: int) -> zarr.Array:
+    """The store at `out`, atomically, chunked by `block` rows; returns its weights array."""
+    with atomic_path(out, is_dir=True) as tmp:
+        group = zarr.open_group(tmp, mode="w", zarr_format=3)
+        array = group.create_array("weights", shape=matrix.shape, dtype="float32",
+                                   chunks=(block, layout.dim), shards=(block * BLOCKS_PER_SHARD, layout.dim),
+                                   compressors=COMPRESSORS)
+        array[:] = matrix
+        array.attrs.update({"layout": layout.to_json(), "lora_config": config,
+                            "rows": "identities, in the order of the identity_ids array"})
+        group.create_array("identity_ids", data=np.asarray(identity_ids, dtype=np.int64))
+        group.create_array("heldout", data=np.asarray(split) == "heldout")  # bool: portable in v3
+    return zarr.open_group(out, mode="r")["weights"]
+
+
+@dataclass
+class Stacked:
+    """A weights.zarr opened for reading: the group, its (N, D) array, and what its attrs describe."""
+
+    group: zarr.Group
+    weights: zarr.Array
+    layout: AdapterLayout
+    lora_config: dict  # r, lora_alpha, target_modules
+
+    @property
+    def scaling(self) -> float:
+        return self.lora_config["lora_alpha"] / self.lora_config["r"]
+
+
+def open_stacked(path: Path) -> Stacked:
+    """The one reader of stack_shards' output; a clear error when `path` is not one."""
+    if not (Path(path) / "weights" / "zarr.json").is_file():
+        raise InputError(f"{path}: not a weights.zarr (no weights array; run the stack stage)")
+    group = zarr.open_group(path, mode="r")
+    weights = group["weights"]
+    return Stacked(group, weights, AdapterLayout.from_json(weights.attrs["layout"]),
+                   dict(weights.attrs["lora_config"]))

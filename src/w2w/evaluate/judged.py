@@ -1,0 +1,26 @@
+"""What the judge sees in many models' samples (M, n, S, S, 3): attributes and mean identity."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from w2w.judge.api import Judge
+
+
+def attribute_probabilities(judge: Judge, samples: np.ndarray) -> np.ndarray:
+    """(M, A): the judge's mean attribute probability over each model's samples."""
+    m, n = samples.shape[:2]
+    probs = judge.attribute_probabilities(samples.reshape(m * n, *samples.shape[2:]))
+    return probs.reshape(m, n, -1).mean(1)
+
+
+def judged_attributes(judge: Judge, samples: np.ndarray) -> np.ndarray:
+    """(M, A) bool: the judge's call per model, from its mean probability over the model's samples."""
+    return attribute_probabilities(judge, samples) > 0.5
+
+
+def mean_embeddings(judge: Judge, samples: np.ndarray) -> np.ndarray:
+    """(M, E) unit mean identity embedding of each model's samples."""
+    m, n = samples.shape[:2]
+    e = judge.embed(samples.reshape(m * n, *samples.shape[2:])).reshape(m, n, -1).mean(1)
+    return e / np.linalg.norm(e, axis=1, keepdims=True)

@@ -1,0 +1,41 @@
+"""The fleet's configuration as training and the shard files see it: kept apart from the trainer and
+the orchestrator so that readers of shards and stacked weights import neither."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from w2w.adapters.files import config_metadata, lora_config
+from w2w.params import FinetuneParams
+
+
+@dataclass(frozen=True)
+class FleetConfig:
+    rank: int = 1
+    alpha: float = 1.0
+    targets: tuple[str, ...] = ("to_q", "to_v")
+    steps: int = 60
+    lr: float = 3e-3
+    weight_decay: float = 1e-2
+    grad_clip: float = 1.0
+    init_seed: int = 0
+    seed: int = 0
+    images_per_step: int = 0  # images of each identity per step, drawn without replacement; 0: all
+    prior_weight: float = 0.0  # weight of the class-prior loss (DreamBooth prior preservation)
+    autocast: str = ""  # "bf16": bfloat16 autocast of the forward pass (GPU runs); "": float32
+
+
+def fleet_config(p: FinetuneParams) -> FleetConfig:
+    return FleetConfig(rank=p.rank, alpha=p.lora_alpha, targets=tuple(p.targets), steps=p.steps, lr=p.lr,
+                       weight_decay=p.weight_decay, grad_clip=p.grad_clip, init_seed=p.init_seed,
+                       seed=p.seed, images_per_step=p.images_per_step,
+                       prior_weight=p.prior_weight, autocast=p.autocast)
+
+
+def shard_path(folder: Path, index: int) -> Path:
+    return folder / f"shard-{index:05d}.safetensors"
+
+
+def lora_config_dict(p: FinetuneParams) -> dict:
+    return config_metadata(lora_config(p.rank, p.lora_alpha, tuple(p.targets)))
