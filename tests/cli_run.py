@@ -11,6 +11,7 @@ import contextlib
 import io
 import os
 import subprocess
+import warnings
 from pathlib import Path
 
 from w2w.cli import main
@@ -20,6 +21,7 @@ def run_w2w(*args, cwd: Path, umask: int | None = None) -> subprocess.CompletedP
     argv = [str(a) for a in args]
     out, err = io.StringIO(), io.StringIO()
     here, mask = os.getcwd(), os.umask(umask) if umask is not None else None
+    formatting = warnings.formatwarning  # main() sets its one-line format for the process
     os.chdir(cwd)
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
@@ -29,6 +31,7 @@ def run_w2w(*args, cwd: Path, umask: int | None = None) -> subprocess.CompletedP
                 code = stop.code if isinstance(stop.code, int) else 1
     finally:
         os.chdir(here)
+        warnings.formatwarning = formatting
         if mask is not None:
             os.umask(mask)
     return subprocess.CompletedProcess(["w2w", *argv], code, out.getvalue(), err.getvalue())
