@@ -40,3 +40,42 @@ def scores(flip_rate: float) -> Scores:
 def test_strength_is_the_smallest_reaching_the_target_else_the_best():
     assert choose_strength({1.0: scores(0.5), 2.0: scores(0.9), 3.0: scores(1.0)}, 0.9) == 2.0
     assert choose_strength({1.0: scores(0.3), 2.0: scores(0.7), 3.0: scores(0.6)}, 0.9) == 2.0
+
+
+class TableJudge:
+    """A judge that reads a code from pixel (0, 0) and answers from tables: known answers."""
+
+    def __init__(self, probs: np.ndarray, embeddings: np.ndarray):
+        self.probs, self.embeddings = probs, embeddings
+
+    def attribute_probabilities(self, images: np.ndarray) -> np.ndarray:
+        return self.probs[images[:, 0, 0, 0]]
+
+    def embed(self, images: np.ndarray) -> np.ndarray:
+        return self.embeddings[images[:, 0, 0, 0]]
+
+
+def test_flip_kept_shift_and_similarity_on_known_judgements():
+    from types import SimpleNamespace
+
+    from w2w.evaluate.edits import score
+
+    # 2 identities, edits of judge attributes 0 and 1 (of 3); unedited probabilities:
+    base_probs = np.array([[0.2, 0.8, 0.3], [0.7, 0.1, 0.9]])        # judged [F T F], [T F T]
+    targets = np.array([[True, False], [False, True]])               # the opposite of each
+    edited = np.array([[0.9, 0.8, 0.3],    # id 0, attr 0 -> True: flipped, others kept, shift +0.7
+                       [0.2, 0.6, 0.6],    # id 0, attr 1 -> False: not flipped, attr 2 changed, +0.2
+                       [0.3, 0.1, 0.9],    # id 1, attr 0 -> False: flipped, others kept, +0.4
+                       [0.7, 0.4, 0.2]])   # id 1, attr 1 -> True: not flipped, attr 2 changed, +0.3
+    embeddings = np.array([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8], [-1.0, 0.0]])
+    images = np.zeros((2, 2, 1, 4, 4, 3), np.uint8)
+    images[..., 0, 0, 0] = np.arange(4).reshape(2, 2, 1)           # image code = row of the tables
+    base = Unedited(np.zeros((2, 3)), None, base_probs, np.array([[1.0, 0.0], [0.0, 1.0]]))
+    ctx = SimpleNamespace(judge=TableJudge(edited, embeddings))
+    scores = score(ctx, base, [0, 1], images, targets)
+    assert scores.flip.tolist() == [[True, False], [True, False]]
+    assert scores.others_kept == pytest.approx(np.array([[1.0, 0.5], [1.0, 0.5]]))
+    assert scores.target_shift == pytest.approx(np.array([[0.7, 0.2], [0.4, 0.3]]))
+    assert scores.identity_similarity == pytest.approx(np.array([[1.0, 0.0], [0.8, 0.0]]))
+    summary = scores.summary(["A", "B"])
+    assert summary["flip_rate"] == {"A": 1.0, "B": 0.0} and summary["target_shift_mean"] == pytest.approx(0.4)

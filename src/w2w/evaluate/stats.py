@@ -1,0 +1,55 @@
+"""Confidence intervals over identities, and the three-way verdict a goal gets from one.
+
+Identities are the unit of resampling: a figure measured on M identities (and possibly several
+attributes or samples each) is the mean of M per-identity values, and the bootstrap draws M
+identities with replacement. A comparison of two methods on the same identities is paired: the
+interval is that of the per-identity differences.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+
+DRAWS = 2000  # bootstrap resamples; the 95 % bounds move by about 0.002 between seeds at M = 32
+
+
+def per_identity(values: np.ndarray) -> np.ndarray:
+    """(M,) the mean of each identity's row of values ((M,), (M, A), (M, A, ...))."""
+    values = np.asarray(values, dtype=np.float64)
+    return values.reshape(len(values), -1).mean(1)
+
+
+def bootstrap_ci(values: np.ndarray, seed: int = 0, level: float = 0.95, draws: int = DRAWS
+                 ) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean over identities (rows of `values`)."""
+    means = per_identity(values)
+    if len(means) < 2:
+        raise ValueError(f"a confidence interval needs at least 2 identities, got {len(means)}")
+    picks = np.random.default_rng(seed).integers(0, len(means), size=(draws, len(means)))
+    resampled = means[picks].mean(1)                                         # (draws,)
+    tail = (1 - level) / 2
+    lo, hi = np.quantile(resampled, [tail, 1 - tail])
+    return float(lo), float(hi)
+
+
+def paired_difference_ci(a: np.ndarray, b: np.ndarray, seed: int = 0, level: float = 0.95,
+                         draws: int = DRAWS) -> tuple[float, float]:
+    """Interval of mean(a - b) over identities: a and b measured on the same identities, row by row."""
+    a, b = per_identity(a), per_identity(b)
+    if a.shape != b.shape:
+        raise ValueError(f"paired figures need the same identities, got {len(a)} and {len(b)}")
+    return bootstrap_ci(a - b, seed, level, draws)
+
+
+def verdict(ci: tuple[float, float], goal: float, higher_is_better: bool = True
+            ) -> Literal["met", "not met", "undecided"]:
+    """"met" when the whole interval clears the goal, "not met" when it lies wholly on the wrong side."""
+    lo, hi = ci if higher_is_better else (-ci[1], -ci[0])
+    goal = goal if higher_is_better else -goal
+    if lo >= goal:
+        return "met"
+    if hi < goal:
+        return "not met"
+    return "undecided"
