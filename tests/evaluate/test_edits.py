@@ -79,3 +79,45 @@ def test_flip_kept_shift_and_similarity_on_known_judgements():
     assert scores.identity_similarity == pytest.approx(np.array([[1.0, 0.0], [0.8, 0.0]]))
     summary = scores.summary(["A", "B"])
     assert summary["flip_rate"] == {"A": 1.0, "B": 0.0} and summary["target_shift_mean"] == pytest.approx(0.4)
+
+
+def test_the_strength_is_chosen_on_train_identities_and_reported_on_held_out_ones(monkeypatch):
+    """Train identities reach the flip target at strength 2, held-out ones already at 1: the report
+    must use 2, and its figures must be the held-out ones at 2."""
+    from types import SimpleNamespace
+
+    from committed import section
+
+    import w2w.evaluate.edits as edits
+
+    train_rows, held_rows = np.arange(0, 20), np.arange(20, 30)
+    rate = {"train": {1.0: 0.5, 2.0: 0.95, 3.0: 1.0}, "held": {1.0: 0.9, 2.0: 1.0, 3.0: 1.0}}
+
+    def fake_sweep(ctx, rows, attributes, displacements, p, prompt):
+        split = "held" if np.array_equal(rows, held_rows) else "train"
+        m = len(rows)
+        base = Unedited(np.zeros((m, 3)), np.zeros((m, 1, 2, 2, 3), np.uint8), None, None)
+
+        def scores(flip_rate):
+            flip = np.zeros((m, 1), bool)
+            flip[: int(round(flip_rate * m))] = True  # (M, A): the rate, to the nearest identity
+            ones = np.ones((m, 1))
+            return Scores(flip, ones * (0.5 if split == "held" else 0.9), ones, ones * flip_rate,
+                          np.zeros((m, 1, 1, 2, 2, 3), np.uint8))
+
+        by_method = {method: {s: scores(r) for s, r in rate[split].items()} for method in displacements}
+        return base, {**by_method, "prompt": {0.0: scores(0.0)}}
+
+    monkeypatch.setattr(edits, "sweep", fake_sweep)
+    monkeypatch.setattr(edits, "w2w_displacements", lambda basis, directions, names: np.zeros((1, 3)))
+    monkeypatch.setattr(edits, "raw_displacements", lambda ctx, basis, names, dp: np.zeros((1, 3)))
+    ctx = SimpleNamespace(judge=SimpleNamespace(attribute_names=["Eyeglasses"]),
+                          rows=lambda heldout, n: held_rows if heldout else train_rows)
+    directions = SimpleNamespace(attributes=["Eyeglasses"])
+    p = section("evaluate_edits", strengths=[1.0, 2.0, 3.0], flip_target=0.9, grid_identities=2)
+    metrics, curve, _ = edits.measure_edits(ctx, None, directions, p, section("directions"), "sks person")
+    assert metrics["strength"] == 2.0 and metrics["raw_weight_baseline"]["strength"] == 2.0
+    assert metrics["identities"] == 10 and metrics["identity_similarity_mean"] == 0.5  # held-out rows
+    assert metrics["flip_rate_mean"] == 1.0 and metrics["target_shift_mean"] == pytest.approx(1.0)
+    assert metrics["train_flip_rate"]["w2w"] == {"1.0": 0.5, "2.0": 0.95, "3.0": 1.0}
+    assert [row["strength"] for row in curve] == [1.0, 2.0, 3.0]

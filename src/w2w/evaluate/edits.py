@@ -179,7 +179,7 @@ def measure_edits(ctx: Context, basis: Basis, directions: Directions, p: Evaluat
     """Metrics, held-out figures per strength and before/after grids per attribute."""
     attributes = [a for a in directions.attributes if a in ctx.judge.attribute_names]
     displacements = {"w2w": w2w_displacements(basis, directions, attributes),
-             "raw_weights": raw_displacements(ctx, basis, attributes, dp)}
+                     "raw_weights": raw_displacements(ctx, basis, attributes, dp)}
     _, chosen_on = sweep(ctx, ctx.rows(False, p.selection_identities), attributes, displacements, p, prompt)
     chosen = {method: choose_strength(scores, p.flip_target) for method, scores in chosen_on.items()}
     base, held = sweep(ctx, ctx.rows(True, p.identities), attributes, displacements, p, prompt)
