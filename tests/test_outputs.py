@@ -21,9 +21,9 @@ from snapshot import snapshot
 W2W = str(Path(sys.executable).parent / "w2w")
 
 
-def w2w(*args, cwd: Path, umask: str = "022", timeout: int = 600) -> subprocess.CompletedProcess:
+def w2w(*args, cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:
     command = " ".join(f"'{a}'" for a in (W2W, *map(str, args)))
-    return subprocess.run(["sh", "-c", f"umask {umask} && exec {command}"], cwd=cwd, capture_output=True,
+    return subprocess.run(["sh", "-c", f"umask 022 && exec {command}"], cwd=cwd, capture_output=True,
                           text=True, timeout=timeout)
 
 

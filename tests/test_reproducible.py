@@ -2,22 +2,17 @@
 built twice at micro scale in this process, give the same bytes. (Across CPUs they may not: float
 reductions round differently; see the README.)"""
 
-import hashlib
 from pathlib import Path
 
 import torch
 from committed import profile_params, section
+from spaces import file_sums
 
 from w2w.base.build import train_miniature
 from w2w.judge.train import fit_and_evaluate
 from w2w.world.dataset import synthesize_world
 
 MICRO_BASE = dict(vae_steps=3, unet_steps=3, vae_batch_size=4, unet_batch_size=4)
-
-
-def file_sums(folder: Path) -> dict[str, str]:
-    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def build(folder: Path) -> dict[str, str]:

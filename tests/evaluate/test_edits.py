@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from fakes import TableJudge
 
 from w2w.evaluate.edits import Scores, Unedited, choose_strength, prompt_edit, weight_edits
 from w2w.world.identity import ATTRIBUTES
@@ -40,19 +41,6 @@ def scores(flip_rate: float) -> Scores:
 def test_strength_is_the_smallest_reaching_the_target_else_the_best():
     assert choose_strength({1.0: scores(0.5), 2.0: scores(0.9), 3.0: scores(1.0)}, 0.9) == 2.0
     assert choose_strength({1.0: scores(0.3), 2.0: scores(0.7), 3.0: scores(0.6)}, 0.9) == 2.0
-
-
-class TableJudge:
-    """A judge that reads a code from pixel (0, 0) and answers from tables: known answers."""
-
-    def __init__(self, probs: np.ndarray, embeddings: np.ndarray):
-        self.probs, self.embeddings = probs, embeddings
-
-    def attribute_probabilities(self, images: np.ndarray) -> np.ndarray:
-        return self.probs[images[:, 0, 0, 0]]
-
-    def embed(self, images: np.ndarray) -> np.ndarray:
-        return self.embeddings[images[:, 0, 0, 0]]
 
 
 def test_flip_kept_shift_and_similarity_on_known_judgements():

@@ -8,16 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from committed import section
+from fakes import Rows
 
 import w2w.evaluate.inversion as inversion
-
-
-class Rows:
-    def __init__(self, array: np.ndarray):
-        self.array = array
-
-    def get_orthogonal_selection(self, selection):
-        return self.array[selection[0]][:, selection[1]]
 
 
 def test_held_out_images_and_paintings_are_inverted_and_scored_against_their_own_identity(monkeypatch):
