@@ -1,4 +1,5 @@
-"""DVC stage `evaluate_inversion`: one-image inversion vs a one-image LoRA, in and out of distribution."""
+"""DVC stage `evaluate_inversion`: one-image inversion vs a one-image LoRA, in and out of distribution,
+and the ceiling ladder those models stand on (the same identities, references and samplers)."""
 
 from pathlib import Path
 
@@ -8,26 +9,35 @@ from w2w.params import load_params_or_exit
 
 WORLD, BASE, JUDGE = Path("data/world"), Path("data/base"), Path("data/judge")
 WEIGHTS, BASIS = Path("data/weights.zarr"), Path("data/basis")
-METRICS = Path("metrics/inversion.json")
+METRICS, LADDER = Path("metrics/inversion.json"), Path("metrics/ladder.json")
+LADDER_PLOT = Path("plots/ladder.csv")
 GRID = Path("reports/inversion_grid.png")
 
 
 def main() -> None:
     params = load_params_or_exit()  # before any output is touched
     from w2w.evaluate.context import Context
-    from w2w.evaluate.figures import grid_image, save_png
+    from w2w.evaluate.figures import grid_image, save_png, write_csv
     from w2w.evaluate.inversion import measure_inversion
+    from w2w.evaluate.ladder import ladder, lower_rungs
     from w2w.space.basis import Basis
     from w2w.tracking import stage_run
 
     with stage_run("evaluate_inversion", params, ("evaluate_inversion",)) as run:
+        p, basis = params.evaluate_inversion, Basis.load(BASIS)
         ctx = Context.open(WORLD, WEIGHTS, BASE, JUDGE)
-        metrics, grid = measure_inversion(ctx, Basis.load(BASIS), params.evaluate_inversion,
-                                          params.finetune)
+        held, train = ctx.rows(True, p.identities, p.seed), ctx.rows(False, p.identities, p.seed)
+        metrics, grid, rungs = measure_inversion(ctx, basis, held, p, params.finetune)
+        lower, residual = lower_rungs(ctx, basis, held, train, p)
+        steps, rows = ladder(rungs + lower, residual, p.seed)
         run.log_metrics(metrics)
+        run.log_metrics({f"ladder.{e['key']}.{name}": e[f"{name}_mean"] for e in steps["rungs"]
+                         for name in ("similarity", "trait_error")})
         # per identity: a true render | render, w2w, LoRA | painting, w2w, LoRA
         save_png(grid_image(grid), GRID)
         run.log_artifact(GRID, "grids")
+        write_csv(LADDER_PLOT, rows)
+        write_json(LADDER, steps)
         write_json(METRICS, metrics)
 
 

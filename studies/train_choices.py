@@ -4,6 +4,8 @@
     python studies/train_choices.py edits       # components x strength, delayed injection, prompting
     python studies/train_choices.py inversion   # inversion lr and components
     python studies/train_choices.py recovery    # inversion: components optimised vs identity recovered
+    python studies/train_choices.py guidance    # the evaluations' guidance scale (fleet models)
+    python studies/train_choices.py components  # pca.components: directions' cross-validated AUC
 """
 
 from __future__ import annotations
@@ -13,14 +15,19 @@ from pathlib import Path
 
 import numpy as np
 
+from w2w.adapters.render import render_models
 from w2w.evaluate.context import Context
 from w2w.evaluate.edits import sweep, w2w_displacements
 from w2w.evaluate.finetune import reference_renders
 from w2w.evaluate.inversion import score_models, w2w_inversion
+from w2w.evaluate.ladder import scored, truth_of
+from w2w.evaluate.stats import with_ci
 from w2w.params import load_params
-from w2w.space.attributes import fit_attribute_directions
+from w2w.space.attributes import fit_attribute_directions, labels_of, usable_attributes
 from w2w.space.basis import Basis
+from w2w.space.directions import fit_directions
 from w2w.space.invert import identity_recovery, invert_batch
+from w2w.space.pca import fit_basis
 
 DATA = Path("data")
 
@@ -56,9 +63,11 @@ def inversion(ctx: Context, basis: Basis) -> None:
     for k, lr in ((0, 0.01), (0, 0.03), (0, 0.1), (16, 0.1), (64, 0.1), (64, 0.03)):  # k 0: all components
         p = p0.model_copy(update={"lr": lr, "components": k})
         weights = w2w_inversion(ctx, basis, images, p, params.finetune)
-        sim, agree, _ = score_models(ctx, weights, renders, truth, p, f"lr {lr}")
+        scored = score_models(ctx, weights, renders, truth, truth_of(table), p, f"lr {lr}")
+        sim, agree = scored.similarity, scored.agreement
         c = basis.to_coefficients(weights)
-        own = np.linalg.norm(c - basis.train_coefficients[: len(rows)], axis=1)
+        own_rows = [int(np.flatnonzero(basis.train_identity_ids == i)[0]) for i in table["identity_id"]]
+        own = np.linalg.norm(c - basis.train_coefficients[own_rows], axis=1)
         mean = np.linalg.norm(c - basis.train_coefficients.mean(0), axis=1)
         print(f"components {k or basis.k} lr {lr}: identity similarity {sim.mean():.3f}, "
               f"attribute agreement {agree.mean():.3f}, "
@@ -80,7 +89,51 @@ def recovery(ctx: Context, basis: Basis) -> None:
               f"(median {np.median(ranks):g})", flush=True)
 
 
-STUDIES = {"edits": edits, "inversion": inversion, "recovery": recovery}
+def guidance(ctx: Context, basis: Basis) -> None:
+    """The guidance scale the evaluations sample with: train identities' own fleet models, judged
+    against fresh renders of their identity (similarity, and trait error), 95 % intervals."""
+    params = load_params()
+    p0 = params.evaluate_finetune
+    rows = ctx.rows(False, 32, p0.seed)
+    table = ctx.table.iloc[rows]
+    renders = reference_renders(table, p0.renders_per_identity, p0.seed, ctx.image_size)
+    for scale in (1.0, 2.0, 3.0, 5.0, 7.0):
+        images = render_models(ctx.pipe, ctx.adapters(rows), ctx.layout, ctx.scaling, params.finetune.prompt,
+                               p0.samples_per_identity, p0.seed, p0.sampler_steps, scale,
+                               desc=f"guidance {scale:g}")
+        rung = scored(ctx, f"guidance {scale:g}", images, renders, truth_of(table))
+        sim, err = with_ci("s", rung.similarity), with_ci("e", rung.trait_error)
+        print(f"guidance {scale:g}: similarity {sim['s_mean']:.3f} {sim['s_mean_ci']}, trait error "
+              f"{err['e_mean']:.3f} {err['e_mean_ci']} ({len(rows)} train identities)", flush=True)
+
+
+def components(ctx: Context, basis: Basis) -> None:
+    """pca.components by the directions' 5-fold cross-validated AUC over train identities only
+    (the basis is fitted on all of them: unsupervised, it sees no label). A basis of every
+    component the train identities allow is fitted here, so the sweep can pass the committed one."""
+    params = load_params()
+    train = np.flatnonzero(~ctx.heldout)
+    full = fit_basis(ctx.weights, train, ctx.table["identity_id"].to_numpy(),
+                     params.pca.model_copy(update={"components": len(train) - 1, "method": "exact"}))
+    coefficients = full.to_coefficients(ctx.adapters(train))
+    order = np.random.default_rng(0).permutation(len(train))
+    names = usable_attributes(ctx.table, train, train)
+    labels = labels_of(ctx.table, names, train)
+    for k in (32, 64, 128, 256, full.k):
+        aucs = []
+        for fold in np.array_split(order, 5):
+            fit = np.setdiff1d(order, fold)
+            _, auc = fit_directions(coefficients[fit][:, :k], {a: y[fit] for a, y in labels.items()},
+                                    coefficients[fold][:, :k], {a: y[fold] for a, y in labels.items()},
+                                    params.directions)
+            aucs.append(list(auc.values()))
+        per_attribute = np.mean(aucs, axis=0)
+        print(f"components {k}: train cross-validated AUC mean {per_attribute.mean():.3f}, worst "
+              f"{per_attribute.min():.3f} ({names[int(per_attribute.argmin())]})", flush=True)
+
+
+STUDIES = {"edits": edits, "inversion": inversion, "recovery": recovery, "guidance": guidance,
+           "components": components}
 
 
 def main() -> None:

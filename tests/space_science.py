@@ -20,6 +20,12 @@ def open_space(root: Path):
     return ctx, Basis.load(root / "basis"), Directions.load(root / "directions")
 
 
+def first_rows(ctx, heldout: bool) -> np.ndarray:
+    """The first IDENTITIES held-out (or train) rows: the same identities whatever the evaluation's
+    sampling of rows does."""
+    return np.flatnonzero(ctx.heldout == heldout)[:IDENTITIES]
+
+
 def edit_shifts(ctx, basis, directions) -> dict[str, np.ndarray]:
     """(identities, attributes) target shifts of held-out identities edited along each attribute's
     direction ("w2w") and along random unit directions of the same strength unit ("random")."""
@@ -36,7 +42,7 @@ def edit_shifts(ctx, basis, directions) -> dict[str, np.ndarray]:
                      "random": w2w_displacements(basis, control, names)}
     p = section("evaluate_edits", strengths=[EDIT_STRENGTH], samples_per_model=2, sampler_steps=20,
                 guidance_scale=3.0)
-    _, results = sweep(ctx, ctx.rows(True, IDENTITIES), names, displacements, p, "sks person")
+    _, results = sweep(ctx, first_rows(ctx, True), names, displacements, p, "sks person")
     return {m: results[m][EDIT_STRENGTH].target_shift for m in ("w2w", "random")}
 
 
@@ -45,7 +51,7 @@ def inversion_recovery(ctx, basis, k: int = 8) -> tuple[np.ndarray, np.ndarray]:
     own identity's rank among all train identities), each (identities,)."""
     from w2w.space.invert import identity_recovery, invert_batch
 
-    rows = ctx.rows(False, IDENTITIES)
+    rows = first_rows(ctx, False)
     images = np.asarray(ctx.images.get_orthogonal_selection((rows, 0)))
     rank = ctx.layout.shapes[0][0]
     found = invert_batch(ctx.pipe, basis, ctx.layout, rank, ctx.scaling * rank, images, "sks person",

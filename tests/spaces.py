@@ -149,14 +149,19 @@ def stack_and_fit(root: Path, world: Path, fp, pca, dp) -> dict[str, float]:
 def build_small_space(root: Path, p) -> dict:
     """world/, base/, judge/, fleet/, weights.zarr, basis/, directions/ under `root`, each step's
     figures in root/<step>/figures.json; a step already done there (an interrupted build) is kept."""
+    from functools import partial
+
     from w2w.base.build import train_miniature
+    from w2w.base.latents import round_trip
+    from w2w.base.pipeline import load_vae
     from w2w.fleet.run import run_finetune
     from w2w.judge.train import fit_and_evaluate
     from w2w.world.dataset import synthesize_world
 
     steps = [("world", lambda out: synthesize_world(p.synthesize, out)),
              ("base", lambda out: train_miniature(root / "world", p.base, out, lambda s, m: None)),
-             ("judge", lambda out: fit_and_evaluate(root / "world", p.judge, out)),
+             ("judge", lambda out: fit_and_evaluate(root / "world", p.judge, out,
+                                                    partial(round_trip, load_vae(root / "base" / "model")))),
              ("fleet", lambda out: run_finetune(root / "base", root / "world", out, p.finetune, "small",
                                                 p.compute)),
              ("directions", lambda out: stack_and_fit(root, root / "world", p.finetune, p.pca, p.directions))]

@@ -55,6 +55,10 @@ class JudgeParams(_Section):
     embedding_dim: int = Field(ge=2, le=1024)
     margin: float = Field(ge=0.0, le=1.0)
     scale: float = Field(gt=0.0, le=128.0)
+    vae_round_trip: float = Field(ge=0.0, le=1.0)   # share of training images swapped for their VAE trip
+    augment_blur: float = Field(ge=0.0, le=4.0)     # largest Gaussian blur sigma, pixels
+    augment_jitter: float = Field(ge=0.0, le=0.5)   # largest brightness, contrast and colour change
+    augment_noise: float = Field(ge=0.0, le=0.5)    # largest pixel noise sd, in [-1, 1] units
     seed: int = Field(ge=0)
 
 
@@ -118,7 +122,7 @@ class FinetuneParams(_Section):
 class EvaluateFinetuneParams(_Section):
     """Do the adapters make their identities? Judged on held-out identities."""
 
-    identities: int = Field(ge=1, le=100_000)  # held-out identities evaluated (at most all)
+    identities: int = Field(ge=2, le=100_000)  # held-out identities evaluated (at most all)
     samples_per_identity: int = Field(ge=1, le=256)  # one seed each
     renders_per_identity: int = Field(ge=1, le=256)  # fresh renders to compare with
     sampler_steps: int = Field(ge=1, le=1000)
@@ -151,7 +155,7 @@ class DirectionsParams(_Section):
 class EvaluateEditsParams(_Section):
     """Edits on held-out identities, against prompting and a raw weight-space direction."""
 
-    identities: int = Field(ge=1, le=100_000)  # held-out identities measured
+    identities: int = Field(ge=2, le=100_000)  # held-out identities measured
     selection_identities: int = Field(ge=1, le=100_000)  # train identities choosing the strength
     strengths: list[float] = Field(min_length=1)  # train stds
     flip_target: float = Field(gt=0.0, le=1.0)  # smallest strength with this train flip rate
@@ -166,7 +170,7 @@ class EvaluateEditsParams(_Section):
 class EvaluateInversionParams(_Section):
     """Single-image inversion vs a single-image LoRA, in distribution and out of it."""
 
-    identities: int = Field(ge=1, le=100_000)  # held-out identities inverted
+    identities: int = Field(ge=2, le=100_000)  # held-out identities inverted (>= 2: an interval)
     components: int = Field(ge=0)  # coefficients optimised; 0: all of the basis
     steps: int = Field(ge=1, le=100_000)  # for both methods
     lr: float = Field(gt=0.0)  # w2w: Adam on whitened coefficients
@@ -185,7 +189,8 @@ class EvaluateSamplingParams(_Section):
     models: int = Field(ge=2, le=100_000)  # sampled identities
     covariance: Literal["diagonal", "full"]  # diagonal: the reference's
     components: int = Field(ge=0)  # leading coefficients sampled (the rest at the mean); 0: all
-    trained_models: int = Field(ge=2, le=100_000)  # held-out fleet models for the comparison
+    trained_models: int = Field(ge=2, le=100_000)  # held-out (and train) fleet models, the controls
+    calibration_models: int = Field(ge=2, le=100_000)  # train fleet models per class calibrating novelty
     samples_per_model: int = Field(ge=2, le=256)  # seeds per model
     sampler_steps: int = Field(ge=1, le=1000)
     guidance_scale: float = Field(ge=1.0, le=30.0)

@@ -81,8 +81,11 @@ def test_the_strength_is_chosen_on_train_identities_and_reported_on_held_out_one
     train_rows, held_rows = np.arange(0, 20), np.arange(20, 30)
     rate = {"train": {1.0: 0.5, 2.0: 0.95, 3.0: 1.0}, "held": {1.0: 0.9, 2.0: 1.0, 3.0: 1.0}}
 
-    def fake_sweep(ctx, rows, attributes, displacements, p, prompt):
+    asked = {}
+
+    def fake_sweep(ctx, rows, attributes, displacements, p, prompt, strengths=None):
         split = "held" if np.array_equal(rows, held_rows) else "train"
+        asked[split] = strengths
         m = len(rows)
         base = Unedited(np.zeros((m, 3)), np.zeros((m, 1, 2, 2, 3), np.uint8), None, None)
 
@@ -100,7 +103,7 @@ def test_the_strength_is_chosen_on_train_identities_and_reported_on_held_out_one
     monkeypatch.setattr(edits, "w2w_displacements", lambda basis, directions, names: np.zeros((1, 3)))
     monkeypatch.setattr(edits, "raw_displacements", lambda ctx, basis, names, dp: np.zeros((1, 3)))
     ctx = SimpleNamespace(judge=SimpleNamespace(attribute_names=["Eyeglasses"]),
-                          rows=lambda heldout, n: held_rows if heldout else train_rows)
+                          rows=lambda heldout, n, seed: held_rows if heldout else train_rows)
     directions = SimpleNamespace(attributes=["Eyeglasses"])
     p = section("evaluate_edits", strengths=[1.0, 2.0, 3.0], flip_target=0.9, grid_identities=2)
     metrics, curve, _ = edits.measure_edits(ctx, None, directions, p, section("directions"), "sks person")
@@ -109,3 +112,8 @@ def test_the_strength_is_chosen_on_train_identities_and_reported_on_held_out_one
     assert metrics["flip_rate_mean"] == 1.0 and metrics["target_shift_mean"] == pytest.approx(1.0)
     assert metrics["train_flip_rate"]["w2w"] == {"1.0": 0.5, "2.0": 0.95, "3.0": 1.0}
     assert [row["strength"] for row in curve] == [1.0, 2.0, 3.0]
+    assert [row["w2w_flip"] for row in curve] == [0.5, 0.95, 1.0]  # the train figures the choice saw
+    assert asked == {"train": None, "held": {"w2w": [2.0], "raw_weights": [2.0]}}  # held-out: once
+    vs_prompt = metrics["w2w_vs_prompting"]  # paired: prompting flips nothing, identity 0.5 as well
+    assert vs_prompt["flip_rate_difference"] == 1.0 and vs_prompt["flip_rate_difference_ci"] == [1.0, 1.0]
+    assert vs_prompt["identity_similarity_difference"] == 0.0

@@ -1,45 +1,83 @@
-"""The summary report: figures from the metrics files, verdicts against the goals, grids linked."""
+"""The summary report: the ladder first, then each claim with its interval and three-way verdict."""
 
 import json
 
 import pytest
 
 from w2w.errors import InputError
-from w2w.evaluate.report import summary_markdown
-
-EDIT = {"flip_rate_mean": 0.95, "identity_similarity_mean": 0.8, "other_attributes_kept_mean": 0.92,
-        "flip_rate": {"Eyeglasses": 0.95}, "target_shift_mean": 0.4, "target_shift": {"Eyeglasses": 0.4}}
+from w2w.evaluate.report import summary_markdown, within
 
 
-def write_metrics(folder, novel=0.95):
+def m(name: str, mean: float, lo: float, hi: float) -> dict:
+    return {f"{name}_mean": mean, f"{name}_mean_ci": [lo, hi]}
+
+
+EDIT = {**m("flip_rate", 0.95, 0.92, 0.97), **m("identity_similarity", 0.8, 0.7, 0.85),
+        **m("other_attributes_kept", 0.85, 0.8, 0.88), **m("target_shift", 0.4, 0.3, 0.5),
+        "flip_rate": {"Eyeglasses": 0.95}, "target_shift": {"Eyeglasses": 0.4}}
+SCORES = {**m("in_distribution", 0.6, 0.5, 0.7), **m("ood", 0.6, 0.5, 0.7),
+          **m("in_distribution_trait_error", 0.4, 0.3, 0.5), **m("ood_trait_error", 0.5, 0.4, 0.6)}
+
+
+def write_metrics(folder, novel=(0.95, 0.91, 0.98), valid=True):
     files = {
         "edits.json": {**EDIT, "strength": 2.0, "identities": 3, "attributes": ["Eyeglasses"],
-                       "prompt_baseline": {**EDIT, "identity_similarity_mean": 0.5},
-                       "raw_weight_baseline": {**EDIT, "strength": 3.0}},
-        "inversion.json": {"identities": 2, "fleet_model": {"similarity": 0.5, "attribute_agreement": 0.9},
-                           **{m: {"in_distribution": v, "ood": v, "in_distribution_attribute_agreement": 0.9,
-                                  "ood_attribute_agreement": 0.8} for m, v in (("w2w", 0.6),
-                                                                              ("single_image_lora", 0.3))}},
-        "sampling.json": {"consistency_mean": 0.4, "trained_consistency_mean": 0.42, "novel_fraction": novel,
-                          "novel_fraction_heldout_models": 0.9, "novel_fraction_train_models": 0.1,
-                          "attribute_rate_abs_diff_mean": 0.05, "models": 8, "covariance": "diagonal"},
-        "finetune.json": {"identity_similarity_mean": 0.5},
+                       "prompt_baseline": EDIT, "raw_weight_baseline": {**EDIT, "strength": 3.0},
+                       "w2w_vs_prompting": {"identity_similarity_difference": 0.2,
+                                            "identity_similarity_difference_ci": [0.1, 0.3],
+                                            "flip_rate_difference": -0.1,
+                                            "flip_rate_difference_ci": [-0.2, -0.05]}},
+        "inversion.json": {"identities": 2, "w2w": SCORES, "single_image_lora": SCORES,
+                           "fleet_model": {**m("similarity", 0.5, 0.4, 0.6),
+                                           **m("trait_error", 0.3, 0.2, 0.4)},
+                           "w2w_minus_lora_in_distribution": {"similarity": 0.3, "similarity_ci": [0.1, 0.5]},
+                           "w2w_minus_lora_ood": {"similarity": 0.05, "similarity_ci": [-0.1, 0.2]}},
+        "sampling.json": {**m("consistency", 0.4, 0.35, 0.45), **m("trained_consistency", 0.42, 0.4, 0.44),
+                          "consistency_difference": -0.02, "consistency_difference_ci": [-0.04, 0.01],
+                          **m("novel_fraction", *novel), **m("novel_fraction_heldout_models", 0.95, 0.9, 1.0),
+                          **m("novel_fraction_train_models", 0.1, 0.0, 0.2), "novelty_rule_valid": valid,
+                          "novelty_threshold": 0.6, "attribute_rate_abs_diff_mean": 0.05, "models": 8,
+                          "covariance": "diagonal"},
+        "finetune.json": {**m("identity_similarity", 0.5, 0.45, 0.55), **m("trait_error", 0.4, 0.35, 0.45)},
         "directions.json": {"auc_mean": 0.97, "auc_min": 0.9},
+        "ladder.json": {"rungs": [{"rung": "fresh renders (ceiling)", "identities": 2,
+                                   **m("similarity", 0.98, 0.97, 0.99), **m("trait_error", 0.1, 0.05, 0.15)}],
+                        **m("projection_relative_residual", 0.8, 0.7, 0.9)},
     }
     for name, data in files.items():
         (folder / name).write_text(json.dumps(data))
 
 
-def test_summary_states_each_goal_with_its_verdict(tmp_path):
-    write_metrics(tmp_path, novel=0.5)
+def test_each_claim_gets_its_interval_and_a_three_way_verdict(tmp_path):
+    write_metrics(tmp_path)
     text = summary_markdown(tmp_path)
-    assert "| edit success | flip_rate_mean >= 0.9 | 0.950 | met |" in text
-    assert "| sampling novelty | novel_fraction >= 0.9 | 0.500 | **not met** |" in text
-    assert "+0.300 in distribution" in text and "![inversion](inversion_grid.png)" in text
+    assert "| 2. edits: the attribute changes | flip rate >= 0.9 | 0.950 [0.920, 0.970] | met |" in text
+    assert ("| 2. edits: identity kept | identity similarity >= 0.75 | 0.800 [0.700, 0.850] | "
+            "**undecided** |") in text
+    assert "| 2. edits: other attributes kept | kept >= 0.9 | 0.850 [0.800, 0.880] | **not met** |" in text
+    assert "flip -0.100 [-0.200, -0.050] | **not met** |" in text       # paired, wholly below 0
+    assert "w2w - LoRA 0.300 [0.100, 0.500] | met |" in text
+    assert "w2w - LoRA 0.050 [-0.100, 0.200] | **undecided** |" in text
+    assert "difference -0.020 [-0.040, 0.010] | met |" in text          # within 0.05 of trained
+    assert text.index("## Ceiling ladder") < text.index("## The paper's claims")
+    assert "| fresh renders (ceiling) | 2 | 0.980 [0.970, 0.990] | 0.100 [0.050, 0.150] |" in text
+    assert "![inversion](inversion_grid.png)" in text
+
+
+def test_novelty_is_not_judged_when_its_controls_do_not_separate(tmp_path):
+    write_metrics(tmp_path, valid=False)
+    text = summary_markdown(tmp_path)
+    assert "**invalid rule**: the controls do not separate" in text
+
+
+def test_within_a_tolerance_needs_the_whole_interval():
+    assert within([-0.04, 0.03], 0.05) == "met"
+    assert within([0.06, 0.2], 0.05) == "not met" and within([-0.3, -0.06], 0.05) == "not met"
+    assert within([0.01, 0.2], 0.05) == "undecided"
 
 
 def test_missing_metrics_name_the_file(tmp_path):
     write_metrics(tmp_path)
-    (tmp_path / "sampling.json").unlink()
-    with pytest.raises(InputError, match="sampling.json"):
+    (tmp_path / "ladder.json").unlink()
+    with pytest.raises(InputError, match="ladder.json"):
         summary_markdown(tmp_path)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from fakes import Rows, TableJudge
 
-from w2w.evaluate.sampling import consistency, novel, train_identity_embeddings
+from w2w.evaluate.sampling import consistency, identity_embeddings, nearest_similarity, novelty_threshold
 
 
 def coded(codes: np.ndarray) -> np.ndarray:
@@ -27,17 +27,24 @@ def test_consistency_is_the_mean_pairwise_cosine_of_each_models_samples():
     assert consistency(ctx, samples) == pytest.approx([1.0, (0.0 + 0.6 + 0.8) / 3])
 
 
-def test_train_identities_mean_embedding_is_unit_and_skips_held_out_rows():
-    images = coded(np.array([[0, 1], [3, 3], [2, 2]]))  # identity 1 is held out
-    ctx = SimpleNamespace(judge=TableJudge(None, UNIT), heldout=np.array([False, True, False]),
-                          images=Rows(images))
-    train = train_identity_embeddings(ctx)
-    assert train == pytest.approx(np.array([[1.0, 1.0] / np.sqrt(2), [0.6, 0.8]]))
+def test_identity_embeddings_are_unit_means_of_the_given_rows():
+    images = coded(np.array([[0, 1], [3, 3], [2, 2]]))
+    ctx = SimpleNamespace(judge=TableJudge(None, UNIT), images=Rows(images))
+    gallery = identity_embeddings(ctx, np.array([0, 2]))
+    assert gallery == pytest.approx(np.array([[1.0, 1.0] / np.sqrt(2), [0.6, 0.8]]))
 
 
-def test_a_sample_is_novel_when_no_train_identity_is_as_near_as_the_threshold():
+def test_a_models_nearest_identity_is_scored_by_its_samples_mean_embedding():
     ctx = SimpleNamespace(judge=TableJudge(None, UNIT))
-    train = np.array([[1.0, 0.0]])  # one train identity, along code 0
-    samples = coded(np.array([[0, 1], [2, 3]]))  # cosines to it: 1.0, 0.0 / 0.6, -1.0
-    assert novel(ctx, samples, train, threshold=0.5).tolist() == [[False, True], [False, True]]
-    assert novel(ctx, samples, train, threshold=0.7).tolist() == [[False, True], [True, True]]
+    gallery = np.array([[1.0, 0.0], [0.0, 1.0]])
+    samples = coded(np.array([[0, 0], [0, 1], [2, 2]]))  # means: (1, 0), (1, 1)/sqrt 2, (0.6, 0.8)
+    assert nearest_similarity(ctx, samples, gallery) == pytest.approx([1.0, 1 / np.sqrt(2), 0.8])
+
+
+def test_the_novelty_threshold_separates_known_novel_from_known_seen_models():
+    novel, seen = np.array([0.1, 0.2, 0.3]), np.array([0.5, 0.6])
+    t = novelty_threshold(novel, seen)
+    assert (novel < t).all() and (seen >= t).all()
+    # overlapping classes: the cut with the best balanced accuracy (here 2 of 3 novel, 2 of 2 seen)
+    t = novelty_threshold(np.array([0.1, 0.2, 0.7]), np.array([0.5, 0.6]))
+    assert t == 0.5

@@ -58,3 +58,21 @@ def test_verdicts_are_three_way():
 def test_one_identity_is_refused():
     with pytest.raises(ValueError, match="at least 2 identities"):
         bootstrap_ci(np.array([0.5]))
+
+
+def test_unpaired_difference_resamples_each_set_on_its_own():
+    from w2w.evaluate.stats import unpaired_difference_ci
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(0.5, 0.1, 300), rng.normal(0.3, 0.2, 200)
+    lo, hi = unpaired_difference_ci(a, b, seed=2)
+    half = 1.96 * np.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b))   # about 0.030
+    assert lo < a.mean() - b.mean() < hi
+    assert (hi - lo) / 2 == pytest.approx(half, rel=0.1)
+
+
+def test_with_ci_and_paired_name_their_keys():
+    from w2w.evaluate.stats import paired, with_ci
+    figures = with_ci("flip_rate", np.ones((5, 3)))
+    assert figures == {"flip_rate_mean": 1.0, "flip_rate_mean_ci": [1.0, 1.0]}
+    diff = paired("gap", np.full(4, 0.7), np.full(4, 0.2))
+    assert diff["gap"] == pytest.approx(0.5) and diff["gap_ci"] == pytest.approx([0.5, 0.5])

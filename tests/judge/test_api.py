@@ -2,9 +2,10 @@ import numpy as np
 import pytest
 import torch
 
-from w2w.judge.api import Judge
-from w2w.judge.model import JudgeNet
-from w2w.judge.train import equal_error_threshold, verification_scores
+from w2w.judge.api import TRAIT_COLUMNS, Judge
+from w2w.judge.augment import gaussian_blur
+from w2w.judge.measure import equal_error_threshold, probe_verification, verification_scores
+from w2w.judge.model import JudgeNet, TraitNet
 from w2w.world.identity import ATTRIBUTES
 
 
@@ -50,3 +51,54 @@ def test_verification_pairs_and_threshold():
     assert len(scores) == 6 and same.sum() == 2
     threshold, eer = equal_error_threshold(scores, same)
     assert eer == 0.0 and threshold == 1.0
+
+
+def judge_with_constant_traits(predicted: np.ndarray, std: np.ndarray) -> Judge:
+    """A judge whose trait regressor ignores the image and predicts `predicted` (world units)."""
+    judge = small_judge()
+    traits = TraitNet(len(TRAIT_COLUMNS), 4, 32)
+    with torch.no_grad():  # standardised output = bias; mean 0, so world units = bias * std
+        traits.traits.weight.zero_()
+        traits.traits.bias.copy_(torch.from_numpy(predicted / std))
+    config = {**judge.config, "traits": TRAIT_COLUMNS, "trait_mean": [0.0] * len(TRAIT_COLUMNS),
+              "trait_std": std.tolist()}
+    return Judge(judge.net, config, traits)
+
+
+def test_trait_error_is_in_population_sds_and_survives_save_load(tmp_path):
+    t = len(TRAIT_COLUMNS)
+    std = np.full(t, 0.5)
+    predicted = np.linspace(-0.5, 0.5, t)
+    judge = judge_with_constant_traits(predicted, std)
+    truth = predicted + np.r_[np.full(t // 2, 0.25), np.full(t - t // 2, -0.75)]  # 0.5 and 1.5 sds off
+    assert judge.trait_error(images(3), truth) == pytest.approx(1.0, abs=1e-5)
+    assert judge.trait_error(images(3), predicted) == pytest.approx(0.0, abs=1e-5)
+    judge.save(tmp_path)
+    loaded = Judge.load(tmp_path)
+    assert loaded.has_traits and np.allclose(loaded.predict_traits(images(2)), predicted, atol=1e-5)
+
+
+def test_a_judge_without_a_trait_regressor_says_so(tmp_path):
+    small_judge().save(tmp_path)
+    with pytest.raises(FileNotFoundError, match="no trait regressor"):
+        Judge.load(tmp_path).predict_traits(images(1))
+
+
+def test_probe_verification_pairs_never_an_image_with_its_own_copy():
+    # 3 identities, 2 images each; probe image i of identity k is orthogonal to gallery image i
+    # of the same identity (its own copy) but equal to gallery image j != i: only the cross pairs count
+    e = np.eye(6).reshape(3, 2, 6)
+    gallery = e
+    probe = e[:, ::-1]  # probe 0 = gallery 1, probe 1 = gallery 0
+    figures = probe_verification(probe, gallery)
+    assert figures["same_identity_cosine"] == 1.0 and figures["other_identity_cosine"] == 0.0
+    assert figures["auc"] == 1.0
+
+
+def test_blur_keeps_flat_images_and_mass_and_sigma_zero_is_identity():
+    x = torch.rand(2, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(gaussian_blur(x, torch.zeros(2)), x, atol=1e-6)
+    flat = torch.full((1, 3, 8, 8), 0.3)
+    assert torch.allclose(gaussian_blur(flat, torch.tensor([2.0])), flat, atol=1e-6)
+    blurred = gaussian_blur(x, torch.tensor([1.5, 1.5]))
+    assert blurred.std() < x.std()  # smoothing lowers the pixel spread

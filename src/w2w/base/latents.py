@@ -38,6 +38,19 @@ def encode_images(vae: AutoencoderKL, images: np.ndarray, batch: int = 256) -> n
     return np.concatenate(out).astype(np.float32)
 
 
+@torch.no_grad()
+def round_trip(vae: AutoencoderKL, images: np.ndarray, batch: int = 256) -> np.ndarray:
+    """uint8 (B, S, S, 3) -> the same images encoded to latent means and decoded again: what any
+    model that generates through this VAE can at best reproduce of them."""
+    out = []
+    for start in range(0, len(images), batch):
+        scaled = torch.from_numpy(encode_images(vae, images[start:start + batch]))
+        latents = scaled / vae.config.scaling_factor
+        x = vae.decode(latents).sample.clamp(-1, 1)
+        out.append(((x.permute(0, 2, 3, 1).numpy() + 1) * 127.5).round().astype(np.uint8))
+    return resize_to(np.concatenate(out), images.shape[1])
+
+
 def cache_latents(vae: AutoencoderKL, images: zarr.Array, out: Path, block: int) -> zarr.Array:
     """Encode a (N, K, S, S, 3) image array block by block into out/latents.zarr."""
     n, per_identity = images.shape[:2]

@@ -40,13 +40,24 @@ def _checked(cls, source: str, subfolder: str):
     return model
 
 
-def load_pipeline(source: str | Path) -> StableDiffusionPipeline:
-    """Load a pipeline folder or hub id; a local path that is not a pipeline folder is an error."""
+def _pipeline_source(source: str | Path) -> str:
+    """The source as a string; a local path that is not a pipeline folder is an error."""
     source = str(source)
     local = Path(source)
     looks_local = local.exists() or source.startswith((".", "/", "~")) or source.count("/") != 1
     if looks_local and not (local / "model_index.json").is_file():
         raise FileNotFoundError(f"{source}: not a diffusers pipeline folder (no model_index.json)")
+    return source
+
+
+def load_vae(source: str | Path) -> AutoencoderKL:
+    """Only the VAE of a pipeline folder or hub id."""
+    return _checked(AutoencoderKL, _pipeline_source(source), "vae").eval()
+
+
+def load_pipeline(source: str | Path) -> StableDiffusionPipeline:
+    """Load a pipeline folder or hub id; a local path that is not a pipeline folder is an error."""
+    source = _pipeline_source(source)
     unet = _checked(UNet2DConditionModel, source, "unet")
     vae = _checked(AutoencoderKL, source, "vae")
     text_encoder = _checked(CLIPTextModel, source, "text_encoder")

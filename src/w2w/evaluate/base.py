@@ -17,6 +17,7 @@ from w2w.base.build import identity_captions, open_world
 from w2w.base.denoiser import heldout_loss
 from w2w.base.model import encode_prompts
 from w2w.base.pipeline import generate, load_pipeline
+from w2w.evaluate.stats import bootstrap_ci
 from w2w.judge.api import Judge
 from w2w.params import EvaluateBaseParams
 from w2w.world.captions import caption_for, named_attributes
@@ -40,7 +41,9 @@ def prompt_fidelity(pipe: StableDiffusionPipeline, judge: Judge, table: pd.DataF
         hits = [image_attrs[column[a]] == value for a, value in named.items()]
         sample_ok.append(all(hits))
         per_attribute.extend(hits)
+    per_prompt = np.reshape(sample_ok, (len(table), samples_per_prompt))  # one prompt per identity
     return {"prompt_attribute_fidelity": float(np.mean(sample_ok)),
+            "prompt_attribute_fidelity_ci": list(bootstrap_ci(per_prompt, seed)),
             "prompt_attribute_agreement": float(np.mean(per_attribute)),
             "prompts": float(len(table)), "samples": float(len(prompts))}, images
 
@@ -52,7 +55,7 @@ def measure_base(world: Path, judge_dir: Path, base: Path, p: EvaluateBaseParams
     table, _, train = open_world(world)
     heldout = table[~train].reset_index(drop=True)
     judge = Judge.load(judge_dir)
-    chosen = heldout.iloc[: p.prompts]
+    chosen = heldout.iloc[np.random.default_rng([p.seed, 16]).permutation(len(heldout))[: p.prompts]]
     start = time.perf_counter()
     metrics, images = prompt_fidelity(pipe, judge, chosen, p.samples_per_prompt,
                                       p.sampler_steps, p.guidance_scale, p.seed)

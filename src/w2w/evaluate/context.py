@@ -17,6 +17,15 @@ from w2w.errors import InputError
 from w2w.judge.api import Judge
 
 
+def sample_rows(heldout_mask: np.ndarray, heldout: bool, n: int, seed: int) -> np.ndarray:
+    """Up to n row indices of the held-out (or train) identities, a seeded random sample. Stages
+    with the same seed take the same identities, and a smaller n takes a prefix of a larger one's,
+    so figures of different stages pair up identity by identity."""
+    candidates = np.flatnonzero(np.asarray(heldout_mask) == heldout)
+    order = np.random.default_rng([seed, int(heldout), 16]).permutation(len(candidates))
+    return candidates[order[:n]]
+
+
 @dataclass
 class Context:
     """The evaluation context: what every evaluation stage reads, opened once."""
@@ -47,9 +56,9 @@ class Context:
                    stacked.scaling, load_pipeline(base / "model"), Judge.load(judge), pictures["images"],
                    pictures["ood"])
 
-    def rows(self, heldout: bool, n: int) -> np.ndarray:
-        """The first n row indices of the held-out (or train) identities."""
-        return np.flatnonzero(self.heldout == heldout)[:n]
+    def rows(self, heldout: bool, n: int, seed: int = 0) -> np.ndarray:
+        """Up to n held-out (or train) rows, a seeded random sample (see `sample_rows`)."""
+        return sample_rows(self.heldout, heldout, n, seed)
 
     def adapters(self, rows: np.ndarray) -> np.ndarray:
         return np.asarray(self.weights.get_orthogonal_selection((rows, slice(None))))  # (M, D)

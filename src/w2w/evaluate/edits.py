@@ -22,6 +22,7 @@ import numpy as np
 from w2w.adapters.render import render_models
 from w2w.evaluate.context import Context
 from w2w.evaluate.judged import attribute_probabilities, mean_embeddings
+from w2w.evaluate.stats import paired, with_ci
 from w2w.params import DirectionsParams, EvaluateEditsParams
 from w2w.space.attributes import labels_of
 from w2w.space.basis import Basis
@@ -64,10 +65,9 @@ class Scores:
         def per_attribute(values: np.ndarray) -> dict[str, float]:
             return {a: float(v) for a, v in zip(attributes, values.mean(0), strict=True)}
 
-        return {"flip_rate_mean": float(self.flip.mean()),
-                "identity_similarity_mean": float(self.identity_similarity.mean()),
-                "other_attributes_kept_mean": float(self.others_kept.mean()),
-                "target_shift_mean": float(self.target_shift.mean()),
+        return {**with_ci("flip_rate", self.flip), **with_ci("identity_similarity", self.identity_similarity),
+                **with_ci("other_attributes_kept", self.others_kept),
+                **with_ci("target_shift", self.target_shift),
                 "target_shift": per_attribute(self.target_shift), "flip_rate": per_attribute(self.flip)}
 
 
@@ -117,8 +117,10 @@ def weight_edits(base: Unedited, displacements: np.ndarray, signs: np.ndarray, s
 
 
 def sweep(ctx: Context, rows: np.ndarray, attributes: list[str], displacements: dict[str, np.ndarray],
-          p: EvaluateEditsParams, prompt: str) -> tuple[Unedited, dict[str, dict[float, Scores]]]:
-    """Every method's scores on `rows`: each weight method at each strength, and prompting."""
+          p: EvaluateEditsParams, prompt: str, strengths: dict[str, list[float]] | None = None
+          ) -> tuple[Unedited, dict[str, dict[float, Scores]]]:
+    """Every method's scores on `rows`: each weight method at each of its strengths (default: the
+    whole sweep, p.strengths), and prompting."""
     base = unedited(ctx, rows, p, prompt)
     columns = ctx.judge_columns(attributes)
     targets = ~base.judged[:, columns]                                              # (M, A)
@@ -137,7 +139,7 @@ def sweep(ctx: Context, rows: np.ndarray, attributes: list[str], displacements: 
         results[method] = {s: score(ctx, base, columns,
                                     render(weight_edits(base, displacement, signs, s), prompt, None,
                                            f"{method} x{s:g}", True), targets)
-                           for s in p.strengths}
+                           for s in (strengths or {}).get(method, p.strengths)}
     forms = [prompt_edit(attr, bool(targets[i, j]), prompt)
              for i in range(m) for j, attr in enumerate(attributes)]
     adapters = np.repeat(base.adapters, a, axis=0)
@@ -176,26 +178,35 @@ def raw_displacements(ctx: Context, basis: Basis, attributes: list[str], p: Dire
 
 def measure_edits(ctx: Context, basis: Basis, directions: Directions, p: EvaluateEditsParams,
                   dp: DirectionsParams, prompt: str) -> tuple[dict, list[dict], dict[str, np.ndarray]]:
-    """Metrics, held-out figures per strength and before/after grids per attribute."""
+    """Metrics (held-out, at the strengths chosen on train identities), the train identities'
+    figures per strength, and before/after grids per attribute."""
     attributes = [a for a in directions.attributes if a in ctx.judge.attribute_names]
     displacements = {"w2w": w2w_displacements(basis, directions, attributes),
                      "raw_weights": raw_displacements(ctx, basis, attributes, dp)}
-    _, chosen_on = sweep(ctx, ctx.rows(False, p.selection_identities), attributes, displacements, p, prompt)
+    _, chosen_on = sweep(ctx, ctx.rows(False, p.selection_identities, p.seed), attributes, displacements, p,
+                         prompt)
     chosen = {method: choose_strength(scores, p.flip_target) for method, scores in chosen_on.items()}
-    base, held = sweep(ctx, ctx.rows(True, p.identities), attributes, displacements, p, prompt)
-    metrics = held["w2w"][chosen["w2w"]].summary(attributes)
-    metrics.update({"strength": chosen["w2w"], "identities": len(base.adapters), "attributes": attributes,
-                    "prompt_baseline": held["prompt"][0.0].summary(attributes),
+    # held-out identities are measured once, at the strengths chosen on train identities
+    base, held = sweep(ctx, ctx.rows(True, p.identities, p.seed), attributes, displacements, p, prompt,
+                       {m: [chosen[m]] for m in displacements})
+    w2w, prompting = held["w2w"][chosen["w2w"]], held["prompt"][0.0]
+    metrics = w2w.summary(attributes)
+    metrics.update({"strength": chosen["w2w"], "strength_at_grid_edge": chosen["w2w"] == max(p.strengths),
+                    "identities": len(base.adapters), "attributes": attributes,
+                    "prompt_baseline": prompting.summary(attributes),
                     "raw_weight_baseline": {**held["raw_weights"][chosen["raw_weights"]].summary(attributes),
                                             "strength": chosen["raw_weights"]},
+                    "w2w_vs_prompting": {
+                        **paired("identity_similarity_difference", w2w.identity_similarity,
+                                 prompting.identity_similarity),
+                        **paired("flip_rate_difference", w2w.flip, prompting.flip)},
                     "train_flip_rate": {m: {str(s): float(sc.flip.mean()) for s, sc in by.items()}
                                         for m, by in chosen_on.items()}})
-    curve = [{"strength": s, **{f"{method}_{name}": float(getattr(held[method][s], name).mean())
+    curve = [{"strength": s, **{f"{method}_{name}": float(getattr(chosen_on[method][s], name).mean())
                                 for name in ("flip", "identity_similarity") for method in displacements}}
-             for s in p.strengths]  # held-out figures per strength, for the DVC plots
+             for s in p.strengths]  # train identities' figures per strength: what the choice saw
     g = min(p.grid_identities, len(base.adapters))
-    grids = {a: np.stack([base.images[:g, 0], held["w2w"][chosen["w2w"]].images[:g, j, 0],
-                          held["prompt"][0.0].images[:g, j, 0],
+    grids = {a: np.stack([base.images[:g, 0], w2w.images[:g, j, 0], prompting.images[:g, j, 0],
                           held["raw_weights"][chosen["raw_weights"]].images[:g, j, 0]], 1)
              for j, a in enumerate(attributes)}  # (identities, [original, w2w, prompt, raw], S, S, 3)
     return metrics, curve, grids

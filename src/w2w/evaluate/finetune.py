@@ -20,7 +20,10 @@ from w2w.adapters.layout import AdapterLayout
 from w2w.adapters.merge import merged
 from w2w.adapters.stacked import open_stacked
 from w2w.base.pipeline import generate, load_pipeline
-from w2w.judge.api import Judge
+from w2w.evaluate.context import sample_rows
+from w2w.evaluate.judged import trait_errors
+from w2w.evaluate.stats import paired, with_ci
+from w2w.judge.api import TRAIT_COLUMNS, Judge
 from w2w.params import EvaluateFinetuneParams
 from w2w.storage import STREAM_EVAL
 from w2w.world.captions import GENERIC_PROMPT
@@ -59,7 +62,7 @@ def measure_fleet(world: Path, judge_dir: Path, base: Path, weights_zarr: Path, 
     """Held-out identities' similarity to their own renders, against the base model's chance level.
     Returns the metrics and a grid (for each identity: a fresh render, then its samples)."""
     stacked = open_stacked(weights_zarr)
-    rows = np.flatnonzero(np.asarray(stacked.group["heldout"]))[: p.identities]
+    rows = np.sort(sample_rows(np.asarray(stacked.group["heldout"]), True, p.identities, p.seed))
     table = pd.read_parquet(world / "identities.parquet").iloc[rows]
     size = int(zarr.open_group(world / "images.zarr", mode="r").attrs["image_size"])
     renders = reference_renders(table, p.renders_per_identity, p.seed, size)
@@ -70,9 +73,12 @@ def measure_fleet(world: Path, judge_dir: Path, base: Path, weights_zarr: Path, 
                                        p.guidance_scale)
     chance = base_similarity(pipe, judge, renders, GENERIC_PROMPT, p.samples_per_identity, p.seed,
                              p.sampler_steps, p.guidance_scale)
-    metrics = {"identity_similarity_mean": float(sims.mean()),
+    traits = trait_errors(judge, samples, table[TRAIT_COLUMNS].to_numpy(np.float64))
+    metrics = {**with_ci("identity_similarity", sims),
                "identity_similarity_p10": float(np.percentile(sims, 10)),
-               "base_identity_similarity_mean": float(chance.mean()),
-               "evaluated_identities": float(len(rows))}
+               **with_ci("trait_error", traits),
+               **with_ci("base_identity_similarity", chance),
+               **paired("similarity_over_base", sims, chance),
+               "evaluated_identities": len(rows)}
     grid = np.concatenate([renders[:8, :1], samples[:8]], axis=1)  # (8, 1 + n, S, S, 3)
     return metrics, grid.reshape(-1, *grid.shape[2:])

@@ -12,6 +12,7 @@ own model of the identity (trained on all its images) is scored too, as the refe
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -21,12 +22,24 @@ from w2w.base.latents import encode_images
 from w2w.base.model import encode_prompts, training_scheduler
 from w2w.evaluate.context import Context
 from w2w.evaluate.finetune import reference_renders
-from w2w.evaluate.judged import judged_attributes
+from w2w.evaluate.judged import judged_attributes, similarities, trait_errors
+from w2w.evaluate.ladder import Rung, truth_of
+from w2w.evaluate.stats import paired, with_ci
 from w2w.fleet.config import fleet_config
 from w2w.fleet.train import train_identities
 from w2w.params import EvaluateInversionParams, FinetuneParams
 from w2w.space.basis import Basis
 from w2w.space.invert import invert_batch
+
+
+@dataclass
+class Scored:
+    """Per model (M,): judge similarity, trait error, attribute agreement; and its samples."""
+
+    similarity: np.ndarray
+    trait_error: np.ndarray
+    agreement: np.ndarray
+    samples: np.ndarray  # (M, n, S, S, 3)
 
 
 def single_image_lora(ctx: Context, images: np.ndarray, ids: list[int], p: EvaluateInversionParams,
@@ -48,38 +61,54 @@ def w2w_inversion(ctx: Context, basis: Basis, images: np.ndarray, p: EvaluateInv
 
 
 def score_models(ctx: Context, adapters: np.ndarray, renders: np.ndarray, truth: np.ndarray,
-                 p: EvaluateInversionParams, desc: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per model: identity similarity to its renders, attribute agreement; and its samples."""
+                 traits: np.ndarray, p: EvaluateInversionParams, desc: str) -> Scored:
+    """Each model's samples judged against its identity: renders (M, r, ...), attributes (M, A),
+    traits (M, T)."""
     samples = np.concatenate([render_models(ctx.pipe, adapters, ctx.layout, ctx.scaling, prompt,
                                             p.samples_per_prompt, p.seed, p.sampler_steps,
                                             p.guidance_scale, desc=desc) for prompt in p.prompts], 1)
-    similarity = np.array([ctx.judge.identity_similarity(s, r)
-                           for s, r in zip(samples, renders, strict=True)])
-    agreement = (judged_attributes(ctx.judge, samples) == truth).mean(1)
-    return similarity, agreement, samples
+    return Scored(similarities(ctx.judge, samples, renders), trait_errors(ctx.judge, samples, traits),
+                  (judged_attributes(ctx.judge, samples) == truth).mean(1), samples)
 
 
-def measure_inversion(ctx: Context, basis: Basis, p: EvaluateInversionParams,
-                      fp: FinetuneParams) -> tuple[dict, np.ndarray]:
-    """Metrics and a grid (identity rows: input, w2w sample, LoRA sample, per setting; a render)."""
-    held = np.flatnonzero(ctx.heldout)[: p.identities]
+NAMES = {("w2w", "in_distribution"): "w2w inversion",
+         ("single_image_lora", "in_distribution"): "single-image LoRA",
+         ("w2w", "ood"): "w2w inversion from the painting",
+         ("single_image_lora", "ood"): "single-image LoRA from the painting"}
+
+
+def measure_inversion(ctx: Context, basis: Basis, held: np.ndarray, p: EvaluateInversionParams,
+                      fp: FinetuneParams) -> tuple[dict, np.ndarray, list[Rung]]:
+    """For held-out rows `held`: metrics, a grid (identity rows: a render, then input, w2w sample,
+    LoRA sample per setting) and the ladder's rungs these models stand on."""
     table = ctx.table.iloc[held]
     renders = reference_renders(table, p.renders_per_identity, p.seed, ctx.image_size)
     truth = table[ctx.judge.attribute_names].to_numpy(dtype=bool)
+    traits = truth_of(table)
+    heldout_index = np.cumsum(ctx.heldout) - 1  # row -> index among the held-out rows (for ood)
     inputs = {"in_distribution": np.asarray(ctx.images.get_orthogonal_selection((held, 0))),
-              "ood": np.asarray(ctx.ood[: len(held), 0])}
+              "ood": np.asarray(ctx.ood.get_orthogonal_selection((heldout_index[held], 0)))}
     ids = table["identity_id"].tolist()
     metrics: dict = {"w2w": {}, "single_image_lora": {}, "identities": len(held)}
-    columns = [renders[:, 0]]
+    columns, rungs, scores = [renders[:, 0]], [], {}
     for setting, images in inputs.items():
         for method, adapters in (("w2w", w2w_inversion(ctx, basis, images, p, fp)),
                                  ("single_image_lora", single_image_lora(ctx, images, ids, p, fp))):
-            sim, agree, samples = score_models(ctx, adapters, renders, truth, p, f"{method} {setting}")
-            metrics[method][setting] = float(sim.mean())
-            metrics[method][f"{setting}_attribute_agreement"] = float(agree.mean())
-            columns += [images, samples[:, 0]] if method == "w2w" else [samples[:, 0]]
-    sim, agree, _ = score_models(ctx, ctx.adapters(held), renders, truth, p, "fleet")
-    metrics["fleet_model"] = {"similarity": float(sim.mean()), "attribute_agreement": float(agree.mean())}
-    for setting in inputs:
-        metrics[f"w2w_minus_lora_{setting}"] = metrics["w2w"][setting] - metrics["single_image_lora"][setting]
-    return metrics, np.stack(columns, 1)  # (K, 1 + 2 * 3, S, S, 3)
+            s = score_models(ctx, adapters, renders, truth, traits, p, f"{method} {setting}")
+            scores[method, setting] = s
+            metrics[method].update({**with_ci(setting, s.similarity),
+                                    **with_ci(f"{setting}_trait_error", s.trait_error),
+                                    **with_ci(f"{setting}_attribute_agreement", s.agreement)})
+            rungs.append(Rung(NAMES[method, setting], s.similarity, s.trait_error))
+            columns += [images, s.samples[:, 0]] if method == "w2w" else [s.samples[:, 0]]
+    fleet = score_models(ctx, ctx.adapters(held), renders, truth, traits, p, "fleet")
+    metrics["fleet_model"] = {**with_ci("similarity", fleet.similarity),
+                              **with_ci("trait_error", fleet.trait_error),
+                              **with_ci("attribute_agreement", fleet.agreement)}
+    rungs.append(Rung("fleet model (held-out identity)", fleet.similarity, fleet.trait_error))
+    for setting in inputs:  # paired over identities: the same image went into both methods
+        w2w, lora = scores["w2w", setting], scores["single_image_lora", setting]
+        metrics[f"w2w_minus_lora_{setting}"] = paired("similarity", w2w.similarity, lora.similarity)
+        metrics[f"w2w_minus_lora_{setting}"].update(
+            paired("trait_error", w2w.trait_error, lora.trait_error))
+    return metrics, np.stack(columns, 1), rungs  # grid (K, 1 + 2 * 3, S, S, 3)

@@ -24,3 +24,15 @@ def mean_embeddings(judge: Judge, samples: np.ndarray) -> np.ndarray:
     m, n = samples.shape[:2]
     e = judge.embed(samples.reshape(m * n, *samples.shape[2:])).reshape(m, n, -1).mean(1)
     return e / np.linalg.norm(e, axis=1, keepdims=True)
+
+
+def trait_errors(judge: Judge, samples: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """(M,) the trait regressor's error for each model's samples (M, n, S, S, 3) against its
+    identity's true traits (M, T), in population standard deviations (`Judge.trait_error`)."""
+    return np.array([judge.trait_error(s, t) for s, t in zip(samples, truth, strict=True)])
+
+
+def similarities(judge: Judge, samples: np.ndarray, references: np.ndarray) -> np.ndarray:
+    """(M,) the judge's similarity of each model's samples to its identity's references, both
+    (M, n, S, S, 3)."""
+    return np.array([judge.identity_similarity(s, r) for s, r in zip(samples, references, strict=True)])

@@ -1,4 +1,9 @@
-"""reports/summary.md: the evaluation's key figures against the goals, with the grids embedded."""
+"""reports/summary.md: the ceiling ladder, then the paper's three claims with 95 % intervals and
+three-way verdicts, then the detail of each evaluation, with the grids embedded.
+
+A verdict is "met" when the whole interval clears the goal, "not met" when it lies wholly on the
+wrong side, and "undecided" otherwise (w2w.evaluate.stats.verdict).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import json
 from pathlib import Path
 
 from w2w.errors import InputError
+from w2w.evaluate.stats import verdict
 
 
 def _load(metrics: Path, name: str) -> dict:
@@ -19,35 +25,72 @@ def _row(*cells) -> str:
     return "| " + " | ".join(f"{c:.3f}" if isinstance(c, float) else str(c) for c in cells) + " |"
 
 
-def _verdict(ok: bool) -> str:
-    return "met" if ok else "**not met**"
+def ci(m: dict, name: str) -> str:
+    """'0.512 [0.470, 0.551]' from m[name] and m[name + '_ci']."""
+    lo, hi = m[f"{name}_ci"]
+    return f"{m[name]:.3f} [{lo:.3f}, {hi:.3f}]"
 
 
-def goals(edits: dict, inversion: dict, sampling: dict) -> list[str]:
-    prompt = edits["prompt_baseline"]
-    beats_prompt = (edits["identity_similarity_mean"] > prompt["identity_similarity_mean"]
-                    and edits["flip_rate_mean"] >= prompt["flip_rate_mean"])
-    gaps = {s: inversion["w2w"][s] - inversion["single_image_lora"][s] for s in ("in_distribution", "ood")}
-    gap = abs(sampling["consistency_mean"] - sampling["trained_consistency_mean"])
+def _shown(v: str) -> str:
+    return v if v == "met" else f"**{v}**"
+
+
+def within(interval: list[float], tolerance: float) -> str:
+    """Verdict of |difference| <= tolerance from the difference's interval."""
+    lo, hi = interval
+    if -tolerance <= lo and hi <= tolerance:
+        return "met"
+    if hi < -tolerance or lo > tolerance:
+        return "not met"
+    return "undecided"
+
+
+def both(*verdicts: str) -> str:
+    if all(v == "met" for v in verdicts):
+        return "met"
+    return "not met" if "not met" in verdicts else "undecided"
+
+
+def ladder_table(ladder: dict) -> list[str]:
+    lines = ["| rung | identities | judge similarity [95 % CI] | trait error (sd) [95 % CI] |",
+             "| --- | --- | --- | --- |"]
+    for r in ladder["rungs"]:
+        lines.append(_row(r["rung"], r["identities"], ci(r, "similarity_mean"), ci(r, "trait_error_mean")))
+    return lines
+
+
+def claims(edits: dict, inversion: dict, sampling: dict) -> list[str]:
+    vs_prompt = edits["w2w_vs_prompting"]
+    in_dist, ood = inversion["w2w_minus_lora_in_distribution"], inversion["w2w_minus_lora_ood"]
+    novelty = (_shown(verdict(sampling["novel_fraction_mean_ci"], 0.9))
+               if sampling["novelty_rule_valid"] else
+               "**invalid rule**: the controls do not separate (held-out "
+               f"{sampling['novel_fraction_heldout_models_mean']:.2f} novel, train "
+               f"{sampling['novel_fraction_train_models_mean']:.2f})")
     rows = [
-        ("edit success", "flip_rate_mean >= 0.9", edits["flip_rate_mean"], edits["flip_rate_mean"] >= 0.9),
-        ("identity kept under edits", "identity_similarity_mean >= 0.75", edits["identity_similarity_mean"],
-         edits["identity_similarity_mean"] >= 0.75),
-        ("other attributes kept", "other_attributes_kept_mean >= 0.9", edits["other_attributes_kept_mean"],
-         edits["other_attributes_kept_mean"] >= 0.9),
-        ("edits vs prompting", "better identity at equal or better flip rate",
-         f"identity {edits['identity_similarity_mean']:.3f} vs {prompt['identity_similarity_mean']:.3f}, "
-         f"flip {edits['flip_rate_mean']:.3f} vs {prompt['flip_rate_mean']:.3f}", beats_prompt),
-        ("inversion vs single-image LoRA", "w2w ahead by >= 0.1 in both settings",
-         f"{gaps['in_distribution']:+.3f} in distribution, {gaps['ood']:+.3f} OOD",
-         min(gaps.values()) >= 0.1),
-        ("sampling novelty", "novel_fraction >= 0.9", sampling["novel_fraction"],
-         sampling["novel_fraction"] >= 0.9),
-        ("sampling consistency", "within 0.05 of trained models",
-         f"{sampling['consistency_mean']:.3f} vs {sampling['trained_consistency_mean']:.3f}", gap <= 0.05),
+        ("1. sampling: new identities", "novel fraction >= 0.9", ci(sampling, "novel_fraction_mean"),
+         novelty),
+        ("1. sampling: consistent identities", "consistency within 0.05 of trained models",
+         f"difference {ci(sampling, 'consistency_difference')}",
+         _shown(within(sampling["consistency_difference_ci"], 0.05))),
+        ("2. edits: the attribute changes", "flip rate >= 0.9", ci(edits, "flip_rate_mean"),
+         _shown(verdict(edits["flip_rate_mean_ci"], 0.9))),
+        ("2. edits: identity kept", "identity similarity >= 0.75", ci(edits, "identity_similarity_mean"),
+         _shown(verdict(edits["identity_similarity_mean_ci"], 0.75))),
+        ("2. edits: other attributes kept", "kept >= 0.9", ci(edits, "other_attributes_kept_mean"),
+         _shown(verdict(edits["other_attributes_kept_mean_ci"], 0.9))),
+        ("2. edits vs prompting (paired)", "identity kept higher, flip rate not lower",
+         f"identity {ci(vs_prompt, 'identity_similarity_difference')}, "
+         f"flip {ci(vs_prompt, 'flip_rate_difference')}",
+         _shown(both(verdict(vs_prompt["identity_similarity_difference_ci"], 0.0),
+                     verdict(vs_prompt["flip_rate_difference_ci"], 0.0)))),
+        ("3. inversion vs single-image LoRA (paired)", "w2w similarity at least the LoRA's",
+         f"w2w - LoRA {ci(in_dist, 'similarity')}", _shown(verdict(in_dist["similarity_ci"], 0.0))),
+        ("3. inversion from the painting (paired)", "w2w ahead of the LoRA",
+         f"w2w - LoRA {ci(ood, 'similarity')}", _shown(verdict(ood["similarity_ci"], 0.0))),
     ]
-    return ["| claim | goal | measured | verdict |", "| --- | --- | --- | --- |",
-            *[_row(name, goal, value, _verdict(ok)) for name, goal, value, ok in rows]]
+    return ["| claim | goal | measured [95 % CI] | verdict |", "| --- | --- | --- | --- |",
+            *[_row(*r) for r in rows]]
 
 
 def edits_table(edits: dict) -> list[str]:
@@ -57,10 +100,12 @@ def edits_table(edits: dict) -> list[str]:
                               ("prompting", edits["prompt_baseline"], "-"),
                               ("raw weight direction", edits["raw_weight_baseline"],
                                edits["raw_weight_baseline"]["strength"])):
-        lines.append(_row(name, strength, m["flip_rate_mean"], m["identity_similarity_mean"],
-                          m["other_attributes_kept_mean"], m["target_shift_mean"]))
+        lines.append(_row(name, strength, ci(m, "flip_rate_mean"), ci(m, "identity_similarity_mean"),
+                          ci(m, "other_attributes_kept_mean"), ci(m, "target_shift_mean")))
+    edge = (" The chosen strength is the edge of the sweep: no strength reached the train flip target."
+            if edits.get("strength_at_grid_edge") else "")
     lines += ["", "Target shift: the judge's probability of the target attribute, moved towards the target",
-              "(mean over identities; > 0 means the edit moves the judged attribute the right way).", "",
+              f"(> 0: the edit moves the judged attribute the right way).{edge}", "",
               "| attribute | w2w flip | prompting flip | raw flip | w2w target shift |",
               "| --- | --- | --- | --- | --- |"]
     for a in edits["attributes"]:
@@ -70,26 +115,27 @@ def edits_table(edits: dict) -> list[str]:
 
 
 def inversion_table(inv: dict) -> list[str]:
-    lines = ["| model | in distribution | OOD (painting) | attribute agreement (in / OOD) |",
-             "| --- | --- | --- | --- |"]
+    lines = ["| model | similarity, in distribution | trait error | similarity, painting | trait error |",
+             "| --- | --- | --- | --- | --- |"]
     for name, key in (("w2w inversion", "w2w"), ("single-image LoRA", "single_image_lora")):
         m = inv[key]
-        lines.append(_row(name, m["in_distribution"], m["ood"],
-                          f"{m['in_distribution_attribute_agreement']:.3f} / "
-                          f"{m['ood_attribute_agreement']:.3f}"))
+        lines.append(_row(name, ci(m, "in_distribution_mean"), ci(m, "in_distribution_trait_error_mean"),
+                          ci(m, "ood_mean"), ci(m, "ood_trait_error_mean")))
     fleet = inv["fleet_model"]
-    lines.append(_row("fleet model (all images)", fleet["similarity"], "-",
-                      f"{fleet['attribute_agreement']:.3f}"))
+    lines.append(_row("fleet model (all its images)", ci(fleet, "similarity_mean"),
+                      ci(fleet, "trait_error_mean"), "-", "-"))
     return lines
 
 
 def sampling_table(s: dict) -> list[str]:
-    return ["| figure | value |", "| --- | --- |",
-            _row("consistency (sampled models)", s["consistency_mean"]),
-            _row("consistency (trained models)", s["trained_consistency_mean"]),
-            _row("novel fraction (sampled)", s["novel_fraction"]),
-            _row("novel fraction (held-out fleet models, control)", s["novel_fraction_heldout_models"]),
-            _row("novel fraction (train fleet models, control)", s["novel_fraction_train_models"]),
+    return ["| figure | value [95 % CI] |", "| --- | --- |",
+            _row("consistency (sampled models)", ci(s, "consistency_mean")),
+            _row("consistency (trained held-out models)", ci(s, "trained_consistency_mean")),
+            _row("novel fraction (sampled)", ci(s, "novel_fraction_mean")),
+            _row("novel fraction (held-out fleet models: truly novel)",
+                 ci(s, "novel_fraction_heldout_models_mean")),
+            _row("novel fraction (train fleet models: seen)", ci(s, "novel_fraction_train_models_mean")),
+            _row("novelty threshold (calibrated on train identities)", s["novelty_threshold"]),
             _row("attribute rate, mean absolute difference to the train set",
                  s["attribute_rate_abs_diff_mean"])]
 
@@ -98,25 +144,35 @@ def summary_markdown(metrics: Path) -> str:
     """The summary's markdown; the grids are linked beside it, in reports/."""
     edits, inversion = _load(metrics, "edits.json"), _load(metrics, "inversion.json")
     sampling, fleet = _load(metrics, "sampling.json"), _load(metrics, "finetune.json")
-    directions = _load(metrics, "directions.json")
+    directions, ladder = _load(metrics, "directions.json"), _load(metrics, "ladder.json")
+    residual = ladder.get("projection_relative_residual_mean_ci")
     lines = ["# w2w evaluation summary", "",
              "Written by the `report` stage from `metrics/*.json`; every figure is on held-out identities",
-             "and judged by the project's judge. Reproduce with `dvc repro report`.", "",
-             "## Goals", "", *goals(edits, inversion, sampling), "",
-             "## Context", "",
-             f"- fleet: held-out identity similarity {fleet['identity_similarity_mean']:.3f} (the models "
-             "every edit, inversion and sample starts from)",
-             f"- directions: held-out AUC mean {directions['auc_mean']:.3f}, min {directions['auc_min']:.3f}",
-             "", f"## Edits ({edits['identities']} held-out identities, strength chosen on train identities)",
-             "", *edits_table(edits), "",
-             "One row per attribute; for each of a few identities: original | w2w edit | prompting | raw",
-             "weight direction.",
-             "", "![edits](edits_grid.png)", "",
-             f"## Inversion ({inversion['identities']} held-out identities, one image each)", "",
-             *inversion_table(inversion), "",
-             "Each row: a true render | render, w2w sample, LoRA sample | painting, w2w sample, LoRA sample.",
-             "", "![inversion](inversion_grid.png)", "",
-             f"## Sampling ({sampling['models']} sampled identities, {sampling['covariance']} covariance)",
-             "",
-             *sampling_table(sampling), "", "![sampling](sampling_grid.png)", ""]
+             "(a seeded random sample), with a 95 % bootstrap interval over identities; every operating",
+             "point was chosen on train identities. Reproduce with `dvc repro report`.", "",
+             f"## Ceiling ladder ({ladder['rungs'][0]['identities']} held-out identities)", "",
+             "Judge similarity: to fresh renders of the identity (higher is better). Trait error: the trait",
+             "regressor's error in population sds (lower is better; a random other identity is about 1.15).",
+             "", *ladder_table(ladder), ""]
+    if residual is not None:
+        lines += [f"Relative residual of a held-out model's projection onto the basis (standardised): "
+                  f"{ci(ladder, 'projection_relative_residual_mean')}.", ""]
+    lines += ["## The paper's claims", "", *claims(edits, inversion, sampling), "",
+              "## Context", "",
+              f"- fleet: held-out identity similarity {ci(fleet, 'identity_similarity_mean')}, trait error "
+              f"{ci(fleet, 'trait_error_mean')} (the models every edit, inversion and sample starts from)",
+              f"- directions: held-out AUC mean {directions['auc_mean']:.3f}, "
+              f"min {directions['auc_min']:.3f}", "",
+              f"## Edits ({edits['identities']} held-out identities, strength chosen on train identities)",
+              "", *edits_table(edits), "",
+              "One row per attribute; for each of a few identities: original | w2w edit | prompting | raw",
+              "weight direction.", "", "![edits](edits_grid.png)", "",
+              f"## Inversion ({inversion['identities']} held-out identities, one image each)", "",
+              *inversion_table(inversion), "",
+              "Each row: a true render | render, w2w sample, LoRA sample | painting, w2w sample, "
+              "LoRA sample.",
+              "", "![inversion](inversion_grid.png)", "",
+              f"## Sampling ({sampling['models']} sampled identities, {sampling['covariance']} "
+              "covariance)", "",
+              *sampling_table(sampling), "", "![sampling](sampling_grid.png)", ""]
     return "\n".join(lines)

@@ -2,9 +2,10 @@
 
 - consistency: the mean judge cosine between a model's samples (all pairs of seeds), for sampled
   models and, as the yardstick, for trained (held-out fleet) models;
-- novelty: a sample is new when its nearest train identity (by the judge's cosine to the mean
-  embedding of that identity's renders) lies below the judge's verification threshold. Train
-  identities' own fleet models are scored the same way, as a control that the test can fail;
+- novelty: a model is new when its nearest train identity (the judge's cosine of its samples' mean
+  embedding to the mean embedding of that identity's renders) lies below a threshold calibrated on
+  train identities' fleet models, left out of the gallery (novel) or in it (seen); held-out and
+  train fleet models are scored the same way, as controls that show whether the rule works;
 - attributes: the judged attribute rates of the sampled models against the train set's rates.
 """
 
@@ -13,8 +14,9 @@ from __future__ import annotations
 import numpy as np
 
 from w2w.adapters.render import render_models
-from w2w.evaluate.context import Context
-from w2w.evaluate.judged import judged_attributes
+from w2w.evaluate.context import Context, sample_rows
+from w2w.evaluate.judged import judged_attributes, mean_embeddings
+from w2w.evaluate.stats import unpaired_difference_ci, with_ci
 from w2w.params import EvaluateSamplingParams
 from w2w.space.basis import Basis
 from w2w.space.edit import sample
@@ -29,9 +31,8 @@ def consistency(ctx: Context, samples: np.ndarray) -> np.ndarray:
     return gram[:, pairs[0], pairs[1]].clip(-1, 1).mean(1)
 
 
-def train_identity_embeddings(ctx: Context) -> np.ndarray:
-    """(T, E) unit mean embedding of each train identity's world renders."""
-    rows = np.flatnonzero(~ctx.heldout)
+def identity_embeddings(ctx: Context, rows: np.ndarray) -> np.ndarray:
+    """(R, E) unit mean embedding of each row's world renders."""
     out = []
     for start in range(0, len(rows), 64):
         images = np.asarray(ctx.images.get_orthogonal_selection((rows[start:start + 64], slice(None))))
@@ -41,35 +42,65 @@ def train_identity_embeddings(ctx: Context) -> np.ndarray:
     return e / np.linalg.norm(e, axis=1, keepdims=True)
 
 
-def novel(ctx: Context, samples: np.ndarray, train: np.ndarray, threshold: float) -> np.ndarray:
-    """(M, n) bool: the sample's nearest train identity is below the verification threshold."""
-    e = ctx.judge.embed(samples.reshape(-1, *samples.shape[2:]))
-    return ((e @ train.T).max(1) < threshold).reshape(samples.shape[:2])
+def nearest_similarity(ctx: Context, samples: np.ndarray, gallery: np.ndarray) -> np.ndarray:
+    """(M,) each model's similarity to its nearest gallery identity: the cosine of its samples'
+    mean embedding to the gallery's mean render embeddings (T, E)."""
+    return (mean_embeddings(ctx.judge, samples) @ gallery.T).max(1)
+
+
+def novelty_threshold(novel: np.ndarray, seen: np.ndarray) -> float:
+    """The nearest-identity similarity that best separates known novel models from known seen
+    ones (the largest balanced accuracy): a model is novel when its score is below it."""
+    candidates = np.unique(np.r_[novel, seen])
+    cuts = np.r_[candidates, candidates[-1] + 1e-6]
+    accuracy = [(np.mean(novel < c) + np.mean(seen >= c)) / 2 for c in cuts]
+    return float(cuts[int(np.argmax(accuracy))])
 
 
 def measure_sampling(ctx: Context, basis: Basis, p: EvaluateSamplingParams, prompt: str
                      ) -> tuple[dict, np.ndarray]:
-    """Metrics and the sampled models' samples (M, n, S, S, 3) for a grid."""
+    """Metrics and the sampled models' samples (M, n, S, S, 3) for a grid.
+
+    Novelty is calibrated on train identities only: the fleet models of `calibration_models` train
+    identities left out of the gallery are known novel, those of as many others in it known seen;
+    the threshold between them is then applied, with the whole train gallery, to the sampled models
+    and to two controls (held-out fleet models: truly novel; other train fleet models: seen). The
+    rule is valid only when the controls separate."""
     def render(adapters: np.ndarray, desc: str) -> np.ndarray:
         return render_models(ctx.pipe, adapters, ctx.layout, ctx.scaling, prompt, p.samples_per_model,
                              p.seed, p.sampler_steps, p.guidance_scale, desc=desc)
 
+    train = sample_rows(ctx.heldout, False, 2 * p.calibration_models + p.trained_models, p.seed)
+    left_out, seen_in = train[:p.calibration_models], train[p.calibration_models:2 * p.calibration_models]
+    own_rows = train[2 * p.calibration_models:]
+    gallery_rows = np.flatnonzero(~ctx.heldout)
+    gallery = identity_embeddings(ctx, gallery_rows)
+    kept = ~np.isin(gallery_rows, left_out)
+    threshold = novelty_threshold(nearest_similarity(ctx, render(ctx.adapters(left_out), "left out"),
+                                                     gallery[kept]),
+                                  nearest_similarity(ctx, render(ctx.adapters(seen_in), "seen"),
+                                                     gallery[kept]))
     sampled = render(sample(basis, p.models, p.seed, p.covariance, p.components), "sampled")
-    trained = render(ctx.adapters(ctx.rows(True, p.trained_models)), "trained (held-out)")
-    own = render(ctx.adapters(ctx.rows(False, p.trained_models)), "trained (train)")
-    train = train_identity_embeddings(ctx)
-    threshold = float(ctx.judge.config["verification_threshold"])
+    trained = render(ctx.adapters(ctx.rows(True, p.trained_models, p.seed)), "trained (held-out)")
+    own = render(ctx.adapters(own_rows), "trained (train)")
+    novel = {name: nearest_similarity(ctx, images, gallery) < threshold
+             for name, images in (("sampled", sampled), ("heldout", trained), ("train", own))}
+    consistent = {"sampled": consistency(ctx, sampled), "trained": consistency(ctx, trained)}
+    lo, hi = unpaired_difference_ci(consistent["sampled"], consistent["trained"], p.seed)
     rates, names = judged_attributes(ctx.judge, sampled).mean(0), ctx.judge.attribute_names
     truth = ctx.table.loc[~ctx.heldout, names].to_numpy(dtype=float).mean(0)
+    separated = novel["heldout"].mean() >= 0.9 and novel["train"].mean() <= 0.2
     metrics = {
-        "consistency_mean": float(consistency(ctx, sampled).mean()),
-        "trained_consistency_mean": float(consistency(ctx, trained).mean()),
-        "novel_fraction": float(novel(ctx, sampled, train, threshold).mean()),
-        "novel_fraction_heldout_models": float(novel(ctx, trained, train, threshold).mean()),
-        "novel_fraction_train_models": float(novel(ctx, own, train, threshold).mean()),
-        "verification_threshold": threshold,
+        **with_ci("consistency", consistent["sampled"]),
+        **with_ci("trained_consistency", consistent["trained"]),
+        "consistency_difference": float(consistent["sampled"].mean() - consistent["trained"].mean()),
+        "consistency_difference_ci": [lo, hi],
+        **with_ci("novel_fraction", novel["sampled"]),
+        **with_ci("novel_fraction_heldout_models", novel["heldout"]),
+        **with_ci("novel_fraction_train_models", novel["train"]),
+        "novelty_rule_valid": bool(separated), "novelty_threshold": threshold,
         "attribute_rate": {a: float(r) for a, r in zip(names, rates, strict=True)},
         "train_attribute_rate": {a: float(r) for a, r in zip(names, truth, strict=True)},
         "attribute_rate_abs_diff_mean": float(np.abs(rates - truth).mean()),
-        "models": p.models, "covariance": p.covariance}
+        "models": p.models, "trained_models": len(own_rows), "covariance": p.covariance}
     return metrics, sampled

@@ -53,3 +53,27 @@ def verdict(ci: tuple[float, float], goal: float, higher_is_better: bool = True
     if hi < goal:
         return "not met"
     return "undecided"
+
+
+def with_ci(name: str, values: np.ndarray, seed: int = 0) -> dict[str, float | list[float]]:
+    """{name_mean: mean over identities, name_mean_ci: [lo, hi]} of per-identity `values`."""
+    means = per_identity(values)
+    return {f"{name}_mean": float(means.mean()), f"{name}_mean_ci": list(bootstrap_ci(means, seed))}
+
+
+def paired(name: str, a: np.ndarray, b: np.ndarray, seed: int = 0) -> dict[str, float | list[float]]:
+    """{name: mean(a - b), name_ci: [lo, hi]}: two methods on the same identities."""
+    diff = per_identity(a) - per_identity(b)
+    return {name: float(diff.mean()), f"{name}_ci": list(paired_difference_ci(a, b, seed))}
+
+
+def unpaired_difference_ci(a: np.ndarray, b: np.ndarray, seed: int = 0, level: float = 0.95,
+                           draws: int = DRAWS) -> tuple[float, float]:
+    """Interval of mean(a) - mean(b) for two independent sets of units, each resampled on its own."""
+    a, b = per_identity(a), per_identity(b)
+    rng = np.random.default_rng(seed)
+    diffs = (a[rng.integers(0, len(a), (draws, len(a)))].mean(1)
+             - b[rng.integers(0, len(b), (draws, len(b)))].mean(1))
+    tail = (1 - level) / 2
+    lo, hi = np.quantile(diffs, [tail, 1 - tail])
+    return float(lo), float(hi)

@@ -1,7 +1,9 @@
 """The judge as later stages use it: attribute scores and identity similarity of images.
 
 A judge folder holds `model.safetensors` and `config.json` (architecture, attribute names,
-verification threshold), so it loads without this project's training code.
+verification threshold), so it loads without this project's training code. `traits.safetensors`,
+where present, is the trait regressor: the second, ground-truth yardstick of identity, whose
+predictions are in the world's trait units (config `traits`, `trait_mean`, `trait_std`).
 """
 
 from __future__ import annotations
@@ -14,17 +16,24 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from w2w.judge.model import JudgeNet, to_input
+from w2w.judge.model import JudgeNet, TraitNet, to_input
+from w2w.world.identity import TRAITS
 
 DEFAULT_JUDGE_DIR = Path("data/judge")
+TRAIT_COLUMNS = [f"trait_{t}" for t in TRAITS]  # identities.parquet's columns of the true traits
 
 
 class Judge:
     """A trained JudgeNet in eval mode plus its config."""
 
-    def __init__(self, net: JudgeNet, config: dict):
+    def __init__(self, net: JudgeNet, config: dict, traits: TraitNet | None = None):
         self.net, self.config = net.eval(), config
+        self.traits_net = traits.eval() if traits is not None else None
         self.attribute_names: list[str] = list(config["attributes"])
+
+    @property
+    def has_traits(self) -> bool:
+        return self.traits_net is not None
 
     @classmethod
     def load(cls, folder: str | Path) -> Judge:
@@ -35,27 +44,57 @@ class Judge:
         net = JudgeNet(len(config["attributes"]), config["width"], config["embedding_dim"],
                        config["image_size"])
         net.load_state_dict(load_file(folder / "model.safetensors"), strict=True)
-        return cls(net, config)
+        traits = None
+        if (folder / "traits.safetensors").is_file():
+            traits = TraitNet(len(config["traits"]), config["width"], config["image_size"])
+            traits.load_state_dict(load_file(folder / "traits.safetensors"), strict=True)
+        return cls(net, config, traits)
 
     def save(self, folder: str | Path) -> None:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         state = {k: v.contiguous() for k, v in self.net.state_dict().items()}
         save_file(state, folder / "model.safetensors")
+        if self.traits_net is not None:
+            state = {k: v.contiguous() for k, v in self.traits_net.state_dict().items()}
+            save_file(state, folder / "traits.safetensors")
         (folder / "config.json").write_text(json.dumps(self.config, indent=2, sort_keys=True) + "\n")
 
-    @torch.no_grad()
-    def _run(self, images: np.ndarray, batch: int = 512) -> tuple[np.ndarray, np.ndarray]:
+    @staticmethod
+    def _checked(images: np.ndarray) -> np.ndarray:
         images = np.asarray(images)
         if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
             raise ValueError(f"judge expects uint8 images (n, S, S, 3), got {images.dtype} "
                              f"{images.shape}")
+        return images
+
+    @torch.no_grad()
+    def _run(self, images: np.ndarray, batch: int = 512) -> tuple[np.ndarray, np.ndarray]:
+        images = self._checked(images)
         embeddings, logits = [], []
         for start in range(0, len(images), batch):
             e, a = self.net(to_input(torch.from_numpy(images[start:start + batch])))
             embeddings.append(e.numpy())
             logits.append(a.numpy())
         return np.concatenate(embeddings), np.concatenate(logits)
+
+    @torch.no_grad()
+    def predict_traits(self, images: np.ndarray, batch: int = 512) -> np.ndarray:
+        """The trait regressor's estimate (n, T) of each image's traits, in the world's units."""
+        if self.traits_net is None:
+            raise FileNotFoundError("this judge has no trait regressor (no traits.safetensors); "
+                                    "rerun the judge stage")
+        images = self._checked(images)
+        standard = np.concatenate([self.traits_net(to_input(torch.from_numpy(images[i:i + batch]))).numpy()
+                                   for i in range(0, len(images), batch)])
+        return standard * np.asarray(self.config["trait_std"]) + np.asarray(self.config["trait_mean"])
+
+    def trait_error(self, images: np.ndarray, truth: np.ndarray) -> float:
+        """Mean absolute error, in population standard deviations, of the traits predicted from one
+        model's images (their mean) against the identity's true traits (T,). Guessing a random
+        other identity scores about 1.15 for the world's uniform traits."""
+        predicted = self.predict_traits(images).mean(0)
+        return float((np.abs(predicted - truth) / np.asarray(self.config["trait_std"])).mean())
 
     def embed(self, images: np.ndarray) -> np.ndarray:
         """Unit identity embeddings (n, E)."""

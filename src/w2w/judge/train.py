@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -9,20 +12,32 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 import zarr
-from sklearn.metrics import roc_auc_score, roc_curve
+from torch import nn
 from tqdm import tqdm
 
-from w2w.judge.api import Judge
-from w2w.judge.model import CosFaceHead, JudgeNet, to_input
+from w2w.judge.api import TRAIT_COLUMNS, Judge
+from w2w.judge.augment import degrade
+from w2w.judge.measure import Degrade, evaluate_judge
+from w2w.judge.model import CosFaceHead, JudgeNet, TraitNet, to_input
 from w2w.params import JudgeParams
 from w2w.storage import STREAM_JUDGE
 from w2w.world.dataset import identities_from_table, render_identity
 from w2w.world.identity import ATTRIBUTES
 
 
-def render_training_set(table: pd.DataFrame, p: JudgeParams, image_size: int
-                        ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Fresh renders of the train identities: images (M,S,S,3), identity labels (M,), attrs (M,A)."""
+@dataclass
+class TrainingSet:
+    """Fresh renders of the train identities and what is known about each."""
+
+    images: torch.Tensor   # (M, S, S, 3) uint8
+    labels: torch.Tensor   # (M,) identity index
+    attrs: torch.Tensor    # (M, A) float 0/1
+    traits: torch.Tensor   # (M, T) true continuous traits
+    round_trips: torch.Tensor | None = None  # (M, S, S, 3) uint8: the images through the base's VAE
+
+
+def render_training_set(table: pd.DataFrame, p: JudgeParams, image_size: int) -> TrainingSet:
+    """Fresh renders of the train identities (a stream of their own: no other model sees them)."""
     train = table[table["split"] == "train"].reset_index(drop=True)
     images, labels = [], []
     for label, identity in enumerate(tqdm(identities_from_table(train), desc="judge renders",
@@ -30,95 +45,117 @@ def render_training_set(table: pd.DataFrame, p: JudgeParams, image_size: int
         images.append(render_identity(identity, p.renders_per_identity, p.seed, STREAM_JUDGE,
                                       image_size))
         labels.append(np.full(p.renders_per_identity, label))
-    attrs = train[list(ATTRIBUTES)].to_numpy(np.float32, copy=True)  # writable for torch
     label_t = torch.from_numpy(np.concatenate(labels))
-    return torch.from_numpy(np.concatenate(images)), label_t, torch.from_numpy(attrs)[label_t]
+    attrs = torch.from_numpy(train[list(ATTRIBUTES)].to_numpy(np.float32, copy=True))[label_t]
+    traits = torch.from_numpy(train[TRAIT_COLUMNS].to_numpy(np.float32, copy=True))[label_t]
+    return TrainingSet(torch.from_numpy(np.concatenate(images)), label_t, attrs, traits)
 
 
-def train_judge(images: torch.Tensor, labels: torch.Tensor, attrs: torch.Tensor, p: JudgeParams,
-                on_epoch=None) -> JudgeNet:
-    """Metric learning (CosFace) on identities plus BCE on attributes; returns the net in eval mode."""
-    torch.manual_seed(p.seed)
-    net = JudgeNet(len(ATTRIBUTES), p.width, p.embedding_dim, images.shape[1])
-    head = CosFaceHead(p.embedding_dim, int(labels.max()) + 1, p.margin, p.scale)
-    opt = torch.optim.AdamW([*net.parameters(), *head.parameters()], lr=p.lr, weight_decay=5e-4)
-    steps_per_epoch = max(1, len(images) // p.batch_size)
+def with_round_trips(data: TrainingSet, round_trip: Degrade, batch: int = 512) -> TrainingSet:
+    """The training set plus every image's VAE round trip, computed once."""
+    images = data.images.numpy()
+    trips = np.concatenate([round_trip(images[i:i + batch])
+                            for i in tqdm(range(0, len(images), batch), desc="judge round trips",
+                                          unit="batch")])
+    return dataclasses.replace(data, round_trips=torch.from_numpy(trips))
+
+
+def training_input(data: TrainingSet, idx: torch.Tensor, p: JudgeParams,
+                   generator: torch.Generator) -> torch.Tensor:
+    """The batch as the nets see it in training: some images swapped for their VAE round trips,
+    then each blurred, tinted and noised at random (w2w.judge.augment)."""
+    x = to_input(data.images[idx])
+    if data.round_trips is not None and p.vae_round_trip > 0:
+        swap = torch.rand(len(idx), generator=generator) < p.vae_round_trip
+        x[swap] = to_input(data.round_trips[idx[swap]])
+    return degrade(x, p, generator)
+
+
+def _fit(modules: list[nn.Module], losses_of: Callable[[torch.Tensor, torch.Tensor], list[torch.Tensor]],
+         data: TrainingSet, p: JudgeParams, desc: str, on_epoch=None) -> None:
+    """AdamW with a one-cycle schedule over shuffled, augmented batches; losses are summed."""
+    opt = torch.optim.AdamW([q for m in modules for q in m.parameters()], lr=p.lr, weight_decay=5e-4)
+    steps_per_epoch = max(1, len(data.images) // p.batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, p.lr, total_steps=p.epochs * steps_per_epoch)
     generator = torch.Generator().manual_seed(p.seed)
-    net.train()
-    for epoch in tqdm(range(p.epochs), desc="judge train", unit="epoch"):
-        order = torch.randperm(len(images), generator=generator)
-        totals = torch.zeros(2)
+    for module in modules:
+        module.train()
+    for epoch in tqdm(range(p.epochs), desc=desc, unit="epoch"):
+        order = torch.randperm(len(data.images), generator=generator)
+        totals = None
         for step in range(steps_per_epoch):
             idx = order[step * p.batch_size:(step + 1) * p.batch_size]
-            embedding, logits = net(to_input(images[idx]))
-            id_loss = head(embedding, labels[idx])
-            attr_loss = F.binary_cross_entropy_with_logits(logits, attrs[idx])
+            losses = losses_of(training_input(data, idx, p, generator), idx)
             opt.zero_grad(set_to_none=True)
-            (id_loss + attr_loss).backward()
+            sum(losses).backward()
             opt.step()
             sched.step()
-            totals += torch.tensor([id_loss.item(), attr_loss.item()])
+            values = torch.tensor([loss.item() for loss in losses])
+            totals = values if totals is None else totals + values
         if on_epoch is not None:
             on_epoch(epoch, (totals / steps_per_epoch).tolist())
-    return net.eval()
+    for module in modules:
+        module.eval()
 
 
-def verification_scores(embeddings: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Cosine similarity and same-identity label of every unordered pair of images."""
-    sim = embeddings @ embeddings.T
-    upper = np.triu_indices(len(ids), k=1)
-    return sim[upper], (ids[:, None] == ids[None, :])[upper]
+def train_judge(data: TrainingSet, p: JudgeParams, on_epoch=None) -> JudgeNet:
+    """Metric learning (CosFace) on identities plus BCE on attributes; returns the net in eval mode."""
+    torch.manual_seed(p.seed)
+    net = JudgeNet(len(ATTRIBUTES), p.width, p.embedding_dim, data.images.shape[1])
+    head = CosFaceHead(p.embedding_dim, int(data.labels.max()) + 1, p.margin, p.scale)
+
+    def losses(x: torch.Tensor, idx: torch.Tensor) -> list[torch.Tensor]:
+        embedding, logits = net(x)
+        return [head(embedding, data.labels[idx]),
+                F.binary_cross_entropy_with_logits(logits, data.attrs[idx])]
+
+    _fit([net, head], losses, data, p, "judge train", on_epoch)
+    return net
 
 
-def equal_error_threshold(scores: np.ndarray, same: np.ndarray) -> tuple[float, float]:
-    """(threshold, equal error rate) of same-vs-different verification."""
-    fpr, tpr, thresholds = roc_curve(same, scores)
-    k = int(np.argmin(np.abs(fpr - (1 - tpr))))
-    return float(thresholds[k]), float((fpr[k] + 1 - tpr[k]) / 2)
+def train_traits(data: TrainingSet, mean: torch.Tensor, std: torch.Tensor, p: JudgeParams,
+                 on_epoch=None) -> TraitNet:
+    """Regression of the standardised traits (mean squared error), on the same augmented renders."""
+    torch.manual_seed(p.seed + 1)
+    net = TraitNet(data.traits.shape[1], p.width, data.images.shape[1])
+    target = (data.traits - mean) / std
+
+    def losses(x: torch.Tensor, idx: torch.Tensor) -> list[torch.Tensor]:
+        return [F.mse_loss(net(x), target[idx])]
+
+    _fit([net], losses, data, p, "trait regressor train", on_epoch)
+    return net
 
 
-def evaluate_judge(judge: Judge, images: np.ndarray, table: pd.DataFrame,
-                   ood: np.ndarray | None = None) -> dict:
-    """Held-out figures: images (H, K, S, S, 3) of the held-out identities in `table` order."""
-    h, k = images.shape[:2]
-    flat = images.reshape(h * k, *images.shape[2:])
-    ids = np.repeat(table["identity_id"].to_numpy(), k)
-    probs = judge.attribute_probabilities(flat)
-    truth = np.repeat(table[list(ATTRIBUTES)].to_numpy(bool), k, axis=0)
-    accuracy = {a: float(((probs[:, j] > 0.5) == truth[:, j]).mean()) for j, a in enumerate(ATTRIBUTES)}
-    scores, same = verification_scores(judge.embed(flat), ids)
-    threshold, eer = equal_error_threshold(scores, same)
-    metrics = {"attribute_accuracy": accuracy,
-               "attribute_accuracy_mean": float(np.mean(list(accuracy.values()))),
-               "identity_auc": float(roc_auc_score(same, scores)),
-               "identity_eer": eer, "verification_threshold": threshold}
-    if ood is not None:  # painting vs normal render of the same / other held-out identities
-        sim = judge.embed(ood.reshape(-1, *ood.shape[2:])) @ judge.embed(flat).T
-        ood_ids = np.repeat(table["identity_id"].to_numpy(), ood.shape[1])
-        metrics["ood_identity_auc"] = float(roc_auc_score(
-            (ood_ids[:, None] == ids[None, :]).ravel(), sim.ravel()))
-    return metrics
-
-
-def fit_and_evaluate(world: Path, p: JudgeParams, out: Path, on_epoch=None) -> dict:
-    """Train a judge on `world`'s train identities, save it to `out`, return held-out metrics."""
+def fit_and_evaluate(world: Path, p: JudgeParams, out: Path, round_trip: Degrade | None = None,
+                     on_epoch=None) -> dict:
+    """Train a judge and its trait regressor on `world`'s train identities, save both to `out`,
+    return held-out metrics. `round_trip` (the base's VAE, encode then decode) is both a training
+    augmentation and what the robustness figures measure; without it neither happens."""
     table = pd.read_parquet(world / "identities.parquet")
     group = zarr.open_group(world / "images.zarr", mode="r")
     size = int(group.attrs["image_size"])
-    images, labels, attrs = render_training_set(table, p, size)
+    data = render_training_set(table, p, size)
+    if round_trip is not None and p.vae_round_trip > 0:
+        data = with_round_trips(data, round_trip)
 
-    def report(epoch: int, losses: list[float]) -> None:
-        if on_epoch is not None:
-            on_epoch(epoch, {"train.identity_loss": losses[0], "train.attribute_loss": losses[1]})
+    def report(names: tuple[str, ...]):
+        def log(epoch: int, losses: list[float]) -> None:
+            if on_epoch is not None:
+                on_epoch(epoch, dict(zip(names, losses, strict=True)))
+        return log
 
-    net = train_judge(images, labels, attrs, p, on_epoch=report)
+    net = train_judge(data, p, report(("train.identity_loss", "train.attribute_loss")))
+    mean, std = data.traits.mean(0), data.traits.std(0)  # the train population's
+    traits = train_traits(data, mean, std, p, report(("train.trait_loss",)))
     config = {"attributes": list(ATTRIBUTES), "width": p.width, "embedding_dim": p.embedding_dim,
-              "image_size": size}
-    judge = Judge(net, config)
+              "image_size": size, "traits": list(TRAIT_COLUMNS), "trait_mean": mean.tolist(),
+              "trait_std": std.tolist()}
+    judge = Judge(net, config, traits)
     heldout = (table["split"] == "heldout").to_numpy()
     metrics = evaluate_judge(judge, np.asarray(group["images"][:])[heldout],
-                             table[heldout].reset_index(drop=True), np.asarray(group["ood"][:]))
+                             table[heldout].reset_index(drop=True), np.asarray(group["ood"][:]),
+                             round_trip)
     judge.config["verification_threshold"] = metrics["verification_threshold"]
     judge.save(out)
     return metrics

@@ -1,0 +1,97 @@
+"""How good a yardstick the judge is, on held-out identities: attributes, verification, robustness
+to the base's VAE, and the trait regressor's error."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score, roc_curve
+
+from w2w.judge.api import TRAIT_COLUMNS, Judge
+from w2w.world.identity import ATTRIBUTES
+
+Degrade = Callable[[np.ndarray], np.ndarray]  # uint8 (B, S, S, 3) -> the same images, degraded
+
+
+def verification_scores(embeddings: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cosine similarity and same-identity label of every unordered pair of images."""
+    sim = embeddings @ embeddings.T
+    upper = np.triu_indices(len(ids), k=1)
+    return sim[upper], (ids[:, None] == ids[None, :])[upper]
+
+
+def equal_error_threshold(scores: np.ndarray, same: np.ndarray) -> tuple[float, float]:
+    """(threshold, equal error rate) of same-vs-different verification."""
+    fpr, tpr, thresholds = roc_curve(same, scores)
+    k = int(np.argmin(np.abs(fpr - (1 - tpr))))
+    return float(thresholds[k]), float((fpr[k] + 1 - tpr[k]) / 2)
+
+
+def probe_verification(probe: np.ndarray, gallery: np.ndarray) -> dict[str, float]:
+    """probe, gallery (M, n, E) unit embeddings of the same M identities' n images. Same-identity
+    pairs: probe i vs gallery j != i (never an image with itself or its own degraded copy);
+    other pairs: probe 0 of one identity vs gallery 1 of every other."""
+    m, n = probe.shape[:2]
+    gram = np.einsum("mie,mje->mij", probe, gallery)
+    same = gram[:, ~np.eye(n, dtype=bool)].ravel()
+    other = (probe[:, 0] @ gallery[:, 1].T)[~np.eye(m, dtype=bool)]
+    scores, labels = np.r_[same, other], np.r_[np.ones(len(same)), np.zeros(len(other))]
+    return {"auc": float(roc_auc_score(labels, scores)), "same_identity_cosine": float(same.mean()),
+            "other_identity_cosine": float(other.mean())}
+
+
+def vae_robustness(judge: Judge, images: np.ndarray, round_trip: Degrade) -> dict:
+    """images (M, n, S, S, 3): verification of clean vs clean pairs and of VAE round trips vs clean
+    renders; the goal is the same AUC and a same-identity cosine within 0.05 of the clean one."""
+    flat = images.reshape(-1, *images.shape[2:])
+    clean = judge.embed(flat).reshape(*images.shape[:2], -1)
+    trips = judge.embed(round_trip(flat)).reshape(*images.shape[:2], -1)
+    out = {"clean": probe_verification(clean, clean), "vae_round_trip": probe_verification(trips, clean)}
+    out["same_identity_cosine_drop"] = (out["clean"]["same_identity_cosine"]
+                                        - out["vae_round_trip"]["same_identity_cosine"])
+    return out
+
+
+def trait_accuracy(judge: Judge, images: np.ndarray, truth: np.ndarray) -> dict:
+    """images (M, n, S, S, 3) of M identities with true traits (M, T): the regressor's error in
+    population standard deviations, per render and for the mean over an identity's n renders,
+    against the error of guessing a random other identity's traits (chance)."""
+    m, n = images.shape[:2]
+    std = np.asarray(judge.config["trait_std"])
+    predicted = judge.predict_traits(images.reshape(m * n, *images.shape[2:])).reshape(m, n, -1)
+    per_render = np.abs(predicted - truth[:, None]) / std
+    per_identity = np.abs(predicted.mean(1) - truth) / std
+    chance = np.abs(np.roll(truth, 1, axis=0) - truth) / std
+    return {"trait_error_per_render": float(per_render.mean()),
+            "trait_error_identity_mean": float(per_identity.mean()),
+            "trait_error_chance": float(chance.mean()),
+            "trait_error": {t: float(e) for t, e in zip(TRAIT_COLUMNS, per_identity.mean(0), strict=True)}}
+
+
+def evaluate_judge(judge: Judge, images: np.ndarray, table: pd.DataFrame,
+                   ood: np.ndarray | None = None, round_trip: Degrade | None = None) -> dict:
+    """Held-out figures: images (H, K, S, S, 3) of the held-out identities in `table` order."""
+    h, k = images.shape[:2]
+    flat = images.reshape(h * k, *images.shape[2:])
+    ids = np.repeat(table["identity_id"].to_numpy(), k)
+    probs = judge.attribute_probabilities(flat)
+    truth = np.repeat(table[list(ATTRIBUTES)].to_numpy(bool), k, axis=0)
+    accuracy = {a: float(((probs[:, j] > 0.5) == truth[:, j]).mean()) for j, a in enumerate(ATTRIBUTES)}
+    scores, same = verification_scores(judge.embed(flat), ids)
+    threshold, eer = equal_error_threshold(scores, same)
+    metrics = {"attribute_accuracy": accuracy,
+               "attribute_accuracy_mean": float(np.mean(list(accuracy.values()))),
+               "identity_auc": float(roc_auc_score(same, scores)),
+               "identity_eer": eer, "verification_threshold": threshold}
+    if ood is not None:  # painting vs normal render of the same / other held-out identities
+        sim = judge.embed(ood.reshape(-1, *ood.shape[2:])) @ judge.embed(flat).T
+        ood_ids = np.repeat(table["identity_id"].to_numpy(), ood.shape[1])
+        metrics["ood_identity_auc"] = float(roc_auc_score(
+            (ood_ids[:, None] == ids[None, :]).ravel(), sim.ravel()))
+    if round_trip is not None:
+        metrics["robustness"] = vae_robustness(judge, images, round_trip)
+    if judge.has_traits:
+        metrics["traits"] = trait_accuracy(judge, images, table[TRAIT_COLUMNS].to_numpy(np.float64))
+    return metrics
