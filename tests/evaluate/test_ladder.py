@@ -4,8 +4,8 @@ residual, and the order and intervals of the rungs."""
 import numpy as np
 import pytest
 
-from w2w.evaluate.context import sample_rows
 from w2w.evaluate.ladder import ORDER, Rung, ladder, projected
+from w2w.evaluate.stats import sample_rows
 from w2w.space.basis import Basis
 
 

@@ -17,7 +17,7 @@ from w2w.base.build import identity_captions, open_world
 from w2w.base.denoiser import heldout_loss
 from w2w.base.model import encode_prompts
 from w2w.base.pipeline import generate, load_pipeline
-from w2w.evaluate.stats import bootstrap_ci
+from w2w.evaluate.stats import bootstrap_ci, sample_rows
 from w2w.judge.api import Judge
 from w2w.params import EvaluateBaseParams
 from w2w.world.captions import caption_for, named_attributes
@@ -55,7 +55,7 @@ def measure_base(world: Path, judge_dir: Path, base: Path, p: EvaluateBaseParams
     table, _, train = open_world(world)
     heldout = table[~train].reset_index(drop=True)
     judge = Judge.load(judge_dir)
-    chosen = heldout.iloc[np.random.default_rng([p.seed, 16]).permutation(len(heldout))[: p.prompts]]
+    chosen = table.iloc[sample_rows(~train, True, p.prompts, p.seed)].reset_index(drop=True)
     start = time.perf_counter()
     metrics, images = prompt_fidelity(pipe, judge, chosen, p.samples_per_prompt,
                                       p.sampler_steps, p.guidance_scale, p.seed)

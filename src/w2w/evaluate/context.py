@@ -14,16 +14,8 @@ from w2w.adapters.layout import AdapterLayout
 from w2w.adapters.stacked import open_stacked
 from w2w.base.pipeline import load_pipeline
 from w2w.errors import InputError
+from w2w.evaluate.stats import sample_rows
 from w2w.judge.api import Judge
-
-
-def sample_rows(heldout_mask: np.ndarray, heldout: bool, n: int, seed: int) -> np.ndarray:
-    """Up to n row indices of the held-out (or train) identities, a seeded random sample. Stages
-    with the same seed take the same identities, and a smaller n takes a prefix of a larger one's,
-    so figures of different stages pair up identity by identity."""
-    candidates = np.flatnonzero(np.asarray(heldout_mask) == heldout)
-    order = np.random.default_rng([seed, int(heldout), 16]).permutation(len(candidates))
-    return candidates[order[:n]]
 
 
 @dataclass

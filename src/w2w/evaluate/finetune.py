@@ -20,9 +20,8 @@ from w2w.adapters.layout import AdapterLayout
 from w2w.adapters.merge import merged
 from w2w.adapters.stacked import open_stacked
 from w2w.base.pipeline import generate, load_pipeline
-from w2w.evaluate.context import sample_rows
 from w2w.evaluate.judged import trait_errors
-from w2w.evaluate.stats import paired, with_ci
+from w2w.evaluate.stats import paired, sample_rows, with_ci
 from w2w.judge.api import TRAIT_COLUMNS, Judge
 from w2w.params import EvaluateFinetuneParams
 from w2w.storage import STREAM_EVAL

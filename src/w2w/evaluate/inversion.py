@@ -17,13 +17,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from w2w.adapters.render import render_models
 from w2w.base.latents import encode_images
 from w2w.base.model import encode_prompts, training_scheduler
 from w2w.evaluate.context import Context
 from w2w.evaluate.finetune import reference_renders
 from w2w.evaluate.judged import judged_attributes, similarities, trait_errors
-from w2w.evaluate.ladder import Rung, truth_of
+from w2w.evaluate.ladder import Rung, sample_models, truth_of
 from w2w.evaluate.stats import paired, with_ci
 from w2w.fleet.config import fleet_config
 from w2w.fleet.train import train_identities
@@ -64,9 +63,7 @@ def score_models(ctx: Context, adapters: np.ndarray, renders: np.ndarray, truth:
                  traits: np.ndarray, p: EvaluateInversionParams, desc: str) -> Scored:
     """Each model's samples judged against its identity: renders (M, r, ...), attributes (M, A),
     traits (M, T)."""
-    samples = np.concatenate([render_models(ctx.pipe, adapters, ctx.layout, ctx.scaling, prompt,
-                                            p.samples_per_prompt, p.seed, p.sampler_steps,
-                                            p.guidance_scale, desc=desc) for prompt in p.prompts], 1)
+    samples = sample_models(ctx, adapters, p, desc)
     return Scored(similarities(ctx.judge, samples, renders), trait_errors(ctx.judge, samples, traits),
                   (judged_attributes(ctx.judge, samples) == truth).mean(1), samples)
 

@@ -68,13 +68,18 @@ def base_rung(ctx: Context, name: str, prompts: list[str], references: np.ndarra
     return scored(ctx, name, images, references, truth)
 
 
+def sample_models(ctx: Context, adapters: np.ndarray, p: EvaluateInversionParams, desc: str) -> np.ndarray:
+    """Samples (M, n, S, S, 3) of models (M, D) with the inversion's prompts and seeds: what every
+    model rung, and the inversion's own models, are judged on."""
+    return np.concatenate([render_models(ctx.pipe, adapters, ctx.layout, ctx.scaling, prompt,
+                                         p.samples_per_prompt, p.seed, p.sampler_steps, p.guidance_scale,
+                                         desc=desc) for prompt in p.prompts], 1)
+
+
 def model_rung(ctx: Context, name: str, adapters: np.ndarray, references: np.ndarray, truth: np.ndarray,
                p: EvaluateInversionParams) -> Rung:
     """Models (M, D) sampled with the inversion's prompts and seeds."""
-    images = np.concatenate([render_models(ctx.pipe, adapters, ctx.layout, ctx.scaling, prompt,
-                                           p.samples_per_prompt, p.seed, p.sampler_steps, p.guidance_scale,
-                                           desc=name) for prompt in p.prompts], 1)
-    return scored(ctx, name, images, references, truth)
+    return scored(ctx, name, sample_models(ctx, adapters, p, name), references, truth)
 
 
 @torch.no_grad()

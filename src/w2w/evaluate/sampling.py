@@ -14,9 +14,9 @@ from __future__ import annotations
 import numpy as np
 
 from w2w.adapters.render import render_models
-from w2w.evaluate.context import Context, sample_rows
+from w2w.evaluate.context import Context
 from w2w.evaluate.judged import judged_attributes, mean_embeddings
-from w2w.evaluate.stats import unpaired_difference_ci, with_ci
+from w2w.evaluate.stats import sample_rows, unpaired_difference_ci, with_ci
 from w2w.params import EvaluateSamplingParams
 from w2w.space.basis import Basis
 from w2w.space.edit import sample

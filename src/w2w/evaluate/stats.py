@@ -77,3 +77,12 @@ def unpaired_difference_ci(a: np.ndarray, b: np.ndarray, seed: int = 0, level: f
     tail = (1 - level) / 2
     lo, hi = np.quantile(diffs, [tail, 1 - tail])
     return float(lo), float(hi)
+
+
+def sample_rows(heldout_mask: np.ndarray, heldout: bool, n: int, seed: int) -> np.ndarray:
+    """Up to n row indices of the held-out (or train) identities, a seeded random sample. Stages
+    with the same seed take the same identities, and a smaller n takes a prefix of a larger one's,
+    so figures of different stages pair up identity by identity."""
+    candidates = np.flatnonzero(np.asarray(heldout_mask) == heldout)
+    order = np.random.default_rng([seed, int(heldout), 16]).permutation(len(candidates))
+    return candidates[order[:n]]
