@@ -7,7 +7,10 @@ studies/runs/<profile>-seed<seed>/, kept so that an interrupted study resumes wh
 with every `seed` and `init_seed` of params.yaml set to it: a new world, judge, base, fleet, basis
 and evaluation sample. Prints one JSON line per seed, then the spread (mean, sd, min, max) of each
 headline figure. A difference between two configurations smaller than about twice the sd is not
-evidence. About 15 minutes per seed at the small profile, 45 at default scale, on 2 cores.
+evidence. About 22 minutes per seed at the small profile, 50 at default scale, on 2 cores.
+
+At default scale, seed 0 is the committed run (params.yaml's seeds are all 0): its committed metrics
+are read rather than rerun.
 """
 
 from __future__ import annotations
@@ -29,10 +32,14 @@ HEADLINE = {  # metrics file: dotted keys
     "base.json": ["prompt_attribute_fidelity"],
     "judge.json": ["identity_auc", "robustness.vae_round_trip.auc", "traits.trait_error_identity_mean"],
     "directions.json": ["auc_mean", "auc_min"],
-    "edits.json": ["flip_rate_mean", "identity_similarity_mean", "other_attributes_kept_mean"],
+    "edits.json": ["strength", "flip_rate_mean", "identity_similarity_mean", "other_attributes_kept_mean",
+                   "prompt_baseline.flip_rate_mean", "prompt_baseline.identity_similarity_mean"],
     "inversion.json": ["w2w.in_distribution_mean", "single_image_lora.in_distribution_mean",
-                       "w2w.ood_mean", "single_image_lora.ood_mean"],
-    "sampling.json": ["consistency_mean", "trained_consistency_mean", "novel_fraction_mean"],
+                       "w2w_minus_lora_in_distribution.similarity", "w2w.ood_mean",
+                       "single_image_lora.ood_mean", "w2w_minus_lora_ood.similarity"],
+    "ladder.json": ["projection_relative_residual_mean"],
+    "sampling.json": ["consistency_mean", "trained_consistency_mean", "novel_fraction_mean",
+                      "novel_fraction_heldout_models_mean", "novel_fraction_train_models_mean"],
 }
 
 
@@ -63,20 +70,26 @@ def project_copy(dest: Path, params: dict) -> None:
         subprocess.run(["git", *args], cwd=dest, check=True, capture_output=True)
 
 
-def figures(project: Path) -> dict[str, float]:
+def figures(project: Path) -> dict[str, tuple[float, float | None]]:
+    """Each headline figure of a finished run, with its 95 % CI half-width where the run has one."""
     out = {}
     for name, keys in HEADLINE.items():
         data = json.loads((project / "metrics" / name).read_text())
         for key in keys:
-            value = data
-            for part in key.split("."):
-                value = value[part]
-            out[f"{name.removesuffix('.json')}.{key}"] = float(value)
+            *parents, last = key.split(".")
+            holder = data
+            for part in parents:
+                holder = holder[part]
+            ci = holder.get(f"{last}_ci")
+            out[f"{name.removesuffix('.json')}.{key}"] = (float(holder[last]),
+                                                         (ci[1] - ci[0]) / 2 if ci else None)
     return out
 
 
-def run_seed(profile: str, seed: int) -> dict[str, float]:
+def run_seed(profile: str, seed: int) -> dict[str, tuple[float, float | None]]:
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    if profile == "default" and with_seed(params, seed) == params:
+        return figures(ROOT)  # the committed run is this seed's
     if profile != "default":
         params = merged(params, yaml.safe_load((ROOT / "profiles" / f"{profile}.yaml").read_text()))
     dest = RUNS / f"{profile}-seed{seed}"
@@ -94,14 +107,20 @@ def main(argv: list[str]) -> None:
     if len(argv) < 2 or not all(a.isdigit() for a in argv[1:]):
         sys.exit(__doc__)
     profile, seeds = argv[0], [int(a) for a in argv[1:]]
+    if profile != "default" and not (ROOT / "profiles" / f"{profile}.yaml").is_file():
+        known = sorted(f.stem for f in (ROOT / "profiles").glob("*.yaml"))
+        sys.exit(f"unknown profile {profile!r}; known: default, {', '.join(known)}")
     runs = []
     for seed in seeds:
         runs.append(run_seed(profile, seed))
-        print(json.dumps({"seed": seed, **runs[-1]}), flush=True)
+        print(json.dumps({"seed": seed, **{k: v for k, (v, _) in runs[-1].items()}}), flush=True)
+    print(f"{'figure':52s} {'mean':>7s} {'sd':>6s} {'min':>7s} {'max':>7s}  CI half-width (mean of runs)")
     for key in runs[0]:
-        values = np.array([r[key] for r in runs])
-        print(f"{key}: mean {values.mean():.3f} sd {values.std(ddof=1) if len(values) > 1 else 0:.3f} "
-              f"min {values.min():.3f} max {values.max():.3f}")
+        values = np.array([r[key][0] for r in runs])
+        halves = [r[key][1] for r in runs if r[key][1] is not None]
+        sd = values.std(ddof=1) if len(values) > 1 else 0.0
+        half = f"{np.mean(halves):.3f}" if halves else "-"
+        print(f"{key:52s} {values.mean():7.3f} {sd:6.3f} {values.min():7.3f} {values.max():7.3f}  {half}")
 
 
 if __name__ == "__main__":
