@@ -2,7 +2,7 @@
 
     python studies/seed_spread.py PROFILE SEED [SEED ...]   # e.g. small 0 1 2; PROFILE "default": none
 
-Each seed is a whole `dvc repro report` in its own copy of the project (under
+Each seed is a whole `dvc repro` in its own copy of the project (under
 studies/runs/<profile>-seed<seed>/, kept so that an interrupted study resumes where it stopped),
 with every `seed` and `init_seed` of params.yaml set to it: a new world, judge, base, fleet, basis
 and evaluation sample. Prints one JSON line per seed, then the spread (mean, sd, min, max) of each
@@ -99,7 +99,9 @@ def run_seed(profile: str, seed: int) -> dict[str, tuple[float, float | None]]:
         project_copy(dest, with_seed(params, seed))
     env = {**os.environ, "PYTHONPATH": str(dest / "src"), "MLFLOW_DISABLE_TELEMETRY": "true"}
     dvc = str(Path(sys.executable).parent / "dvc")
-    subprocess.run([dvc, "repro", "report"], cwd=dest, env=env, check=True)
+    # every stage, not just `report`'s inputs: evaluate_base is none of them, and the copy starts with
+    # the committed metrics, so its base.json would be the default run's
+    subprocess.run([dvc, "repro"], cwd=dest, env=env, check=True)
     return figures(dest)
 
 
