@@ -53,6 +53,7 @@ class Variant:
     finetune: dict = dataclasses.field(default_factory=dict)  # overrides of params.yaml's finetune
     fixed_scene: bool = False                 # one background and clothes per identity
     fixed_pose: bool = False                  # one pose, scale, shift, light and smile per identity
+    draws: int = 1                            # noise and timestep draws of each render per step
 
 
 VARIANTS = {
@@ -66,6 +67,8 @@ VARIANTS = {
     "fixed_pose": Variant(fixed_pose=True),
     "fixed_all": Variant(fixed_scene=True, fixed_pose=True),  # every render alike: training noise only
     "fixed_all_steps3x": Variant(fixed_scene=True, fixed_pose=True, finetune={"steps": 210}),
+    "draws4": Variant(draws=4),
+    "fixed_all_draws4": Variant(fixed_scene=True, fixed_pose=True, draws=4),
 }
 
 
@@ -139,15 +142,17 @@ def measure(name: str, v: Variant, table: pd.DataFrame, rows: np.ndarray) -> Non
     with tempfile.TemporaryDirectory() as tmp:
         prior = load_class_prior(str(make_class_prior(DATA / "base", Path(tmp), p) or ""), "cpu")
         ids = [i.identity_id for i in identities]
-        a = train(pipe, latents[:, :n], ids, p, prior)
-        b = train(pipe, latents[:, n:], [i + OTHER_HALF for i in ids], p, prior)
+        halves = latents[:, :n].repeat_interleave(v.draws, 1), latents[:, n:].repeat_interleave(v.draws, 1)
+        a = train(pipe, halves[0], ids, p, prior)
+        b = train(pipe, halves[1], [i + OTHER_HALF for i in ids], p, prior)
     same, others = share(a, b)
     lo, hi = bootstrap_ci(same)
     raw_same, raw_others = share(a, b, scaled=False)  # centred only: large parameters weigh more
     print(f"{name:12s} identity share {same.mean():.3f} [{lo:.3f}, {hi:.3f}]   "
           f"different identities {others.mean():+.3f}   unscaled {raw_same.mean():.3f} "
           f"(different {raw_others.mean():+.3f})   ({len(rows)} train identities, "
-          f"{n} renders per half, {p.steps} steps, prior {p.prior_weight:g})", flush=True)
+          f"{n} renders per half, {v.draws} draws each, {p.steps} steps, prior {p.prior_weight:g})",
+          flush=True)
 
 
 def main(argv: list[str]) -> None:
