@@ -36,7 +36,7 @@ from w2w.evaluate.stats import bootstrap_ci, sample_rows
 from w2w.fleet.config import fleet_config
 from w2w.fleet.prior import load_class_prior, make_class_prior
 from w2w.fleet.train import train_identities
-from w2w.params import FinetuneParams, load_params
+from w2w.params import FinetuneParams, Params, load_params
 from w2w.world.dataset import identities_from_table
 from w2w.world.identity import Identity
 from w2w.world.render import Nuisance, render_face, sample_nuisance
@@ -127,12 +127,9 @@ def share(a: np.ndarray, b: np.ndarray, scaled: bool = True) -> tuple[np.ndarray
     return same, others
 
 
-def measure(name: str, v: Variant, table: pd.DataFrame, rows: np.ndarray) -> None:
-    params = load_params()
+def measure(name: str, v: Variant, params: Params, pipe, table: pd.DataFrame, rows: np.ndarray) -> None:
     p = params.finetune.model_copy(update=v.finetune)
     size = params.synthesize.image_size
-    pipe = load_pipeline(DATA / "base" / "model")
-    pipe.unet.requires_grad_(False)
     identities = identities_from_table(table.iloc[rows])
     images = np.stack([renders(i, 2 * v.renders_per_half, params.synthesize.seed, size, v)
                        for i in identities])                          # (M, 2n, S, S, 3)
@@ -168,8 +165,11 @@ def main(argv: list[str]) -> None:
     torch.manual_seed(0)
     table = pd.read_parquet(DATA / "world" / "identities.parquet")
     rows = sample_rows((table["split"] == "heldout").to_numpy(), False, args.identities, seed=17)
+    params = load_params()
+    pipe = load_pipeline(DATA / "base" / "model")  # once: training leaves the base UNet as it was
+    pipe.unet.requires_grad_(False)
     for name in args.variants:
-        measure(name, VARIANTS[name], table, rows)
+        measure(name, VARIANTS[name], params, pipe, table, rows)
 
 
 if __name__ == "__main__":
