@@ -69,6 +69,11 @@ VARIANTS = {
     "fixed_all_steps3x": Variant(fixed_scene=True, fixed_pose=True, finetune={"steps": 210}),
     "draws4": Variant(draws=4),
     "fixed_all_draws4": Variant(fixed_scene=True, fixed_pose=True, draws=4),
+    "cosine": Variant(finetune={"lr_schedule": "cosine"}),
+    "average_half": Variant(finetune={"average_tail": 0.5}),
+    "cosine_average": Variant(finetune={"lr_schedule": "cosine", "average_tail": 0.5}),
+    "fixed_all_cosine": Variant(fixed_scene=True, fixed_pose=True, finetune={"lr_schedule": "cosine"}),
+    "fixed_all_average_half": Variant(fixed_scene=True, fixed_pose=True, finetune={"average_tail": 0.5}),
 }
 
 

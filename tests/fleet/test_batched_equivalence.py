@@ -1,6 +1,7 @@
 """K identities trained batched equal each identity trained alone with peft's LoRA."""
 
 import copy
+import math
 import dataclasses
 
 import pytest
@@ -10,7 +11,7 @@ from committed import section
 from w2w.base.model import build_unet, training_scheduler
 from w2w.fleet.config import FleetConfig
 from w2w.fleet.peft_reference import train_one_with_peft
-from w2w.fleet.train import train_identities
+from w2w.fleet.train import averaged_steps, step_lr, train_identities
 
 TINY = section("base", unet_channels=[16, 32], text_dim=16, latent_channels=4)
 CFG = FleetConfig(rank=1, alpha=2.0, steps=5, lr=1e-2, grad_clip=0.05, init_seed=3, seed=7)
@@ -22,8 +23,9 @@ def rel_err(got: dict, want: dict) -> float:
 
 
 @pytest.mark.parametrize("cfg", [CFG, dataclasses.replace(CFG, images_per_step=2),
-                                 dataclasses.replace(CFG, prior_weight=0.5)],
-                         ids=["all-images", "2-of-3-images", "prior-preservation"])
+                                 dataclasses.replace(CFG, prior_weight=0.5),
+                                 dataclasses.replace(CFG, lr_schedule="cosine", average_tail=0.6)],
+                         ids=["all-images", "2-of-3-images", "prior-preservation", "cosine-averaged"])
 def test_batched_equals_solo_peft(cfg):
     torch.manual_seed(0)
     unet = build_unet(TINY, 8)
@@ -65,3 +67,25 @@ def test_bf16_autocast_takes_effect_and_stays_close():
     assert 0 < err < 0.1  # bfloat16 rounding changes the result, a little
     with pytest.raises(ValueError, match="autocast"):
         train_identities(unet, scheduler, latents, [0, 1], context, dataclasses.replace(CFG, autocast="fp8"))
+
+
+def test_cosine_and_averaging_change_the_adapter():
+    torch.manual_seed(3)
+    unet = build_unet(TINY, 8)
+    latents, context = torch.randn(2, 2, 4, 8, 8), torch.randn(6, 16)
+    scheduler = training_scheduler()
+    plain, _ = train_identities(copy.deepcopy(unet), scheduler, latents, [0, 1], context, CFG)
+    for change in ({"lr_schedule": "cosine"}, {"average_tail": 0.6}):
+        other, _ = train_identities(copy.deepcopy(unet), scheduler, latents, [0, 1], context,
+                                    dataclasses.replace(CFG, **change))
+        assert rel_err(other, plain) > 1e-3, change
+    with pytest.raises(ValueError, match="lr_schedule"):
+        train_identities(unet, scheduler, latents, [0, 1], context, dataclasses.replace(CFG, lr_schedule="step"))
+
+
+def test_step_lr_and_averaged_steps():
+    assert step_lr(0.1, "constant", 7, 10) == 0.1
+    assert step_lr(0.1, "cosine", 0, 10) == pytest.approx(0.1)
+    assert step_lr(0.1, "cosine", 5, 10) == pytest.approx(0.05)
+    assert step_lr(0.1, "cosine", 9, 10) == pytest.approx(0.1 * 0.5 * (1 + math.cos(math.pi * 0.9)))
+    assert averaged_steps(70, 0.0) == 1 and averaged_steps(70, 0.5) == 35 and averaged_steps(3, 0.1) == 1

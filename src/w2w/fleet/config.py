@@ -24,13 +24,16 @@ class FleetConfig:
     images_per_step: int = 0  # images of each identity per step, drawn without replacement; 0: all
     prior_weight: float = 0.0  # weight of the class-prior loss (DreamBooth prior preservation)
     autocast: str = ""  # "bf16": bfloat16 autocast of the forward pass (GPU runs); "": float32
+    lr_schedule: str = "constant"  # "cosine": lr decays to 0 over the steps
+    average_tail: float = 0.0  # the adapter is the mean of the last fraction of iterates; 0: the last
 
 
 def fleet_config(p: FinetuneParams) -> FleetConfig:
     return FleetConfig(rank=p.rank, alpha=p.lora_alpha, targets=tuple(p.targets), steps=p.steps, lr=p.lr,
                        weight_decay=p.weight_decay, grad_clip=p.grad_clip, init_seed=p.init_seed,
                        seed=p.seed, images_per_step=p.images_per_step,
-                       prior_weight=p.prior_weight, autocast=p.autocast)
+                       prior_weight=p.prior_weight, autocast=p.autocast,
+                       lr_schedule=p.lr_schedule, average_tail=p.average_tail)
 
 
 def shard_path(folder: Path, index: int) -> Path:

@@ -13,10 +13,11 @@ import torch.nn.functional as F
 from diffusers import DDPMScheduler, UNet2DConditionModel
 from peft import LoraConfig
 from peft.utils import get_peft_model_state_dict
+from torch.optim.swa_utils import AveragedModel
 
 from w2w.adapters.lora import lora_target_names, shared_init
 from w2w.fleet.config import FleetConfig
-from w2w.fleet.train import autocast, draw_batch, draw_prior, identity_generator
+from w2w.fleet.train import averaged_steps, autocast, draw_batch, draw_prior, identity_generator
 
 
 def add_shared_adapter(unet: UNet2DConditionModel, cfg: FleetConfig) -> list[torch.nn.Parameter]:
@@ -38,8 +39,12 @@ def train_one_with_peft(unet: UNet2DConditionModel, scheduler: DDPMScheduler, la
     unet = copy.deepcopy(unet)
     params = add_shared_adapter(unet, cfg)
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=False)
+    decay = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.steps) if cfg.lr_schedule == "cosine"
+             else None)
+    averaged = AveragedModel(unet)  # torch's equal-weight running mean of the iterates it is given
+    tail = averaged_steps(cfg.steps, cfg.average_tail)
     generator, steps = identity_generator(cfg.seed, identity_id), scheduler.config.num_train_timesteps
-    for _ in range(cfg.steps):
+    for step in range(cfg.steps):
         x0, noise, t = draw_batch([generator], latents[None], cfg.images_per_step, steps)
         with autocast(latents.device, cfg.autocast):
             pred = unet(scheduler.add_noise(x0, noise, t), t,
@@ -55,4 +60,8 @@ def train_one_with_peft(unet: UNet2DConditionModel, scheduler: DDPMScheduler, la
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
         opt.step()
-    return get_peft_model_state_dict(unet)
+        if decay is not None:
+            decay.step()
+        if step >= cfg.steps - tail:
+            averaged.update_parameters(unet)
+    return get_peft_model_state_dict(averaged.module)

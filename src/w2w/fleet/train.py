@@ -8,6 +8,8 @@ elementwise, so training K identities together equals training each alone.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from diffusers import DDPMScheduler, UNet2DConditionModel
@@ -55,6 +57,20 @@ def autocast(device: torch.device, mode: str) -> torch.autocast:
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=mode == "bf16")
 
 
+def step_lr(lr: float, schedule: str, step: int, steps: int) -> float:
+    """The learning rate of step `step` of `steps`: constant, or a cosine from lr down to 0."""
+    if schedule == "constant":
+        return lr
+    if schedule == "cosine":
+        return lr * 0.5 * (1 + math.cos(math.pi * step / steps))
+    raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {schedule!r}")
+
+
+def averaged_steps(steps: int, fraction: float) -> int:
+    """How many final iterates make the adapter (at least 1: the last)."""
+    return max(1, round(steps * fraction))
+
+
 def clip_per_identity(params: list[torch.nn.Parameter], max_norm: float) -> torch.Tensor:
     """Scale each identity's gradient (dim 0 of every param) to norm <= max_norm, as
     torch.nn.utils.clip_grad_norm_ does for one model; returns the pre-clip norms (K,)."""
@@ -97,7 +113,11 @@ def train_identities(unet: UNet2DConditionModel, scheduler: DDPMScheduler, laten
         opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=False)
         for w in wrappers:
             w.blocks = True
-        for _ in range(cfg.steps):
+        tail = averaged_steps(cfg.steps, cfg.average_tail)
+        mean = [torch.zeros_like(p) for p in params]
+        for step in range(cfg.steps):
+            for group in opt.param_groups:
+                group["lr"] = step_lr(cfg.lr, cfg.lr_schedule, step, cfg.steps)
             x0, noise, t = draw_batch(generators, latents, cfg.images_per_step,
                                       scheduler.config.num_train_timesteps)  # (K*n, C, h, w)
             if use_prior:
@@ -114,6 +134,13 @@ def train_identities(unet: UNet2DConditionModel, scheduler: DDPMScheduler, laten
             loss.sum().backward()
             clip_per_identity(params, cfg.grad_clip)
             opt.step()
+            if step >= cfg.steps - tail:  # running mean of the last `tail` iterates
+                for m, p in zip(mean, params, strict=True):
+                    m.add_(p.detach(), alpha=1 / tail)
+        if tail > 1:  # the iterates wander around the fit by the optimiser's noise: average it out
+            with torch.no_grad():
+                for m, p in zip(mean, params, strict=True):
+                    p.copy_(m)
         weights = {}
         for name, w in zip(names, wrappers, strict=True):
             weights[f"{name}.lora_A.weight"] = w.lora_a.detach().clone()

@@ -1,0 +1,112 @@
+"""How well does a fleet model hold its identity under a training variant? (issue 17)
+
+    python studies/fleet_fit.py [--identities N] [VARIANT ...]   # default: 32 identities, all variants
+
+Each variant retrains the adapters of a seeded sample of TRAIN identities (never held-out) exactly
+as the finetune stage does (the world's renders through the cached latents, params.yaml's finetune
+section with the variant's overrides), samples them as the ladder's model rungs do
+(evaluate_inversion's prompts, seeds and guidance), and scores them against fresh renders by both
+yardsticks: the judge's similarity and the trait error. 95 % bootstrap CIs over identities; the
+variants share identities, references and sampling noise, so their differences are paired.
+Needs `dvc repro judge finetune` (the base, its latents and the judge).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import zarr
+
+from w2w.adapters.layout import AdapterLayout
+from w2w.base.model import encode_prompts, training_scheduler
+from w2w.evaluate.context import Context
+from w2w.evaluate.finetune import reference_renders
+from w2w.evaluate.ladder import model_rung, truth_of
+from w2w.evaluate.stats import bootstrap_ci
+from w2w.fleet.config import fleet_config
+from w2w.fleet.train import train_identities
+from w2w.params import load_params
+
+DATA = Path("data")
+BLOCK = 16  # identities trained together
+
+VARIANTS: dict[str, dict] = {
+    "defaults": {},
+    "cosine": {"lr_schedule": "cosine"},
+    "average_half": {"average_tail": 0.5},
+    "cosine_steps100": {"lr_schedule": "cosine", "steps": 100},
+    "steps100": {"steps": 100},
+    "lr02_cosine": {"lr_schedule": "cosine", "lr": 0.02},
+    "lr04_cosine": {"lr_schedule": "cosine", "lr": 0.04},
+    "qkvo_cosine": {"lr_schedule": "cosine", "targets": ["to_q", "to_k", "to_v", "to_out.0"]},
+    "rank4_cosine": {"lr_schedule": "cosine", "rank": 4, "lora_alpha": 108.0},
+}
+
+
+def ci(x: np.ndarray) -> str:
+    lo, hi = bootstrap_ci(x)
+    return f"[{lo:.3f}, {hi:.3f}]"
+
+
+def retrain(ctx: Context, latents: zarr.Array, rows: np.ndarray, overrides: dict
+            ) -> tuple[np.ndarray, Context]:
+    """(M, D) adapters of table rows `rows`, retrained with params.yaml's finetune plus overrides,
+    and the context that renders them (their layout and scaling: rank and targets may differ)."""
+    p = load_params().finetune.model_copy(update=overrides)
+    context = encode_prompts(ctx.pipe.text_encoder, ctx.pipe.tokenizer, [p.prompt])[0]
+    ids = ctx.table["identity_id"].to_numpy()[rows].tolist()
+    out = []
+    for s in range(0, len(rows), BLOCK):
+        block = torch.from_numpy(np.stack([np.asarray(latents[r]) for r in rows[s:s + BLOCK]]))
+        weights, _ = train_identities(ctx.pipe.unet, training_scheduler(), block, ids[s:s + BLOCK],
+                                      context, fleet_config(p))
+        layout = AdapterLayout.from_weights(weights, True)
+        out.append(layout.flatten(weights, True))
+    return np.concatenate(out), dataclasses.replace(ctx, layout=layout, scaling=p.lora_alpha / p.rank)
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("variants", nargs="*", default=list(VARIANTS))
+    parser.add_argument("--identities", type=int, default=32)
+    args = parser.parse_args(argv)
+    unknown = [v for v in args.variants if v not in VARIANTS]
+    if unknown:
+        sys.exit(f"unknown variant {unknown[0]!r}; known: {', '.join(VARIANTS)}")
+    if not (DATA / "base" / "latents.zarr").is_dir() or not (DATA / "weights.zarr").is_dir():
+        sys.exit("data/base/latents.zarr or data/weights.zarr: missing; run `dvc repro stack` first")
+    torch.manual_seed(0)
+    ctx = Context.open(DATA / "world", DATA / "weights.zarr", DATA / "base", DATA / "judge")
+    ctx.pipe.unet.requires_grad_(False)
+    latents = zarr.open_group(DATA / "base" / "latents.zarr", mode="r")["latents"]
+    params = load_params()
+    p = params.evaluate_inversion
+    rows = ctx.rows(False, args.identities, seed=23)
+    table: pd.DataFrame = ctx.table.iloc[rows]
+    references = reference_renders(table, p.renders_per_identity, p.seed, ctx.image_size)
+    truth = truth_of(table)
+    baseline = None
+    for name in args.variants:
+        adapters, trained = retrain(ctx, latents, rows, VARIANTS[name])
+        with torch.no_grad():
+            rung = model_rung(trained, name, adapters, references, truth, p)
+        line = (f"{name:16s} similarity {rung.similarity.mean():.3f} {ci(rung.similarity)}   "
+                f"trait error {rung.trait_error.mean():.3f} {ci(rung.trait_error)}")
+        if baseline is None:
+            baseline = rung
+        else:
+            d_sim = rung.similarity - baseline.similarity
+            d_err = rung.trait_error - baseline.trait_error
+            line += (f"   vs {args.variants[0]}: {d_sim.mean():+.3f} {ci(d_sim)}, trait {d_err.mean():+.3f} "
+                     f"{ci(d_err)}")
+        print(line + f"   ({len(rows)} train identities)", flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
