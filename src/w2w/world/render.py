@@ -127,7 +127,7 @@ def _draw_head(c: _Canvas, identity: Identity, nuisance: Nuisance, g: dict[str, 
     c.ellipse(cx, 1.06, 0.4, 0.2, fill=nuisance.clothes)  # shoulders
     c.polygon([(cx - 0.06, cy + ry * 0.6), (cx + 0.06, cy + ry * 0.6),
                (cx + 0.07, 0.86), (cx - 0.07, 0.86)], _shade(skin, 0.9))  # neck
-    ear = 0.035 * (1 + 0.25 * t["ear_size"])
+    ear = 0.035 * (1 + 0.6 * t["ear_size"])
     for side in (-1, 1):
         c.ellipse(cx + side * rx * 0.98, cy + 0.01, ear, ear * 1.5, fill=_shade(skin, 0.92))
     c.ellipse(cx, cy, rx, ry, fill=skin)
@@ -166,10 +166,10 @@ def _draw_features(c: _Canvas, identity: Identity, nuisance: Nuisance, g: dict[s
     skin, hair = skin_rgb(identity), hair_rgb(identity)
     cx, cy, rx, ry = g["cx"], g["cy"], g["rx"], g["ry"]
     eye_y = cy - ry * (0.12 + 0.08 * t["eye_height"])
-    eye_dx = rx * (0.42 + 0.08 * t["eye_spacing"])
+    eye_dx = rx * (0.42 + 0.14 * t["eye_spacing"])
     eye_rx, eye_ry = 0.042, 0.03
-    iris = _lerp((60, 110, 170), (90, 55, 30), (t["iris_hue"] + 1) / 2)
-    brow_w = 0.009 + 0.004 * (t["brow_thickness"] + 1) + (0.004 if a["Male"] else 0.0)
+    iris = _lerp((40, 120, 210), (80, 45, 20), (t["iris_hue"] + 1) / 2)
+    brow_w = 0.010 + 0.018 * (t["brow_thickness"] + 1) + (0.004 if a["Male"] else 0.0)
     if not a["No_Beard"]:
         beard = _shade(hair, 0.85)
         c.polygon([(cx - rx * 0.98, cy + ry * 0.05), (cx - rx * 0.6, cy + ry * 0.95),
@@ -182,26 +182,26 @@ def _draw_features(c: _Canvas, identity: Identity, nuisance: Nuisance, g: dict[s
             c.line([(ex - eye_rx, eye_y), (ex + eye_rx, eye_y)], (40, 30, 30), 0.014)
         else:
             c.ellipse(ex, eye_y, eye_rx, eye_ry, fill=(250, 250, 250))
-            c.ellipse(ex, eye_y, 0.016, 0.016, fill=iris)
-        tilt = 0.012 * t["brow_tilt"] * side
+            c.ellipse(ex, eye_y, 0.024, 0.024, fill=iris)
+        tilt = 0.05 * t["brow_tilt"] * side
         c.line([(ex - eye_rx, eye_y - 0.042 + tilt), (ex + eye_rx, eye_y - 0.042 - tilt)],
                _shade(hair, 0.8), brow_w)
         if a["Eyeglasses"]:
             c.ellipse(ex, eye_y, 0.058, 0.046, outline=(20, 20, 24), width=0.014)
     if a["Eyeglasses"]:
         c.line([(cx - eye_dx + 0.058, eye_y), (cx + eye_dx - 0.058, eye_y)], (20, 20, 24), 0.012)
-    nose_y = cy + ry * (0.22 + 0.05 * t["nose_length"])
+    nose_y = cy + ry * (0.24 + 0.24 * t["nose_length"])
     if a["Big_Nose"]:
         c.polygon([(cx, eye_y + 0.005), (cx - 0.075, nose_y + 0.035), (cx + 0.075, nose_y + 0.035)],
                   _shade(skin, 0.55))
     else:
-        c.polygon([(cx, eye_y + 0.045), (cx - 0.018, nose_y), (cx + 0.018, nose_y)], _shade(skin, 0.86))
+        c.polygon([(cx, eye_y + 0.045), (cx - 0.024, nose_y), (cx + 0.024, nose_y)], _shade(skin, 0.78))
     mouth_y = cy + ry * 0.55
-    half = rx * (0.36 + 0.06 * t["mouth_width"])
+    half = rx * (0.38 + 0.28 * t["mouth_width"])
     bend = 0.03 * nuisance.smile
-    lips = (170, 40, 60) if not a["Male"] else _shade(skin, 0.55)
+    lips = (170, 40, 60) if not a["Male"] else _shade(skin, 0.45)
     c.line([(cx - half, mouth_y - bend), (cx, mouth_y + bend), (cx + half, mouth_y - bend)], lips,
-           0.018 if not a["Male"] else 0.012)
+           (0.018 if not a["Male"] else 0.014) * (1 + 0.5 * t["mouth_width"]))
 
 
 def render_face(identity: Identity, nuisance: Nuisance, size: int = 32,
