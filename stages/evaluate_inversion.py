@@ -12,6 +12,7 @@ WEIGHTS, BASIS = Path("data/weights.zarr"), Path("data/basis")
 METRICS, LADDER = Path("metrics/inversion.json"), Path("metrics/ladder.json")
 LADDER_PLOT = Path("plots/ladder.csv")
 GRID = Path("reports/inversion_grid.png")
+SHARE_STREAM = 2  # the identity share's renders: seed offset past the references (0) and probes (1)
 
 
 def main() -> None:
@@ -20,6 +21,7 @@ def main() -> None:
     from w2w.evaluate.figures import grid_image, save_png, write_csv
     from w2w.evaluate.inversion import measure_inversion
     from w2w.evaluate.ladder import ladder, lower_rungs
+    from w2w.evaluate.share import identity_share
     from w2w.space.basis import Basis
     from w2w.tracking import stage_run
 
@@ -29,10 +31,16 @@ def main() -> None:
         held, train = ctx.rows(True, p.identities, p.seed), ctx.rows(False, p.identities, p.seed)
         metrics, grid, rungs = measure_inversion(ctx, basis, held, p, params.finetune)
         lower, residual = lower_rungs(ctx, basis, held, train, p)
-        steps, rows = ladder(rungs + lower, residual, p.seed)
+        # the fleet's recipe on two disjoint halves of as many fresh renders as it trains on
+        half = max(1, params.synthesize.images_per_identity // 2)
+        share_rows = ctx.rows(False, max(3, p.identities), p.seed)  # `train`, or a few more: >= 3
+        share = identity_share(ctx.pipe, BASE, ctx.table.iloc[share_rows], half, p.seed + SHARE_STREAM,
+                               ctx.image_size, params.finetune)
+        steps, rows = ladder(rungs + lower, residual | share, p.seed)
         run.log_metrics(metrics)
         run.log_metrics({f"ladder.{e['key']}.{name}": e[f"{name}_mean"] for e in steps["rungs"]
                          for name in ("similarity", "trait_error")})
+        run.log_metrics({f"ladder.{k}": v for k, v in share.items() if not k.endswith("_ci")})
         # per identity: a true render | render, w2w, LoRA | painting, w2w, LoRA
         save_png(grid_image(grid), GRID)
         run.log_artifact(GRID, "grids")

@@ -23,29 +23,25 @@ import pandas as pd
 import torch
 import zarr
 
-from w2w.adapters.layout import AdapterLayout
-from w2w.base.model import encode_prompts, training_scheduler
 from w2w.evaluate.context import Context
 from w2w.evaluate.finetune import reference_renders
 from w2w.evaluate.ladder import model_rung, truth_of
+from w2w.evaluate.share import train_adapters
 from w2w.evaluate.stats import bootstrap_ci
-from w2w.fleet.config import fleet_config
-from w2w.fleet.train import train_identities
 from w2w.params import load_params
 
 DATA = Path("data")
-BLOCK = 16  # identities trained together
 
-VARIANTS: dict[str, dict] = {
-    "defaults": {},
-    "cosine": {"lr_schedule": "cosine"},
-    "average_half": {"average_tail": 0.5},
-    "cosine_steps100": {"lr_schedule": "cosine", "steps": 100},
-    "steps100": {"steps": 100},
-    "lr02_cosine": {"lr_schedule": "cosine", "lr": 0.02},
-    "lr04_cosine": {"lr_schedule": "cosine", "lr": 0.04},
-    "qkvo_cosine": {"lr_schedule": "cosine", "targets": ["to_q", "to_k", "to_v", "to_out.0"]},
-    "rank4_cosine": {"lr_schedule": "cosine", "rank": 4, "lora_alpha": 108.0},
+OLD = {"lr_schedule": "constant", "steps": 70, "average_tail": 0.0}  # the finetune recipe before issue 17
+VARIANTS: dict[str, dict] = {  # overrides of params.yaml's finetune section; the first is the baseline
+    "constant70": OLD,
+    "cosine70": OLD | {"lr_schedule": "cosine"},
+    "average_half70": OLD | {"average_tail": 0.5},
+    "cosine100": OLD | {"lr_schedule": "cosine", "steps": 100},  # the default since issue 17
+    "lr02_cosine70": OLD | {"lr_schedule": "cosine", "lr": 0.02},
+    "lr04_cosine70": OLD | {"lr_schedule": "cosine", "lr": 0.04},
+    "qkvo_cosine70": OLD | {"lr_schedule": "cosine", "targets": ["to_q", "to_k", "to_v", "to_out.0"]},
+    "rank4_cosine70": OLD | {"lr_schedule": "cosine", "rank": 4, "lora_alpha": 108.0},  # scaling 27 kept
 }
 
 
@@ -59,16 +55,10 @@ def retrain(ctx: Context, latents: zarr.Array, rows: np.ndarray, overrides: dict
     """(M, D) adapters of table rows `rows`, retrained with params.yaml's finetune plus overrides,
     and the context that renders them (their layout and scaling: rank and targets may differ)."""
     p = load_params().finetune.model_copy(update=overrides)
-    context = encode_prompts(ctx.pipe.text_encoder, ctx.pipe.tokenizer, [p.prompt])[0]
     ids = ctx.table["identity_id"].to_numpy()[rows].tolist()
-    out = []
-    for s in range(0, len(rows), BLOCK):
-        block = torch.from_numpy(np.stack([np.asarray(latents[r]) for r in rows[s:s + BLOCK]]))
-        weights, _ = train_identities(ctx.pipe.unet, training_scheduler(), block, ids[s:s + BLOCK],
-                                      context, fleet_config(p))
-        layout = AdapterLayout.from_weights(weights, True)
-        out.append(layout.flatten(weights, True))
-    return np.concatenate(out), dataclasses.replace(ctx, layout=layout, scaling=p.lora_alpha / p.rank)
+    block = torch.from_numpy(np.stack([np.asarray(latents[r]) for r in rows]))  # (M, n, C, h, w)
+    adapters, layout = train_adapters(ctx.pipe, block, ids, p)
+    return adapters, dataclasses.replace(ctx, layout=layout, scaling=p.lora_alpha / p.rank)
 
 
 def main(argv: list[str]) -> None:

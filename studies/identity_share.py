@@ -11,6 +11,10 @@ can only span new identities as far as adapters are about the person, so issue 1
 The unscaled figure centres without scaling, so that parameters with a large spread weigh more:
 if it is much higher, the standardised share is held down by parameters that are mostly noise.
 
+The estimator and the trainer are the pipeline's (`w2w.evaluate.share`): the evaluate_inversion
+stage reports the share of the configured fleet in metrics/ladder.json; this study varies the
+world and the recipe around it.
+
 Measured on a seeded sample of TRAIN identities (never held-out) with the default-scale base
 (`dvc repro base` first) and params.yaml's finetune section; 95 % bootstrap CIs over identities.
 """
@@ -28,23 +32,17 @@ import numpy as np
 import pandas as pd
 import torch
 
-from w2w.adapters.layout import AdapterLayout
-from w2w.base.latents import encode_images
-from w2w.base.model import encode_prompts, training_scheduler
 from w2w.base.pipeline import load_pipeline
+from w2w.evaluate.share import OTHER_HALF, adapter_cosines, encode_renders, train_adapters
 from w2w.evaluate.stats import bootstrap_ci, sample_rows
-from w2w.fleet.config import fleet_config
 from w2w.fleet.prior import load_class_prior, make_class_prior
-from w2w.fleet.train import train_identities
-from w2w.params import FinetuneParams, Params, load_params
+from w2w.params import Params, load_params
 from w2w.world.dataset import identities_from_table
 from w2w.world.identity import Identity
 from w2w.world.render import Nuisance, render_face, sample_nuisance
 
 DATA = Path("data")
 STREAM = 97                 # a render stream nothing trains on (the world's streams are small ints)
-OTHER_HALF = 1_000_000      # offsets the second adapter's generator: its own noise and timesteps
-BLOCK = 16                  # identities trained together
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,55 +99,23 @@ def renders(identity: Identity, n: int, seed: int, size: int, v: Variant) -> np.
     return np.stack([render_face(identity, fix(sample_nuisance(rng)), size) for _ in range(n)])
 
 
-def train(pipe, latents: torch.Tensor, ids: list[int], p: FinetuneParams, prior) -> np.ndarray:
-    """(K, D) flattened adapters of latents (K, n, C, h, w), BLOCK identities at a time."""
-    context = encode_prompts(pipe.text_encoder, pipe.tokenizer, [p.prompt])[0]
-    out = []
-    for s in range(0, len(ids), BLOCK):
-        weights, _ = train_identities(pipe.unet, training_scheduler(), latents[s:s + BLOCK],
-                                      ids[s:s + BLOCK], context, fleet_config(p), prior)
-        out.append(AdapterLayout.from_weights(weights, True).flatten(weights, True))
-    return np.concatenate(out)
-
-
-def share(a: np.ndarray, b: np.ndarray, scaled: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Per identity: the cosine of its two adapters, and the mean cosine of its first adapter with the
-    others' second. Every parameter is scaled by its sd over all 2M adapters and centred on the mean
-    of the adapters of the other identities only: centring on a mean that includes the pair itself
-    would pull both its cosines down by about 1/M."""
-    a, b = a.astype(np.float64), b.astype(np.float64)
-    both = np.concatenate([a, b])
-    sd = np.where(both.std(0) > 1e-12, both.std(0), 1.0) if scaled else np.ones(both.shape[1])
-    total, m = both.sum(0), len(a)
-
-    def cosine(x: np.ndarray, y: np.ndarray, mean: np.ndarray) -> float:
-        x, y = (x - mean) / sd, (y - mean) / sd
-        return float(x @ y / (np.linalg.norm(x) * np.linalg.norm(y)))
-
-    same = np.array([cosine(a[i], b[i], (total - a[i] - b[i]) / (2 * m - 2)) for i in range(m)])
-    others = np.array([np.mean([cosine(a[i], b[j], (total - a[i] - b[i] - a[j] - b[j]) / (2 * m - 4))
-                                for j in range(m) if j != i]) for i in range(m)])
-    return same, others
-
-
 def measure(name: str, v: Variant, params: Params, pipe, table: pd.DataFrame, rows: np.ndarray) -> None:
     p = params.finetune.model_copy(update=v.finetune)
     size = params.synthesize.image_size
     identities = identities_from_table(table.iloc[rows])
     images = np.stack([renders(i, 2 * v.renders_per_half, params.synthesize.seed, size, v)
                        for i in identities])                          # (M, 2n, S, S, 3)
-    latents = torch.from_numpy(encode_images(pipe.vae, images.reshape(-1, *images.shape[2:])))
-    latents = latents.unflatten(0, images.shape[:2])                  # (M, 2n, C, h, w)
+    latents = encode_renders(pipe, images)                            # (M, 2n, C, h, w)
     n = v.renders_per_half
     with tempfile.TemporaryDirectory() as tmp:
         prior = load_class_prior(str(make_class_prior(DATA / "base", Path(tmp), p) or ""), "cpu")
         ids = [i.identity_id for i in identities]
         halves = latents[:, :n].repeat_interleave(v.draws, 1), latents[:, n:].repeat_interleave(v.draws, 1)
-        a = train(pipe, halves[0], ids, p, prior)
-        b = train(pipe, halves[1], [i + OTHER_HALF for i in ids], p, prior)
-    same, others = share(a, b)
+        a, _ = train_adapters(pipe, halves[0], ids, p, prior)
+        b, _ = train_adapters(pipe, halves[1], [i + OTHER_HALF for i in ids], p, prior)
+    same, others = adapter_cosines(a, b)
     lo, hi = bootstrap_ci(same)
-    raw_same, raw_others = share(a, b, scaled=False)  # centred only: large parameters weigh more
+    raw_same, raw_others = adapter_cosines(a, b, scaled=False)  # centred only: large parameters weigh more
     print(f"{name:12s} identity share {same.mean():.3f} [{lo:.3f}, {hi:.3f}]   "
           f"different identities {others.mean():+.3f}   unscaled {raw_same.mean():.3f} "
           f"(different {raw_others.mean():+.3f})   ({len(rows)} train identities, "

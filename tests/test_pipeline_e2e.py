@@ -74,6 +74,9 @@ def check_evaluation_outputs(project: Path) -> None:
     ladder = json.loads((project / "metrics" / "ladder.json").read_text())
     assert len(ladder["rungs"]) == 11 and ladder["rungs"][0]["rung"] == "fresh renders (ceiling)"
     assert ladder["rungs"][-1]["rung"] == "base with the generic prompt (floor)"
+    assert ladder["identity_share_identities"] == 3  # at least 3: its control leaves two identities out
+    has_interval(ladder, "identity_share_mean")
+    has_interval(ladder, "identity_share_other_identities_mean")
     for rung in ladder["rungs"]:
         assert rung["identities"] == 2
         has_interval(rung, "similarity_mean")

@@ -1,8 +1,8 @@
 """K identities trained batched equal each identity trained alone with peft's LoRA."""
 
 import copy
-import math
 import dataclasses
+import math
 
 import pytest
 import torch
@@ -80,7 +80,8 @@ def test_cosine_and_averaging_change_the_adapter():
                                     dataclasses.replace(CFG, **change))
         assert rel_err(other, plain) > 1e-3, change
     with pytest.raises(ValueError, match="lr_schedule"):
-        train_identities(unet, scheduler, latents, [0, 1], context, dataclasses.replace(CFG, lr_schedule="step"))
+        train_identities(unet, scheduler, latents, [0, 1], context,
+                         dataclasses.replace(CFG, lr_schedule="step"))
 
 
 def test_step_lr_and_averaged_steps():

@@ -157,6 +157,12 @@ def summary_markdown(metrics: Path) -> str:
     if residual is not None:
         lines += [f"Relative residual of a held-out model's projection onto the basis (standardised): "
                   f"{ci(ladder, 'projection_relative_residual_mean')}.", ""]
+    if "identity_share_mean" in ladder:
+        lines += [f"Identity share ({ladder['identity_share_identities']} train identities: the standardised "
+                  f"cosine of two adapters of one identity, each trained on "
+                  f"{ladder['identity_share_renders_per_half']} fresh renders of its own): "
+                  f"{ci(ladder, 'identity_share_mean')}; different identities "
+                  f"{ci(ladder, 'identity_share_other_identities_mean')}.", ""]
     lines += ["## The paper's claims", "", *claims(edits, inversion, sampling), "",
               "## Context", "",
               f"- fleet: held-out identity similarity {ci(fleet, 'identity_similarity_mean')}, trait error "

@@ -17,7 +17,7 @@ from torch.optim.swa_utils import AveragedModel
 
 from w2w.adapters.lora import lora_target_names, shared_init
 from w2w.fleet.config import FleetConfig
-from w2w.fleet.train import averaged_steps, autocast, draw_batch, draw_prior, identity_generator
+from w2w.fleet.train import autocast, averaged_steps, draw_batch, draw_prior, identity_generator
 
 
 def add_shared_adapter(unet: UNet2DConditionModel, cfg: FleetConfig) -> list[torch.nn.Parameter]:
