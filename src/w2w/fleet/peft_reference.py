@@ -41,8 +41,10 @@ def train_one_with_peft(unet: UNet2DConditionModel, scheduler: DDPMScheduler, la
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=False)
     decay = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.steps) if cfg.lr_schedule == "cosine"
              else None)
-    averaged = AveragedModel(unet)  # torch's equal-weight running mean of the iterates it is given
     tail = averaged_steps(cfg.steps, cfg.average_tail)
+    # torch's equal-weight running mean of the iterates it is given; a copy of the UNet, so only when
+    # averaging (this is the throughput benchmarks' baseline)
+    averaged = AveragedModel(unet) if tail > 1 else None
     generator, steps = identity_generator(cfg.seed, identity_id), scheduler.config.num_train_timesteps
     for step in range(cfg.steps):
         x0, noise, t = draw_batch([generator], latents[None], cfg.images_per_step, steps)
@@ -62,6 +64,6 @@ def train_one_with_peft(unet: UNet2DConditionModel, scheduler: DDPMScheduler, la
         opt.step()
         if decay is not None:
             decay.step()
-        if step >= cfg.steps - tail:
+        if averaged is not None and step >= cfg.steps - tail:
             averaged.update_parameters(unet)
-    return get_peft_model_state_dict(averaged.module)
+    return get_peft_model_state_dict(unet if averaged is None else averaged.module)

@@ -114,7 +114,7 @@ def train_identities(unet: UNet2DConditionModel, scheduler: DDPMScheduler, laten
         for w in wrappers:
             w.blocks = True
         tail = averaged_steps(cfg.steps, cfg.average_tail)
-        mean = [torch.zeros_like(p) for p in params]
+        mean = [torch.zeros_like(p) for p in params] if tail > 1 else []  # none: the last iterate
         for step in range(cfg.steps):
             for group in opt.param_groups:
                 group["lr"] = step_lr(cfg.lr, cfg.lr_schedule, step, cfg.steps)
@@ -134,10 +134,10 @@ def train_identities(unet: UNet2DConditionModel, scheduler: DDPMScheduler, laten
             loss.sum().backward()
             clip_per_identity(params, cfg.grad_clip)
             opt.step()
-            if step >= cfg.steps - tail:  # running mean of the last `tail` iterates
+            if mean and step >= cfg.steps - tail:  # running mean of the last `tail` iterates
                 for m, p in zip(mean, params, strict=True):
                     m.add_(p.detach(), alpha=1 / tail)
-        if tail > 1:  # the iterates wander around the fit by the optimiser's noise: average it out
+        if mean:  # the iterates wander around the fit by the optimiser's noise: average it out
             with torch.no_grad():
                 for m, p in zip(mean, params, strict=True):
                     p.copy_(m)
