@@ -21,21 +21,19 @@ Measured on a seeded sample of TRAIN identities (never held-out) with the defaul
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
+from variants import parse_variants  # studies/: the script's folder is first on sys.path
 
 from w2w.base.pipeline import load_pipeline
-from w2w.evaluate.share import OTHER_HALF, adapter_cosines, encode_renders, train_adapters
+from w2w.evaluate.share import adapter_cosines, encode_renders, train_halves
 from w2w.evaluate.stats import bootstrap_ci, sample_rows
-from w2w.fleet.prior import load_class_prior, make_class_prior
 from w2w.params import Params, load_params
 from w2w.world.dataset import identities_from_table
 from w2w.world.identity import Identity
@@ -107,12 +105,9 @@ def measure(name: str, v: Variant, params: Params, pipe, table: pd.DataFrame, ro
                        for i in identities])                          # (M, 2n, S, S, 3)
     latents = encode_renders(pipe, images)                            # (M, 2n, C, h, w)
     n = v.renders_per_half
-    with tempfile.TemporaryDirectory() as tmp:
-        prior = load_class_prior(str(make_class_prior(DATA / "base", Path(tmp), p) or ""), "cpu")
-        ids = [i.identity_id for i in identities]
-        halves = latents[:, :n].repeat_interleave(v.draws, 1), latents[:, n:].repeat_interleave(v.draws, 1)
-        a, _ = train_adapters(pipe, halves[0], ids, p, prior)
-        b, _ = train_adapters(pipe, halves[1], [i + OTHER_HALF for i in ids], p, prior)
+    ids = [i.identity_id for i in identities]
+    a, b = train_halves(pipe, DATA / "base", latents[:, :n].repeat_interleave(v.draws, 1),
+                        latents[:, n:].repeat_interleave(v.draws, 1), ids, p)
     same, others = adapter_cosines(a, b)
     lo, hi = bootstrap_ci(same)
     raw_same, raw_others = adapter_cosines(a, b, scaled=False)  # centred only: large parameters weigh more
@@ -124,13 +119,7 @@ def measure(name: str, v: Variant, params: Params, pipe, table: pd.DataFrame, ro
 
 
 def main(argv: list[str]) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("variants", nargs="*", default=list(VARIANTS))
-    parser.add_argument("--identities", type=int, default=24)
-    args = parser.parse_args(argv)
-    unknown = [v for v in args.variants if v not in VARIANTS]
-    if unknown:
-        sys.exit(f"unknown variant {unknown[0]!r}; known: {', '.join(VARIANTS)}")
+    args = parse_variants(argv, __doc__, VARIANTS, identities=24)
     if not (DATA / "base" / "model").is_dir():
         sys.exit("data/base/model: missing; run `dvc repro base` first")
     torch.manual_seed(0)

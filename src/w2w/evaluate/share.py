@@ -74,20 +74,28 @@ def encode_renders(pipe: StableDiffusionPipeline, images: np.ndarray) -> torch.T
     return latents.unflatten(0, images.shape[:2])
 
 
+def train_halves(pipe: StableDiffusionPipeline, base: Path, first: torch.Tensor, second: torch.Tensor,
+                 ids: list[int], p: FinetuneParams) -> tuple[np.ndarray, np.ndarray]:
+    """Two (M, D) adapters per identity, on latents `first` and `second` (M, n, C, h, w), each half
+    with its own noise and timestep draws; with prior preservation on, the base folder `base` makes
+    the class prior as the fleet does."""
+    pipe.unet.requires_grad_(False)
+    with tempfile.TemporaryDirectory() as tmp:
+        prior = load_class_prior(str(make_class_prior(base, Path(tmp), p) or ""), "cpu")
+        a, _ = train_adapters(pipe, first, ids, p, prior)
+        b, _ = train_adapters(pipe, second, [i + OTHER_HALF for i in ids], p, prior)
+    return a, b
+
+
 def identity_share(pipe: StableDiffusionPipeline, base: Path, table: pd.DataFrame, renders_per_half: int,
                    seed: int, size: int, p: FinetuneParams) -> dict[str, float | list[float]]:
     """The identity share of the table's identities with 95 % CIs, and the different-identities control.
 
-    Each identity gets 2 x renders_per_half fresh renders (a render stream of seed `seed`); with
-    prior preservation on, the base folder `base` makes the class prior as the fleet does."""
+    Each identity gets 2 x renders_per_half fresh renders (a render stream of seed `seed`)."""
     images = reference_renders(table, 2 * renders_per_half, seed, size)       # (M, 2n, S, S, 3)
     latents = encode_renders(pipe, images)
     ids = table["identity_id"].astype(int).tolist()
-    pipe.unet.requires_grad_(False)
-    with tempfile.TemporaryDirectory() as tmp:
-        prior = load_class_prior(str(make_class_prior(base, Path(tmp), p) or ""), "cpu")
-        a, _ = train_adapters(pipe, latents[:, :renders_per_half], ids, p, prior)
-        b, _ = train_adapters(pipe, latents[:, renders_per_half:], [i + OTHER_HALF for i in ids], p, prior)
+    a, b = train_halves(pipe, base, latents[:, :renders_per_half], latents[:, renders_per_half:], ids, p)
     same, others = adapter_cosines(a, b)
     return {**with_ci("identity_share", same), **with_ci("identity_share_other_identities", others),
             "identity_share_identities": len(ids), "identity_share_renders_per_half": renders_per_half}
