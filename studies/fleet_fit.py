@@ -13,7 +13,6 @@ Needs `dvc repro judge finetune` (the base, its latents and the judge).
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import sys
 from pathlib import Path
@@ -22,6 +21,7 @@ import numpy as np
 import pandas as pd
 import torch
 import zarr
+from variants import parse_variants  # studies/: the script's folder is first on sys.path
 
 from w2w.evaluate.context import Context
 from w2w.evaluate.finetune import reference_renders
@@ -32,12 +32,12 @@ from w2w.params import load_params
 
 DATA = Path("data")
 
-OLD = {"lr_schedule": "constant", "steps": 70, "average_tail": 0.0}  # the finetune recipe before issue 17
+OLD = {"lr_schedule": "constant", "steps": 70, "average_tail": 0.0}  # the default recipe
 VARIANTS: dict[str, dict] = {  # overrides of params.yaml's finetune section; the first is the baseline
     "constant70": OLD,
     "cosine70": OLD | {"lr_schedule": "cosine"},
     "average_half70": OLD | {"average_tail": 0.5},
-    "cosine100": OLD | {"lr_schedule": "cosine", "steps": 100},  # the default since issue 17
+    "cosine100": OLD | {"lr_schedule": "cosine", "steps": 100},
     "lr02_cosine70": OLD | {"lr_schedule": "cosine", "lr": 0.02},
     "lr04_cosine70": OLD | {"lr_schedule": "cosine", "lr": 0.04},
     "qkvo_cosine70": OLD | {"lr_schedule": "cosine", "targets": ["to_q", "to_k", "to_v", "to_out.0"]},
@@ -62,13 +62,7 @@ def retrain(ctx: Context, latents: zarr.Array, rows: np.ndarray, overrides: dict
 
 
 def main(argv: list[str]) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("variants", nargs="*", default=list(VARIANTS))
-    parser.add_argument("--identities", type=int, default=32)
-    args = parser.parse_args(argv)
-    unknown = [v for v in args.variants if v not in VARIANTS]
-    if unknown:
-        sys.exit(f"unknown variant {unknown[0]!r}; known: {', '.join(VARIANTS)}")
+    args = parse_variants(argv, __doc__, VARIANTS, identities=32)
     if not (DATA / "base" / "latents.zarr").is_dir() or not (DATA / "weights.zarr").is_dir():
         sys.exit("data/base/latents.zarr or data/weights.zarr: missing; run `dvc repro stack` first")
     torch.manual_seed(0)
