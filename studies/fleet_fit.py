@@ -26,9 +26,11 @@ from variants import parse_variants  # studies/: the script's folder is first on
 from w2w.evaluate.context import Context
 from w2w.evaluate.finetune import reference_renders
 from w2w.evaluate.ladder import model_rung, truth_of
-from w2w.evaluate.share import train_adapters
+from w2w.evaluate.share import encode_renders, train_adapters
 from w2w.evaluate.stats import bootstrap_ci
 from w2w.params import load_params
+from w2w.storage import STREAM_IMAGES
+from w2w.world.dataset import identities_from_table, render_identity
 
 DATA = Path("data")
 
@@ -42,6 +44,17 @@ VARIANTS: dict[str, dict] = {  # overrides of params.yaml's finetune section; th
     "lr04_cosine70": OLD | {"lr_schedule": "cosine", "lr": 0.04},
     "qkvo_cosine70": OLD | {"lr_schedule": "cosine", "targets": ["to_q", "to_k", "to_v", "to_out.0"]},
     "rank4_cosine70": OLD | {"lr_schedule": "cosine", "rank": 4, "lora_alpha": 108.0},  # scaling 27 kept
+    # "renders": the world with that many renders per identity (its own first 8 are the run's), re-encoded
+    "world8": OLD | {"renders": 8},
+    "world16_step8": OLD | {"renders": 16, "images_per_step": 8},  # the same compute as 8 renders
+    "world32_step8": OLD | {"renders": 32, "images_per_step": 8},
+    "world64_step8": OLD | {"renders": 64, "images_per_step": 8},
+    # the same image passes per identity (560) in more, smaller steps
+    "step4_140": OLD | {"images_per_step": 4, "steps": 140},
+    "step2_280": OLD | {"images_per_step": 2, "steps": 280},
+    "step1_560": OLD | {"images_per_step": 1, "steps": 560},
+    "world32_step8_lr02": OLD | {"renders": 32, "images_per_step": 8, "lr": 0.02},
+    "world64_step8_lr02": OLD | {"renders": 64, "images_per_step": 8, "lr": 0.02},
 }
 
 
@@ -50,13 +63,25 @@ def ci(x: np.ndarray) -> str:
     return f"[{lo:.3f}, {hi:.3f}]"
 
 
+def world_latents(ctx: Context, rows: np.ndarray, renders: int) -> torch.Tensor:
+    """(M, renders, C, h, w): the world's render stream with `renders` per identity, as synthesize
+    would draw it, through the base's VAE as the latent cache is."""
+    synth = load_params().synthesize
+    images = np.stack([render_identity(i, renders, synth.seed, STREAM_IMAGES, synth.image_size)
+                       for i in identities_from_table(ctx.table.iloc[rows])])
+    return encode_renders(ctx.pipe, images)
+
+
 def retrain(ctx: Context, latents: zarr.Array, rows: np.ndarray, overrides: dict
             ) -> tuple[np.ndarray, Context]:
     """(M, D) adapters of table rows `rows`, retrained with params.yaml's finetune plus overrides,
     and the context that renders them (their layout and scaling: rank and targets may differ)."""
+    overrides = dict(overrides)
+    renders = overrides.pop("renders", 0)
     p = load_params().finetune.model_copy(update=overrides)
     ids = ctx.table["identity_id"].to_numpy()[rows].tolist()
-    block = torch.from_numpy(np.stack([np.asarray(latents[r]) for r in rows]))  # (M, n, C, h, w)
+    block = (world_latents(ctx, rows, renders) if renders else
+             torch.from_numpy(np.stack([np.asarray(latents[r]) for r in rows])))  # (M, n, C, h, w)
     adapters, layout = train_adapters(ctx.pipe, block, ids, p)
     return adapters, dataclasses.replace(ctx, layout=layout, scaling=p.lora_alpha / p.rank)
 

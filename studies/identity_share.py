@@ -70,6 +70,10 @@ VARIANTS = {
     "cosine_average": Variant(finetune={"lr_schedule": "cosine", "average_tail": 0.5}),
     "fixed_all_cosine": Variant(fixed_scene=True, fixed_pose=True, finetune={"lr_schedule": "cosine"}),
     "fixed_all_average_half": Variant(fixed_scene=True, fixed_pose=True, finetune={"average_tail": 0.5}),
+    "renders16_step8": Variant(renders_per_half=16, finetune={"images_per_step": 8}),  # renders8's compute
+    "renders32_step8": Variant(renders_per_half=32, finetune={"images_per_step": 8}),
+    "renders64_step8": Variant(renders_per_half=64, finetune={"images_per_step": 8}),
+    "renders8_decay1": Variant(renders_per_half=8, finetune={"weight_decay": 1.0}),
 }
 
 
