@@ -36,7 +36,8 @@ class SynthesizeParams(_Section):
     folder: str  # source folder: one sub-folder of images per identity
     attributes_file: str  # source folder: list_attr_celeba.txt format (-1/1), keyed by folder or image
     identities: int = Field(ge=4, le=100_000)  # miniature: how many; folder: at most this many
-    images_per_identity: int = Field(ge=1, le=256)  # folder: identities with fewer are skipped
+    images_per_identity: int = Field(ge=1, le=256)  # the images an identity's LoRA trains on
+    references_per_identity: int = Field(ge=1, le=256)  # folder: held back to evaluate against
     ood_images_per_identity: int = Field(ge=1, le=256)
     heldout_fraction: float = Field(gt=0.0, lt=1.0)
     image_size: int = Field(ge=16, le=1024, multiple_of=8)
@@ -59,6 +60,7 @@ class JudgeParams(_Section):
     augment_blur: float = Field(ge=0.0, le=4.0)     # largest Gaussian blur sigma, pixels
     augment_jitter: float = Field(ge=0.0, le=0.5)   # largest brightness, contrast and colour change
     augment_noise: float = Field(ge=0.0, le=0.5)    # largest pixel noise sd, in [-1, 1] units
+    yardstick: str  # "": train the judge; module:function or file.py:function: your own (w2w.judge.external)
     seed: int = Field(ge=0)
 
 

@@ -20,8 +20,10 @@ def test_prompt_forms_read_as_intended():
     assert prompt_edit("Eyeglasses", False) == ("sks person", "a photo of a person with eyeglasses")
     assert prompt_edit("Male", False) == ("sks woman", "")
     assert prompt_edit("No_Beard", False) == ("sks person with a beard", "")
-    with pytest.raises(ValueError, match="Smiling"):
-        prompt_edit("Smiling", True)
+    # CelebA attributes of a folder source: the captions' words, else the attribute's name
+    assert prompt_edit("Smiling", True) == ("smiling sks person", "")
+    assert prompt_edit("Wearing_Hat", False) == ("sks person", "a photo of a person with a hat")
+    assert prompt_edit("Attractive", True) == ("sks person, attractive", "")
 
 
 def test_weight_edits_move_each_identity_towards_its_target():

@@ -1,5 +1,6 @@
 """`synthesize.source: folder`: real identity folders read into the world layout; bad input reported."""
 
+import json
 import subprocess
 import sys
 
@@ -7,38 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import zarr
-from committed import section
-from PIL import Image
+from folders import ATTRS, make_folder
 
 from w2w.world.folder import read_attribute_file, read_identity_folder
-
-ATTRS = ["Eyeglasses", "Male", "Smiling"]
-
-
-def make_folder(root, identities=6):
-    rng = np.random.default_rng(0)
-    lines, labels = [], {}
-    for i in range(identities):
-        folder = root / "people" / f"person{i:02d}"
-        folder.mkdir(parents=True)
-        for j in range(3):
-            size = (40 + 8 * j, 32)  # not square, not the target size
-            pixels = rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)
-            Image.fromarray(pixels).save(folder / f"{j}.{'png' if j % 2 else 'jpg'}")
-        labels[folder.name] = [1 if (i + k) % 2 else -1 for k in range(len(ATTRS))]
-    Image.new("RGBA", (30, 30), (255, 0, 0, 0)).save(root / "people" / "person00" / "3.png")
-    (root / "people" / "person01" / "0.jpg").write_bytes(b"not a jpeg")  # reported, skipped
-    for f in list((root / "people" / "person02").iterdir())[1:]:
-        f.unlink()  # one image left: too few
-    for j in range(3):  # person03's labels are per image: the majority counts
-        lines.append(f"person03/{j}.{'png' if j % 2 else 'jpg'} " + " ".join(["1", "1", "-1"]))
-    del labels["person03"]
-    lines += [f"{name} " + " ".join(map(str, v)) for name, v in labels.items()]
-    text = f"{len(lines)}\n{' '.join(ATTRS)}\n" + "\n".join(lines) + "\n"
-    (root / "list_attr_celeba.txt").write_text(text)
-    return section("synthesize", source="folder", folder=str(root / "people"),
-                            attributes_file=str(root / "list_attr_celeba.txt"), images_per_identity=2,
-                            ood_images_per_identity=1, heldout_fraction=0.25, image_size=32)
 
 
 def test_folder_becomes_the_world_layout(tmp_path, capsys):
@@ -48,7 +20,7 @@ def test_folder_becomes_the_world_layout(tmp_path, capsys):
     summary = read_identity_folder(p, out)
     printed = capsys.readouterr().out
     assert "person01/0.jpg" in printed and "bad image" in printed
-    assert "person02 has 1 readable images, needs 2" in printed
+    assert "person02 has 1 readable images, needs 3 (2 to train on, 1 held back)" in printed
     assert summary["bad_images"] == 1 and summary["skipped_identities"] == 1 and summary["identities"] == 5
     table = pd.read_parquet(out / "identities.parquet")
     assert table["name"].tolist() == ["person00", "person01", "person03", "person04", "person05"]
@@ -56,9 +28,30 @@ def test_folder_becomes_the_world_layout(tmp_path, capsys):
     assert table.loc[table["name"] == "person04", ATTRS].values.tolist() == [[False, True, False]]
     group = zarr.open_group(out / "images.zarr", mode="r")
     assert group["images"].shape == (5, 2, 32, 32, 3) and group["images"].dtype == np.uint8
+    assert group["references"].shape == (5, 1, 32, 32, 3) and summary["references"] == 5
+    for images, held in zip(group["images"][:], group["references"][:], strict=True):
+        assert not any(np.array_equal(h, i) for h in held for i in images)  # held back: never trained on
+    captions = json.loads((out / "captions.json").read_text())
+    assert captions["identities"]["2"] == "a photo of a man with eyeglasses"   # person03: majority labels
+    assert captions["identities"]["3"] == "a photo of a man"                   # person04: Male only
+    assert {"man", "eyeglasses", "smiling"} <= set(captions["vocabulary"])
     held = int((table["split"] == "heldout").sum())
     assert held >= 1 and group["ood"].shape == (held, 1, 32, 32, 3)
     assert (out / "contact_sheet.png").is_file()
+
+
+def test_the_split_is_seeded_and_keeps_its_files_apart(tmp_path):
+    p = make_folder(tmp_path)
+    worlds = {}
+    for name, seed in (("a", 0), ("b", 0), ("c", 5)):
+        (tmp_path / name).mkdir()
+        read_identity_folder(p.model_copy(update={"seed": seed}), tmp_path / name)
+        group = zarr.open_group(tmp_path / name / "images.zarr", mode="r")
+        worlds[name] = np.concatenate([group["images"][:], group["references"][:]], axis=1)  # (N, 3, ...)
+    assert np.array_equal(worlds["a"], worlds["b"])
+    assert not np.array_equal(worlds["a"], worlds["c"])
+    # another seed draws other images of the same identities, in another split
+    assert not np.array_equal(worlds["a"][:, 2], worlds["c"][:, 2])
 
 
 def test_attribute_file_errors_are_clear(tmp_path):

@@ -1,6 +1,6 @@
 import numpy as np
 
-from w2w.world.captions import caption_for, vocabulary
+from w2w.world.captions import caption_for, named_attributes, vocabulary
 from w2w.world.identity import ATTRIBUTES, HAIR_COLOURS, TRAITS, sample_identity, split_identities
 
 
@@ -52,3 +52,15 @@ def test_captions_name_the_attributes():
     attrs.update(Young=True, No_Beard=True, Chubby=True)
     assert caption_for(attrs) == "a photo of a chubby young woman"
     assert vocabulary(["a photo of a man", "a photo, a cat"]) == ["a", "cat", "man", "of", "photo"]
+
+
+def test_captions_of_any_celeba_subset():
+    # a real attribute file: any of CelebA's 40 names, sex or age possibly unknown
+    assert caption_for({"Smiling": True, "Wearing_Hat": True, "Eyeglasses": False}) == \
+        "a photo of a smiling person with a hat"
+    assert caption_for({"Male": False, "Young": True, "Blond_Hair": True, "Wearing_Lipstick": True,
+                        "Bangs": False}) == "a photo of a young woman with blond hair and lipstick"
+    assert caption_for({"Male": True, "No_Beard": False, "Mustache": True}) == \
+        "a photo of a man with a beard and a mustache"
+    assert named_attributes({"Male": True, "Smiling": True, "Bangs": False, "Mustache": True}) == \
+        {"Male": True, "Smiling": True, "Mustache": True}

@@ -27,11 +27,9 @@ from w2w.params import DirectionsParams, EvaluateEditsParams
 from w2w.space.attributes import labels_of
 from w2w.space.basis import Basis
 from w2w.space.directions import Directions, fit_directions
+from w2w.world import captions
 
-WITH_PHRASES = {"Eyeglasses": "eyeglasses", "Black_Hair": "black hair", "Blond_Hair": "blond hair",
-                "Brown_Hair": "brown hair", "Gray_Hair": "gray hair", "Pale_Skin": "pale skin",
-                "Narrow_Eyes": "narrow eyes", "Big_Nose": "a big nose"}
-ADJECTIVES = {"Chubby": "chubby", "Bald": "bald"}
+WITH_PHRASES, ADJECTIVES = dict(captions.WITH_PHRASES), dict(captions.ADJECTIVES)  # the captions' words
 
 
 def prompt_edit(attribute: str, target: bool, prompt: str = "sks person") -> tuple[str, str]:
@@ -48,7 +46,8 @@ def prompt_edit(attribute: str, target: bool, prompt: str = "sks person") -> tup
         return f"{'young' if target else 'old'} {prompt}", ""
     if attribute == "No_Beard":
         return (prompt, "a photo of a person with a beard") if target else (f"{prompt} with a beard", "")
-    raise ValueError(f"no prompt form for attribute {attribute!r}")
+    words = attribute.replace("_", " ").lower()  # no caption states it (Attractive, Blurry): its name
+    return (f"{prompt}, {words}", "") if target else (prompt, f"a photo of a person, {words}")
 
 
 @dataclass

@@ -8,14 +8,18 @@ Layout read:
                         majority over its images)
 
 Written: the same data/world layout as the miniature world (see w2w.world.dataset), with the
-attributes from the file. The OOD set is the world's "painting" filter applied to held-out
-identities' images. Unreadable images are reported by path and skipped; identities with fewer
-than `images_per_identity` readable images, or without labels, are reported and skipped.
+attributes from the file and captions made from them. Each identity's readable images are shuffled
+with the seed: the first `images_per_identity` are what its LoRA trains on (`images`), the next
+`references_per_identity` are held back (`references`), the evaluation's stand-in for the miniature
+world's fresh renders; any more are left out. The OOD set is the world's "painting" filter
+applied to held-out identities' training images. Unreadable images are reported by path and
+skipped; identities with too few readable images, or without labels, are reported and skipped.
 """
 
 from __future__ import annotations
 
 import json
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +29,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from tqdm import tqdm
 
 from w2w.params import SynthesizeParams
-from w2w.world.captions import GENERIC_PROMPT, vocabulary
+from w2w.world.captions import GENERIC_PROMPT, caption_for, vocabulary
 from w2w.world.identity import split_identities
 from w2w.world.stylise import paint
 
@@ -71,25 +75,28 @@ def identity_labels(labels: pd.DataFrame, name: str, files: list[Path]) -> pd.Se
 
 
 def read_identities(p: SynthesizeParams, labels: pd.DataFrame, report: list[str]):
-    """[(name, images (n, S, S, 3), label row)], at most p.identities, in folder-name order."""
+    """[(name, images (n + r, S, S, 3), label row)], at most p.identities, in folder-name order:
+    n training images, then r held back, drawn in a seeded order of the identity's readable images."""
     root = Path(p.folder)
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: no identity folder (synthesize.folder)")
+    needed = p.images_per_identity + p.references_per_identity
     found = []
     for folder in tqdm(sorted(d for d in root.iterdir() if d.is_dir()), desc="read identities", unit="id"):
         files = sorted(f for f in folder.iterdir() if f.suffix.lower() in SUFFIXES)
+        # seeded by the folder's name: an identity's split does not depend on the other folders
         images = []
         for f in files:
-            if len(images) == p.images_per_identity:
-                break
             try:
                 images.append(load_square(f, p.image_size))
             except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
                 report.append(f"bad image skipped: {f} ({type(error).__name__})")
+        order = np.random.default_rng([p.seed, zlib.crc32(folder.name.encode())]).permutation(len(images))
+        images = [images[k] for k in order[:needed]]
         row = identity_labels(labels, folder.name, files)
-        if len(images) < p.images_per_identity:
-            report.append(f"identity skipped: {folder} has {len(images)} readable images, "
-                          f"needs {p.images_per_identity}")
+        if len(images) < needed:
+            report.append(f"identity skipped: {folder} has {len(images)} readable images, needs {needed} "
+                          f"({p.images_per_identity} to train on, {p.references_per_identity} held back)")
         elif row is None:
             report.append(f"identity skipped: {folder} has no labels in the attribute file")
         else:
@@ -115,22 +122,27 @@ def read_identity_folder(p: SynthesizeParams, out: Path) -> dict[str, float]:
     group = zarr.open_group(out / "images.zarr", mode="w", zarr_format=3)
     group.attrs.update({"attributes": list(labels.columns), "image_size": p.image_size, "source": "folder",
                         "layout": "images: (identity, image, y, x, rgb) uint8"})
-    group.create_array("images", data=np.stack([images for _, images, _ in found]))
-    held = [images[: p.ood_images_per_identity]
+    n = p.images_per_identity
+    group.create_array("images", data=np.stack([images[:n] for _, images, _ in found]))
+    group.create_array("references", data=np.stack([images[n:] for _, images, _ in found]))
+    held = [images[:n][: p.ood_images_per_identity]
             for (_, images, _), h in zip(found, heldout, strict=True) if h]
     ood = np.stack([np.stack([np.asarray(paint(Image.fromarray(im), p.seed + k)) for k, im in enumerate(x)])
                     for x in held])  # the world's painting filter on real photos
     group.create_array("ood", data=ood)
     group.create_array("ood_identity_ids", data=np.flatnonzero(heldout).astype(np.int64))
+    captions = {str(i): caption_for({a: bool(v) for a, v in row.items()})
+                for i, (_, _, row) in enumerate(found)}
     (out / "captions.json").write_text(json.dumps({
-        "generic": GENERIC_PROMPT, "identities": {str(i): GENERIC_PROMPT for i in table["identity_id"]},
-        "vocabulary": vocabulary([GENERIC_PROMPT])}, indent=1, sort_keys=True) + "\n")
-    firsts = np.stack([images[0] for _, images, _ in found[:64]])
+        "generic": GENERIC_PROMPT, "identities": captions,
+        "vocabulary": vocabulary([GENERIC_PROMPT, *captions.values()])}, indent=1, sort_keys=True) + "\n")
+    firsts = np.stack([images[0] for _, images, _ in found[:64]])  # a training image each
     from w2w.world.dataset import contact_sheet
 
     contact_sheet(firsts).save(out / "contact_sheet.png")
     bad = sum(line.startswith("bad image") for line in report)
     return {"identities": float(len(found)), "heldout_identities": float(heldout.sum()),
-            "images": float(len(found) * p.images_per_identity), "bad_images": float(bad),
+            "images": float(len(found) * p.images_per_identity),
+            "references": float(len(found) * p.references_per_identity), "bad_images": float(bad),
             "skipped_identities": float(len(report) - bad),
             **{f"rate.{a}": float(table[a].mean()) for a in labels.columns}}
