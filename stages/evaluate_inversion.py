@@ -31,15 +31,15 @@ def main() -> None:
         held, train = ctx.rows(True, p.identities, p.seed), ctx.rows(False, p.identities, p.seed)
         metrics, grid, rungs = measure_inversion(ctx, basis, held, p, params.finetune)
         lower, residual = lower_rungs(ctx, basis, held, train, p)
-        # the fleet's recipe on two disjoint halves of as many fresh renders as it trains on
+        # the fleet's recipe on two disjoint halves of as many images as it trains on (identity_probes)
         half = max(1, params.synthesize.images_per_identity // 2)
         share_rows = ctx.rows(False, max(3, p.identities), p.seed)  # `train`, or a few more: >= 3
-        share = identity_share(ctx.pipe, BASE, ctx.table.iloc[share_rows], half, p.seed + SHARE_STREAM,
-                               ctx.image_size, params.finetune)
+        share = identity_share(ctx.pipe, BASE, ctx.world, ctx.table.iloc[share_rows], half,
+                               p.seed + SHARE_STREAM, params.finetune)
         steps, rows = ladder(rungs + lower, residual | share, p.seed)
         run.log_metrics(metrics)
         run.log_metrics({f"ladder.{e['key']}.{name}": e[f"{name}_mean"] for e in steps["rungs"]
-                         for name in ("similarity", "trait_error")})
+                         for name in ("similarity", "trait_error") if f"{name}_mean" in e})
         run.log_metrics({f"ladder.{k}": v for k, v in share.items() if not k.endswith("_ci")})
         # per identity: a true render | render, w2w, LoRA | painting, w2w, LoRA
         save_png(grid_image(grid), GRID)

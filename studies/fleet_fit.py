@@ -24,13 +24,14 @@ import zarr
 from variants import parse_variants  # studies/: the script's folder is first on sys.path
 
 from w2w.evaluate.context import Context
-from w2w.evaluate.finetune import reference_renders
-from w2w.evaluate.ladder import model_rung, truth_of
+from w2w.evaluate.judged import truth_of
+from w2w.evaluate.ladder import model_rung
 from w2w.evaluate.share import encode_renders, train_adapters
 from w2w.evaluate.stats import bootstrap_ci
 from w2w.params import load_params
 from w2w.storage import STREAM_IMAGES
 from w2w.world.dataset import identities_from_table, render_identity
+from w2w.world.references import identity_references
 
 DATA = Path("data")
 
@@ -98,7 +99,7 @@ def main(argv: list[str]) -> None:
     p = params.evaluate_inversion
     rows = ctx.rows(False, args.identities, seed=23)
     table: pd.DataFrame = ctx.table.iloc[rows]
-    references = reference_renders(table, p.renders_per_identity, p.seed, ctx.image_size)
+    references = identity_references(ctx.world, table, p.renders_per_identity, p.seed)
     truth = truth_of(table)
     baseline = None
     for name in args.variants:

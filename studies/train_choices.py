@@ -18,9 +18,9 @@ import numpy as np
 from w2w.adapters.render import render_models
 from w2w.evaluate.context import Context
 from w2w.evaluate.edits import sweep, w2w_displacements
-from w2w.evaluate.finetune import reference_renders
 from w2w.evaluate.inversion import score_models, w2w_inversion
-from w2w.evaluate.ladder import scored, truth_of
+from w2w.evaluate.judged import truth_of
+from w2w.evaluate.ladder import scored
 from w2w.evaluate.stats import with_ci
 from w2w.params import load_params
 from w2w.space.attributes import fit_attribute_directions, labels_of, usable_attributes
@@ -28,6 +28,7 @@ from w2w.space.basis import Basis
 from w2w.space.directions import fit_directions
 from w2w.space.invert import identity_recovery, invert_batch
 from w2w.space.pca import fit_basis
+from w2w.world.references import identity_references
 
 DATA = Path("data")
 
@@ -57,7 +58,7 @@ def inversion(ctx: Context, basis: Basis) -> None:
     rows = ctx.rows(False, 6)
     table = ctx.table.iloc[rows]
     p0 = params.evaluate_inversion
-    renders = reference_renders(table, p0.renders_per_identity, p0.seed, ctx.image_size)
+    renders = identity_references(ctx.world, table, p0.renders_per_identity, p0.seed)
     truth = table[ctx.judge.attribute_names].to_numpy(dtype=bool)
     images = np.asarray(ctx.images.get_orthogonal_selection((rows, 0)))
     for k, lr in ((0, 0.01), (0, 0.03), (0, 0.1), (16, 0.1), (64, 0.1), (64, 0.03)):  # k 0: all components
@@ -96,7 +97,7 @@ def guidance(ctx: Context, basis: Basis) -> None:
     p0 = params.evaluate_finetune
     rows = ctx.rows(False, 32, p0.seed)
     table = ctx.table.iloc[rows]
-    renders = reference_renders(table, p0.renders_per_identity, p0.seed, ctx.image_size)
+    renders = identity_references(ctx.world, table, p0.renders_per_identity, p0.seed)
     for scale in (1.0, 2.0, 3.0, 5.0, 7.0):
         images = render_models(ctx.pipe, ctx.adapters(rows), ctx.layout, ctx.scaling, params.finetune.prompt,
                                p0.samples_per_identity, p0.seed, p0.sampler_steps, scale,

@@ -23,7 +23,7 @@ def test_held_out_images_and_paintings_are_inverted_and_scored_against_their_own
     table = pd.DataFrame({"identity_id": np.arange(100, 100 + n), "Eyeglasses": held,
                           **{c: np.zeros(n) for c in TRAIT_COLUMNS}})
     ctx = SimpleNamespace(heldout=held, table=table, images=Rows(images), ood=Rows(ood), image_size=2,
-                          judge=SimpleNamespace(attribute_names=["Eyeglasses"]),
+                          world=None, judge=SimpleNamespace(attribute_names=["Eyeglasses"]),
                           adapters=lambda rows: rows[:, None].astype(float) * 10)
     seen = {}
 
@@ -47,8 +47,8 @@ def test_held_out_images_and_paintings_are_inverted_and_scored_against_their_own
     monkeypatch.setattr(inversion, "w2w_inversion", invert("w2w", 0))
     monkeypatch.setattr(inversion, "single_image_lora", invert("lora", 1000))
     monkeypatch.setattr(inversion, "score_models", score)
-    monkeypatch.setattr(inversion, "reference_renders",
-                        lambda table, r, seed, size: np.zeros((len(table), r, size, size, 3), np.uint8))
+    monkeypatch.setattr(inversion, "identity_references",
+                        lambda world, table, r, seed: np.zeros((len(table), r, 2, 2, 3), np.uint8))
     order = np.array([4, 1, 3])  # a seeded sample's order, not the table's
     p = section("evaluate_inversion", identities=3)
     metrics, grid, rungs = inversion.measure_inversion(ctx, None, order, p, section("finetune"))

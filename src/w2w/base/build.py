@@ -32,8 +32,7 @@ from w2w.base.pipeline import assemble_pipeline, load_pipeline
 from w2w.base.tokenizer import build_clip_tokenizer
 from w2w.errors import InputError
 from w2w.params import BaseParams
-from w2w.world.captions import GENERIC_PROMPT, caption_for, vocabulary
-from w2w.world.dataset import identities_from_table
+from w2w.world.captions import GENERIC_PROMPT, identity_captions, vocabulary
 
 EXTRA_WORDS = ["sks", "person", "a", "photo", "of"]  # fine-tuning and class prompts
 Log = Callable[[int, dict], None]
@@ -45,17 +44,13 @@ def open_world(world: Path) -> tuple[pd.DataFrame, zarr.Array, np.ndarray]:
     return table, images, (table["split"] == "train").to_numpy()
 
 
-def identity_captions(table: pd.DataFrame) -> list[str]:
-    return [caption_for(i.attributes) for i in identities_from_table(table)]
-
-
 def train_miniature(world: Path, p: BaseParams, out: Path, log: Log) -> dict[str, float]:
     """Train VAE, then UNet on the train identities' cached latents; save the pipeline folder."""
     table, images, train = open_world(world)
     pixels = np.asarray(images[:])  # (N, K, S, S, 3), read once
     vae = train_vae(pixels[train].reshape(-1, *pixels.shape[2:]), p, log)
     metrics = {"vae_psnr_heldout": psnr(vae, pixels[~train].reshape(-1, *pixels.shape[2:]))}
-    captions = identity_captions(table)
+    captions = identity_captions(world, table)
     words = vocabulary([GENERIC_PROMPT, *captions, *EXTRA_WORDS])
     scratch = out / "tokenizer.build"
     tokenizer = build_clip_tokenizer(words, scratch)

@@ -13,16 +13,15 @@ import zarr
 from diffusers import StableDiffusionPipeline
 from PIL import Image
 
-from w2w.base.build import identity_captions, open_world
+from w2w.base.build import open_world
 from w2w.base.denoiser import heldout_loss
 from w2w.base.model import encode_prompts
 from w2w.base.pipeline import generate, load_pipeline
 from w2w.evaluate.stats import bootstrap_ci, sample_rows
 from w2w.judge.api import Judge
 from w2w.params import EvaluateBaseParams
-from w2w.world.captions import caption_for, named_attributes
+from w2w.world.captions import caption_for, identity_captions, named_attributes
 from w2w.world.dataset import contact_sheet
-from w2w.world.identity import ATTRIBUTES
 
 
 def prompt_fidelity(pipe: StableDiffusionPipeline, judge: Judge, table: pd.DataFrame,
@@ -30,7 +29,7 @@ def prompt_fidelity(pipe: StableDiffusionPipeline, judge: Judge, table: pd.DataF
                     ) -> tuple[dict[str, float], np.ndarray]:
     """Prompts are the captions of `table`'s identities. A sample agrees with its prompt when the
     judge finds every attribute the prompt names as named. Returns metrics and the images."""
-    attrs = [{a: bool(row[a]) for a in ATTRIBUTES} for _, row in table.iterrows()]
+    attrs = [{a: bool(row[a]) for a in judge.attribute_names} for _, row in table.iterrows()]
     prompts = [caption_for(a) for a in attrs for _ in range(samples_per_prompt)]
     images = generate(pipe, prompts, len(prompts), seed, steps, guidance, progress=True)
     judged = judge.attribute_probabilities(images) > 0.5
@@ -66,7 +65,7 @@ def measure_base(world: Path, judge_dir: Path, base: Path, p: EvaluateBaseParams
     latents = zarr.open_group(base / "latents.zarr", mode="r")["latents"]
     held_latents = torch.from_numpy(np.asarray(latents[:])[~train])
     per_identity = held_latents.shape[1]  # latents (images) of each identity
-    context = encode_prompts(pipe.text_encoder, pipe.tokenizer, identity_captions(heldout))
+    context = encode_prompts(pipe.text_encoder, pipe.tokenizer, identity_captions(world, heldout))
     metrics["heldout_denoising_loss"] = heldout_loss(
         pipe.unet, held_latents.flatten(0, 1), context.repeat_interleave(per_identity, 0), p.seed)
     return metrics

@@ -31,6 +31,7 @@ class Context:
     judge: Judge
     images: zarr.Array      # (N, n, S, S, 3) the world's renders, fleet order
     ood: zarr.Array         # (held-out N, m, S, S, 3) "paintings" of the held-out identities, in order
+    world: Path             # the world folder (w2w.world.references reads an identity's references there)
 
     @property
     def image_size(self) -> int:
@@ -46,7 +47,7 @@ class Context:
         pictures = zarr.open_group(world / "images.zarr", mode="r")
         return cls(table, stacked.weights, np.asarray(stacked.group["heldout"][:]), stacked.layout,
                    stacked.scaling, load_pipeline(base / "model"), Judge.load(judge), pictures["images"],
-                   pictures["ood"])
+                   pictures["ood"], world)
 
     def rows(self, heldout: bool, n: int, seed: int = 0) -> np.ndarray:
         """Up to n held-out (or train) rows, a seeded random sample (see `sample_rows`)."""

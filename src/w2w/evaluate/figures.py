@@ -23,9 +23,11 @@ def save_png(image: Image.Image, path: Path) -> None:
 
 
 def write_csv(path: Path, rows: list[dict]) -> None:
-    """Rows of equal keys as a CSV (the header from the first row)."""
+    """Rows of equal keys as a CSV (the header from the first row); None is an empty cell."""
     keys = list(rows[0])
-    lines = [",".join(keys)] + [",".join(f"{row[k]:.6g}" if isinstance(row[k], float) else str(row[k])
-                                         for k in keys) for row in rows]
+
+    def cell(v) -> str:
+        return f"{v:.6g}" if isinstance(v, float) else "" if v is None else str(v)
+    lines = [",".join(keys)] + [",".join(cell(row[k]) for k in keys) for row in rows]
     with atomic_path(path) as tmp:
         tmp.write_text("\n".join(lines) + "\n")

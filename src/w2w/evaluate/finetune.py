@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import zarr
 from diffusers import StableDiffusionPipeline
 from tqdm import tqdm
 
@@ -20,18 +19,12 @@ from w2w.adapters.layout import AdapterLayout
 from w2w.adapters.merge import merged
 from w2w.adapters.stacked import open_stacked
 from w2w.base.pipeline import generate, load_pipeline
-from w2w.evaluate.judged import trait_errors
+from w2w.evaluate.judged import trait_errors, truth_of
 from w2w.evaluate.stats import paired, sample_rows, with_ci
-from w2w.judge.api import TRAIT_COLUMNS, Judge
+from w2w.judge.api import Judge
 from w2w.params import EvaluateFinetuneParams
-from w2w.storage import STREAM_EVAL
 from w2w.world.captions import GENERIC_PROMPT
-from w2w.world.dataset import identities_from_table, render_identity
-
-
-def reference_renders(table: pd.DataFrame, n: int, seed: int, size: int) -> np.ndarray:
-    """Fresh renders (M, n, S, S, 3) of the table's identities."""
-    return np.stack([render_identity(i, n, seed, STREAM_EVAL, size) for i in identities_from_table(table)])
+from w2w.world.references import identity_references
 
 
 def adapter_similarity(pipe: StableDiffusionPipeline, judge: Judge, rows: np.ndarray, layout: AdapterLayout,
@@ -63,8 +56,7 @@ def measure_fleet(world: Path, judge_dir: Path, base: Path, weights_zarr: Path, 
     stacked = open_stacked(weights_zarr)
     rows = np.sort(sample_rows(np.asarray(stacked.group["heldout"]), True, p.identities, p.seed))
     table = pd.read_parquet(world / "identities.parquet").iloc[rows]
-    size = int(zarr.open_group(world / "images.zarr", mode="r").attrs["image_size"])
-    renders = reference_renders(table, p.renders_per_identity, p.seed, size)
+    renders = identity_references(world, table, p.renders_per_identity, p.seed)
     pipe, judge = load_pipeline(base / "model"), Judge.load(judge_dir)
     adapters = stacked.weights.get_orthogonal_selection((rows, slice(None)))  # (M, D)
     sims, samples = adapter_similarity(pipe, judge, adapters, stacked.layout, stacked.scaling, renders,
@@ -72,7 +64,7 @@ def measure_fleet(world: Path, judge_dir: Path, base: Path, weights_zarr: Path, 
                                        p.guidance_scale)
     chance = base_similarity(pipe, judge, renders, GENERIC_PROMPT, p.samples_per_identity, p.seed,
                              p.sampler_steps, p.guidance_scale)
-    traits = trait_errors(judge, samples, table[TRAIT_COLUMNS].to_numpy(np.float64))
+    traits = trait_errors(judge, samples, truth_of(table))
     metrics = {**with_ci("identity_similarity", sims),
                "identity_similarity_p10": float(np.percentile(sims, 10)),
                **with_ci("trait_error", traits),

@@ -20,15 +20,15 @@ import torch
 from w2w.base.latents import encode_images
 from w2w.base.model import encode_prompts, training_scheduler
 from w2w.evaluate.context import Context
-from w2w.evaluate.finetune import reference_renders
-from w2w.evaluate.judged import judged_attributes, similarities, trait_errors
-from w2w.evaluate.ladder import Rung, sample_models, truth_of
+from w2w.evaluate.judged import judged_attributes, similarities, trait_errors, truth_of
+from w2w.evaluate.ladder import Rung, sample_models
 from w2w.evaluate.stats import paired, with_ci
 from w2w.fleet.config import fleet_config
 from w2w.fleet.train import train_identities
 from w2w.params import EvaluateInversionParams, FinetuneParams
 from w2w.space.basis import Basis
 from w2w.space.invert import invert_batch
+from w2w.world.references import identity_references
 
 
 @dataclass
@@ -79,7 +79,7 @@ def measure_inversion(ctx: Context, basis: Basis, held: np.ndarray, p: EvaluateI
     """For held-out rows `held`: metrics, a grid (identity rows: a render, then input, w2w sample,
     LoRA sample per setting) and the ladder's rungs these models stand on."""
     table = ctx.table.iloc[held]
-    renders = reference_renders(table, p.renders_per_identity, p.seed, ctx.image_size)
+    renders = identity_references(ctx.world, table, p.renders_per_identity, p.seed)
     truth = table[ctx.judge.attribute_names].to_numpy(dtype=bool)
     traits = truth_of(table)
     heldout_index = np.cumsum(ctx.heldout) - 1  # row -> index among the held-out rows (for ood)

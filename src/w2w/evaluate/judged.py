@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
-from w2w.judge.api import Judge
+from w2w.judge.api import TRAIT_COLUMNS, Judge
 
 
 def attribute_probabilities(judge: Judge, samples: np.ndarray) -> np.ndarray:
@@ -26,9 +27,12 @@ def mean_embeddings(judge: Judge, samples: np.ndarray) -> np.ndarray:
     return e / np.linalg.norm(e, axis=1, keepdims=True)
 
 
-def trait_errors(judge: Judge, samples: np.ndarray, truth: np.ndarray) -> np.ndarray:
+def trait_errors(judge: Judge, samples: np.ndarray, truth: np.ndarray | None) -> np.ndarray | None:
     """(M,) the trait regressor's error for each model's samples (M, n, S, S, 3) against its
-    identity's true traits (M, T), in population standard deviations (`Judge.trait_error`)."""
+    identity's true traits (M, T), in population standard deviations (`Judge.trait_error`); None
+    where the traits are not known (real photos: `truth` None) or the judge has no regressor."""
+    if truth is None or not judge.has_traits:
+        return None
     return np.array([judge.trait_error(s, t) for s, t in zip(samples, truth, strict=True)])
 
 
@@ -36,3 +40,10 @@ def similarities(judge: Judge, samples: np.ndarray, references: np.ndarray) -> n
     """(M,) the judge's similarity of each model's samples to its identity's references, both
     (M, n, S, S, 3)."""
     return np.array([judge.identity_similarity(s, r) for s, r in zip(samples, references, strict=True)])
+
+
+def truth_of(table: pd.DataFrame) -> np.ndarray | None:
+    """The identities' true traits (M, T): known in the miniature world, None for real photos."""
+    if not set(TRAIT_COLUMNS) <= set(table.columns):
+        return None
+    return table[TRAIT_COLUMNS].to_numpy(np.float64)

@@ -13,40 +13,33 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 import torch
 
 from w2w.adapters.render import render_models
 from w2w.base.latents import round_trip
 from w2w.base.pipeline import generate
 from w2w.evaluate.context import Context
-from w2w.evaluate.finetune import reference_renders
-from w2w.evaluate.judged import similarities, trait_errors
+from w2w.evaluate.judged import similarities, trait_errors, truth_of
 from w2w.evaluate.stats import with_ci
-from w2w.judge.api import TRAIT_COLUMNS
 from w2w.params import EvaluateInversionParams
 from w2w.space.basis import Basis
-from w2w.world.captions import GENERIC_PROMPT, caption_for
-from w2w.world.dataset import identities_from_table
+from w2w.world.captions import GENERIC_PROMPT, identity_captions
+from w2w.world.references import identity_probes, identity_references
 
 
 @dataclass
 class Rung:
-    """One rung: per identity (M,), the judge's similarity and the trait error."""
+    """One rung: per identity (M,), the judge's similarity and the trait error (None: no ground truth)."""
 
     name: str
     similarity: np.ndarray
-    trait_error: np.ndarray
+    trait_error: np.ndarray | None
 
 
-def scored(ctx: Context, name: str, images: np.ndarray, references: np.ndarray, truth: np.ndarray
+def scored(ctx: Context, name: str, images: np.ndarray, references: np.ndarray, truth: np.ndarray | None
            ) -> Rung:
     """images (M, n, S, S, 3) of M identities, against their references (M, r, ...) and traits (M, T)."""
     return Rung(name, similarities(ctx.judge, images, references), trait_errors(ctx.judge, images, truth))
-
-
-def truth_of(table: pd.DataFrame) -> np.ndarray:
-    return table[TRAIT_COLUMNS].to_numpy(np.float64)
 
 
 def projected(basis: Basis, adapters: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -88,13 +81,13 @@ def lower_rungs(ctx: Context, basis: Basis, held: np.ndarray, train: np.ndarray,
     """The rungs below the inversions, for held-out rows `held` (and train rows `train` for the
     train fleet models); also the projection's relative residuals."""
     table, train_table = ctx.table.iloc[held], ctx.table.iloc[train]
-    references = reference_renders(table, p.renders_per_identity, p.seed, ctx.image_size)
+    references = identity_references(ctx.world, table, p.renders_per_identity, p.seed)
     truth = truth_of(table)
-    probes = reference_renders(table, p.renders_per_identity, p.seed + 1, ctx.image_size)
+    probes = identity_probes(ctx.world, table, p.renders_per_identity, p.seed + 1)
     trips = round_trip(ctx.pipe.vae, probes.reshape(-1, *probes.shape[2:])).reshape(probes.shape)
-    captions = [caption_for(identity.attributes) for identity in identities_from_table(table)]
+    captions = identity_captions(ctx.world, table)
     inside, residual = projected(basis, ctx.adapters(held))
-    train_refs = reference_renders(train_table, p.renders_per_identity, p.seed, ctx.image_size)
+    train_refs = identity_references(ctx.world, train_table, p.renders_per_identity, p.seed)
     rungs = [
         scored(ctx, "fresh renders (ceiling)", probes, references, truth),
         scored(ctx, "renders through the VAE", trips, references, truth),
@@ -124,6 +117,7 @@ def ladder(rungs: list[Rung], extra: dict, seed: int = 0) -> tuple[dict, list[di
                for r in ranked]
     rows = [{"rung": e["rung"], "similarity": e["similarity_mean"],
              "similarity_lo": e["similarity_mean_ci"][0], "similarity_hi": e["similarity_mean_ci"][1],
-             "trait_error": e["trait_error_mean"], "trait_error_lo": e["trait_error_mean_ci"][0],
-             "trait_error_hi": e["trait_error_mean_ci"][1]} for e in entries]
+             "trait_error": e.get("trait_error_mean"),   # None (an empty cell): no ground truth
+             "trait_error_lo": e.get("trait_error_mean_ci", [None, None])[0],
+             "trait_error_hi": e.get("trait_error_mean_ci", [None, None])[1]} for e in entries]
     return {"rungs": entries, **extra}, rows

@@ -26,7 +26,10 @@ def _row(*cells) -> str:
 
 
 def ci(m: dict, name: str) -> str:
-    """'0.512 [0.470, 0.551]' from m[name] and m[name + '_ci']."""
+    """'0.512 [0.470, 0.551]' from m[name] and m[name + '_ci']; '-' where the figure is not measured
+    (the trait error of real photos)."""
+    if name not in m:
+        return "-"
     lo, hi = m[f"{name}_ci"]
     return f"{m[name]:.3f} [{lo:.3f}, {hi:.3f}]"
 

@@ -20,12 +20,12 @@ from diffusers import StableDiffusionPipeline
 from w2w.adapters.layout import AdapterLayout
 from w2w.base.latents import encode_images
 from w2w.base.model import encode_prompts, training_scheduler
-from w2w.evaluate.finetune import reference_renders
 from w2w.evaluate.stats import with_ci
 from w2w.fleet.config import fleet_config
 from w2w.fleet.prior import load_class_prior, make_class_prior
 from w2w.fleet.train import train_identities
 from w2w.params import FinetuneParams
+from w2w.world.references import identity_probes
 
 OTHER_HALF = 1_000_000  # offsets the second adapter's generator: its own noise and timesteps
 
@@ -87,12 +87,13 @@ def train_halves(pipe: StableDiffusionPipeline, base: Path, first: torch.Tensor,
     return a, b
 
 
-def identity_share(pipe: StableDiffusionPipeline, base: Path, table: pd.DataFrame, renders_per_half: int,
-                   seed: int, size: int, p: FinetuneParams) -> dict[str, float | list[float]]:
+def identity_share(pipe: StableDiffusionPipeline, base: Path, world: Path, table: pd.DataFrame,
+                   renders_per_half: int, seed: int, p: FinetuneParams) -> dict[str, float | list[float]]:
     """The identity share of the table's identities with 95 % CIs, and the different-identities control.
 
-    Each identity gets 2 x renders_per_half fresh renders (a render stream of seed `seed`)."""
-    images = reference_renders(table, 2 * renders_per_half, seed, size)       # (M, 2n, S, S, 3)
+    Each identity gets 2 x renders_per_half images (`identity_probes`: fresh renders of the seed's
+    stream in the miniature world, the photos its LoRA trains on from a folder)."""
+    images = identity_probes(world, table, 2 * renders_per_half, seed)        # (M, 2n, S, S, 3)
     latents = encode_renders(pipe, images)
     ids = table["identity_id"].astype(int).tolist()
     a, b = train_halves(pipe, base, latents[:, :renders_per_half], latents[:, renders_per_half:], ids, p)

@@ -55,14 +55,20 @@ def verdict(ci: tuple[float, float], goal: float, higher_is_better: bool = True
     return "undecided"
 
 
-def with_ci(name: str, values: np.ndarray, seed: int = 0) -> dict[str, float | list[float]]:
-    """{name_mean: mean over identities, name_mean_ci: [lo, hi]} of per-identity `values`."""
+def with_ci(name: str, values: np.ndarray | None, seed: int = 0) -> dict[str, float | list[float]]:
+    """{name_mean: mean over identities, name_mean_ci: [lo, hi]} of per-identity `values`; nothing
+    for None (a figure that has no ground truth here: the trait error of real photos)."""
+    if values is None:
+        return {}
     means = per_identity(values)
     return {f"{name}_mean": float(means.mean()), f"{name}_mean_ci": list(bootstrap_ci(means, seed))}
 
 
-def paired(name: str, a: np.ndarray, b: np.ndarray, seed: int = 0) -> dict[str, float | list[float]]:
-    """{name: mean(a - b), name_ci: [lo, hi]}: two methods on the same identities."""
+def paired(name: str, a: np.ndarray | None, b: np.ndarray | None, seed: int = 0
+           ) -> dict[str, float | list[float]]:
+    """{name: mean(a - b), name_ci: [lo, hi]}: two methods on the same identities; nothing for None."""
+    if a is None or b is None:
+        return {}
     diff = per_identity(a) - per_identity(b)
     return {name: float(diff.mean()), f"{name}_ci": list(paired_difference_ci(a, b, seed))}
 
