@@ -17,7 +17,7 @@ def main() -> None:
 
     from w2w.base.latents import round_trip
     from w2w.base.pipeline import load_vae
-    from w2w.judge.train import fit_and_evaluate
+    from w2w.judge.train import fit_and_evaluate, yardstick_and_evaluate
     from w2w.tracking import stage_run
 
     with stage_run("judge", params, ("synthesize", "judge")) as run:
@@ -25,8 +25,11 @@ def main() -> None:
         # robustness figures measure (generated samples all pass through it)
         vae = partial(round_trip, load_vae(BASE / "model"))
         with atomic_path(OUT, is_dir=True) as tmp:
-            metrics = fit_and_evaluate(WORLD, params.judge, tmp, vae,
-                                       on_epoch=lambda e, losses: run.log_metrics(losses, step=e))
+            if params.judge.yardstick:  # the user's own: nothing to train
+                metrics = yardstick_and_evaluate(WORLD, params.judge.yardstick, tmp, vae)
+            else:
+                metrics = fit_and_evaluate(WORLD, params.judge, tmp, vae,
+                                           on_epoch=lambda e, losses: run.log_metrics(losses, step=e))
         run.log_metrics(metrics)
         write_json(METRICS, metrics)
 

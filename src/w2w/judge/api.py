@@ -1,7 +1,8 @@
 """The judge as later stages use it: attribute scores and identity similarity of images.
 
 A judge folder holds `model.safetensors` and `config.json` (architecture, attribute names,
-verification threshold), so it loads without this project's training code. `traits.safetensors`,
+verification threshold), so it loads without this project's training code; or only a config.json
+naming a yardstick of the user's own (`entry_point`, see w2w.judge.external). `traits.safetensors`,
 where present, is the trait regressor: the second, ground-truth yardstick of identity, whose
 predictions are in the world's trait units (config `traits`, `trait_mean`, `trait_std`).
 """
@@ -41,6 +42,10 @@ class Judge:
         if not (folder / "config.json").is_file():
             raise FileNotFoundError(f"{folder}: not a judge folder (no config.json)")
         config = json.loads((folder / "config.json").read_text())
+        if "entry_point" in config:  # a yardstick of the user's own (judge.yardstick)
+            from w2w.judge.external import ExternalJudge
+
+            return ExternalJudge.from_config(config)
         net = JudgeNet(len(config["attributes"]), config["width"], config["embedding_dim"],
                        config["image_size"])
         net.load_state_dict(load_file(folder / "model.safetensors"), strict=True)

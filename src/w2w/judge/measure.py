@@ -10,7 +10,6 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from w2w.judge.api import TRAIT_COLUMNS, Judge
-from w2w.world.identity import ATTRIBUTES
 
 Degrade = Callable[[np.ndarray], np.ndarray]  # uint8 (B, S, S, 3) -> the same images, degraded
 
@@ -77,8 +76,9 @@ def evaluate_judge(judge: Judge, images: np.ndarray, table: pd.DataFrame,
     flat = images.reshape(h * k, *images.shape[2:])
     ids = np.repeat(table["identity_id"].to_numpy(), k)
     probs = judge.attribute_probabilities(flat)
-    truth = np.repeat(table[list(ATTRIBUTES)].to_numpy(bool), k, axis=0)
-    accuracy = {a: float(((probs[:, j] > 0.5) == truth[:, j]).mean()) for j, a in enumerate(ATTRIBUTES)}
+    names = judge.attribute_names
+    truth = np.repeat(table[names].to_numpy(bool), k, axis=0)
+    accuracy = {a: float(((probs[:, j] > 0.5) == truth[:, j]).mean()) for j, a in enumerate(names)}
     scores, same = verification_scores(judge.embed(flat), ids)
     threshold, eer = equal_error_threshold(scores, same)
     metrics = {"attribute_accuracy": accuracy,

@@ -1,4 +1,5 @@
-"""Training and evaluation of the judge on the miniature world."""
+"""Training and evaluation of the judge: on fresh renders of the miniature world's train identities,
+or on the photos of a folder source's train identities (with the same augmentation; no traits)."""
 
 from __future__ import annotations
 
@@ -17,12 +18,14 @@ from tqdm import tqdm
 
 from w2w.judge.api import TRAIT_COLUMNS, Judge
 from w2w.judge.augment import degrade
+from w2w.judge.external import external_judge
 from w2w.judge.measure import Degrade, evaluate_judge
 from w2w.judge.model import CosFaceHead, JudgeNet, TraitNet, to_input
 from w2w.params import JudgeParams
 from w2w.storage import STREAM_JUDGE
 from w2w.world.dataset import identities_from_table, render_identity
 from w2w.world.identity import ATTRIBUTES
+from w2w.world.references import is_folder_world
 
 
 @dataclass
@@ -32,8 +35,21 @@ class TrainingSet:
     images: torch.Tensor   # (M, S, S, 3) uint8
     labels: torch.Tensor   # (M,) identity index
     attrs: torch.Tensor    # (M, A) float 0/1
-    traits: torch.Tensor   # (M, T) true continuous traits
+    traits: torch.Tensor | None  # (M, T) true continuous traits; None: not known (real photos)
     round_trips: torch.Tensor | None = None  # (M, S, S, 3) uint8: the images through the base's VAE
+
+
+def photo_training_set(table: pd.DataFrame, images: zarr.Array, attributes: list[str], p: JudgeParams
+                       ) -> TrainingSet:
+    """A folder source's train identities: their photos (what their LoRAs train on), each repeated
+    to `renders_per_identity` per identity so that an epoch is as long as in the miniature world;
+    the augmentation draws each repeat afresh."""
+    rows = np.flatnonzero((table["split"] == "train").to_numpy())
+    photos = np.asarray(images.get_orthogonal_selection((rows, slice(None))))  # (M, n, S, S, 3)
+    pick = np.arange(p.renders_per_identity) % photos.shape[1]
+    label_t = torch.from_numpy(np.repeat(np.arange(len(rows)), p.renders_per_identity))
+    attrs = torch.from_numpy(table.iloc[rows][attributes].to_numpy(np.float32, copy=True))[label_t]
+    return TrainingSet(torch.from_numpy(photos[:, pick].reshape(-1, *photos.shape[2:])), label_t, attrs, None)
 
 
 def render_training_set(table: pd.DataFrame, p: JudgeParams, image_size: int) -> TrainingSet:
@@ -101,7 +117,7 @@ def _fit(modules: list[nn.Module], losses_of: Callable[[torch.Tensor, torch.Tens
 def train_judge(data: TrainingSet, p: JudgeParams, on_epoch=None) -> JudgeNet:
     """Metric learning (CosFace) on identities plus BCE on attributes; returns the net in eval mode."""
     torch.manual_seed(p.seed)
-    net = JudgeNet(len(ATTRIBUTES), p.width, p.embedding_dim, data.images.shape[1])
+    net = JudgeNet(data.attrs.shape[1], p.width, p.embedding_dim, data.images.shape[1])
     head = CosFaceHead(p.embedding_dim, int(data.labels.max()) + 1, p.margin, p.scale)
 
     def losses(x: torch.Tensor, idx: torch.Tensor) -> list[torch.Tensor]:
@@ -131,11 +147,17 @@ def fit_and_evaluate(world: Path, p: JudgeParams, out: Path, round_trip: Degrade
                      on_epoch=None) -> dict:
     """Train a judge and its trait regressor on `world`'s train identities, save both to `out`,
     return held-out metrics. `round_trip` (the base's VAE, encode then decode) is both a training
-    augmentation and what the robustness figures measure; without it neither happens."""
+    augmentation and what the robustness figures measure; without it neither happens.
+
+    Held-out figures: on the held-out identities' world renders (miniature), or on all their photos,
+    held back or not (folder): the judge trained on none of them. A folder has no trait regressor."""
     table = pd.read_parquet(world / "identities.parquet")
     group = zarr.open_group(world / "images.zarr", mode="r")
     size = int(group.attrs["image_size"])
-    data = render_training_set(table, p, size)
+    folder = is_folder_world(world)
+    attributes = list(group.attrs["attributes"]) if folder else list(ATTRIBUTES)
+    data = (photo_training_set(table, group["images"], attributes, p) if folder
+            else render_training_set(table, p, size))
     if round_trip is not None and p.vae_round_trip > 0:
         data = with_round_trips(data, round_trip)
 
@@ -146,16 +168,36 @@ def fit_and_evaluate(world: Path, p: JudgeParams, out: Path, round_trip: Degrade
         return log
 
     net = train_judge(data, p, report(("train.identity_loss", "train.attribute_loss")))
-    mean, std = data.traits.mean(0), data.traits.std(0)  # the train population's
-    traits = train_traits(data, mean, std, p, report(("train.trait_loss",)))
-    config = {"attributes": list(ATTRIBUTES), "width": p.width, "embedding_dim": p.embedding_dim,
-              "image_size": size, "traits": list(TRAIT_COLUMNS), "trait_mean": mean.tolist(),
-              "trait_std": std.tolist()}
-    judge = Judge(net, config, traits)
+    config = {"attributes": attributes, "width": p.width, "embedding_dim": p.embedding_dim,
+              "image_size": size}
+    traits = None
+    if data.traits is not None:
+        mean, std = data.traits.mean(0), data.traits.std(0)  # the train population's
+        traits = train_traits(data, mean, std, p, report(("train.trait_loss",)))
+        config.update({"traits": list(TRAIT_COLUMNS), "trait_mean": mean.tolist(), "trait_std": std.tolist()})
+    return evaluate_and_save(Judge(net, config, traits), world, out, round_trip)
+
+
+def evaluate_and_save(judge: Judge, world: Path, out: Path, round_trip: Degrade | None = None) -> dict:
+    """Held-out figures of a judge (see fit_and_evaluate); saves it, with its verification threshold."""
+    table = pd.read_parquet(world / "identities.parquet")
+    group = zarr.open_group(world / "images.zarr", mode="r")
     heldout = (table["split"] == "heldout").to_numpy()
-    metrics = evaluate_judge(judge, np.asarray(group["images"][:])[heldout],
-                             table[heldout].reset_index(drop=True), np.asarray(group["ood"][:]),
-                             round_trip)
+    images = np.asarray(group["images"][:])[heldout]
+    if is_folder_world(world):
+        images = np.concatenate([images, np.asarray(group["references"][:])[heldout]], axis=1)
+    metrics = evaluate_judge(judge, images, table[heldout].reset_index(drop=True),
+                             np.asarray(group["ood"][:]), round_trip)
     judge.config["verification_threshold"] = metrics["verification_threshold"]
     judge.save(out)
     return metrics
+
+
+def yardstick_and_evaluate(world: Path, entry_point: str, out: Path, round_trip: Degrade | None = None
+                           ) -> dict:
+    """A yardstick of the user's own (w2w.judge.external) in place of training: the same held-out
+    figures, and a judge folder that names it."""
+    group = zarr.open_group(world / "images.zarr", mode="r")
+    attributes = list(group.attrs["attributes"]) if is_folder_world(world) else list(ATTRIBUTES)
+    judge = external_judge(entry_point, attributes, int(group.attrs["image_size"]))
+    return evaluate_and_save(judge, world, out, round_trip)
