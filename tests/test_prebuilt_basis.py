@@ -7,10 +7,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from cli_run import run_w2w
+from PIL import Image
 
 BIN = Path(sys.executable).parent
 pytestmark = pytest.mark.e2e  # shares reproduced_project: listed in conftest's SHARING_REPRO
 SHARED = ["data/world", "data/judge", "data/base", "data/weights.zarr", "data/basis", "data/directions"]
+FOR_COMMANDS = ["data/base", "data/weights.zarr", "data/basis", "data/directions"]  # README: prebuilt basis
 
 
 def run(args: list[str], cwd: Path, env: dict) -> str:
@@ -39,3 +42,17 @@ def test_clone_pulls_the_basis_and_evaluates_without_retraining(reproduced_copy,
         assert f"Running stage '{upstream}'" not in log, upstream
     assert not (clone / "data" / "fleet").exists()  # the fleet was never needed
     assert yaml.safe_load((clone / "metrics" / "sampling.json").read_text())["models"] == 6
+
+    # what the README says `w2w edit|sample|invert` need, and nothing else: four outputs
+    bare = tmp_path / "bare"
+    run(["git", "clone", "-q", str(project_copy), str(bare)], tmp_path, tool_env)
+    run([dvc, "pull", *FOR_COMMANDS], bare, tool_env)
+    assert sorted(p.name for p in (bare / "data").iterdir()) == sorted(Path(p).name for p in FOR_COMMANDS)
+    for args in (["edit", "--identity", 3, "--set", "Eyeglasses=+1", "--out", "edited"],
+                 ["sample", "--n", 1, "--out", "samples"],
+                 ["invert", bare / "photo.png", "--steps", 2, "--out", "me"]):
+        if args[0] == "invert":
+            Image.new("RGB", (32, 32), (120, 90, 60)).save(bare / "photo.png")
+        done = run_w2w(*args, "--preview", 0, cwd=bare)
+        assert done.returncode == 0, (args, done.stderr)
+        assert (bare / args[-1]).is_dir()
