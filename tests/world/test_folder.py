@@ -37,6 +37,10 @@ def test_folder_becomes_the_world_layout(tmp_path, capsys):
     assert {"man", "eyeglasses", "smiling"} <= set(captions["vocabulary"])
     held = int((table["split"] == "heldout").sum())
     assert held >= 1 and group["ood"].shape == (held, 1, 32, 32, 3)
+    first_held = int(np.flatnonzero(table["split"] == "heldout")[0])
+    painted_from = group["images"][first_held, 1]  # the last training photo, not a reference
+    assert np.abs(group["ood"][0, 0].astype(int) - painted_from.astype(int)).mean() < \
+        np.abs(group["ood"][0, 0].astype(int) - group["references"][first_held, 0].astype(int)).mean()
     assert (out / "contact_sheet.png").is_file()
 
 

@@ -12,7 +12,8 @@ attributes from the file and captions made from them. Each identity's readable i
 with the seed: the first `images_per_identity` are what its LoRA trains on (`images`), the next
 `references_per_identity` are held back (`references`), the evaluation's stand-in for the miniature
 world's fresh renders; any more are left out. The OOD set is the world's "painting" filter
-applied to held-out identities' training images. Unreadable images are reported by path and
+applied to held-out identities' last training photos (a painted reference would be compared with
+the photo it was painted from). Unreadable images are reported by path and
 skipped; identities with too few readable images, or without labels, are reported and skipped.
 """
 
@@ -125,7 +126,9 @@ def read_identity_folder(p: SynthesizeParams, out: Path) -> dict[str, float]:
     n = p.images_per_identity
     group.create_array("images", data=np.stack([images[:n] for _, images, _ in found]))
     group.create_array("references", data=np.stack([images[n:] for _, images, _ in found]))
-    held = [images[:n][: p.ood_images_per_identity]
+    # paintings of the last training photos: never a reference (they would be compared with the very
+    # photo they were painted from), nor the first, the in-distribution inversion's input (n > 1)
+    held = [images[:n][max(0, n - p.ood_images_per_identity):]
             for (_, images, _), h in zip(found, heldout, strict=True) if h]
     ood = np.stack([np.stack([np.asarray(paint(Image.fromarray(im), p.seed + k)) for k, im in enumerate(x)])
                     for x in held])  # the world's painting filter on real photos
