@@ -7,6 +7,7 @@ import argparse
 import json
 import sys
 import warnings
+from functools import partial
 from pathlib import Path
 
 from w2w.params import PARAMS_FILE, load_params_or_exit
@@ -28,9 +29,25 @@ def _params(args: argparse.Namespace) -> int:
     return 0
 
 
+def merge_keeping_comments(node, overrides: dict) -> None:
+    """Write `overrides` into a ruamel round-trip mapping in place: values change, and every comment
+    and the order of keys stay (new keys go last); lists are written in flow style, as params.yaml's."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(node.get(key), CommentedMap):
+            merge_keeping_comments(node[key], value)
+        elif isinstance(value, list):
+            seq = CommentedSeq(value)
+            seq.fa.set_flow_style()
+            node[key] = seq
+        else:
+            node[key] = value
+
+
 def _params_profile(args: argparse.Namespace) -> int:
-    """`use`: merge a profile into params.yaml (validated, atomic); `overrides`: print it as
-    `dvc exp run` -S arguments."""
+    """`use`: merge a profile into params.yaml (validated, atomic, its comments kept); `overrides`:
+    print it as `dvc exp run` -S arguments."""
     import yaml
 
     from w2w.atomic import atomic_path
@@ -52,9 +69,14 @@ def _params_profile(args: argparse.Namespace) -> int:
             raise ValueError(f"{args.profile}: a value holds spaces; use `w2w params use` instead")
         print(" ".join(f"-S {pair}" for pair in pairs))
         return 0
-    with atomic_path(args.params) as tmp:
-        tmp.write_text(f"# {args.params} with {args.profile} applied by `w2w params use`\n"
-                       + yaml.safe_dump(merged, sort_keys=False))
+    from ruamel.yaml import YAML
+
+    rt = YAML()  # round trip: the comments record why each value was chosen
+    rt.width, rt.preserve_quotes = 4096, True  # no re-wrapping of long lines, nor re-quoting
+    document = rt.load(args.params.read_text())
+    merge_keeping_comments(document, profile)
+    with atomic_path(args.params) as tmp, tmp.open("w") as out:
+        rt.dump(document, out)
     print(f"{args.params}: now {args.profile} over the previous values (git diff shows the change)")
     return 0
 
@@ -82,7 +104,7 @@ def _generate(args: argparse.Namespace) -> int:
     """Sample a grid from a pipeline folder (or hub id), optionally with a LoRA attached."""
     from w2w.outputs import claim_image, save_image
 
-    if args.n < 1 or args.steps < 1:
+    if args.n < 1 or (args.steps is not None and args.steps < 1):
         raise ValueError(f"--n and --steps must be >= 1, got {args.n} and {args.steps}")
     claim_image(args.out, "generate", args.force)  # before the heavy imports: a refusal is at once
     from w2w.base.pipeline import generate, load_lora, load_pipeline
@@ -91,12 +113,26 @@ def _generate(args: argparse.Namespace) -> int:
     pipe = load_pipeline(args.model)
     if args.lora is not None:
         load_lora(pipe, args.lora)
-    images = generate(pipe, args.prompt, args.n, args.seed, args.steps, args.guidance, progress=True)
+    steps, guidance = sampler_settings(args)
+    images = generate(pipe, args.prompt, args.n, args.seed, steps, guidance, progress=True)
     cols = min(args.n, 8)
     rows = -(-args.n // cols)
     save_image(contact_sheet(images, rows, cols), args.out, "generate", args.force)
     print(f"wrote {args.out} ({args.n} images)")
     return 0
+
+
+def sampler_settings(args: argparse.Namespace) -> tuple[int, float]:
+    """--steps and --guidance, each defaulting to the base's sampler settings in --params
+    (evaluate_base: the guidance chosen on train identities' captions)."""
+    if args.steps is not None and args.guidance is not None:
+        return args.steps, args.guidance
+    if not args.params.is_file():
+        raise FileNotFoundError(f"{args.params}: no params file to take the default sampler settings "
+                                "from; give --steps and --guidance, or --params")
+    p = load_params_or_exit(args.params).evaluate_base
+    return (p.sampler_steps if args.steps is None else args.steps,
+            p.guidance_scale if args.guidance is None else args.guidance)
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -123,37 +159,55 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+class ShownDefaults(argparse.HelpFormatter):
+    """Every command's --help shows each option's default, where it has one (not a flag's False, a
+    required option's None or an empty list)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text, default = action.help or "", action.default
+        hidden = default is None or default is False or default is argparse.SUPPRESS or default == []
+        if not hidden and not action.required and "%(default)" not in text:
+            text += " (default: %(default)s)"
+        return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="w2w", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True,
+                                parser_class=partial(argparse.ArgumentParser, formatter_class=ShownDefaults))
     p = sub.add_parser("params", help="validate or print params.yaml")
     p.add_argument("action", choices=["check", "show", "use", "overrides"],
                    help="use PROFILE: merge it into params.yaml; overrides PROFILE: print -S arguments")
     p.add_argument("profile", type=Path, nargs="?", help="a profile, e.g. profiles/reference.yaml")
-    p.add_argument("--params", type=Path, default=Path(PARAMS_FILE))
+    p.add_argument("--params", type=Path, default=Path(PARAMS_FILE), help="the params file")
     p.set_defaults(func=_params)
     w = sub.add_parser("world", help="render identities of the miniature world")
-    w.add_argument("action", choices=["show"])
-    w.add_argument("--identity", type=int, nargs="+", default=[0, 1, 2, 3])
+    w.add_argument("action", choices=["show"], help="show: a grid of renders, one row per identity")
+    w.add_argument("--identity", type=int, nargs="+", default=[0, 1, 2, 3], help="identity ids")
     w.add_argument("--n", type=int, default=8, help="renders per identity")
-    w.add_argument("--seed", type=int, default=0)
-    w.add_argument("--size", type=int, default=32)
-    w.add_argument("--out", type=Path, default=Path("world.png"))
+    w.add_argument("--seed", type=int, default=0, help="the world's seed (synthesize.seed)")
+    w.add_argument("--size", type=int, default=32, help="image size in pixels")
+    w.add_argument("--out", type=Path, default=Path("world.png"), help="PNG to write")
     w.add_argument("--force", action="store_true", help="replace --out if an earlier `world show` wrote it")
     w.set_defaults(func=_world_show)
     g = sub.add_parser("generate", help="sample images from a base model, optionally with a LoRA")
     g.add_argument("--model", required=True, help="diffusers pipeline folder or hub id")
     g.add_argument("--lora", help="LoRA .safetensors file, or a folder holding one")
-    g.add_argument("--prompt", default="a photo of a person")
-    g.add_argument("--n", type=int, default=8)
-    g.add_argument("--seed", type=int, default=0)
-    g.add_argument("--steps", type=int, default=25, help="sampler steps")
-    g.add_argument("--guidance", type=float, default=5.0, help="classifier-free guidance scale")
-    g.add_argument("--out", type=Path, default=Path("grid.png"))
+    g.add_argument("--prompt", default="a photo of a person", help="the text prompt")
+    g.add_argument("--n", type=int, default=8, help="images")
+    g.add_argument("--seed", type=int, default=0, help="seed of the initial noise")
+    g.add_argument("--steps", type=int,
+                   help="sampler steps (default: evaluate_base.sampler_steps of --params)")
+    g.add_argument("--guidance", type=float,
+                   help="classifier-free guidance scale (default: evaluate_base.guidance_scale of --params, "
+                        "the value chosen for the base)")
+    g.add_argument("--params", type=Path, default=Path(PARAMS_FILE), help="where the defaults come from")
+    g.add_argument("--out", type=Path, default=Path("grid.png"), help="PNG grid to write")
     g.add_argument("--force", action="store_true", help="replace --out if an earlier `generate` wrote it")
     g.set_defaults(func=_generate)
     e = sub.add_parser("export", help="write one identity's adapter as a standard LoRA folder")
-    e.add_argument("--weights", type=Path, default=Path("data/weights.zarr"))
+    e.add_argument("--weights", type=Path, default=Path("data/weights.zarr"),
+                   help="the stacked fleet to read the identity's adapter from")
     e.add_argument("--identity", type=int, required=True, help="identity id (see identity_ids)")
     e.add_argument("--out", type=Path, required=True, help="LoRA folder to write")
     e.add_argument("--force", action="store_true",

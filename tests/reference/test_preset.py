@@ -49,6 +49,13 @@ def test_params_use_applies_the_preset_in_one_command(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert load_params(tmp_path / "params.yaml") == preset_params()
+    before, after = (ROOT / "params.yaml").read_text(), (tmp_path / "params.yaml").read_text()
+    assert comments(after) == comments(before)  # every reason for a value survives, in order
+    assert list(flatten(yaml.safe_load(after))) == list(flatten(yaml.safe_load(before)))  # key order
+
+
+def comments(text: str) -> list[str]:
+    return [line[line.index("#"):] for line in text.splitlines() if "#" in line]
 
 
 def test_overrides_print_dvc_set_params_that_mean_the_preset(tmp_path):
