@@ -1,3 +1,4 @@
+import argparse
 import subprocess
 import sys
 from pathlib import Path
@@ -75,3 +76,21 @@ def test_an_image_out_is_never_a_file_the_command_did_not_write(tmp_path):
     again = show(ours)
     assert again.returncode == 1 and "pass --force to replace it" in again.stderr
     assert show(ours, "--force").returncode == 0
+
+
+def test_every_option_of_every_command_has_help_and_shows_its_default():
+    from w2w.cli import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    for name, command in commands.items():
+        text = command.format_help()
+        for action in command._actions:
+            if isinstance(action, argparse._HelpAction):
+                continue
+            where = f"w2w {name} {'/'.join(action.option_strings) or action.dest}"
+            assert action.help, f"{where}: no help text"
+            d = action.default
+            shown = not (d is None or d is False or d == []) and not action.required
+            if shown:
+                assert f"(default: {action.default})" in " ".join(text.split()), f"{where}: default not shown"

@@ -2,6 +2,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from cli_run import run_w2w
 from PIL import Image
 
@@ -45,3 +46,21 @@ def test_bad_lora_file_is_a_clear_error(tiny_pipeline, tmp_path):
     missing = run_here("--model", str(tiny_pipeline[1]), "--lora", str(tmp_path / "none.safetensors"),
                        cwd=tmp_path)
     assert missing.returncode != 0 and "no such LoRA file" in missing.stderr
+
+
+def test_sampler_defaults_come_from_params_yaml(tmp_path):
+    """One value for the base's guidance: params.yaml's evaluate_base, unless given."""
+    import yaml
+
+    from w2w.cli import build_parser, sampler_settings
+
+    params = yaml.safe_load((Path(__file__).resolve().parents[2] / "params.yaml").read_text())
+    params["evaluate_base"].update(guidance_scale=6.5, sampler_steps=11)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    parse = build_parser().parse_args
+    at = ["--model", "m", "--params", str(tmp_path / "params.yaml")]
+    assert sampler_settings(parse(["generate", *at])) == (11, 6.5)
+    assert sampler_settings(parse(["generate", *at, "--guidance", "2", "--steps", "3"])) == (3, 2.0)
+    missing = parse(["generate", "--model", "m", "--params", str(tmp_path / "none.yaml")])
+    with pytest.raises(FileNotFoundError, match="give --steps and --guidance"):
+        sampler_settings(missing)

@@ -145,8 +145,9 @@ def invert_command(args: argparse.Namespace) -> int:
 
 def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, required=True, help="output folder (LoRA + preview.png)")
-    p.add_argument("--weights", type=Path, default=Path("data/weights.zarr"))
-    p.add_argument("--basis", type=Path, default=Path("data/basis"))
+    p.add_argument("--weights", type=Path, default=Path("data/weights.zarr"),
+                   help="the stacked fleet (its identities' models and adapter layout)")
+    p.add_argument("--basis", type=Path, default=Path("data/basis"), help="the PCA basis folder")
     p.add_argument("--model", type=Path, default=Path("data/base/model"), help="base pipeline folder")
     p.add_argument("--prompt", default=PREVIEW_PROMPT_DEFAULT, help="the fine-tuning prompt")
     p.add_argument("--preview", type=int, default=4, help="preview samples per model (0: none)")
@@ -158,27 +159,29 @@ def add_common(p: argparse.ArgumentParser) -> None:
 
 def add_space_commands(sub: argparse._SubParsersAction) -> None:
     e = sub.add_parser("edit", help="edit an identity's model along attribute directions")
-    e.add_argument("--identity", type=int, required=True)
+    e.add_argument("--identity", type=int, required=True, help="identity id of the model to edit")
     e.add_argument("--set", action="append", default=[], metavar="ATTRIBUTE=STRENGTH",
                    help="strength in train standard deviations along the direction, e.g. Eyeglasses=+2")
-    e.add_argument("--directions", type=Path, default=Path("data/directions"))
+    e.add_argument("--directions", type=Path, default=Path("data/directions"),
+                   help="the attribute directions folder")
     e.add_argument("--delay", type=int, metavar="T",
                    help="preview with delayed injection: original weights for timesteps > T (e.g. 700)")
     add_common(e)
     e.set_defaults(func=edit_command)
     s = sub.add_parser("sample", help="sample new identities' models from the space")
-    s.add_argument("--n", type=int, default=4)
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--covariance", choices=["diagonal", "full"], default="diagonal")
+    s.add_argument("--n", type=int, default=4, help="models to sample")
+    s.add_argument("--seed", type=int, default=0, help="seed of the coefficient draws")
+    s.add_argument("--covariance", choices=["diagonal", "full"], default="diagonal",
+                   help="Gaussian of the train coefficients: per-component variances, or the full covariance")
     add_common(s)
     s.set_defaults(func=sample_command)
     i = sub.add_parser("invert", help="a model of the identity in one image (optimises PCA coefficients)")
-    i.add_argument("image", type=Path)
+    i.add_argument("image", type=Path, help="one image of the identity (any size; RGBA on white)")
     i.add_argument("--k", type=int, default=0, help="leading components optimised (0: all)")
-    i.add_argument("--steps", type=int, default=200)
+    i.add_argument("--steps", type=int, default=200, help="optimisation steps")
     i.add_argument("--lr", type=float, default=0.03,
                    help="Adam, on coefficients / their train std (0.03: chosen on train identities)")
-    i.add_argument("--seed", type=int, default=0)
+    i.add_argument("--seed", type=int, default=0, help="seed of the noise and timestep draws")
     i.add_argument("--mask", type=Path, help="greyscale image: where the loss counts (white)")
     add_common(i)
     i.set_defaults(func=invert_command)
