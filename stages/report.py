@@ -10,14 +10,16 @@ OUT = Path("reports/summary.md")
 
 
 def main() -> None:
-    load_params_or_exit()  # a broken params.yaml stops every stage the same way
+    params = load_params_or_exit()  # a broken params.yaml stops every stage the same way
     from w2w.atomic import atomic_path
     from w2w.evaluate.report import summary_markdown
+    from w2w.tracking import record_pipeline
 
     text = summary_markdown(METRICS)
     with atomic_path(OUT) as tmp:
         tmp.write_text(text)
     print(f"wrote {OUT}")
+    record_pipeline(params)  # the sink of the DAG: the parent gets every stage's final figures
 
 
 if __name__ == "__main__":

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 import zarr
 
+from w2w.tracking import final_figures
+
 BIN = Path(sys.executable).parent
 pytestmark = pytest.mark.e2e  # shares reproduced_project: listed in conftest's SHARING_REPRO
 
@@ -48,6 +50,10 @@ def start_server(db: Path, port: int, log: Path, env: dict[str, str]) -> subproc
             time.sleep(0.5)
     server.kill()
     raise RuntimeError("mlflow server did not come up in 120 s")
+
+
+def merged_figures(project: Path) -> dict[str, float]:
+    return {k: v for stage in final_figures(project).values() for k, v in stage.items()}
 
 
 def has_interval(figures: dict, name: str) -> None:
@@ -117,6 +123,7 @@ def test_repro_then_runs_visible_over_rest(reproduced_copy, tmp_path, tool_env):
     directions = json.loads((project_copy / "metrics" / "directions.json").read_text())
     assert 0 <= directions["auc_min"] <= 1 and directions["attributes"] >= 1
     check_evaluation_outputs(project_copy)
+    default_figures = merged_figures(project_copy)  # what the default configuration's files hold
     variant = subprocess.run([str(BIN / "dvc"), "exp", "run", "-S", "pca.components=8"], cwd=project_copy,
                              env=tool_env, capture_output=True, text=True, timeout=600)
     assert variant.returncode == 0, variant.stdout[-3000:] + variant.stderr[-3000:]
@@ -147,11 +154,19 @@ def test_repro_then_runs_visible_over_rest(reproduced_copy, tmp_path, tool_env):
                            "evaluate_inversion", "evaluate_sampling"}
     compared = [{p["key"]: p["value"] for p in parent["data"]["params"]} for parent in parents]
     assert [c["pca.components"] for c in compared] == ["256", "8"]
-    for parent in parents:  # both carry the evaluation figures, side by side in the UI
-        logged = {m["key"] for m in parent["data"]["metrics"]}
-        assert {"evaluate_edits.flip_rate_mean", "evaluate_sampling.novel_fraction_mean",
-                "evaluate_inversion.w2w.ood_mean", "pca.explained_variance_ratio_sum",
-                "evaluate_inversion.ladder.w2w_inversion.similarity"} <= logged
+    # each parent carries every stage's final figures, equal to its configuration's metrics files,
+    # the variant's reused stages (judge, finetune, ...) included: the same columns in the UI
+    for parent, figures in zip(parents, (default_figures, merged_figures(project_copy)), strict=True):
+        logged = {m["key"]: m["value"] for m in parent["data"]["metrics"]}
+        assert logged == pytest.approx(figures)
+        assert {"evaluate_edits.flip_rate_mean", "evaluate_inversion.w2w.ood_mean", "judge.identity_auc",
+                "evaluate_inversion.ladder.rungs.w2w_inversion.similarity_mean",
+                "finetune.loss_mean"} <= set(logged)
+    variant_tags = tags(parents[1])
+    assert variant_tags["w2w.stage.judge"] == variant_tags["w2w.stage.finetune"] == "reused"
+    assert variant_tags["w2w.stage.pca"] == variant_tags["w2w.stage.evaluate_edits"] == "ran"
+    children = [r for r in runs if tags(r).get("mlflow.parentRunId") == parent_id]
+    assert parents[0]["info"]["end_time"] >= max(r["info"]["end_time"] for r in children)  # spans them
     for name, run in stages.items():
         assert tags(run)["mlflow.parentRunId"] == parent_id
         assert tags(run)["w2w.dvc_stage"] == name

@@ -1,4 +1,8 @@
-"""MLflow conventions: one parent per configuration, stage runs nested and named, params flat."""
+"""MLflow conventions: one parent per configuration, stage runs nested and named, params flat, and
+parents that carry every stage's final figures from its files, ran or reused."""
+
+import json
+from pathlib import Path
 
 import pytest
 from committed import profile_params
@@ -7,10 +11,24 @@ from mlflow.tracking import MlflowClient
 from w2w import tracking
 from w2w.params import override
 
+DVC_YAML = """stages:
+  synthesize:
+    outs: [data/world]
+    metrics:
+      - metrics/synthesize.json:
+          cache: false
+  judge:
+    deps: [data/world/images.zarr]
+    metrics: [metrics/judge.json, metrics/ladder.json]
+  leaf:
+    metrics: [metrics/leaf.json]
+"""
+
 
 @pytest.fixture
 def store(tmp_path, monkeypatch):
-    (tmp_path / "dvc.yaml").write_text("stages: {}\n")
+    (tmp_path / "dvc.yaml").write_text(DVC_YAML)
+    (tmp_path / "metrics").mkdir()
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     return tmp_path
@@ -19,6 +37,7 @@ def store(tmp_path, monkeypatch):
 def run_stage(stage, params, metrics):
     with tracking.stage_run(stage, params, (stage,)) as run:
         run.log_metrics(metrics)
+        (Path.cwd() / "metrics" / f"{stage}.json").write_text(json.dumps(metrics))  # as a stage does
     return run
 
 
@@ -45,7 +64,30 @@ def test_nested_runs_per_configuration(store):
     parent = client.get_run(r2.parent_id)
     assert parent.data.params["synthesize.identities"] == str(a.synthesize.identities)
     assert parent.data.metrics["judge.nested.auc"] == 0.9
-    assert client.get_run(r3.parent_id).data.metrics["judge.nested.auc"] == 0.8
+    assert parent.data.tags["w2w.stage.judge"] == parent.data.tags["w2w.stage.synthesize"] == "ran"
+    other = client.get_run(r3.parent_id)  # b ran judge only: synthesize's figures were reused
+    assert other.data.metrics["judge.nested.auc"] == 0.8
+    assert other.data.metrics["synthesize.images"] == 4
+    assert other.data.tags["w2w.stage.synthesize"] == "reused" and other.data.tags["w2w.stage.judge"] == "ran"
+    assert set(other.data.metrics) == set(parent.data.metrics)
+    first = client.get_run(r1.run_id).info  # the parent spans its stages
+    assert parent.info.start_time <= first.start_time and parent.info.end_time >= client.get_run(
+        r2.run_id).info.end_time
+
+
+def test_parent_figures_come_from_the_files(store):
+    (store / "metrics" / "judge.json").write_text(json.dumps({"auc": 0.5, "per": {"Male": 0.9}, "ci": [0, 1],
+                                                              "flag": True}))
+    (store / "metrics" / "ladder.json").write_text(json.dumps(
+        {"rungs": [{"key": "fresh_renders", "similarity_mean": 0.98}], "share_mean": 0.1}))
+    figures = tracking.final_figures(store)
+    assert figures["judge"] == {"judge.auc": 0.5, "judge.per.Male": 0.9, "judge.flag": 1.0,
+                                "judge.ladder.rungs.fresh_renders.similarity_mean": 0.98,
+                                "judge.ladder.share_mean": 0.1}
+    assert "synthesize" not in figures  # no file yet: nothing to carry
+    (store / "metrics" / "leaf.json").write_text(json.dumps({"x": 1}))
+    assert set(tracking.final_figures(store, settled="judge")) == {"judge"}  # leaf is not upstream
+    assert set(tracking.final_figures(store)) == {"judge", "leaf"}
 
 
 def test_env_uri_wins(store, monkeypatch, tmp_path):

@@ -5,12 +5,18 @@
 - One parent run per pipeline configuration (hash of the validated params.yaml); every stage run
   is nested under it and named after the stage, so two params variants are two comparable parents.
 - Params are logged flattened (`synthesize.images_per_identity`); stage metrics are logged on the
-  stage run and, prefixed with the stage name, on the parent.
+  stage run. The parent carries every stage's final figures as its files hold them
+  (`final_figures`: `evaluate_edits.flip_rate_mean`), whether the stage ran under it or DVC reused
+  its outputs (tag `w2w.stage.<stage>`: ran | reused), and spans its stages' time, so that two
+  configurations compare column by column in the MLflow UI.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,6 +27,8 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "true")
 
 import mlflow  # noqa: E402  (telemetry must be off before the import)
+import yaml  # noqa: E402
+from mlflow.entities import Metric, RunTag  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
 
 from w2w.params import Params, flatten  # noqa: E402
@@ -59,6 +67,92 @@ def ensure_parent_run(client: MlflowClient, experiment_id: str, params: Params, 
     return run.info.run_id
 
 
+SUMMARIES = {"base": "data/base/train_summary.json", "finetune": "data/fleet/train_summary.json"}
+
+
+def numeric_leaves(tree: Any, prefix: str = "") -> dict[str, float]:
+    """`a.b` -> number for every numeric leaf of a metrics file; lists of dicts descend by their
+    "key" entry (the ladder's rungs), other lists (intervals) are left out."""
+    out: dict[str, float] = {}
+    if isinstance(tree, dict):
+        for key, value in tree.items():
+            out.update(numeric_leaves(value, f"{prefix}{key}."))
+    elif isinstance(tree, list):
+        for i, item in enumerate(tree):
+            if isinstance(item, dict):
+                out.update(numeric_leaves(item, f"{prefix}{item.get('key', i)}."))
+    elif isinstance(tree, bool | int | float) and math.isfinite(float(tree)):
+        out[prefix[:-1]] = float(tree)
+    return out
+
+
+def _path(entry: str | dict) -> str:
+    return str(next(iter(entry)) if isinstance(entry, dict) else entry).rstrip("/")
+
+
+def upstream(stages: dict, name: str) -> set[str]:
+    """`name` and every stage whose outputs it reads, directly or not (dvc.yaml's deps, outs, metrics)."""
+    made = {_path(e): stage for stage, spec in stages.items()
+            for e in [*spec.get("outs", []), *spec.get("metrics", [])]}
+
+    def reads(stage: str) -> set[str]:
+        deps = [_path(d) for d in stages[stage].get("deps", [])]
+        return {maker for path, maker in made.items() for d in deps if d == path or d.startswith(path + "/")}
+
+    seen, todo = set(), [name]
+    while todo:
+        stage = todo.pop()
+        if stage not in seen:
+            seen.add(stage)
+            todo += reads(stage)
+    return seen
+
+
+def final_figures(root: Path, settled: str | None = None) -> dict[str, dict[str, float]]:
+    """Per DVC stage, the figures its latest run left in the workspace: the metrics files dvc.yaml
+    declares for it (`stage.key`, a second file as `stage.file.key`) and the base's and fleet's
+    training summaries. What a parent run carries, whether the stage ran under it or was reused.
+    With `settled`, only that stage and those upstream of it: a downstream stage's files may still
+    be the previous configuration's, until it runs."""
+    stages = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]
+    names = upstream(stages, settled) if settled else set(stages)
+    out: dict[str, dict[str, float]] = {}
+    for stage, spec in stages.items():
+        if stage not in names:
+            continue
+        files = [_path(m) for m in spec.get("metrics", [])]
+        files += [SUMMARIES[stage]] if stage in SUMMARIES else []
+        figures: dict[str, float] = {}
+        for i, name in enumerate(files):
+            path = root / name
+            if path.is_file():
+                prefix = f"{stage}." if i == 0 else f"{stage}.{Path(name).stem}."
+                figures.update(numeric_leaves(json.loads(path.read_text()), prefix))
+        if figures:
+            out[stage] = figures
+    return out
+
+
+def update_parent(client: MlflowClient, parent_id: str, root: Path, stage: str) -> None:
+    """After `stage`: the parent carries the final figures of the stages it settles (itself and those
+    upstream; the report stage reads every metrics file, so after it all of them), each stage tagged
+    `ran` (a stage run of this configuration exists) or `reused` (DVC took its outputs from the
+    cache); and it spans its stages: its end is the latest stage's end."""
+    experiment = client.get_run(parent_id).info.experiment_id
+    children = client.search_runs([experiment], filter_string=f"tags.`mlflow.parentRunId` = '{parent_id}'",
+                                  max_results=1000)
+    ran = {c.data.tags.get(TAG_STAGE) for c in children}
+    metrics, tags = [], []
+    now = int(time.time() * 1000)
+    for name, figures in final_figures(root, stage).items():
+        metrics += [Metric(key, value, now, 0) for key, value in figures.items()]
+        tags.append(RunTag(f"w2w.stage.{name}", "ran" if name in ran else "reused"))
+    for start in range(0, len(metrics), 1000):  # MLflow takes at most 1000 metrics a call
+        client.log_batch(parent_id, metrics=metrics[start:start + 1000])
+    client.log_batch(parent_id, tags=tags)
+    client.set_terminated(parent_id, "FINISHED", end_time=now)
+
+
 @dataclass
 class StageRun:
     """Handle a stage uses to log into its nested run (and its parent's summary)."""
@@ -72,9 +166,6 @@ class StageRun:
         """Log the numeric leaves of a (nested) dict, flattened to `a.b` keys."""
         metrics = {k: float(v) for k, v in flatten(metrics).items() if isinstance(v, int | float)}
         mlflow.log_metrics(metrics, step=step)
-        if step is None:  # final figures also go on the parent, to compare configurations
-            for key, value in metrics.items():
-                self.client.log_metric(self.parent_id, f"{self.stage}.{key}", value)
 
     def log_artifact(self, path: str | Path, folder: str | None = None) -> None:
         """Attach a file (an image grid, a plot) to the stage run."""
@@ -96,4 +187,14 @@ def stage_run(stage: str, params: Params, sections: tuple[str, ...]) -> Iterator
                           tags=tags) as run:
         mlflow.log_params(params.flat(sections))
         yield StageRun(stage, run.info.run_id, parent_id, client)
+    update_parent(client, parent_id, root, stage)  # after the stage wrote its files
+
+
+def record_pipeline(params: Params, stage: str = "report") -> None:
+    """The pipeline's last stage (no run of its own): bring the configuration's parent up to date
+    with every stage's figures."""
+    root = repo_root()
+    client = MlflowClient(tracking_uri(root))
+    parent_id = ensure_parent_run(client, ensure_experiment(client, root), params, git_commit(root))
+    update_parent(client, parent_id, root, stage)
 
