@@ -154,9 +154,8 @@ def fit_and_evaluate(world: Path, p: JudgeParams, out: Path, round_trip: Degrade
     table = pd.read_parquet(world / "identities.parquet")
     group = zarr.open_group(world / "images.zarr", mode="r")
     size = int(group.attrs["image_size"])
-    folder = is_folder_world(world)
-    attributes = list(group.attrs["attributes"]) if folder else list(ATTRIBUTES)
-    data = (photo_training_set(table, group["images"], attributes, p) if folder
+    attributes = list(group.attrs["attributes"])  # the world's 13, or the attribute file's columns
+    data = (photo_training_set(table, group["images"], attributes, p) if is_folder_world(world)
             else render_training_set(table, p, size))
     if round_trip is not None and p.vae_round_trip > 0:
         data = with_round_trips(data, round_trip)
@@ -198,6 +197,5 @@ def yardstick_and_evaluate(world: Path, entry_point: str, out: Path, round_trip:
     """A yardstick of the user's own (w2w.judge.external) in place of training: the same held-out
     figures, and a judge folder that names it."""
     group = zarr.open_group(world / "images.zarr", mode="r")
-    attributes = list(group.attrs["attributes"]) if is_folder_world(world) else list(ATTRIBUTES)
-    judge = external_judge(entry_point, attributes, int(group.attrs["image_size"]))
+    judge = external_judge(entry_point, list(group.attrs["attributes"]), int(group.attrs["image_size"]))
     return evaluate_and_save(judge, world, out, round_trip)

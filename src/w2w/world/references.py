@@ -31,21 +31,21 @@ def identity_references(world: Path, table: pd.DataFrame, n: int, seed: int) -> 
     """(M, k, S, S, 3) references of the table's identities (rows of world/identities.parquet):
     k = n fresh renders of the seed's stream (miniature), or the first min(n, held back) photos of
     each identity (folder)."""
-    group = zarr.open_group(world / "images.zarr", mode="r")
-    if group.attrs.get("source") != "folder":
-        return fresh_renders(table, n, seed, int(group.attrs["image_size"]))
-    held = group["references"]  # (N, r, S, S, 3); a folder world's identity ids are its row numbers
-    rows = table["identity_id"].to_numpy(np.int64)
-    return np.asarray(held.get_orthogonal_selection((rows, slice(0, min(n, held.shape[1])))))
+    return _images(world, table, n, seed, "references")
 
 
 def identity_probes(world: Path, table: pd.DataFrame, n: int, seed: int) -> np.ndarray:
     """(M, k, S, S, 3) other images of the same identities, none of them a reference: n fresh
     renders of the seed's stream (miniature), or the first min(n, images) photos each identity's
     LoRA trains on (folder)."""
+    return _images(world, table, n, seed, "images")
+
+
+def _images(world: Path, table: pd.DataFrame, n: int, seed: int, stored: str) -> np.ndarray:
+    """Fresh renders (miniature), or up to n of a folder world's stored photos `stored` per identity."""
     group = zarr.open_group(world / "images.zarr", mode="r")
     if group.attrs.get("source") != "folder":
         return fresh_renders(table, n, seed, int(group.attrs["image_size"]))
-    images = group["images"]
+    photos = group[stored]  # (N, r, S, S, 3); a folder world's identity ids are its row numbers
     rows = table["identity_id"].to_numpy(np.int64)
-    return np.asarray(images.get_orthogonal_selection((rows, slice(0, min(n, images.shape[1])))))
+    return np.asarray(photos.get_orthogonal_selection((rows, slice(0, min(n, photos.shape[1])))))
