@@ -192,7 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
     w.set_defaults(func=_world_show)
     g = sub.add_parser("generate", help="sample images from a base model, optionally with a LoRA")
     g.add_argument("--model", required=True, help="diffusers pipeline folder or hub id")
-    g.add_argument("--lora", help="LoRA .safetensors file, or a folder holding one")
+    g.add_argument("--lora", help="LoRA .safetensors file, or a folder holding one, in any format that "
+                                  "diffusers' load_lora_weights reads")
     g.add_argument("--prompt", default="a photo of a person", help="the text prompt")
     g.add_argument("--n", type=int, default=8, help="images")
     g.add_argument("--seed", type=int, default=0, help="seed of the initial noise")

@@ -118,3 +118,60 @@ def test_a_missing_params_file_is_a_clear_error_before_any_work(micro_space, tmp
     assert not (tmp_path / "o").exists()
     assert main(["sample", "--out", str(tmp_path / "o"), *paths(micro_space, tmp_path / "none.yaml"),
                  "--preview", "0"]) == 0  # without previews no params are read
+
+
+def test_project_places_a_stock_diffusers_lora_in_the_space(micro_space, tmp_path):
+    """A fleet model saved by stock diffusers (its own key names, another alpha) is read as that model:
+    `generate --lora` draws what the export of the same row draws, and `project` gives the basis's
+    own coefficients of the row; projecting the projection misses nothing."""
+    from stock import save_stock_lora
+
+    from w2w.space.loader import Space
+
+    space = Space.open(micro_space / "weights.zarr", micro_space / "basis")
+    identity = int(space.basis.train_identity_ids[0])
+    row = space.row(identity)
+    model = micro_space / "base" / "model"
+    save_stock_lora(load_pipeline(model).unet, space.layout, row, tmp_path / "stock",
+                    alpha=space.lora["lora_alpha"], file_alpha=1.0, diffusers_names=True)
+    assert main(["export", "--weights", str(micro_space / "weights.zarr"), "--identity", str(identity),
+                 "--out", str(tmp_path / "export")]) == 0
+    grids = []
+    for lora in ("stock", "export", None):
+        extra = ["--lora", str(tmp_path / lora)] if lora else []
+        assert main(["generate", "--model", str(model), *extra, "--n", "2", "--steps", "3",
+                     "--guidance", "3", "--out", str(tmp_path / f"{lora}.png")]) == 0
+        grids.append(np.asarray(Image.open(tmp_path / f"{lora}.png"), dtype=int))
+    assert np.abs(grids[0] - grids[1]).max() <= 1 < np.abs(grids[1] - grids[2]).max()
+
+    project = ["project", *paths(micro_space), "--out"]
+    assert main([*project, str(tmp_path / "placed"), str(tmp_path / "stock")]) == 0
+    placed = json.loads((tmp_path / "placed" / "info.json").read_text())
+    np.testing.assert_allclose(placed["coefficients"], space.basis.to_coefficients(row), rtol=1e-4, atol=1e-4)
+    assert 0 < placed["standardised_relative_residual"] < 1 and 0 < placed["relative_residual"] < 1
+    assert (tmp_path / "placed" / "preview.png").is_file()
+    assert main([*project, str(tmp_path / "again"), str(tmp_path / "placed")]) == 0
+    again = json.loads((tmp_path / "again" / "info.json").read_text())
+    np.testing.assert_allclose(again["coefficients"], placed["coefficients"], rtol=1e-4, atol=1e-4)
+    assert again["standardised_relative_residual"] < 1e-3
+
+
+def test_project_refuses_a_lora_of_other_layers_in_one_line(micro_space, tmp_path, capsys):
+    from stock import save_stock_lora
+
+    from w2w.adapters.layout import AdapterLayout
+    from w2w.adapters.lora import lora_target_names
+
+    unet = load_pipeline(micro_space / "base" / "model").unet
+    names = lora_target_names(unet, ("to_k",))
+    shapes = {}
+    for name in names:
+        layer = unet.get_submodule(name)
+        shapes[f"{name}.lora_A.weight"] = (1, layer.in_features)
+        shapes[f"{name}.lora_B.weight"] = (layer.out_features, 1)
+    layout = AdapterLayout(tuple(shapes), tuple(shapes.values()))
+    save_stock_lora(unet, layout, np.full(layout.dim, 0.1, np.float32), tmp_path / "to_k", alpha=1.0,
+                    file_alpha=1.0, diffusers_names=False, targets=("to_k",))
+    assert main(["project", str(tmp_path / "to_k"), "--out", str(tmp_path / "out"), *paths(micro_space)]) == 1
+    assert "layers outside the space's layout" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

@@ -68,8 +68,10 @@ def load_pipeline(source: str | Path) -> StableDiffusionPipeline:
     return pipe
 
 
-def load_lora(pipe: StableDiffusionPipeline, lora: str | Path) -> None:
-    """Attach a standard diffusers/PEFT LoRA (a .safetensors file or a folder holding one)."""
+def load_lora(pipe: StableDiffusionPipeline, lora: str | Path, adapter_name: str = "w2w") -> None:
+    """Attach a standard LoRA (a .safetensors file, or a folder holding one) to the UNet as
+    `adapter_name`, through diffusers' own `load_lora_weights`: the files its `save_lora_weights`
+    writes (peft or diffusers key names), and what diffusers converts (kohya and A1111 files)."""
     path = Path(lora)
     if path.is_dir():
         files = sorted(path.glob("*.safetensors"))
@@ -79,10 +81,25 @@ def load_lora(pipe: StableDiffusionPipeline, lora: str | Path) -> None:
     if not path.is_file():
         raise FileNotFoundError(f"{lora}: no such LoRA file")
     try:
-        pipe.unet.load_lora_adapter(str(path.parent), weight_name=path.name, prefix=None,
-                                    adapter_name="w2w")
+        if _bare_unet_keys(path):  # peft's own names without `unet.`: load_lora_weights skips them
+            pipe.unet.load_lora_adapter(str(path.parent), weight_name=path.name, prefix=None,
+                                        adapter_name=adapter_name)
+        else:
+            pipe.load_lora_weights(str(path.parent), weight_name=path.name, adapter_name=adapter_name)
     except Exception as error:  # safetensors/peft raise many types for a bad file
         raise ValueError(f"{path}: not a loadable LoRA for this model: {error}") from error
+    if adapter_name not in (getattr(pipe.unet, "peft_config", None) or {}):
+        raise ValueError(f"{path}: holds no LoRA for the UNet")
+
+
+def _bare_unet_keys(path: Path) -> bool:
+    """Whether every key names a UNet block directly (peft's names, as w2w wrote them before it
+    wrote diffusers' format)."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), "pt") as f:
+        keys = list(f.keys())
+    return bool(keys) and all(k.startswith(("down_blocks.", "mid_block.", "up_blocks.")) for k in keys)
 
 
 def latent_size(pipe: StableDiffusionPipeline) -> int:

@@ -1,4 +1,5 @@
-"""`w2w edit`, `w2w sample`, `w2w invert`: new models from the weights2weights space.
+"""`w2w edit`, `w2w sample`, `w2w invert`: new models from the weights2weights space; `w2w project`:
+a LoRA trained elsewhere, placed in it.
 
 Each writes standard LoRA folders (pytorch_lora_weights.safetensors + adapter_config.json) and a
 preview grid, all in one atomic rename of the output folder. The folder is claimed before any work
@@ -143,6 +144,45 @@ def invert_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def projection_figures(basis, vector: np.ndarray) -> dict:
+    """Where `vector` (D,) sits in the space: its coefficients, and how much of it the space misses,
+    in standardised units (as the PCA measures) and in weights (distance from the mean model)."""
+    z = basis.standardise(vector)
+    c = z @ basis.components.T
+    inside = basis.to_weights(c)
+    off_mean = np.asarray(vector, np.float64) - basis.mean
+    return {"coefficients": c.tolist(),
+            "coefficients_in_train_std": (c / np.sqrt(basis.explained_variance)).tolist(),
+            "standardised_relative_residual": float(np.linalg.norm(z - c @ basis.components)
+                                                    / max(np.linalg.norm(z), 1e-30)),
+            "relative_residual": float(np.linalg.norm(vector - inside)
+                                       / max(np.linalg.norm(off_mean), 1e-30))}
+
+
+def project_command(args: argparse.Namespace) -> int:
+    claim_output(args.out, "project", args.force)  # before the heavy imports: a refusal is at once
+    sampler = preview_sampler(args)  # the params file is checked before any work
+    from w2w.adapters.files import loaded_adapter_vector
+    from w2w.base.pipeline import load_lora, load_pipeline
+    from w2w.space.loader import Space
+
+    space = Space.open(args.weights, args.basis)
+    pipe = load_pipeline(args.model)
+    load_lora(pipe, args.lora, adapter_name="projected")
+    if getattr(pipe.text_encoder, "peft_config", None):
+        raise ValueError(f"{args.lora}: the LoRA also adapts the text encoder, which the space does not "
+                         "model")
+    vector = loaded_adapter_vector(pipe.unet, "projected", space.layout, space.lora["r"],
+                                   space.lora["lora_alpha"])
+    figures = projection_figures(space.basis, vector)
+    write_models(space, {"": space.basis.to_weights(np.asarray(figures["coefficients"]))}, args.out,
+                 args.model, args.prompt, args.preview, sampler,
+                 {"command": "project", "lora": str(args.lora), **figures}, args.force)
+    print(f"the space misses {figures['relative_residual']:.1%} of the LoRA's distance from the mean model "
+          f"({figures['standardised_relative_residual']:.1%} standardised)")
+    return 0
+
+
 def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, required=True, help="output folder (LoRA + preview.png)")
     p.add_argument("--weights", type=Path, default=Path("data/weights.zarr"),
@@ -185,3 +225,10 @@ def add_space_commands(sub: argparse._SubParsersAction) -> None:
     i.add_argument("--mask", type=Path, help="greyscale image: where the loss counts (white)")
     add_common(i)
     i.set_defaults(func=invert_command)
+    p = sub.add_parser("project", help="place a LoRA trained elsewhere in the space: its coefficients, "
+                                       "reconstruction error and projected model")
+    p.add_argument("lora", type=Path,
+                   help="a LoRA .safetensors file or a folder holding one, in any format diffusers' "
+                        "load_lora_weights reads, of the space's rank and layers")
+    add_common(p)
+    p.set_defaults(func=project_command)
