@@ -21,6 +21,7 @@ from w2w.base.pipeline import assemble_pipeline
 from w2w.base.tokenizer import build_clip_tokenizer
 from w2w.fleet.run import run_finetune
 from w2w.params import Params
+from w2w.tracking import final_figures
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent  # the environment's console scripts: dvc, mlflow, dask
@@ -61,7 +62,7 @@ def tool_environment() -> dict[str, str]:
     return env
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def tool_env() -> dict[str, str]:
     return tool_environment()
 
@@ -105,6 +106,20 @@ def reproduced_project(tmp_path_factory) -> Path:
                           capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return project
+
+
+@pytest.fixture(scope="module")
+def two_configurations(reproduced_project: Path, tmp_path_factory) -> tuple[Path, dict[str, float]]:
+    """The reproduced micro project, then `dvc exp run` of a variant: a late choice, so that most
+    stages are reused (their figures must still reach the variant's parent). Returns the project and
+    the default configuration's figures, as its files held them before the variant."""
+    project = Path(shutil.copytree(reproduced_project, tmp_path_factory.mktemp("two") / "project",
+                                   symlinks=True))
+    default_figures = {k: v for stage in final_figures(project).values() for k, v in stage.items()}
+    variant = subprocess.run([str(BIN / "dvc"), "exp", "run", "-S", "evaluate_sampling.covariance=full"],
+                             cwd=project, env=tool_environment(), capture_output=True, text=True, timeout=600)
+    assert variant.returncode == 0, variant.stdout[-3000:] + variant.stderr[-3000:]
+    return project, default_figures
 
 
 @pytest.fixture

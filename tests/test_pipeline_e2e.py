@@ -52,6 +52,31 @@ def start_server(db: Path, port: int, log: Path, env: dict[str, str]) -> subproc
     raise RuntimeError("mlflow server did not come up in 120 s")
 
 
+def tags(run: dict) -> dict[str, str]:
+    return {t["key"]: t["value"] for t in run["data"].get("tags", [])}
+
+
+@pytest.fixture(scope="module")
+def ui_server(two_configurations, tmp_path_factory, tool_env):
+    """A real `mlflow server` on the two configurations' store, and what its REST API lists: the
+    experiment, its runs, and the two parents, oldest first."""
+    project, _ = two_configurations
+    port = free_port()
+    server = start_server(project / "mlflow.db", port, tmp_path_factory.mktemp("server") / "server.log",
+                          tool_env)
+    try:
+        api = f"http://127.0.0.1:{port}/api/2.0/mlflow"
+        experiment = rest(api, "/experiments/get-by-name?experiment_name=w2w")["experiment"]
+        runs = rest(api, "/runs/search", {"experiment_ids": [experiment["experiment_id"]],
+                                          "max_results": 100})["runs"]
+        parents = sorted((r for r in runs if tags(r).get("w2w.role") == "pipeline"),
+                         key=lambda r: r["info"]["start_time"])
+        yield {"url": f"http://127.0.0.1:{port}", "experiment": experiment, "runs": runs, "parents": parents}
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
 def merged_figures(project: Path) -> dict[str, float]:
     return {k: v for stage in final_figures(project).values() for k, v in stage.items()}
 
@@ -102,8 +127,8 @@ def check_evaluation_outputs(project: Path) -> None:
         assert (project / "reports" / grid).stat().st_size > 0
 
 
-def test_repro_then_runs_visible_over_rest(reproduced_copy, tmp_path, tool_env):
-    project_copy = reproduced_copy  # after `dvc repro` (the shared fixture)
+def test_repro_then_runs_visible_over_rest(two_configurations, ui_server):
+    project_copy, default_figures = two_configurations
     judge_metrics = json.loads((project_copy / "metrics" / "judge.json").read_text())
     assert {"clean", "vae_round_trip", "same_identity_cosine_drop"} <= set(judge_metrics["robustness"])
     assert {"trait_error_identity_mean", "trait_error_chance"} <= set(judge_metrics["traits"])
@@ -123,29 +148,10 @@ def test_repro_then_runs_visible_over_rest(reproduced_copy, tmp_path, tool_env):
     directions = json.loads((project_copy / "metrics" / "directions.json").read_text())
     assert 0 <= directions["auc_min"] <= 1 and directions["attributes"] >= 1
     check_evaluation_outputs(project_copy)
-    default_figures = merged_figures(project_copy)  # what the default configuration's files hold
-    variant = subprocess.run([str(BIN / "dvc"), "exp", "run", "-S", "pca.components=8"], cwd=project_copy,
-                             env=tool_env, capture_output=True, text=True, timeout=600)
-    assert variant.returncode == 0, variant.stdout[-3000:] + variant.stderr[-3000:]
-    assert json.loads((project_copy / "metrics" / "pca.json").read_text())["components"] == 8
 
-    port = free_port()
-    server = start_server(project_copy / "mlflow.db", port, tmp_path / "server.log", tool_env)
-    try:
-        base = f"http://127.0.0.1:{port}/api/2.0/mlflow"
-        experiment = rest(base, "/experiments/get-by-name?experiment_name=w2w")["experiment"]
-        runs = rest(base, "/runs/search", {"experiment_ids": [experiment["experiment_id"]],
-                                           "max_results": 100})["runs"]
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-
-    def tags(run):
-        return {t["key"]: t["value"] for t in run["data"].get("tags", [])}
-
-    parents = sorted((r for r in runs if tags(r).get("w2w.role") == "pipeline"),
-                     key=lambda r: r["info"]["start_time"])
-    assert len(parents) == 2  # the default configuration and the pca.components=8 variant
+    runs = ui_server["runs"]
+    parents = ui_server["parents"]
+    assert len(parents) == 2  # the default configuration and the full-covariance variant
     parent_id = parents[0]["info"]["run_id"]
     stages = {r["info"]["run_name"]: r for r in runs
               if tags(r).get("w2w.role") == "stage" and tags(r)["mlflow.parentRunId"] == parent_id}
@@ -153,18 +159,21 @@ def test_repro_then_runs_visible_over_rest(reproduced_copy, tmp_path, tool_env):
                            "evaluate_finetune", "pca", "directions", "evaluate_edits",
                            "evaluate_inversion", "evaluate_sampling"}
     compared = [{p["key"]: p["value"] for p in parent["data"]["params"]} for parent in parents]
-    assert [c["pca.components"] for c in compared] == ["256", "8"]
+    assert [c["evaluate_sampling.covariance"] for c in compared] == ["diagonal", "full"]
     # each parent carries every stage's final figures, equal to its configuration's metrics files,
     # the variant's reused stages (judge, finetune, ...) included: the same columns in the UI
-    for parent, figures in zip(parents, (default_figures, merged_figures(project_copy)), strict=True):
+    variant_figures = merged_figures(project_copy)
+    assert variant_figures != default_figures and set(variant_figures) == set(default_figures)
+    for parent, figures in zip(parents, (default_figures, variant_figures), strict=True):
         logged = {m["key"]: m["value"] for m in parent["data"]["metrics"]}
         assert logged == pytest.approx(figures)
         assert {"evaluate_edits.flip_rate_mean", "evaluate_inversion.w2w.ood_mean", "judge.identity_auc",
                 "evaluate_inversion.ladder.rungs.w2w_inversion.similarity_mean",
                 "finetune.loss_mean"} <= set(logged)
     variant_tags = tags(parents[1])
-    assert variant_tags["w2w.stage.judge"] == variant_tags["w2w.stage.finetune"] == "reused"
-    assert variant_tags["w2w.stage.pca"] == variant_tags["w2w.stage.evaluate_edits"] == "ran"
+    assert variant_tags["w2w.stage.judge"] == variant_tags["w2w.stage.pca"] == "reused"
+    assert variant_tags["w2w.stage.evaluate_edits"] == "reused"
+    assert variant_tags["w2w.stage.evaluate_sampling"] == "ran"
     children = [r for r in runs if tags(r).get("mlflow.parentRunId") == parent_id]
     assert parents[0]["info"]["end_time"] >= max(r["info"]["end_time"] for r in children)  # spans them
     for name, run in stages.items():
@@ -182,3 +191,52 @@ def test_repro_then_runs_visible_over_rest(reproduced_copy, tmp_path, tool_env):
     artifacts = project_copy / "mlartifacts"
     assert list(artifacts.rglob("contact_sheet.png")), "contact sheet not logged as an artifact"
     assert list(artifacts.rglob("samples.png")), "base sample grid not logged as an artifact"
+
+
+def is_number(text: str) -> bool:
+    try:
+        return float(text) == float(text)  # not NaN
+    except ValueError:
+        return False
+
+
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's package: Playwright's own browser download is not reachable
+
+
+def test_mlflow_ui_shows_both_parents_with_headlines_and_compares_them(ui_server, tmp_path):
+    """In a real headless browser: the README's headline view lists both parents with the headline
+    columns filled, and ticking both and pressing Compare opens MLflow's compare view of the two.
+    Screenshots of each state go to this test's tmp dir."""
+    if not CHROMIUM.is_file():
+        pytest.skip(f"no browser at {CHROMIUM}: `apt-get install -y chromium` (.ci/run installs it)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright's Python package is missing")
+    from w2w.tracking import HEADLINES, headline_view_url
+
+    names = [p["info"]["run_name"] for p in ui_server["parents"]]
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1920, "height": 1000})
+            page.goto(headline_view_url(ui_server["experiment"]["experiment_id"], ui_server["url"]),
+                      timeout=180_000)
+            for name in names:
+                page.get_by_text(name, exact=True).wait_for(timeout=180_000)
+            page.screenshot(path=tmp_path / "headline-view.png")
+            headers = set(page.locator("[role=columnheader]").all_inner_texts())
+            shown = [h for h in HEADLINES if h in headers]
+            assert len(shown) >= 5, headers  # the grid draws only the columns in view
+            for name in names:
+                row = page.locator("[role=row]", has_text=name)  # the pinned part: tick box and name
+                parts = page.locator(f"[role=row][row-index='{row.get_attribute('row-index')}']")
+                figures = [c for text in parts.all_inner_texts() for c in text.split("\n") if is_number(c)]
+                assert len(figures) >= len(shown), (name, figures)  # every headline in view has a figure
+                row.locator("input.ag-checkbox-input").check()
+            page.get_by_role("button", name="Compare").click()
+            page.wait_for_url("**compare-runs**", timeout=60_000)
+            page.get_by_text("Comparing 2 Runs").wait_for(timeout=120_000)
+            for text in (*names, "evaluate_sampling.covariance", "diagonal", "full"):
+                page.get_by_text(text, exact=True).first.wait_for(state="attached", timeout=60_000)
+            page.screenshot(path=tmp_path / "compare.png", full_page=True)
+        finally:
+            browser.close()
+    assert all((tmp_path / shot).stat().st_size > 0 for shot in ("headline-view.png", "compare.png"))

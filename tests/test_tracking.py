@@ -95,3 +95,20 @@ def test_env_uri_wins(store, monkeypatch, tmp_path):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{other}")
     run_stage("synthesize", profile_params(None), {"x": 1})
     assert other.exists() and not (store / "mlflow.db").exists()
+
+
+def test_the_headline_view_names_figures_the_default_run_has(store):
+    """The saved view's columns are figures the committed default run's files hold, spelled as the
+    MLflow UI keys metric columns; it is on the experiment, with the runs table as its page."""
+    root = Path(__file__).resolve().parents[1]
+    committed = {k for figures in tracking.final_figures(root).values() for k in figures}
+    assert set(tracking.HEADLINES) <= committed, set(tracking.HEADLINES) - committed
+    run_stage("synthesize", profile_params(None), {"identities": 3})
+    client = MlflowClient(tracking.tracking_uri(store))
+    experiment = client.get_experiment_by_name(tracking.EXPERIMENT)
+    view = json.loads(experiment.tags[tracking.VIEW_TAG])
+    assert view["selectedColumns"] == [f"metrics.`{name}`" for name in tracking.HEADLINES]
+    assert view["searchFilter"] == "tags.`w2w.role` = 'pipeline'"
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    url = tracking.headline_view_url(experiment.experiment_id)
+    assert url.endswith(f"/#/experiments/{experiment.experiment_id}/runs?viewStateShareKey=headlines")

@@ -9,6 +9,9 @@
   (`final_figures`: `evaluate_edits.flip_rate_mean`), whether the stage ran under it or DVC reused
   its outputs (tag `w2w.stage.<stage>`: ran | reused), and spans its stages' time, so that two
   configurations compare column by column in the MLflow UI.
+- A saved view of the runs table, `headlines`: the parents only, newest first, with the headline
+  figures as columns (HEADLINES). MLflow has no server-side default columns; a view is stored as an
+  experiment tag and opened by URL (`headline_view_url`).
 """
 
 from __future__ import annotations
@@ -38,6 +41,24 @@ EXPERIMENT = "w2w"
 TAG_CONFIG = "w2w.config_hash"
 TAG_ROLE = "w2w.role"
 TAG_STAGE = "w2w.dvc_stage"
+VIEW = "headlines"
+VIEW_TAG = f"mlflow.sharedViewState.{VIEW}"  # where the MLflow UI looks up ?viewStateShareKey=headlines
+KIND_TAG, KIND = "mlflow.experimentKind", "custom_model_development"  # the UI's runs table, not GenAI pages
+HEADLINES = (  # the README's current figures, in its order
+    "judge.identity_auc",
+    "evaluate_base.prompt_attribute_fidelity",
+    "evaluate_finetune.identity_similarity_mean",
+    "evaluate_finetune.trait_error_mean",
+    "evaluate_inversion.ladder.identity_share_mean",
+    "directions.auc_min",
+    "evaluate_edits.flip_rate_mean",
+    "evaluate_edits.identity_similarity_mean",
+    "evaluate_edits.other_attributes_kept_mean",
+    "evaluate_inversion.w2w.in_distribution_mean",
+    "evaluate_inversion.single_image_lora.in_distribution_mean",
+    "evaluate_inversion.w2w.ood_mean",
+    "evaluate_sampling.consistency_difference",
+)
 
 
 def tracking_uri(root: Path) -> str:
@@ -45,11 +66,27 @@ def tracking_uri(root: Path) -> str:
 
 
 def ensure_experiment(client: MlflowClient, root: Path) -> str:
+    """The `w2w` experiment, created on first use, with the headline view saved on it."""
     experiment = client.get_experiment_by_name(EXPERIMENT)
-    if experiment is not None:
-        return experiment.experiment_id
-    artifacts = os.environ.get("W2W_ARTIFACT_ROOT") or (root / "mlartifacts").as_uri()
-    return client.create_experiment(EXPERIMENT, artifact_location=artifacts)
+    if experiment is None:
+        artifacts = os.environ.get("W2W_ARTIFACT_ROOT") or (root / "mlartifacts").as_uri()
+        experiment = client.get_experiment(client.create_experiment(EXPERIMENT, artifact_location=artifacts))
+    for key, value in ((VIEW_TAG, headline_view()), (KIND_TAG, KIND)):
+        if experiment.tags.get(key) != value:
+            client.set_experiment_tag(experiment.experiment_id, key, value)
+    return experiment.experiment_id
+
+
+def headline_view() -> str:
+    """The runs table's state as the MLflow UI saves a shared view: its column keys are
+    `metrics.<backquoted name>`, and the search fields as in its URL."""
+    return json.dumps({"selectedColumns": [f"metrics.`{name}`" for name in HEADLINES],
+                       "searchFilter": f"tags.`{TAG_ROLE}` = 'pipeline'",
+                       "orderByKey": "attributes.start_time", "orderByAsc": False}, sort_keys=True)
+
+
+def headline_view_url(experiment_id: str, server: str = "http://127.0.0.1:5000") -> str:
+    return f"{server}/#/experiments/{experiment_id}/runs?viewStateShareKey={VIEW}"
 
 
 def ensure_parent_run(client: MlflowClient, experiment_id: str, params: Params, commit: str) -> str:
@@ -190,11 +227,13 @@ def stage_run(stage: str, params: Params, sections: tuple[str, ...]) -> Iterator
     update_parent(client, parent_id, root, stage)  # after the stage wrote its files
 
 
-def record_pipeline(params: Params, stage: str = "report") -> None:
+def record_pipeline(params: Params, stage: str = "report") -> str:
     """The pipeline's last stage (no run of its own): bring the configuration's parent up to date
-    with every stage's figures."""
+    with every stage's figures. Returns the experiment's id."""
     root = repo_root()
     client = MlflowClient(tracking_uri(root))
-    parent_id = ensure_parent_run(client, ensure_experiment(client, root), params, git_commit(root))
+    experiment_id = ensure_experiment(client, root)
+    parent_id = ensure_parent_run(client, experiment_id, params, git_commit(root))
     update_parent(client, parent_id, root, stage)
+    return experiment_id
 
