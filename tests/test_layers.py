@@ -25,6 +25,7 @@ LAYERS = [
     {"space"},      # the weights2weights space: PCA, directions, edit, sample, invert
     {"evaluate"},   # every measurement
     {"reference"},  # importing the published reference space
+    {"explore"},    # the local web app on the space
     {"cli"},
 ]
 LAYER_OF = {name: i for i, layer in enumerate(LAYERS) for name in layer}

@@ -1,5 +1,6 @@
 """The `w2w` command line: `w2w params check|show|use|overrides`, `w2w world show`, `w2w generate`,
-`w2w export`, `w2w edit`, `w2w sample`, `w2w invert`, `w2w import-reference`."""
+`w2w export`, `w2w edit`, `w2w sample`, `w2w invert`, `w2w project`, `w2w import-reference`,
+`w2w explore`."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import warnings
 from functools import partial
 from pathlib import Path
 
+from w2w.explore.cli import add_explore_command
 from w2w.params import PARAMS_FILE, load_params_or_exit
 from w2w.reference.cli import add_reference_commands
 from w2w.space.cli import add_space_commands
@@ -216,6 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.set_defaults(func=_export)
     add_space_commands(sub)
     add_reference_commands(sub)
+    add_explore_command(sub)
     return parser
 
 

@@ -10,6 +10,7 @@ to the coefficients.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -75,20 +76,22 @@ def load_image(path: str | Path, size: int) -> np.ndarray:
 
 def invert(pipe: StableDiffusionPipeline, basis: Basis, layout: AdapterLayout, rank: int, alpha: float,
            image: np.ndarray, prompt: str, k: int, steps: int, lr: float, seed: int = 0, batch: int = 8,
-           mask: np.ndarray | None = None, whiten: bool = True, progress: bool = True) -> np.ndarray:
+           mask: np.ndarray | None = None, whiten: bool = True, progress: bool = True,
+           on_step: Callable[[int], None] | None = None) -> np.ndarray:
     """Coefficients (basis.k,) of the model of the identity in `image` (S, S, 3) uint8; only the
     first k are optimised. `mask` (S, S) in [0, 1] weights the loss (e.g. the face region).
 
     `whiten`: Adam works on c / sigma (sigma: the train std of each coefficient), so every step
-    moves each component in proportion to its spread in the population, not by the same amount."""
+    moves each component in proportion to its spread in the population, not by the same amount.
+    `on_step(i)` runs after step i (a progress bar; an exception from it stops the inversion)."""
     return invert_batch(pipe, basis, layout, rank, alpha, image[None], prompt, k, steps, lr, seed, batch,
-                        mask, whiten, progress)[0]
+                        mask, whiten, progress, on_step)[0]
 
 
 def invert_batch(pipe: StableDiffusionPipeline, basis: Basis, layout: AdapterLayout, rank: int,
                  alpha: float, images: np.ndarray, prompt: str, k: int, steps: int, lr: float,
                  seed: int = 0, batch: int = 8, mask: np.ndarray | None = None, whiten: bool = True,
-                 progress: bool = True) -> np.ndarray:
+                 progress: bool = True, on_step: Callable[[int], None] | None = None) -> np.ndarray:
     """`invert` for K images (K, S, S, 3) in one pass: coefficients (K, basis.k). Image j draws its
     noise from seed + j, so its result equals `invert(images[j], seed=seed + j)`."""
     k, n = min(k, basis.k), len(images)
@@ -112,7 +115,7 @@ def invert_batch(pipe: StableDiffusionPipeline, basis: Basis, layout: AdapterLay
         params = [p for w in wrappers for p in (w.lora_a, w.lora_b)]
         for w in wrappers:
             w.blocks = True
-        for _ in tqdm(range(steps), desc="invert", unit="step", disable=not progress):
+        for step in tqdm(range(steps), desc="invert", unit="step", disable=not progress):
             load_flat_adapters(wrappers, layout, mean + std * ((sigma * u.detach()) @ comps))  # (K, D)
             noise = torch.cat([torch.randn((batch, *x0.shape[1:]), generator=g) for g in generators])
             t = torch.cat([torch.randint(0, scheduler.config.num_train_timesteps, (batch,), generator=g)
@@ -127,6 +130,8 @@ def invert_batch(pipe: StableDiffusionPipeline, basis: Basis, layout: AdapterLay
             opt.zero_grad()
             u.grad = sigma * ((std * grad_w) @ comps.T)
             opt.step()
+            if on_step is not None:
+                on_step(step)
     out = np.zeros((n, basis.k))
     out[:, :k] = (sigma * u.detach()).numpy()
     return out
