@@ -6,13 +6,22 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
+import pandas as pd
 import pytest
+from committed import section
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from snapshot import snapshot
 
+from w2w.adapters.layout import AdapterLayout
+from w2w.errors import InputError
+from w2w.fleet.config import lora_config_dict
+from w2w.fleet.shards import read_shard_layout, stack_shards
+
 SHARD = "data/fleet/shard-00000.safetensors"
+FLEET = section("finetune", "micro", lora_alpha=27.0, identities_per_shard=12)  # micro_space's fleet
 
 
 def damage(path, how: str) -> str:
@@ -35,11 +44,11 @@ def damage(path, how: str) -> str:
     return expected
 
 
-@pytest.mark.parametrize("how", ["missing key", "short key", "nan row"])
-def test_a_damaged_shard_is_one_line_naming_file_and_key(project_copy, micro_world, micro_space, how):
+def test_a_damaged_shard_is_one_line_naming_file_and_key(project_copy, micro_world, micro_space):
+    """The real stage process, on a shard with a NaN row."""
     shutil.copytree(micro_world, project_copy / "data" / "world")
     shutil.copytree(micro_space / "fleet", project_copy / "data" / "fleet")
-    expected = damage(project_copy / SHARD, how)
+    expected = damage(project_copy / SHARD, "nan row")
     before = snapshot(project_copy)
     result = subprocess.run([sys.executable, "stages/stack.py"], cwd=project_copy, capture_output=True,
                             text=True, timeout=600)
@@ -50,3 +59,19 @@ def test_a_damaged_shard_is_one_line_naming_file_and_key(project_copy, micro_wor
     after = snapshot(project_copy)
     assert {path: after.get(path) for path in before} == before  # nothing that existed was changed
     assert not (project_copy / "data" / "weights.zarr").exists()
+
+
+@pytest.mark.parametrize("how", ["missing key", "short key"])
+def test_each_fault_names_the_file_and_the_key(micro_world, micro_space, tmp_path, how):
+    """The other faults, through the stacking the stage calls (its one-line report: the test above)."""
+    fleet = Path(shutil.copytree(micro_space / "fleet", tmp_path / "fleet"))
+    shard = fleet / Path(SHARD).name
+    expected = damage(shard, how)
+    table = pd.read_parquet(micro_world / "identities.parquet")
+    shards = sorted(fleet.glob("shard-*.safetensors"))
+    layout = AdapterLayout.from_json(read_shard_layout(shards[-1]))
+    with pytest.raises(InputError) as refused:
+        stack_shards(shards, table["identity_id"].to_numpy(), table["split"].to_numpy(), layout,
+                     lora_config_dict(FLEET), tmp_path / "weights.zarr", FLEET.identities_per_shard)
+    assert str(refused.value).startswith(f"{shard}: {expected}"), str(refused.value)
+    assert not (tmp_path / "weights.zarr").exists()

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from cli_run import run_w2w
 from PIL import Image
 from safetensors.torch import load_file
 from snapshot import snapshot
@@ -80,8 +81,9 @@ def test_bad_input_is_a_clear_error(micro_space, tmp_path, monkeypatch, capsys, 
 
 
 def test_invert_speaks_to_the_user_in_one_line_each(micro_space, tmp_path):
-    """Through the real CLI: a directory and a 1x1 image are refused by name before any work; a wide
-    image is centre-cropped with a one-line warning, and no warning meant for developers shows."""
+    """A directory and a 1x1 image are refused by name before any work; through the real console
+    script, a wide image is centre-cropped with a one-line warning, and no warning meant for
+    developers shows (the process's own warning filters)."""
     wide = np.zeros((40, 64, 3), np.uint8)
     Image.fromarray(wide).save(tmp_path / "wide.png")
     Image.fromarray(wide[:1, :1]).save(tmp_path / "dot.png")
@@ -94,7 +96,8 @@ def test_invert_speaks_to_the_user_in_one_line_each(micro_space, tmp_path):
 
     for image, message in [(tmp_path / "photos", "photos: is a directory, not an image file"),
                            (tmp_path / "dot.png", "dot.png: 1x1 is too small to hold a face (at least 16")]:
-        result = invert(image, "refused")
+        result = run_w2w("invert", image, "--steps", "2", "--out", tmp_path / "refused", *paths(micro_space),
+                         cwd=tmp_path)  # in this process: the refusal is the same main()
         assert result.returncode == 1 and message in result.stderr, result.stderr
         assert "invert:" not in result.stderr and "Traceback" not in result.stderr
     assert snapshot(tmp_path) == before

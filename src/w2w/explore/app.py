@@ -8,15 +8,18 @@ state), never a traceback, and the server keeps serving. One visitor at a time i
 
 from __future__ import annotations
 
+import os
 import tempfile
 import threading
 from pathlib import Path
 
-import gradio as gr
-import numpy as np
-from PIL import Image
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # a local app: nothing is sent anywhere
 
-from w2w.explore.session import NO_DELAY, CancelledError, ExploreSpace, ImageError
+import gradio as gr  # noqa: E402  (after the analytics switch)
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from w2w.explore.session import NO_DELAY, CancelledError, ExploreSpace, ImageError  # noqa: E402
 
 MAX_UPLOAD = "20mb"
 PROGRESS = gr.Progress()  # Gradio finds a handler's progress bar by this default
