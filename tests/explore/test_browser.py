@@ -93,6 +93,9 @@ def test_explore_in_a_real_browser(served, tmp_path):
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1100})
+            outside = []  # a local app asks nothing of the internet (fonts included)
+            page.on("request", lambda r: outside.append(r.url) if r.url.startswith("http")
+                    and not r.url.startswith(url) else None)
             page.goto(url, timeout=120_000)
             page.locator("#show").click()
             page.locator("#grid img").wait_for(timeout=120_000)
@@ -134,6 +137,7 @@ def test_explore_in_a_real_browser(served, tmp_path):
         finally:
             browser.close()
     assert answers(url)  # still serving after the refusal
+    assert not outside, outside[:5]
     assert all((shots / f).stat().st_size > 0 for f in ("1-identity.png", "2-edited.png", "4-inverted.png"))
     pipe = load_pipeline(space / "base" / "model")
     plain = generate(pipe, "sks person", 1, 0, 3, 2.0)
