@@ -99,6 +99,18 @@ def test_imported_basis_serves_edit_sample_invert(setup, micro_space, tmp_path, 
     # the reference's wrapper prefix is gone: the names stock diffusers' save_lora_weights writes
     assert set(exported) == {f"unet.{key}" for key in layout.keys}
 
+    # `w2w explore` on the imported basis: its models are the identities, and they edit and render
+    from w2w.explore.session import ExploreSpace
+    from w2w.params import PreviewParams
+
+    explorer = ExploreSpace.open(tmp_path / "no-fleet", ref / "basis", ref / "directions", model,
+                                 PreviewParams(sampler_steps=2, guidance_scale=2.0, seed=0))
+    models = explorer.identity_ids
+    assert models == [int(i) for i in explorer.space.basis.train_identity_ids] and 3 in models
+    start = explorer.identity(3)
+    moved = explorer.edited(start, {"Eyeglasses": 2.0})
+    assert not np.array_equal(moved, start) and explorer.render(moved).shape[0] == 4
+
 
 @pytest.mark.parametrize("protocol", [2, 4])  # GLOBAL, and STACK_GLOBAL (pickle's default since 3.8)
 def test_malicious_tensor_file_is_refused_and_its_code_never_runs(setup, tmp_path, tool_env, protocol):
