@@ -39,6 +39,15 @@ def test_sliders_compose_and_change_the_samples(explorer):
     assert explorer.judged(plain) == {}  # no judge given: nothing judged
 
 
+def test_identities_are_labelled_train_or_held_out(explorer):
+    group = explorer.space.group
+    heldout = dict(zip(group["identity_ids"][:].tolist(), group["heldout"][:].tolist(), strict=True))
+    for identity in explorer.identity_ids:
+        split = "held-out" if heldout[identity] else "train"
+        assert explorer.identity_label(identity) == f"{identity} ({split})"
+    assert any(heldout.values()) and not all(heldout.values())
+
+
 def test_a_sampled_identity_is_the_basis_sample_of_that_seed(explorer):
     np.testing.assert_array_equal(explorer.sampled(5), sample(explorer.space.basis, 1, 5)[0])
     assert not np.array_equal(explorer.sampled(5), explorer.sampled(6))

@@ -43,8 +43,8 @@ def _explore_page(explorer: ExploreSpace) -> None:
     start = gr.State(None)      # the model picked, sampled or inverted: the sliders edit it
     label = gr.State("")
     with gr.Row():
-        identity = gr.Dropdown([str(i) for i in explorer.identity_ids], value=str(explorer.identity_ids[0]),
-                               label="identity", elem_id="identity")
+        identity = gr.Dropdown([(explorer.identity_label(i), str(i)) for i in explorer.identity_ids],
+                               value=str(explorer.identity_ids[0]), label="identity", elem_id="identity")
         show = gr.Button("Show identity", elem_id="show")
         seed = gr.Number(0, precision=0, label="seed of a new identity", elem_id="seed")
         new = gr.Button("Sample a new identity", elem_id="sample")
@@ -90,7 +90,7 @@ def _explore_page(explorer: ExploreSpace) -> None:
 
     def show_identity(chosen):
         try:
-            return shown(explorer.identity(int(chosen)), f"identity {int(chosen)}")
+            return shown(explorer.identity(int(chosen)), f"identity {explorer.identity_label(int(chosen))}")
         except (ValueError, TypeError) as error:
             return refused(str(error))
 

@@ -68,6 +68,14 @@ class ExploreSpace:
             return [int(i) for i in self.space.basis.train_identity_ids]
         return [int(i) for i in np.asarray(self.space.group["identity_ids"][:])]
 
+    def identity_label(self, identity: int) -> str:
+        """"12 (held-out)", "3 (train)": the fleet says which; an imported basis's models are its train."""
+        if self.space.group is None or "heldout" not in self.space.group:
+            return f"{identity} (train)"
+        ids = np.asarray(self.space.group["identity_ids"][:])
+        heldout = bool(np.asarray(self.space.group["heldout"][:])[ids == identity][0])
+        return f"{identity} ({'held-out' if heldout else 'train'})"
+
     def identity(self, identity: int) -> np.ndarray:
         return self.space.row(int(identity))
 
