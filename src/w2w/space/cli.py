@@ -29,14 +29,13 @@ def write_models(space: Space, vectors: dict[str, np.ndarray], out: Path, model:
     """One LoRA folder per vector (out/<name>/, or out/ itself for the name ""), a preview grid
     (a row of samples per model) and info.json; atomically. With `delayed_from`, previews sample
     with those weights for t > delay and the new ones after (delayed injection)."""
-    from w2w.adapters.files import lora_config, write_lora_files
-    from w2w.adapters.merge import merged
-    from w2w.base.pipeline import generate, load_pipeline
+    from w2w.adapters.files import write_lora_files
+    from w2w.base.pipeline import load_pipeline
     from w2w.outputs import output_folder
-    from w2w.space.delayed import generate_delayed
+    from w2w.space.delayed import model_samples
     from w2w.world.dataset import contact_sheet
 
-    config = lora_config(space.lora["r"], space.lora["lora_alpha"], tuple(space.lora["target_modules"]))
+    config = space.lora_config()
     pipe = load_pipeline(model) if preview else None
     rows = []
     with output_folder(out, info["command"], force, info) as tmp:
@@ -44,15 +43,10 @@ def write_models(space: Space, vectors: dict[str, np.ndarray], out: Path, model:
             folder = tmp / name if name else tmp
             folder.mkdir(exist_ok=True)
             write_lora_files(vector, space.layout, config, folder)
-            scaling = config.lora_alpha / config.r
-            if pipe is not None and delayed_from is not None:
-                rows.append(generate_delayed(pipe, space.layout, scaling, delayed_from, vector, delay,
-                                             prompt, preview, sampler.seed, sampler.sampler_steps,
-                                             sampler.guidance_scale))
-            elif pipe is not None:
-                with merged(pipe.unet, space.layout.unflatten(vector), scaling):
-                    rows.append(generate(pipe, prompt, preview, sampler.seed, sampler.sampler_steps,
-                                         sampler.guidance_scale))
+            if pipe is not None:
+                rows.append(model_samples(pipe, space.layout, space.scaling, vector, prompt, preview,
+                                          sampler.seed, sampler.sampler_steps, sampler.guidance_scale,
+                                          delayed_from, delay))
         if rows:
             contact_sheet(np.concatenate(rows), rows=len(rows), cols=preview).save(tmp / "preview.png")
     print(f"wrote {out}")

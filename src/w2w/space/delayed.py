@@ -13,7 +13,8 @@ import torch
 from diffusers import StableDiffusionPipeline
 
 from w2w.adapters.layout import AdapterLayout, lora_layer_names
-from w2w.adapters.merge import merge_lora
+from w2w.adapters.merge import merge_lora, merged
+from w2w.base.pipeline import generate
 
 
 def generate_delayed(pipe: StableDiffusionPipeline, layout: AdapterLayout, scaling: float,
@@ -51,3 +52,14 @@ def generate_delayed(pipe: StableDiffusionPipeline, layout: AdapterLayout, scali
             for name, weight in base.items():
                 unet.get_submodule(name).weight.copy_(weight)
     return (np.clip(images, 0, 1) * 255).round().astype(np.uint8)
+
+
+def model_samples(pipe: StableDiffusionPipeline, layout: AdapterLayout, scaling: float, vector: np.ndarray,
+                  prompt: str, n: int, seed: int, steps: int, guidance: float,
+                  start: np.ndarray | None = None, delay: int | None = None) -> np.ndarray:
+    """n samples (n, S, S, 3) uint8 of the model `vector`; with `start` and `delay` T, delayed
+    injection: `start` for timesteps above T, then `vector`."""
+    if start is not None and delay is not None:
+        return generate_delayed(pipe, layout, scaling, start, vector, delay, prompt, n, seed, steps, guidance)
+    with merged(pipe.unet, layout.unflatten(vector), scaling):
+        return generate(pipe, prompt, n, seed, steps, guidance)

@@ -34,6 +34,18 @@ class Space:
         stacked = open_stacked(weights)
         return cls(stacked.group, stacked.layout, stacked.lora_config, loaded)
 
+    @property
+    def scaling(self) -> float:
+        """alpha / r: what B @ A is multiplied by."""
+        return float(self.lora["lora_alpha"]) / float(self.lora["r"])
+
+    def lora_config(self):
+        """The space's LoraConfig, for writing its models as LoRA files (peft: imported only here)."""
+        from w2w.adapters.files import lora_config
+
+        lora = self.lora
+        return lora_config(int(lora["r"]), float(lora["lora_alpha"]), tuple(lora["target_modules"]))
+
     def row(self, identity: int) -> np.ndarray:
         if self.group is None:  # an imported basis: identity = model row, rebuilt from its coefficients
             ids = self.basis.train_identity_ids
