@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from w2w.explore.app import sheet
+from w2w.explore.app import slider_move
 from w2w.explore.cli import EXPLORE_STEPS
 from w2w.explore.session import ExploreSpace
 from w2w.params import load_params
@@ -46,9 +46,7 @@ def main() -> None:
         strengths = {attributes[move % len(attributes)]: float(rng.choice([-2, -1, 1, 2])),
                      attributes[(move + 3) % len(attributes)]: 1.0}  # two sliders composed
         began = time.perf_counter()
-        images = explorer.render(explorer.edited(start, strengths))
-        explorer.judged(images)
-        sheet(images)
+        slider_move(explorer, start, strengths)
         if move >= 3:
             times.append(time.perf_counter() - began)
     result = {"command": " ".join(["python", *sys.argv]), "moves": args.moves,

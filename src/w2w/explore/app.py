@@ -77,8 +77,7 @@ def _explore_page(explorer: ExploreSpace) -> None:
     files = gr.File(label="the current model", file_count="multiple", elem_id="files")
 
     def shown(vector: np.ndarray, text: str):
-        images = explorer.render(vector)
-        return (vector, text, sheet(images), explorer.judged(images), f"**{text}**",
+        return (vector, text, *slider_move(explorer, vector, {}), f"**{text}**",
                 *[0.0] * len(sliders), NO_DELAY)
 
     outputs = [start, label, grid, judged, status, *sliders, delay]
@@ -102,9 +101,7 @@ def _explore_page(explorer: ExploreSpace) -> None:
     def edited(model, t, *values):
         if model is None:
             return refused("pick, sample or invert an identity first", 2)
-        vector = explorer.edited(model, dict(zip(attributes, values, strict=True)))
-        images = explorer.render(vector, model, int(t))
-        return sheet(images), explorer.judged(images)
+        return slider_move(explorer, model, dict(zip(attributes, values, strict=True)), int(t))
 
     def inverted(file, chosen, n, progress=PROGRESS):
         cancel.clear()
@@ -127,7 +124,7 @@ def _explore_page(explorer: ExploreSpace) -> None:
             return refused("inversion cancelled")
         return shown(vector, f"inverted from {name}")
 
-    def downloaded(model, text, t, *values):
+    def downloaded(model, text, *values):
         if model is None:
             return refused("pick, sample or invert an identity first", 1)
         strengths = dict(zip(attributes, values, strict=True))
@@ -142,13 +139,20 @@ def _explore_page(explorer: ExploreSpace) -> None:
     def reset_all(model):
         if model is None:
             return [gr.skip()] * (2 + len(sliders)) + [NO_DELAY]
-        images = explorer.render(model)
-        return sheet(images), explorer.judged(images), *[0.0] * len(sliders), NO_DELAY
+        return *slider_move(explorer, model, {}), *[0.0] * len(sliders), NO_DELAY
 
     reset.click(reset_all, start, [grid, judged, *sliders, delay])
     inversion = run.click(inverted, [upload, painting, steps], outputs)
     stop.click(cancel.set, None, None, cancels=[inversion], queue=False)
-    download.click(downloaded, [start, label, delay, *sliders], files)
+    download.click(downloaded, [start, label, *sliders], files)
+
+
+def slider_move(explorer: ExploreSpace, start: np.ndarray, strengths: dict[str, float],
+                delay: int = NO_DELAY) -> tuple[np.ndarray, dict[str, float]]:
+    """What the page shows for `start` with the sliders at `strengths` (none: the model itself): the
+    grid picture and the judged attributes (benchmarks/explore_latency.py times exactly this)."""
+    images = explorer.render(explorer.edited(start, strengths), start, delay)
+    return sheet(images), explorer.judged(images)
 
 
 def sheet(images: np.ndarray) -> np.ndarray:

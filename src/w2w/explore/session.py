@@ -10,18 +10,17 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import zarr
 
-from w2w.adapters.files import LORA_WEIGHTS, export_lora, lora_config
-from w2w.adapters.merge import merged
-from w2w.base.pipeline import generate, load_pipeline
+from w2w.adapters.files import LORA_WEIGHTS, export_lora
+from w2w.base.pipeline import load_pipeline
 from w2w.judge.api import Judge
 from w2w.params import PreviewParams
-from w2w.space.delayed import generate_delayed
+from w2w.space.delayed import model_samples
 from w2w.space.directions import Directions
 from w2w.space.edit import edit, sample
 from w2w.space.invert import ImageError, invert, load_image
@@ -36,6 +35,16 @@ class CancelledError(Exception):
     """An inversion stopped by the visitor."""
 
 
+def identity_labels(space: Space) -> dict[int, str]:
+    """Each model's identity id -> "12 (held-out)" or "3 (train)", as the fleet flags it (an
+    imported basis's models are its train identities)."""
+    if space.group is None:
+        return {int(i): f"{int(i)} (train)" for i in space.basis.train_identity_ids}
+    ids = np.asarray(space.group["identity_ids"][:])
+    heldout = np.asarray(space.group["heldout"][:]) if "heldout" in space.group else np.zeros(len(ids), bool)
+    return {int(i): f"{int(i)} ({'held-out' if h else 'train'})" for i, h in zip(ids, heldout, strict=True)}
+
+
 @dataclass
 class ExploreSpace:
     space: Space
@@ -45,6 +54,7 @@ class ExploreSpace:
     judge: Judge | None = None
     ood: np.ndarray | None = None  # (n, S, S, 3) the world's paintings, to invert
     ood_ids: np.ndarray | None = None
+    labels: dict[int, str] = field(default_factory=dict)  # identity id -> its label, read once
 
     @classmethod
     def open(cls, weights: Path, basis: Path, directions: Path, model: Path, sampler: PreviewParams,
@@ -56,25 +66,14 @@ class ExploreSpace:
             group = zarr.open_group(world / "images.zarr", mode="r")
             ood, ood_ids = np.asarray(group["ood"][:, 0]), np.asarray(group["ood_identity_ids"][:])
         return cls(space, Directions.load(directions), load_pipeline(model), sampler, loaded_judge, ood,
-                   ood_ids)
-
-    @property
-    def scaling(self) -> float:
-        return float(self.space.lora["lora_alpha"]) / float(self.space.lora["r"])
+                   ood_ids, identity_labels(space))
 
     @property
     def identity_ids(self) -> list[int]:
-        if self.space.group is None:  # an imported basis: its models
-            return [int(i) for i in self.space.basis.train_identity_ids]
-        return [int(i) for i in np.asarray(self.space.group["identity_ids"][:])]
+        return list(self.labels)
 
     def identity_label(self, identity: int) -> str:
-        """"12 (held-out)", "3 (train)": the fleet says which; an imported basis's models are its train."""
-        if self.space.group is None or "heldout" not in self.space.group:
-            return f"{identity} (train)"
-        ids = np.asarray(self.space.group["identity_ids"][:])
-        heldout = bool(np.asarray(self.space.group["heldout"][:])[ids == identity][0])
-        return f"{identity} ({'held-out' if heldout else 'train'})"
+        return self.labels[int(identity)]
 
     def identity(self, identity: int) -> np.ndarray:
         return self.space.row(int(identity))
@@ -91,11 +90,9 @@ class ExploreSpace:
         """GRID_SAMPLES samples (n, S, S, 3) with fixed noise, so that two models compare sample by
         sample. With `start` and delay T < 1000: `start` for timesteps above T, then `vector`."""
         s = self.sampler
-        if start is not None and delay < NO_DELAY:
-            return generate_delayed(self.pipe, self.space.layout, self.scaling, start, vector, delay, PROMPT,
-                                    GRID_SAMPLES, s.seed, s.sampler_steps, s.guidance_scale)
-        with merged(self.pipe.unet, self.space.layout.unflatten(vector), self.scaling):
-            return generate(self.pipe, PROMPT, GRID_SAMPLES, s.seed, s.sampler_steps, s.guidance_scale)
+        return model_samples(self.pipe, self.space.layout, self.space.scaling, vector, PROMPT, GRID_SAMPLES,
+                             s.seed, s.sampler_steps, s.guidance_scale, start,
+                             delay if delay < NO_DELAY else None)
 
     def judged(self, images: np.ndarray) -> dict[str, float]:
         """Each attribute's judged probability, averaged over the samples; {} without a judge."""
@@ -125,9 +122,7 @@ class ExploreSpace:
 
     def write_download(self, vector: np.ndarray, folder: Path, about: dict) -> list[Path]:
         """The model as a standard LoRA folder (the format of `w2w export`) and its coefficients."""
-        lora = self.space.lora
-        config = lora_config(int(lora["r"]), float(lora["lora_alpha"]), tuple(lora["target_modules"]))
-        export_lora(vector, self.space.layout, config, folder)
+        export_lora(vector, self.space.layout, self.space.lora_config(), folder)
         coefficients = folder / "coefficients.json"
         coefficients.write_text(json.dumps(
             {**about, "coefficients": self.space.basis.to_coefficients(vector).tolist()}, indent=1))
