@@ -4,26 +4,19 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 import zarr
+from servers import free_port, serve
 
 from w2w.tracking import final_figures
 
 BIN = Path(sys.executable).parent
 pytestmark = pytest.mark.e2e  # shares reproduced_project: listed in conftest's SHARING_REPRO
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def rest(base: str, path: str, body: dict | None = None) -> dict:
@@ -35,21 +28,9 @@ def rest(base: str, path: str, body: dict | None = None) -> dict:
 
 
 def start_server(db: Path, port: int, log: Path, env: dict[str, str]) -> subprocess.Popen:
-    cmd = [str(BIN / "mlflow"), "server", "--backend-store-uri", f"sqlite:///{db}",
+    cmd = [BIN / "mlflow", "server", "--backend-store-uri", f"sqlite:///{db}",
            "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
-    server = subprocess.Popen(cmd, cwd=db.parent, env=env, stdout=log.open("w"),
-                              stderr=subprocess.STDOUT)
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"mlflow server exited: {log.read_text()[-2000:]}")
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
-            return server
-        except OSError:
-            time.sleep(0.5)
-    server.kill()
-    raise RuntimeError("mlflow server did not come up in 120 s")
+    return serve(cmd, f"http://127.0.0.1:{port}/health", log, 120, cwd=db.parent, env=env)
 
 
 def tags(run: dict) -> dict[str, str]:

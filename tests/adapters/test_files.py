@@ -7,11 +7,10 @@ import numpy as np
 import pytest
 from peft import LoraConfig, inject_adapter_in_model, set_peft_model_state_dict
 from safetensors import safe_open
-from stock import save_stock_lora
+from stock import layout_for, save_stock_lora
 
 from w2w.adapters.files import LORA_WEIGHTS, export_lora, loaded_adapter_vector, lora_config
 from w2w.adapters.layout import AdapterLayout
-from w2w.adapters.lora import lora_target_names
 from w2w.adapters.merge import merge_lora
 from w2w.base.pipeline import generate, load_lora, load_pipeline
 
@@ -19,14 +18,8 @@ PROMPT = "a photo of sks person"
 
 
 def random_adapter(unet, rank=1, seed=0):
-    rng = np.random.default_rng(seed)
-    weights = {}
-    for name in lora_target_names(unet, ("to_q", "to_v")):
-        layer = unet.get_submodule(name)
-        weights[f"{name}.lora_A.weight"] = (rank, layer.in_features)
-        weights[f"{name}.lora_B.weight"] = (layer.out_features, rank)
-    layout = AdapterLayout(tuple(weights), tuple(weights.values()))
-    return layout, rng.normal(0, 0.3, layout.dim).astype(np.float32)
+    layout = layout_for(unet, rank=rank)
+    return layout, np.random.default_rng(seed).normal(0, 0.3, layout.dim).astype(np.float32)
 
 
 def samples(pipe) -> np.ndarray:

@@ -7,36 +7,20 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+from servers import answers, free_port, serve
 
 from w2w.base.pipeline import generate, load_pipeline
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's package: Playwright's own browser download is not reachable
 W2W = str(Path(sys.executable).parent / "w2w")
 PARAMS = Path(__file__).resolve().parents[2] / "params.yaml"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status == 200
-    except OSError:
-        return False
 
 
 @pytest.fixture
@@ -49,19 +33,11 @@ def served(micro_space, micro_world, tmp_path, tool_env):
         world, judge = micro_world, tmp_path / "none"  # no judge: the judged attributes are not shown
         steps = "3"  # the micro space: a grid in a blink
     port = free_port()
-    log = (tmp_path / "explore.log").open("w")
-    server = subprocess.Popen(
-        [W2W, "explore", "--weights", space / "weights.zarr", "--basis", space / "basis",
-         "--directions", space / "directions", "--model", space / "base" / "model",
-         "--world", world, "--judge", judge, "--params", PARAMS,
-         "--steps", steps, "--port", str(port)],
-        cwd=tmp_path, env=tool_env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 180
-    while not answers(url):
-        assert server.poll() is None, (tmp_path / "explore.log").read_text()[-3000:]
-        assert time.time() < deadline, "w2w explore did not answer in 180 s"
-        time.sleep(0.5)
+    server = serve([W2W, "explore", "--weights", space / "weights.zarr", "--basis", space / "basis",
+                    "--directions", space / "directions", "--model", space / "base" / "model",
+                    "--world", world, "--judge", judge, "--params", PARAMS, "--steps", steps,
+                    "--port", port], url, tmp_path / "explore.log", 180, cwd=tmp_path, env=tool_env)
     yield url, space
     server.terminate()
     server.wait(timeout=30)
