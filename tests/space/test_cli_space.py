@@ -167,5 +167,7 @@ def test_project_refuses_a_lora_of_other_layers_in_one_line(micro_space, tmp_pat
     save_stock_lora(unet, layout, np.full(layout.dim, 0.1, np.float32), tmp_path / "to_k", alpha=1.0,
                     file_alpha=1.0, diffusers_names=False, targets=("to_k",))
     assert main(["project", str(tmp_path / "to_k"), "--out", str(tmp_path / "out"), *paths(micro_space)]) == 1
-    assert "layers outside the space's layout" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"error: {tmp_path / 'to_k'}: the LoRA adapts" in err
+    assert "layers outside the space's layout" in err
     assert not (tmp_path / "out").exists()

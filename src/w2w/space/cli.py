@@ -166,8 +166,11 @@ def project_command(args: argparse.Namespace) -> int:
     if getattr(pipe.text_encoder, "peft_config", None):
         raise ValueError(f"{args.lora}: the LoRA also adapts the text encoder, which the space does not "
                          "model")
-    vector = loaded_adapter_vector(pipe.unet, "projected", space.layout, space.lora["r"],
-                                   space.lora["lora_alpha"])
+    try:
+        vector = loaded_adapter_vector(pipe.unet, "projected", space.layout, space.lora["r"],
+                                       space.lora["lora_alpha"])
+    except ValueError as error:  # another rank or other layers: name the file the user gave
+        raise ValueError(f"{args.lora}: {error}") from error
     figures = projection_figures(space.basis, vector)
     write_models(space, {"": space.basis.to_weights(np.asarray(figures["coefficients"]))}, args.out,
                  args.model, args.prompt, args.preview, sampler,
