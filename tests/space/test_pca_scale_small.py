@@ -39,4 +39,6 @@ def test_small_benchmark_run_meets_the_spectrum_goal(tmp_path):
     assert result["rows"] == 3000 and result["k"] == 50
     assert result["spectrum_rel_err"] <= 0.01
     assert result["peak_rss_gb"] > 0 and result["floor_ratio"] > 0
+    assert result["profile"]["passes"] == 1 + 2 * 2 + 1  # the moments ride on the first sketch's pass
+    assert result["profile"]["gemm_s"] > 0
     assert not [p for p in tmp_path.iterdir() if p.name.startswith("pca_scale.")]  # work dir removed

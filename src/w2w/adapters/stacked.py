@@ -15,9 +15,19 @@ import zarr
 from w2w.adapters.layout import AdapterLayout
 from w2w.atomic import atomic_path
 from w2w.errors import InputError
-from w2w.storage import COMPRESSORS
 
 BLOCKS_PER_SHARD = 8  # Zarr shard = this many row chunks: few files, row-block reads
+# Uncompressed: trained adapters are near-random float32 (zstd with bitshuffle kept 0.87 of the
+# bytes), and at the reference's shape decoding cost out-of-core PCA more CPU than the disk time it
+# saved (docs/benchmarks.md). Stores written with a compressor still read the same.
+WEIGHTS_COMPRESSORS = None
+
+
+def create_weights_array(group: zarr.Group, shape: tuple[int, int], block: int,
+                         compressors=WEIGHTS_COMPRESSORS) -> zarr.Array:
+    """The empty `weights` (N, D) float32 array of a store: chunks of `block` rows, sharded."""
+    return group.create_array("weights", shape=shape, dtype="float32", chunks=(block, shape[1]),
+                              shards=(block * BLOCKS_PER_SHARD, shape[1]), compressors=compressors)
 
 
 def write_stacked(matrix: np.ndarray, identity_ids: np.ndarray, split: np.ndarray, layout: AdapterLayout,
@@ -25,9 +35,7 @@ def write_stacked(matrix: np.ndarray, identity_ids: np.ndarray, split: np.ndarra
     """The store at `out`, atomically, chunked by `block` rows; returns its weights array."""
     with atomic_path(out, is_dir=True) as tmp:
         group = zarr.open_group(tmp, mode="w", zarr_format=3)
-        array = group.create_array("weights", shape=matrix.shape, dtype="float32",
-                                   chunks=(block, layout.dim), shards=(block * BLOCKS_PER_SHARD, layout.dim),
-                                   compressors=COMPRESSORS)
+        array = create_weights_array(group, matrix.shape, block)
         array[:] = matrix
         array.attrs.update({"layout": layout.to_json(), "lora_config": config,
                             "rows": "identities, in the order of the identity_ids array"})
