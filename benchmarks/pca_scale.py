@@ -147,7 +147,7 @@ def profile_figures(profile: Profile) -> dict[str, float]:
     return {"gemm_s": profile.gemm_s, "io_wait_s": read.wait_s, "other_s": profile.other_s,
             "of_which_linalg_s": profile.linalg_s, "passes": profile.passes, "pass_s": profile.pass_s,
             "reader_disk_s": read.read_s - read.read_cpu_s,
-            "reader_decode_copy_s": read.read_cpu_s, "reader_first_pass_centre_s": read.prepare_s,
+            "reader_decode_copy_s": read.read_cpu_s, "reader_centre_s": read.prepare_s,
             "bytes_read": read.bytes_read}
 
 
