@@ -131,6 +131,7 @@ class PeakRss:
         def watch():
             while not self._stop.wait(0.2):
                 self.peak = max(self.peak, self._rss())
+        self.peak = self._rss()  # a fit shorter than one sampling period still has a figure
         self._thread = threading.Thread(target=watch, daemon=True)
         self._thread.start()
         return self
@@ -138,6 +139,7 @@ class PeakRss:
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join()
+        self.peak = max(self.peak, self._rss())
 
 
 def profile_figures(profile: Profile) -> dict[str, float]:
