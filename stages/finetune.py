@@ -19,7 +19,8 @@ def main() -> None:
 
     with stage_run("finetune", params, ("base", "finetune", "compute")) as run:
         upstream = params.config_hash(("synthesize", "base", "finetune"))  # not compute: no effect
-        summary = run_finetune(BASE, WORLD, OUT, params.finetune, upstream, params.compute)
+        summary = run_finetune(BASE, WORLD, OUT, params.finetune, upstream, params.compute,
+                               params.synthesize.seed)
         run.log_metrics(summary)
         write_json(SUMMARY, summary)
 

@@ -31,11 +31,13 @@ from w2w.evaluate.stats import bootstrap_ci
 from w2w.params import load_params
 from w2w.storage import STREAM_IMAGES
 from w2w.world.dataset import identities_from_table, render_identity
+from w2w.world.mask import identity_masks
 from w2w.world.references import identity_references
 
 DATA = Path("data")
 
-OLD = {"lr_schedule": "constant", "steps": 70, "average_tail": 0.0}  # the default recipe
+OLD = {"lr_schedule": "constant", "steps": 70, "average_tail": 0.0,  # the recipe before this work
+       "background_weight": 1.0}
 VARIANTS: dict[str, dict] = {  # overrides of params.yaml's finetune section; the first is the baseline
     "constant70": OLD,
     "cosine70": OLD | {"lr_schedule": "cosine"},
@@ -56,6 +58,10 @@ VARIANTS: dict[str, dict] = {  # overrides of params.yaml's finetune section; th
     "step1_560": OLD | {"images_per_step": 1, "steps": 560},
     "world32_step8_lr02": OLD | {"renders": 32, "images_per_step": 8, "lr": 0.02},
     "world64_step8_lr02": OLD | {"renders": 64, "images_per_step": 8, "lr": 0.02},
+    # the loss weighted to the person (w2w.world.mask): the scene counts this much against the person's 1
+    "person_bg0.3": OLD | {"background_weight": 0.3},
+    "person_bg0.1": OLD | {"background_weight": 0.1},
+    "person_bg0": OLD | {"background_weight": 0.0},
 }
 
 
@@ -73,6 +79,13 @@ def world_latents(ctx: Context, rows: np.ndarray, renders: int) -> torch.Tensor:
     return encode_renders(ctx.pipe, images)
 
 
+def world_masks(ctx: Context, rows: np.ndarray, renders: int) -> torch.Tensor:
+    """(M, renders, S, S): the person masks of the world's render stream, as world_latents draws it."""
+    synth = load_params().synthesize
+    return torch.from_numpy(np.stack([identity_masks(i, renders, synth.seed, STREAM_IMAGES, synth.image_size)
+                                      for i in identities_from_table(ctx.table.iloc[rows])]))
+
+
 def retrain(ctx: Context, latents: zarr.Array, rows: np.ndarray, overrides: dict
             ) -> tuple[np.ndarray, Context]:
     """(M, D) adapters of table rows `rows`, retrained with params.yaml's finetune plus overrides,
@@ -83,7 +96,8 @@ def retrain(ctx: Context, latents: zarr.Array, rows: np.ndarray, overrides: dict
     ids = ctx.table["identity_id"].to_numpy()[rows].tolist()
     block = (world_latents(ctx, rows, renders) if renders else
              torch.from_numpy(np.stack([np.asarray(latents[r]) for r in rows])))  # (M, n, C, h, w)
-    adapters, layout = train_adapters(ctx.pipe, block, ids, p)
+    masks = world_masks(ctx, rows, block.shape[1]) if p.background_weight < 1 else None
+    adapters, layout = train_adapters(ctx.pipe, block, ids, p, masks=masks)
     return adapters, dataclasses.replace(ctx, layout=layout, scaling=p.lora_alpha / p.rank)
 
 

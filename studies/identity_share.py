@@ -37,6 +37,7 @@ from w2w.evaluate.stats import bootstrap_ci, sample_rows
 from w2w.params import Params, load_params
 from w2w.world.dataset import identities_from_table
 from w2w.world.identity import Identity
+from w2w.world.mask import person_mask
 from w2w.world.render import Nuisance, render_face, sample_nuisance
 
 DATA = Path("data")
@@ -74,6 +75,13 @@ VARIANTS = {
     "renders32_step8": Variant(renders_per_half=32, finetune={"images_per_step": 8}),
     "renders64_step8": Variant(renders_per_half=64, finetune={"images_per_step": 8}),
     "renders8_decay1": Variant(renders_per_half=8, finetune={"weight_decay": 1.0}),
+    # the loss weighted to the person (w2w.world.mask): the scene counts this much against the person's 1
+    "plain_loss": Variant(finetune={"background_weight": 1.0}),  # the recipe before the person weighting
+    "person_bg0.3": Variant(finetune={"background_weight": 0.3}),
+    "person_bg0.1": Variant(finetune={"background_weight": 0.1}),
+    "person_bg0": Variant(finetune={"background_weight": 0.0}),
+    "person_bg0.1_renders8": Variant(renders_per_half=8, finetune={"background_weight": 0.1}),
+    "fixed_pose_person_bg0.1": Variant(fixed_pose=True, finetune={"background_weight": 0.1}),
 }
 
 
@@ -94,24 +102,27 @@ def nuisance_fixer(identity: Identity, seed: int, scene: bool, pose: bool) -> Ca
     return fix
 
 
-def renders(identity: Identity, n: int, seed: int, size: int, v: Variant) -> np.ndarray:
-    """(n, size, size, 3) uint8 fresh renders."""
+def renders(identity: Identity, n: int, seed: int, size: int, v: Variant) -> tuple[np.ndarray, np.ndarray]:
+    """(n, size, size, 3) uint8 fresh renders and their person masks (n, size, size)."""
     rng = np.random.default_rng([seed, identity.identity_id, STREAM])
     fix = nuisance_fixer(identity, seed, v.fixed_scene, v.fixed_pose)
-    return np.stack([render_face(identity, fix(sample_nuisance(rng)), size) for _ in range(n)])
+    nuisances = [fix(sample_nuisance(rng)) for _ in range(n)]
+    return (np.stack([render_face(identity, x, size) for x in nuisances]),
+            np.stack([person_mask(identity, x, size) for x in nuisances]))
 
 
 def measure(name: str, v: Variant, params: Params, pipe, table: pd.DataFrame, rows: np.ndarray) -> None:
     p = params.finetune.model_copy(update=v.finetune)
     size = params.synthesize.image_size
     identities = identities_from_table(table.iloc[rows])
-    images = np.stack([renders(i, 2 * v.renders_per_half, params.synthesize.seed, size, v)
-                       for i in identities])                          # (M, 2n, S, S, 3)
-    latents = encode_renders(pipe, images)                            # (M, 2n, C, h, w)
-    n = v.renders_per_half
+    drawn = [renders(i, 2 * v.renders_per_half, params.synthesize.seed, size, v) for i in identities]
+    images = np.stack([d[0] for d in drawn])                          # (M, 2n, S, S, 3)
+    masks = torch.from_numpy(np.stack([d[1] for d in drawn])).repeat_interleave(v.draws, 1)  # (M, 2n', S, S)
+    latents = encode_renders(pipe, images).repeat_interleave(v.draws, 1)  # (M, 2n', C, h, w)
+    n = v.renders_per_half * v.draws
     ids = [i.identity_id for i in identities]
-    a, b = train_halves(pipe, DATA / "base", latents[:, :n].repeat_interleave(v.draws, 1),
-                        latents[:, n:].repeat_interleave(v.draws, 1), ids, p)
+    a, b = train_halves(pipe, DATA / "base", latents[:, :n], latents[:, n:], ids, p,
+                        masks[:, :n], masks[:, n:])
     same, others = adapter_cosines(a, b)
     lo, hi = bootstrap_ci(same)
     raw_same, raw_others = adapter_cosines(a, b, scaled=False)  # centred only: large parameters weigh more

@@ -174,7 +174,8 @@ def micro_space(micro_world, tiny_pipeline, tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("space")
     import_pretrained(micro_world, section("base", source="pretrained", pretrained=str(tiny_pipeline[1])),
                       root / "base")
-    run_finetune(root / "base", micro_world, root / "fleet", FLEET, "cfg", IN_PROCESS)
+    run_finetune(root / "base", micro_world, root / "fleet", FLEET, "cfg", IN_PROCESS,
+                 section("synthesize", "micro").seed)
     stack_and_fit(root, micro_world, FLEET, section("pca", "micro", components=8),
                   section("directions", "micro"))
     return root

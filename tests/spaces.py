@@ -163,7 +163,7 @@ def build_small_space(root: Path, p) -> dict:
              ("judge", lambda out: fit_and_evaluate(root / "world", p.judge, out,
                                                     partial(round_trip, load_vae(root / "base" / "model")))),
              ("fleet", lambda out: run_finetune(root / "base", root / "world", out, p.finetune, "small",
-                                                p.compute)),
+                                                p.compute, p.synthesize.seed)),
              ("directions", lambda out: stack_and_fit(root, root / "world", p.finetune, p.pca, p.directions))]
     figures = {}
     for name, build in steps:

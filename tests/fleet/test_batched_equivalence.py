@@ -11,7 +11,7 @@ from committed import section
 from w2w.base.model import build_unet, training_scheduler
 from w2w.fleet.config import FleetConfig
 from w2w.fleet.peft_reference import train_one_with_peft
-from w2w.fleet.train import averaged_steps, step_lr, train_identities
+from w2w.fleet.train import averaged_steps, person_weights, step_lr, train_identities
 
 TINY = section("base", unet_channels=[16, 32], text_dim=16, latent_channels=4)
 CFG = FleetConfig(rank=1, alpha=2.0, steps=5, lr=1e-2, grad_clip=0.05, init_seed=3, seed=7)
@@ -90,3 +90,42 @@ def test_step_lr_and_averaged_steps():
     assert step_lr(0.1, "cosine", 5, 10) == pytest.approx(0.05)
     assert step_lr(0.1, "cosine", 9, 10) == pytest.approx(0.1 * 0.5 * (1 + math.cos(math.pi * 0.9)))
     assert averaged_steps(70, 0.0) == 1 and averaged_steps(70, 0.5) == 35 and averaged_steps(3, 0.1) == 1
+
+
+def test_person_weights_pool_the_masks_to_the_latent_grid():
+    masks = torch.zeros(1, 2, 8, 8)
+    masks[0, 0] = 1.0
+    masks[0, 1, :4, :2] = 1.0  # the top-left 4x2 pixels: two latent pixels all person
+    w = person_weights(masks, (4, 4), 0.1)
+    assert w.shape == (1, 2, 1, 4, 4)
+    assert torch.allclose(w[0, 0], torch.ones(1, 4, 4))
+    assert w[0, 1, 0, 0, 0] == pytest.approx(1.0) and w[0, 1, 0, 2, 2] == pytest.approx(0.1)
+    assert w[0, 1, 0, 1, 0] == pytest.approx(1.0) and w[0, 1, 0, 0, 1] == pytest.approx(0.1)
+
+
+def test_a_loss_weighted_to_the_person():
+    torch.manual_seed(4)
+    unet = build_unet(TINY, 8)
+    latents, context = torch.randn(3, 2, 4, 8, 8), torch.randn(6, 16)
+    masks = (torch.rand(3, 2, 32, 32) > 0.5).float()
+    scheduler = training_scheduler()
+    weighted = dataclasses.replace(CFG, background_weight=0.1)
+    plain, _ = train_identities(copy.deepcopy(unet), scheduler, latents, [1, 2, 3], context, CFG)
+    together, _ = train_identities(copy.deepcopy(unet), scheduler, latents, [1, 2, 3], context, weighted,
+                                   masks=masks)
+    alone, _ = train_identities(copy.deepcopy(unet), scheduler, latents[1:2], [2], context, weighted,
+                                masks=masks[1:2])
+    assert rel_err({key: together[key][1] for key in alone}, {key: alone[key][0] for key in alone}) <= 1e-4
+    assert rel_err(together, plain) > 1e-3  # the weights took effect
+    everywhere, _ = train_identities(copy.deepcopy(unet), scheduler, latents, [1, 2, 3], context, weighted,
+                                     masks=torch.ones(3, 2, 32, 32))
+    assert rel_err(everywhere, plain) <= 1e-4  # all person: the plain loss
+    some = dataclasses.replace(CFG, background_weight=0.1, images_per_step=1, prior_weight=0.5)
+    prior = (torch.randn(5, 4, 8, 8), torch.randn(6, 16))
+    drawn, _ = train_identities(copy.deepcopy(unet), scheduler, latents, [1, 2, 3], context, some, prior,
+                                masks=torch.ones(3, 2, 32, 32))
+    unweighted, _ = train_identities(copy.deepcopy(unet), scheduler, latents, [1, 2, 3], context,
+                                     dataclasses.replace(some, background_weight=1.0), prior)
+    assert rel_err(drawn, unweighted) <= 1e-4  # with a subset of images and the prior too
+    with pytest.raises(ValueError, match="person mask"):
+        train_identities(unet, scheduler, latents, [1, 2, 3], context, weighted)

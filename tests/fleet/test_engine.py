@@ -24,6 +24,7 @@ BIN = Path(sys.executable).parent
 P = section("finetune", steps=12, identities_per_shard=2)  # 12 jobs of the 24 micro identities
 # float sums depend on the thread count, so compare at one
 ONE_THREAD = section("compute", workers=0, threads=1)
+WORLD_SEED = section("synthesize", "micro").seed  # the micro world's, for the person masks
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +38,7 @@ def base_dir(micro_world, tiny_pipeline, tmp_path_factory):
 @pytest.fixture(scope="module")
 def reference(micro_world, base_dir, tmp_path_factory) -> dict[str, bytes]:
     out = tmp_path_factory.mktemp("reference") / "fleet"
-    run_finetune(base_dir, micro_world, out, P, "cfg", ONE_THREAD)
+    run_finetune(base_dir, micro_world, out, P, "cfg", ONE_THREAD, WORLD_SEED)
     return shard_bytes(out)
 
 
@@ -47,7 +48,7 @@ def shard_bytes(folder: Path) -> dict[str, bytes]:
 
 def test_local_cluster_of_two_processes_is_bitwise_in_process(micro_world, base_dir, reference, tmp_path):
     summary = run_finetune(base_dir, micro_world, tmp_path / "fleet", P, "cfg",
-                           section("compute", workers=2, threads=1))
+                           section("compute", workers=2, threads=1), WORLD_SEED)
     assert summary["trained_now"] == 24
     assert shard_bytes(tmp_path / "fleet") == reference
 
@@ -96,7 +97,8 @@ def test_worker_killed_mid_task_loses_and_duplicates_nothing(micro_world, base_d
                               if w["name"] == "w1")  # procs[1] was started as w1
         result = {}
         runner = threading.Thread(target=lambda: result.update(run_finetune(
-            base_dir, micro_world, out, P, "cfg", section("compute", scheduler=address, threads=1))))
+            base_dir, micro_world, out, P, "cfg", section("compute", scheduler=address, threads=1),
+            WORLD_SEED)))
         runner.start()
         # kill the victim while it is running a job, after at least one shard is finished
         wait_for(lambda: any(out.glob("shard-*")) and client.processing([victim_address])[victim_address],

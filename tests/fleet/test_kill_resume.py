@@ -81,7 +81,8 @@ def test_sigkill_then_rerun_resumes_and_matches_uninterrupted(project, tool_env,
     params = load_params(project / "params.yaml")
     reference = tmp_path / "uninterrupted"
     run_finetune(project / "data" / "base", project / "data" / "world", reference, params.finetune,
-                 params.config_hash(("synthesize", "base", "finetune")), params.compute)
+                 params.config_hash(("synthesize", "base", "finetune")), params.compute,
+                 params.synthesize.seed)
     assert shard_bytes(fleet) == shard_bytes(reference)
     table = pd.read_parquet(project / "data" / "world" / "identities.parquet")
     stacked = stack_shards(sorted(reference.glob("shard-*.safetensors")), table["identity_id"].to_numpy(),

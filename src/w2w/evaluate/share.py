@@ -25,21 +25,24 @@ from w2w.fleet.config import fleet_config
 from w2w.fleet.prior import load_class_prior, make_class_prior
 from w2w.fleet.train import train_identities
 from w2w.params import FinetuneParams
+from w2w.world.mask import identity_probe_masks
 from w2w.world.references import identity_probes
 
 OTHER_HALF = 1_000_000  # offsets the second adapter's generator: its own noise and timesteps
 
 
 def train_adapters(pipe: StableDiffusionPipeline, latents: torch.Tensor, ids: list[int], p: FinetuneParams,
-                   prior: tuple[torch.Tensor, torch.Tensor] | None = None
+                   prior: tuple[torch.Tensor, torch.Tensor] | None = None, masks: torch.Tensor | None = None
                    ) -> tuple[np.ndarray, AdapterLayout]:
     """(K, D) flattened adapters of latents (K, n, C, h, w), trained as the fleet trains,
-    `p.identities_per_shard` identities at a time, and their layout."""
+    `p.identities_per_shard` identities at a time, and their layout; `masks` (K, n, S, S) are the
+    images' person masks, needed when `p.background_weight` < 1."""
     context = encode_prompts(pipe.text_encoder, pipe.tokenizer, [p.prompt])[0]
     block, out = p.identities_per_shard, []
     for s in range(0, len(ids), block):
         weights, _ = train_identities(pipe.unet, training_scheduler(), latents[s:s + block], ids[s:s + block],
-                                      context, fleet_config(p), prior)
+                                      context, fleet_config(p), prior,
+                                      None if masks is None else masks[s:s + block])
         layout = AdapterLayout.from_weights(weights, True)
         out.append(layout.flatten(weights, True))
     return np.concatenate(out), layout
@@ -75,15 +78,16 @@ def encode_renders(pipe: StableDiffusionPipeline, images: np.ndarray) -> torch.T
 
 
 def train_halves(pipe: StableDiffusionPipeline, base: Path, first: torch.Tensor, second: torch.Tensor,
-                 ids: list[int], p: FinetuneParams) -> tuple[np.ndarray, np.ndarray]:
+                 ids: list[int], p: FinetuneParams, first_masks: torch.Tensor | None = None,
+                 second_masks: torch.Tensor | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Two (M, D) adapters per identity, on latents `first` and `second` (M, n, C, h, w), each half
     with its own noise and timestep draws; with prior preservation on, the base folder `base` makes
-    the class prior as the fleet does."""
+    the class prior as the fleet does. The masks (M, n, S, S) are the halves' person masks."""
     pipe.unet.requires_grad_(False)
     with tempfile.TemporaryDirectory() as tmp:
         prior = load_class_prior(str(make_class_prior(base, Path(tmp), p) or ""), "cpu")
-        a, _ = train_adapters(pipe, first, ids, p, prior)
-        b, _ = train_adapters(pipe, second, [i + OTHER_HALF for i in ids], p, prior)
+        a, _ = train_adapters(pipe, first, ids, p, prior, first_masks)
+        b, _ = train_adapters(pipe, second, [i + OTHER_HALF for i in ids], p, prior, second_masks)
     return a, b
 
 
@@ -92,11 +96,16 @@ def identity_share(pipe: StableDiffusionPipeline, base: Path, world: Path, table
     """The identity share of the table's identities with 95 % CIs, and the different-identities control.
 
     Each identity gets 2 x renders_per_half images (`identity_probes`: fresh renders of the seed's
-    stream in the miniature world, the photos its LoRA trains on from a folder)."""
-    images = identity_probes(world, table, 2 * renders_per_half, seed)        # (M, 2n, S, S, 3)
+    stream in the miniature world, the photos its LoRA trains on from a folder), and with a loss
+    weighted to the person, their person masks."""
+    n = renders_per_half
+    images = identity_probes(world, table, 2 * n, seed)                     # (M, 2n, S, S, 3)
     latents = encode_renders(pipe, images)
+    masks = (torch.from_numpy(identity_probe_masks(world, table, 2 * n, seed))  # (M, 2n, S, S)
+             if p.background_weight < 1 else None)
     ids = table["identity_id"].astype(int).tolist()
-    a, b = train_halves(pipe, base, latents[:, :renders_per_half], latents[:, renders_per_half:], ids, p)
+    a, b = train_halves(pipe, base, latents[:, :n], latents[:, n:], ids, p,
+                        *((masks[:, :n], masks[:, n:]) if masks is not None else ()))
     same, others = adapter_cosines(a, b)
     return {**with_ci("identity_share", same), **with_ci("identity_share_other_identities", others),
             "identity_share_identities": len(ids), "identity_share_renders_per_half": renders_per_half}

@@ -26,6 +26,7 @@ class FleetConfig:
     autocast: str = ""  # "bf16": bfloat16 autocast of the forward pass (GPU runs); "": float32
     lr_schedule: str = "constant"  # "cosine": lr decays to 0 over the steps
     average_tail: float = 0.0  # the adapter is the mean of the last fraction of iterates; 0: the last
+    background_weight: float = 1.0  # loss weight of the scene against the person's 1; 1: the plain loss
 
 
 def fleet_config(p: FinetuneParams) -> FleetConfig:
@@ -33,7 +34,8 @@ def fleet_config(p: FinetuneParams) -> FleetConfig:
                        weight_decay=p.weight_decay, grad_clip=p.grad_clip, init_seed=p.init_seed,
                        seed=p.seed, images_per_step=p.images_per_step,
                        prior_weight=p.prior_weight, autocast=p.autocast,
-                       lr_schedule=p.lr_schedule, average_tail=p.average_tail)
+                       lr_schedule=p.lr_schedule, average_tail=p.average_tail,
+                       background_weight=p.background_weight)
 
 
 def shard_path(folder: Path, index: int) -> Path:

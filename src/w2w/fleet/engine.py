@@ -35,6 +35,7 @@ class ShardJob:
     threads: int
     device: str
     prior: str = ""        # the class-prior file when prior preservation is on
+    masks: str = ""        # the person-masks file when the loss is weighted to the person
 
 
 @lru_cache(maxsize=1)
@@ -67,6 +68,7 @@ def train_shard(job: ShardJob) -> dict:
     """Train one shard's identities and write it; returns its index and per-identity losses."""
     from w2w.adapters.layout import AdapterLayout
     from w2w.fleet.config import fleet_config, shard_path
+    from w2w.fleet.masks import load_person_masks
     from w2w.fleet.prior import load_class_prior
     from w2w.fleet.shards import write_shard
     from w2w.fleet.train import train_identities
@@ -83,7 +85,8 @@ def train_shard(job: ShardJob) -> dict:
     stop = job.start + len(job.identity_ids)
     block = torch.from_numpy(np.asarray(latents[job.start:stop])).to(job.device)  # (K, n, C, h, w)
     weights, loss = train_identities(unet, scheduler, block, list(job.identity_ids), context,
-                                     fleet_config(p), load_class_prior(job.prior, job.device))
+                                     fleet_config(p), load_class_prior(job.prior, job.device),
+                                     load_person_masks(job.masks, job.start, stop, job.device))
     weights = {k: v.cpu() for k, v in weights.items()}
     write_shard(path, list(job.identity_ids), weights, AdapterLayout.from_weights(weights, True))
     return {"index": job.index, "losses": loss.cpu().tolist()}

@@ -47,7 +47,7 @@ def train_one_with_peft(unet: UNet2DConditionModel, scheduler: DDPMScheduler, la
     averaged = AveragedModel(unet) if tail > 1 else None
     generator, steps = identity_generator(cfg.seed, identity_id), scheduler.config.num_train_timesteps
     for step in range(cfg.steps):
-        x0, noise, t = draw_batch([generator], latents[None], cfg.images_per_step, steps)
+        x0, noise, t, _ = draw_batch([generator], latents[None], cfg.images_per_step, steps)
         with autocast(latents.device, cfg.autocast):
             pred = unet(scheduler.add_noise(x0, noise, t), t,
                         encoder_hidden_states=context.expand(len(x0), *context.shape)).sample

@@ -14,11 +14,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import zarr
 from tqdm import tqdm
 
 from w2w.atomic import write_json
 from w2w.fleet.config import shard_path
 from w2w.fleet.engine import ShardJob, run_jobs
+from w2w.fleet.masks import make_person_masks
 from w2w.fleet.prior import make_class_prior
 from w2w.params import ComputeParams, FinetuneParams
 
@@ -50,18 +52,21 @@ def prepare_folder(out: Path, manifest: dict) -> None:
 
 
 def run_finetune(base: Path, world: Path, out: Path, p: FinetuneParams, config_hash: str,
-                 compute: ComputeParams) -> dict:
+                 compute: ComputeParams, render_seed: int) -> dict:
     """Train all identities (train and held-out) into out/shard-*.safetensors; returns a summary.
 
     `config_hash` identifies the upstream configuration (world, base); `compute` only says where
-    the shard jobs run."""
+    the shard jobs run; `render_seed` is the world's (`synthesize.seed`), for the person masks when
+    `p.background_weight` < 1."""
     ids = pd.read_parquet(world / "identities.parquet")["identity_id"].to_numpy()
     prepare_folder(out, {"finetune": p.model_dump(mode="json"), "config_hash": config_hash,
                          "rows": len(ids)})
     shards = plan_shards(ids, p.identities_per_shard)
     prior = make_class_prior(base, out, p)
+    latent_hw = tuple(zarr.open_group(base / "latents.zarr", mode="r")["latents"].shape[-2:])
+    masks = make_person_masks(world, latent_hw, out, p, render_seed)
     jobs = [ShardJob(str(base), str(out), i, i * p.identities_per_shard, tuple(shards[i]),
-                     p.model_dump_json(), compute.threads, compute.device, str(prior or ""))
+                     p.model_dump_json(), compute.threads, compute.device, str(prior or ""), str(masks or ""))
             for i in range(len(shards)) if not shard_path(out, i).is_file()]
     losses, trained, started = [], 0, time.perf_counter()
     bar = tqdm(total=len(ids), initial=len(ids) - sum(len(j.identity_ids) for j in jobs),

@@ -23,20 +23,32 @@ def identity_generator(seed: int, identity_id: int) -> torch.Generator:
 
 
 def draw_batch(generators: list[torch.Generator], latents: torch.Tensor, m: int, timesteps: int
-               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """One step's clean latents, noise and timesteps, (K*m, C, h, w) x2 and (K*m,), identity-major.
+               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One step's clean latents, noise and timesteps, (K*m, C, h, w) x2 and (K*m,), identity-major,
+    and which of its images each row is (K*m,).
 
     latents (K, n, C, h, w); each identity draws m of its n images (all when m is 0 or n), then its
     noise and timesteps, from its own generator only."""
     n, shape = latents.shape[1], tuple(latents.shape[2:])
     m = n if m in (0, n) else m
-    x0, noise, t = [], [], []
+    x0, noise, t, picks = [], [], [], []
     for i, g in enumerate(generators):
-        x0.append(latents[i] if m == n else latents[i, torch.randperm(n, generator=g)[:m]])
+        pick = torch.arange(n) if m == n else torch.randperm(n, generator=g)[:m]
+        x0.append(latents[i, pick.to(latents.device)])
         noise.append(torch.randn((m, *shape), generator=g))
         t.append(torch.randint(0, timesteps, (m,), generator=g))
+        picks.append(pick)
     # draws stay on the CPU generators (same numbers on any device), then move to the latents'
-    return torch.cat(x0), torch.cat(noise).to(latents.device), torch.cat(t).to(latents.device)
+    return (torch.cat(x0), torch.cat(noise).to(latents.device), torch.cat(t).to(latents.device),
+            torch.cat(picks).to(latents.device))
+
+
+def person_weights(masks: torch.Tensor, latent_hw: tuple[int, int], background_weight: float) -> torch.Tensor:
+    """Per-latent-pixel loss weights (K, n, 1, h, w) from person masks (K, n, S, S) in [0, 1]:
+    1 where a latent pixel's patch is all person, `background_weight` where it is all scene."""
+    k, n = masks.shape[:2]
+    share = F.adaptive_avg_pool2d(masks.float().flatten(0, 1)[:, None], latent_hw)  # (K*n, 1, h, w)
+    return (background_weight + (1 - background_weight) * share).unflatten(0, (k, n))
 
 
 def draw_prior(generators: list[torch.Generator], pool: torch.Tensor, m: int, timesteps: int
@@ -84,12 +96,15 @@ def clip_per_identity(params: list[torch.nn.Parameter], max_norm: float) -> torc
 
 def train_identities(unet: UNet2DConditionModel, scheduler: DDPMScheduler, latents: torch.Tensor,
                      identity_ids: list[int], context: torch.Tensor, cfg: FleetConfig,
-                     prior: tuple[torch.Tensor, torch.Tensor] | None = None
-                     ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+                     prior: tuple[torch.Tensor, torch.Tensor] | None = None,
+                     masks: torch.Tensor | None = None) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
     """Train adapters for K identities; latents (K, n, C, h, w), context (L, D) for the prompt.
 
     With `cfg.prior_weight` > 0, `prior` = (class latents (P, C, h, w), class-prompt context (L, D)):
     each step every identity also denoises n class latents, weighted by prior_weight.
+    With `cfg.background_weight` < 1, `masks` (K, n, S, S) says where the person is in each image:
+    each image's loss is then a weighted mean over its latent pixels (`person_weights`), so the
+    scene counts background_weight as much as the person. The class images are not weighted.
 
     Returns peft-named weights stacked over identities, e.g.
     `down_blocks.0.attentions.0....attn1.to_q.lora_A.weight` -> (K, r, in), and the final loss (K,).
@@ -104,6 +119,12 @@ def train_identities(unet: UNet2DConditionModel, scheduler: DDPMScheduler, laten
     use_prior = cfg.prior_weight > 0
     if use_prior and prior is None:
         raise ValueError("prior_weight > 0 needs the class-prior latents and context")
+    weighted = cfg.background_weight < 1
+    if weighted and (masks is None or masks.shape[:2] != latents.shape[:2]):
+        raise ValueError(f"background_weight < 1 needs a person mask per image {tuple(latents.shape[:2])}, "
+                         f"got {None if masks is None else tuple(masks.shape)}")
+    pixel_weights = (person_weights(masks, latents.shape[-2:], cfg.background_weight).to(latents.device)
+                     if weighted else None)                                   # (K, n, 1, h, w)
     # rows are identity-major blocks: an identity's n images, then (with the prior) n class images
     parts = 2 if use_prior else 1
     contexts = [context, prior[1]] if use_prior else [context]
@@ -118,16 +139,23 @@ def train_identities(unet: UNet2DConditionModel, scheduler: DDPMScheduler, laten
         for step in range(cfg.steps):
             for group in opt.param_groups:
                 group["lr"] = step_lr(cfg.lr, cfg.lr_schedule, step, cfg.steps)
-            x0, noise, t = draw_batch(generators, latents, cfg.images_per_step,
-                                      scheduler.config.num_train_timesteps)  # (K*n, C, h, w)
+            x0, noise, t, picks = draw_batch(generators, latents, cfg.images_per_step,
+                                             scheduler.config.num_train_timesteps)  # (K*n, C, h, w)
+            w = pixel_weights[torch.arange(identities, device=picks.device).repeat_interleave(n), picks
+                              ] if weighted else None  # (K*n, 1, h, w)
             if use_prior:
                 drawn = draw_prior(generators, prior[0], n, scheduler.config.num_train_timesteps)
                 blocks = (identities, n)
                 x0, noise, t = (torch.stack([a.unflatten(0, blocks), b.unflatten(0, blocks)], 1).flatten(0, 2)
                                 for a, b in zip((x0, noise, t), drawn, strict=True))
+                if weighted:  # the class images count every pixel
+                    w = torch.stack([w.unflatten(0, blocks), torch.ones_like(w).unflatten(0, blocks)], 1
+                                    ).flatten(0, 2)
             with autocast(latents.device, cfg.autocast):
                 pred = unet(scheduler.add_noise(x0, noise, t), t, encoder_hidden_states=ctx).sample
-            per_sample = F.mse_loss(pred.float(), noise, reduction="none").flatten(1).mean(1)
+            squared = F.mse_loss(pred.float(), noise, reduction="none")               # (B, C, h, w)
+            per_sample = ((squared * w).flatten(1).sum(1) / w.expand_as(squared).flatten(1).sum(1)
+                          if weighted else squared.flatten(1).mean(1))
             means = per_sample.view(identities, parts, n).mean(2)             # (K, parts)
             loss = means[:, 0] + (cfg.prior_weight * means[:, 1] if use_prior else 0)  # (K,)
             opt.zero_grad(set_to_none=True)
