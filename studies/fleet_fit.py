@@ -62,6 +62,11 @@ VARIANTS: dict[str, dict] = {  # overrides of params.yaml's finetune section; th
     "person_bg0.3": OLD | {"background_weight": 0.3},
     "person_bg0.1": OLD | {"background_weight": 0.1},
     "person_bg0": OLD | {"background_weight": 0.0},
+    # around the weighted default: lr, steps and schedule again
+    "person_lr005": OLD | {"background_weight": 0.1, "lr": 0.005},
+    "person_lr02": OLD | {"background_weight": 0.1, "lr": 0.02},
+    "person_cosine100": OLD | {"background_weight": 0.1, "lr_schedule": "cosine", "steps": 100},
+    "person_world16_step8": OLD | {"background_weight": 0.1, "renders": 16, "images_per_step": 8},
 }
 
 
