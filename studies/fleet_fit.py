@@ -67,6 +67,8 @@ VARIANTS: dict[str, dict] = {  # overrides of params.yaml's finetune section; th
     "person_lr02": OLD | {"background_weight": 0.1, "lr": 0.02},
     "person_cosine100": OLD | {"background_weight": 0.1, "lr_schedule": "cosine", "steps": 100},
     "person_world16_step8": OLD | {"background_weight": 0.1, "renders": 16, "images_per_step": 8},
+    "person_rank4": OLD | {"background_weight": 0.1, "rank": 4, "lora_alpha": 108.0},  # scaling 27 kept
+    "person_qkvo": OLD | {"background_weight": 0.1, "targets": ["to_q", "to_k", "to_v", "to_out.0"]},
 }
 
 
