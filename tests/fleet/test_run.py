@@ -120,4 +120,4 @@ def test_person_masks_need_the_worlds_own_renders(micro_world, base_dir, tmp_pat
     photos.mkdir()
     read_identity_folder(make_folder(tmp_path), photos)
     with pytest.raises(InputError, match="background_weight to 1"):
-        make_person_masks(photos, (8, 8), tmp_path / "fleet", P, WORLD_SEED)
+        make_person_masks(photos, base_dir, tmp_path / "fleet", P, WORLD_SEED)

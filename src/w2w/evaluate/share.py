@@ -101,11 +101,12 @@ def identity_share(pipe: StableDiffusionPipeline, base: Path, world: Path, table
     n = renders_per_half
     images = identity_probes(world, table, 2 * n, seed)                     # (M, 2n, S, S, 3)
     latents = encode_renders(pipe, images)
-    masks = (torch.from_numpy(identity_probe_masks(world, table, 2 * n, seed))  # (M, 2n, S, S)
-             if p.background_weight < 1 else None)
+    first_masks = second_masks = None
+    if p.background_weight < 1:
+        masks = torch.from_numpy(identity_probe_masks(world, table, 2 * n, seed))  # (M, 2n, S, S)
+        first_masks, second_masks = masks[:, :n], masks[:, n:]
     ids = table["identity_id"].astype(int).tolist()
-    a, b = train_halves(pipe, base, latents[:, :n], latents[:, n:], ids, p,
-                        *((masks[:, :n], masks[:, n:]) if masks is not None else ()))
+    a, b = train_halves(pipe, base, latents[:, :n], latents[:, n:], ids, p, first_masks, second_masks)
     same, others = adapter_cosines(a, b)
     return {**with_ci("identity_share", same), **with_ci("identity_share_other_identities", others),
             "identity_share_identities": len(ids), "identity_share_renders_per_half": renders_per_half}

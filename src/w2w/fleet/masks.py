@@ -16,7 +16,8 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 import zarr
-from safetensors.torch import load_file, save_file
+from safetensors import safe_open
+from safetensors.torch import save_file
 from tqdm import tqdm
 
 from w2w.atomic import atomic_path
@@ -25,28 +26,28 @@ from w2w.params import FinetuneParams
 from w2w.storage import STREAM_IMAGES
 from w2w.world.dataset import identities_from_table, render_identity
 from w2w.world.mask import identity_masks
+from w2w.world.references import is_folder_world
 
 MASKS_FILE = "person_masks.safetensors"
 
 
-def make_person_masks(world: Path, latent_hw: tuple[int, int], out: Path, p: FinetuneParams,
-                      render_seed: int | None) -> Path | None:
+def make_person_masks(world: Path, base: Path, out: Path, p: FinetuneParams, render_seed: int
+                      ) -> Path | None:
     """The masks file for this fleet (made on first use); None when the loss is not weighted.
 
-    `render_seed` is the seed the world was rendered with (`synthesize.seed`)."""
+    `render_seed` is the seed the world was rendered with (`synthesize.seed`); the masks are pooled
+    to the grid of the base's latent cache."""
     if p.background_weight == 1:
         return None
     path = out / MASKS_FILE
     if path.is_file():
         return path
-    if render_seed is None:
-        raise ValueError("a loss weighted to the person needs the world's render seed")
-    group = zarr.open_group(world / "images.zarr", mode="r")
-    if group.attrs.get("source") == "folder":
+    if is_folder_world(world):
         raise InputError(f"finetune.background_weight is {p.background_weight:g}: a loss weighted to the "
                          f"person needs the miniature world's person masks, and {world} is a folder of "
                          f"photos; set finetune.background_weight to 1")
-    images = group["images"]                                            # (N, n, S, S, 3)
+    images = zarr.open_group(world / "images.zarr", mode="r")["images"]  # (N, n, S, S, 3)
+    latent_hw = tuple(zarr.open_group(base / "latents.zarr", mode="r")["latents"].shape[-2:])
     n, size = images.shape[1], images.shape[2]
     identities = identities_from_table(pd.read_parquet(world / "identities.parquet"))
     if not np.array_equal(render_identity(identities[0], 1, render_seed, STREAM_IMAGES, size)[0],
@@ -63,7 +64,8 @@ def make_person_masks(world: Path, latent_hw: tuple[int, int], out: Path, p: Fin
 
 
 def load_person_masks(path: str, start: int, stop: int, device: str) -> torch.Tensor | None:
-    """Rows start:stop of the masks file, (K, n, h, w); None without a file."""
+    """Rows start:stop of the masks file, (K, n, h, w), read alone; None without a file."""
     if not path:
         return None
-    return load_file(path)["masks"][start:stop].to(device)
+    with safe_open(path, framework="pt") as f:
+        return f.get_slice("masks")[start:stop].to(device)

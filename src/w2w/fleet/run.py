@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import zarr
 from tqdm import tqdm
 
 from w2w.atomic import write_json
@@ -63,8 +62,7 @@ def run_finetune(base: Path, world: Path, out: Path, p: FinetuneParams, config_h
                          "rows": len(ids)})
     shards = plan_shards(ids, p.identities_per_shard)
     prior = make_class_prior(base, out, p)
-    latent_hw = tuple(zarr.open_group(base / "latents.zarr", mode="r")["latents"].shape[-2:])
-    masks = make_person_masks(world, latent_hw, out, p, render_seed)
+    masks = make_person_masks(world, base, out, p, render_seed)
     jobs = [ShardJob(str(base), str(out), i, i * p.identities_per_shard, tuple(shards[i]),
                      p.model_dump_json(), compute.threads, compute.device, str(prior or ""), str(masks or ""))
             for i in range(len(shards)) if not shard_path(out, i).is_file()]

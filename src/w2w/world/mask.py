@@ -20,16 +20,8 @@ from w2w.errors import InputError
 from w2w.storage import STREAM_EVAL
 from w2w.world.dataset import identities_from_table
 from w2w.world.identity import Identity
-from w2w.world.render import (
-    SUPERSAMPLE,
-    Nuisance,
-    _Canvas,
-    _draw_features,
-    _draw_head,
-    _face_geometry,
-    _pose,
-    sample_nuisance,
-)
+from w2w.world.references import is_folder_world
+from w2w.world.render import SUPERSAMPLE, Nuisance, person_layer, sample_nuisance
 
 TRANSPARENT = (0, 0, 0, 0)
 
@@ -37,15 +29,11 @@ TRANSPARENT = (0, 0, 0, 0)
 def person_mask(identity: Identity, nuisance: Nuisance, size: int = 32) -> np.ndarray:
     """(size, size) float32 in [0, 1]: the fraction of each pixel that shows the person.
 
-    The head is drawn as `render_face` draws it, but with transparent clothes: Pillow replaces
+    The person is drawn as `render_face` draws it, but with transparent clothes: Pillow replaces
     pixels rather than blending them, so the shoulders cut the hair behind them exactly as opaque
     clothes would, and everything drawn after them (neck, ears, face) covers them again."""
-    canvas = _Canvas(size * SUPERSAMPLE)
-    geometry = _face_geometry(identity)
     bare = dataclasses.replace(nuisance, clothes=TRANSPARENT)
-    _draw_head(canvas, identity, bare, geometry)
-    _draw_features(canvas, identity, bare, geometry)
-    alpha = _pose(canvas.image, nuisance).getchannel("A")
+    alpha = person_layer(identity, bare, size * SUPERSAMPLE).getchannel("A")
     small = alpha.resize((size, size), Image.Resampling.BOX)  # the render's own downsampling
     return np.asarray(small, dtype=np.float32) / 255.0
 
@@ -60,9 +48,8 @@ def identity_masks(identity: Identity, n: int, seed: int, stream: int, size: int
 def identity_probe_masks(world: Path, table: pd.DataFrame, n: int, seed: int) -> np.ndarray:
     """(M, n, S, S) person masks of `w2w.world.references.identity_probes(world, table, n, seed)`
     in the miniature world; a folder of photos has none (InputError)."""
-    group = zarr.open_group(world / "images.zarr", mode="r")
-    if group.attrs.get("source") == "folder":
+    if is_folder_world(world):
         raise InputError(f"{world}: a folder of photos has no person masks; "
                          f"set finetune.background_weight to 1")
-    size = int(group.attrs["image_size"])
+    size = int(zarr.open_group(world / "images.zarr", mode="r").attrs["image_size"])
     return np.stack([identity_masks(i, n, seed, STREAM_EVAL, size) for i in identities_from_table(table)])

@@ -208,13 +208,8 @@ def render_face(identity: Identity, nuisance: Nuisance, size: int = 32,
                 painting: bool = False) -> np.ndarray:
     """Render one image, (size, size, 3) uint8."""
     side = size * SUPERSAMPLE
-    canvas = _Canvas(side)
-    geometry = _face_geometry(identity)
-    _draw_head(canvas, identity, nuisance, geometry)
-    _draw_features(canvas, identity, nuisance, geometry)
-    layer = _pose(canvas.image, nuisance)
     image = _background(side, nuisance)
-    image.alpha_composite(layer)
+    image.alpha_composite(person_layer(identity, nuisance, side))
     pixels = _light(np.asarray(image.convert("RGB"), dtype=np.float32), nuisance)
     big = Image.fromarray(pixels)
     if painting:
@@ -222,6 +217,16 @@ def render_face(identity: Identity, nuisance: Nuisance, size: int = 32,
 
         big = paint(big, seed=identity.identity_id)
     return np.asarray(big.resize((size, size), Image.Resampling.BOX), dtype=np.uint8)
+
+
+def person_layer(identity: Identity, nuisance: Nuisance, side: int) -> Image.Image:
+    """The person (head, hair, features, clothes) drawn at `side` x `side` supersampled pixels,
+    posed, on a transparent RGBA layer: what `render_face` lays over the background."""
+    canvas = _Canvas(side)
+    geometry = _face_geometry(identity)
+    _draw_head(canvas, identity, nuisance, geometry)
+    _draw_features(canvas, identity, nuisance, geometry)
+    return _pose(canvas.image, nuisance)
 
 
 def _pose(layer: Image.Image, n: Nuisance) -> Image.Image:
