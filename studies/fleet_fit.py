@@ -69,6 +69,10 @@ VARIANTS: dict[str, dict] = {  # overrides of params.yaml's finetune section; th
     "person_world16_step8": OLD | {"background_weight": 0.1, "renders": 16, "images_per_step": 8},
     "person_rank4": OLD | {"background_weight": 0.1, "rank": 4, "lora_alpha": 108.0},  # scaling 27 kept
     "person_qkvo": OLD | {"background_weight": 0.1, "targets": ["to_q", "to_k", "to_v", "to_out.0"]},
+    # each step's images spread over the noise range (one timestep per equal bin), at 70 and fewer steps
+    "person_stratified": OLD | {"background_weight": 0.1, "timesteps": "stratified"},
+    "person_stratified60": OLD | {"background_weight": 0.1, "timesteps": "stratified", "steps": 60},
+    "person_stratified50": OLD | {"background_weight": 0.1, "timesteps": "stratified", "steps": 50},
 }
 
 

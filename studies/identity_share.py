@@ -82,6 +82,9 @@ VARIANTS = {
     "person_bg0": Variant(finetune={"background_weight": 0.0}),
     "person_bg0.1_renders8": Variant(renders_per_half=8, finetune={"background_weight": 0.1}),
     "fixed_pose_person_bg0.1": Variant(fixed_pose=True, finetune={"background_weight": 0.1}),
+    # stratified timesteps: less of the training's own noise in each step
+    "person_bg0.1_stratified": Variant(finetune={"background_weight": 0.1, "timesteps": "stratified"}),
+    "fixed_all_stratified": Variant(fixed_scene=True, fixed_pose=True, finetune={"timesteps": "stratified"}),
 }
 
 

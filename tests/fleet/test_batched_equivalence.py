@@ -11,7 +11,7 @@ from committed import section
 from w2w.base.model import build_unet, training_scheduler
 from w2w.fleet.config import FleetConfig
 from w2w.fleet.peft_reference import train_one_with_peft
-from w2w.fleet.train import averaged_steps, person_weights, step_lr, train_identities
+from w2w.fleet.train import averaged_steps, draw_timesteps, person_weights, step_lr, train_identities
 
 TINY = section("base", unet_channels=[16, 32], text_dim=16, latent_channels=4)
 CFG = FleetConfig(rank=1, alpha=2.0, steps=5, lr=1e-2, grad_clip=0.05, init_seed=3, seed=7)
@@ -23,9 +23,10 @@ def rel_err(got: dict, want: dict) -> float:
 
 
 @pytest.mark.parametrize("cfg", [CFG, dataclasses.replace(CFG, images_per_step=2),
-                                 dataclasses.replace(CFG, prior_weight=0.5),
+                                 dataclasses.replace(CFG, prior_weight=0.5, timesteps="stratified"),
                                  dataclasses.replace(CFG, lr_schedule="cosine", average_tail=0.6)],
-                         ids=["all-images", "2-of-3-images", "prior-preservation", "cosine-averaged"])
+                         ids=["all-images", "2-of-3-images", "prior-preservation-stratified",
+                              "cosine-averaged"])
 def test_batched_equals_solo_peft(cfg):
     torch.manual_seed(0)
     unet = build_unet(TINY, 8)
@@ -75,13 +76,28 @@ def test_cosine_and_averaging_change_the_adapter():
     latents, context = torch.randn(2, 2, 4, 8, 8), torch.randn(6, 16)
     scheduler = training_scheduler()
     plain, _ = train_identities(copy.deepcopy(unet), scheduler, latents, [0, 1], context, CFG)
-    for change in ({"lr_schedule": "cosine"}, {"average_tail": 0.6}):
+    for change in ({"lr_schedule": "cosine"}, {"average_tail": 0.6}, {"timesteps": "stratified"}):
         other, _ = train_identities(copy.deepcopy(unet), scheduler, latents, [0, 1], context,
                                     dataclasses.replace(CFG, **change))
         assert rel_err(other, plain) > 1e-3, change
     with pytest.raises(ValueError, match="lr_schedule"):
         train_identities(unet, scheduler, latents, [0, 1], context,
                          dataclasses.replace(CFG, lr_schedule="step"))
+
+
+def test_stratified_timesteps_take_one_from_each_bin():
+    g = torch.Generator().manual_seed(0)
+    for m in (1, 4, 8):  # bins of whole timesteps
+        draws = torch.stack([draw_timesteps(m, 1000, "stratified", g) for _ in range(200)])  # (200, m)
+        assert draws.min() >= 0 and draws.max() <= 999
+        bins = (draws * m) // 1000
+        assert (bins.sort(1).values == torch.arange(m)).all()  # every bin once, every step
+        assert len(set(draws[:, 0].tolist())) > 100  # random within the bins, and in random order
+    assert len(set(bins[:, 0].tolist())) == 8
+    uniform = torch.stack([draw_timesteps(8, 1000, "uniform", g) for _ in range(200)])
+    assert not ((uniform * 8 // 1000).sort(1).values == torch.arange(8)).all(1).all()
+    with pytest.raises(ValueError, match="timesteps"):
+        draw_timesteps(4, 1000, "lognormal", g)
 
 
 def test_step_lr_and_averaged_steps():

@@ -27,6 +27,7 @@ class FleetConfig:
     lr_schedule: str = "constant"  # "cosine": lr decays to 0 over the steps
     average_tail: float = 0.0  # the adapter is the mean of the last fraction of iterates; 0: the last
     background_weight: float = 1.0  # loss weight of the scene against the person's 1; 1: the plain loss
+    timesteps: str = "uniform"  # "stratified": each step's images spread over the noise range
 
 
 def fleet_config(p: FinetuneParams) -> FleetConfig:
@@ -35,7 +36,7 @@ def fleet_config(p: FinetuneParams) -> FleetConfig:
                        seed=p.seed, images_per_step=p.images_per_step,
                        prior_weight=p.prior_weight, autocast=p.autocast,
                        lr_schedule=p.lr_schedule, average_tail=p.average_tail,
-                       background_weight=p.background_weight)
+                       background_weight=p.background_weight, timesteps=p.timesteps)
 
 
 def shard_path(folder: Path, index: int) -> Path:

@@ -47,13 +47,13 @@ def train_one_with_peft(unet: UNet2DConditionModel, scheduler: DDPMScheduler, la
     averaged = AveragedModel(unet) if tail > 1 else None
     generator, steps = identity_generator(cfg.seed, identity_id), scheduler.config.num_train_timesteps
     for step in range(cfg.steps):
-        x0, noise, t, _ = draw_batch([generator], latents[None], cfg.images_per_step, steps)
+        x0, noise, t, _ = draw_batch([generator], latents[None], cfg.images_per_step, steps, cfg.timesteps)
         with autocast(latents.device, cfg.autocast):
             pred = unet(scheduler.add_noise(x0, noise, t), t,
                         encoder_hidden_states=context.expand(len(x0), *context.shape)).sample
         loss = F.mse_loss(pred.float(), noise)
         if cfg.prior_weight > 0:
-            px0, pnoise, pt = draw_prior([generator], prior[0], len(x0), steps)
+            px0, pnoise, pt = draw_prior([generator], prior[0], len(x0), steps, cfg.timesteps)
             with autocast(latents.device, cfg.autocast):
                 ppred = unet(scheduler.add_noise(px0, pnoise, pt), pt,
                              encoder_hidden_states=prior[1].expand(len(px0), *prior[1].shape)).sample

@@ -22,21 +22,32 @@ def identity_generator(seed: int, identity_id: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 1_000_003 + identity_id)
 
 
-def draw_batch(generators: list[torch.Generator], latents: torch.Tensor, m: int, timesteps: int
-               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+def draw_timesteps(m: int, timesteps: int, sampling: str, generator: torch.Generator) -> torch.Tensor:
+    """m training timesteps in [0, timesteps): iid uniform, or stratified (one from each of m equal
+    bins, in random order), which spreads every step's images over the whole noise range."""
+    if sampling == "uniform":
+        return torch.randint(0, timesteps, (m,), generator=generator)
+    if sampling == "stratified":
+        bins = torch.randperm(m, generator=generator) + torch.rand(m, generator=generator)
+        return (bins * timesteps / m).long().clamp(max=timesteps - 1)
+    raise ValueError(f"timesteps must be 'uniform' or 'stratified', got {sampling!r}")
+
+
+def draw_batch(generators: list[torch.Generator], latents: torch.Tensor, m: int, timesteps: int,
+               sampling: str = "uniform") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """One step's clean latents, noise and timesteps, (K*m, C, h, w) x2 and (K*m,), identity-major,
     and which of its images each row is (K*m,).
 
     latents (K, n, C, h, w); each identity draws m of its n images (all when m is 0 or n), then its
-    noise and timesteps, from its own generator only."""
+    noise and timesteps (`draw_timesteps`), from its own generator only."""
     n, shape = latents.shape[1], tuple(latents.shape[2:])
     m = n if m in (0, n) else m
     x0, noise, t, picks = [], [], [], []
     for i, g in enumerate(generators):
         pick = torch.arange(n) if m == n else torch.randperm(n, generator=g)[:m]
-        x0.append(latents[i, pick.to(latents.device)])
+        x0.append(latents[i] if m == n else latents[i, pick.to(latents.device)])  # all: a view
         noise.append(torch.randn((m, *shape), generator=g))
-        t.append(torch.randint(0, timesteps, (m,), generator=g))
+        t.append(draw_timesteps(m, timesteps, sampling, g))
         picks.append(pick)
     # draws stay on the CPU generators (same numbers on any device), then move to the latents'
     return (torch.cat(x0), torch.cat(noise).to(latents.device), torch.cat(t).to(latents.device),
@@ -51,14 +62,14 @@ def person_weights(masks: torch.Tensor, latent_hw: tuple[int, int], background_w
     return (background_weight + (1 - background_weight) * share).unflatten(0, (k, n))
 
 
-def draw_prior(generators: list[torch.Generator], pool: torch.Tensor, m: int, timesteps: int
-               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def draw_prior(generators: list[torch.Generator], pool: torch.Tensor, m: int, timesteps: int,
+               sampling: str = "uniform") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """m class-prior latents per identity from the shared pool (P, C, h, w), with noise and timesteps."""
     x0, noise, t = [], [], []
     for g in generators:
         x0.append(pool[torch.randint(0, len(pool), (m,), generator=g)])
         noise.append(torch.randn((m, *pool.shape[1:]), generator=g))
-        t.append(torch.randint(0, timesteps, (m,), generator=g))
+        t.append(draw_timesteps(m, timesteps, sampling, g))
     return torch.cat(x0), torch.cat(noise).to(pool.device), torch.cat(t).to(pool.device)
 
 
@@ -134,17 +145,17 @@ def train_identities(unet: UNet2DConditionModel, scheduler: DDPMScheduler, laten
         opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=False)
         for w in wrappers:
             w.blocks = True
-        tail = averaged_steps(cfg.steps, cfg.average_tail)
+        tail, timesteps = averaged_steps(cfg.steps, cfg.average_tail), scheduler.config.num_train_timesteps
         mean = [torch.zeros_like(p) for p in params] if tail > 1 else []  # none: the last iterate
         for step in range(cfg.steps):
             for group in opt.param_groups:
                 group["lr"] = step_lr(cfg.lr, cfg.lr_schedule, step, cfg.steps)
-            x0, noise, t, picks = draw_batch(generators, latents, cfg.images_per_step,
-                                             scheduler.config.num_train_timesteps)  # (K*n, C, h, w)
+            x0, noise, t, picks = draw_batch(generators, latents, cfg.images_per_step, timesteps,
+                                             cfg.timesteps)  # (K*n, C, h, w)
             w = pixel_weights[torch.arange(identities, device=picks.device).repeat_interleave(n), picks
                               ] if weighted else None  # (K*n, 1, h, w)
             if use_prior:
-                drawn = draw_prior(generators, prior[0], n, scheduler.config.num_train_timesteps)
+                drawn = draw_prior(generators, prior[0], n, timesteps, cfg.timesteps)
                 blocks = (identities, n)
                 x0, noise, t = (torch.stack([a.unflatten(0, blocks), b.unflatten(0, blocks)], 1).flatten(0, 2)
                                 for a, b in zip((x0, noise, t), drawn, strict=True))
