@@ -84,7 +84,7 @@ def check_evaluation_outputs(project: Path) -> None:
             has_interval(inversion[method], f"{setting}_mean")
     has_interval(inversion["w2w_minus_lora_ood"], "similarity")
     ladder = json.loads((project / "metrics" / "ladder.json").read_text())
-    assert len(ladder["rungs"]) == 11 and ladder["rungs"][0]["rung"] == "fresh renders (ceiling)"
+    assert len(ladder["rungs"]) == 13 and ladder["rungs"][0]["rung"] == "fresh renders (ceiling)"
     assert ladder["rungs"][-1]["rung"] == "base with the generic prompt (floor)"
     assert ladder["identity_share_identities"] == 3  # at least 3: its control leaves two identities out
     has_interval(ladder, "identity_share_mean")

@@ -21,7 +21,7 @@ from w2w.base.latents import encode_images
 from w2w.base.model import encode_prompts, training_scheduler
 from w2w.evaluate.context import Context
 from w2w.evaluate.judged import judged_attributes, similarities, trait_errors, truth_of
-from w2w.evaluate.ladder import Rung, sample_models
+from w2w.evaluate.ladder import Rung, sample_models, scored
 from w2w.evaluate.stats import paired, with_ci
 from w2w.fleet.config import fleet_config
 from w2w.fleet.train import train_identities
@@ -74,12 +74,15 @@ NAMES = {("w2w", "in_distribution"): "w2w inversion",
          ("single_image_lora", "in_distribution"): "single-image LoRA",
          ("w2w", "ood"): "w2w inversion from the painting",
          ("single_image_lora", "ood"): "single-image LoRA from the painting"}
+INPUT_NAMES = {"in_distribution": "one render (the single-image input)",
+               "ood": "the painting (the out-of-distribution input)"}
 
 
 def measure_inversion(ctx: Context, basis: Basis, held: np.ndarray, p: EvaluateInversionParams,
                       fp: FinetuneParams) -> tuple[dict, np.ndarray, list[Rung]]:
     """For held-out rows `held`: metrics, a grid (identity rows: a render, then input, w2w sample,
-    LoRA sample per setting) and the ladder's rungs these models stand on."""
+    LoRA sample per setting) and the ladder's rungs these models stand on, with their inputs: how
+    much of the identity one image shows the judge decides whether one image can be ambiguous."""
     table = ctx.table.iloc[held]
     renders = identity_references(ctx.world, table, p.renders_per_identity, p.seed)
     truth = table[ctx.judge.attribute_names].to_numpy(dtype=bool)
@@ -89,7 +92,9 @@ def measure_inversion(ctx: Context, basis: Basis, held: np.ndarray, p: EvaluateI
               "ood": np.asarray(ctx.ood.get_orthogonal_selection((heldout_index[held], 0)))}
     ids = table["identity_id"].tolist()
     metrics: dict = {"w2w": {}, "single_image_lora": {}, "identities": len(held)}
-    columns, rungs, scores = [renders[:, 0]], [], {}
+    columns, scores = [renders[:, 0]], {}
+    rungs = [scored(ctx, INPUT_NAMES[setting], images[:, None], renders, traits)
+             for setting, images in inputs.items()]
     for setting, images in inputs.items():
         for method, adapters in (("w2w", w2w_inversion(ctx, basis, images, p, fp)),
                                  ("single_image_lora", single_image_lora(ctx, images, ids, p, fp))):

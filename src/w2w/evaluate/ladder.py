@@ -101,9 +101,10 @@ def lower_rungs(ctx: Context, basis: Basis, held: np.ndarray, train: np.ndarray,
     return rungs, with_ci("projection_relative_residual", residual)
 
 
-ORDER = ("fresh renders (ceiling)", "renders through the VAE", "fleet model (train identity)",
-         "fleet model (held-out identity)", "fleet model projected onto the basis",
-         "single-image LoRA", "w2w inversion", "single-image LoRA from the painting",
+ORDER = ("fresh renders (ceiling)", "one render (the single-image input)", "renders through the VAE",
+         "fleet model (train identity)", "fleet model (held-out identity)",
+         "fleet model projected onto the basis", "single-image LoRA", "w2w inversion",
+         "the painting (the out-of-distribution input)", "single-image LoRA from the painting",
          "w2w inversion from the painting", "base with the identity's caption")
 
 
