@@ -16,7 +16,8 @@ stage reports the share of the configured fleet in metrics/ladder.json; this stu
 world and the recipe around it.
 
 Measured on a seeded sample of TRAIN identities (never held-out) with the default-scale base
-(`dvc repro base` first) and params.yaml's finetune section; 95 % bootstrap CIs over identities.
+and judge (`dvc repro judge` first) and params.yaml's finetune section; 95 % bootstrap CIs over
+identities. Each variant also says how much of the person one of its renders shows the judge.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from variants import parse_variants  # studies/: the script's folder is first on
 from w2w.base.pipeline import load_pipeline
 from w2w.evaluate.share import adapter_cosines, encode_renders, train_halves
 from w2w.evaluate.stats import bootstrap_ci, sample_rows
+from w2w.judge.api import Judge
 from w2w.params import Params, load_params
 from w2w.world.dataset import identities_from_table
 from w2w.world.identity import Identity
@@ -51,6 +53,7 @@ class Variant:
     fixed_scene: bool = False                 # one background and clothes per identity
     fixed_pose: bool = False                  # one pose, scale, shift, light and smile per identity
     draws: int = 1                            # noise and timestep draws of each render per step
+    pose_scale: float = 1.0                   # pose, light and smile this far from the identity's own
 
 
 VARIANTS = {
@@ -85,16 +88,28 @@ VARIANTS = {
     # stratified timesteps: less of the training's own noise in each step
     "person_bg0.1_stratified": Variant(finetune={"background_weight": 0.1, "timesteps": "stratified"}),
     "fixed_all_stratified": Variant(fixed_scene=True, fixed_pose=True, finetune={"timesteps": "stratified"}),
+    # pose, light and smile varied half or twice as far about each identity's own (fixed_pose: 0):
+    # what the share gains against how much one render still tells the judge
+    "pose_half": Variant(pose_scale=0.5),
+    "pose_double": Variant(pose_scale=2.0),
 }
+POSE_FIELDS = ("rotation_deg", "scale", "brightness", "light_strength", "smile")
 
 
-def nuisance_fixer(identity: Identity, seed: int, scene: bool, pose: bool) -> Callable[[Nuisance], Nuisance]:
+def nuisance_fixer(identity: Identity, seed: int, scene: bool, pose: bool, pose_scale: float = 1.0
+                   ) -> Callable[[Nuisance], Nuisance]:
     """Replace a render's scene (background, clothes) and/or pose (pose, light, smile) with the
-    identity's own, drawn once."""
+    identity's own, drawn once, or move its pose `pose_scale` times as far from the identity's own."""
     own = sample_nuisance(np.random.default_rng([seed, identity.identity_id, STREAM + 1]))
     scene_fields = ("background_top", "background_bottom", "clothes")
 
     def fix(n: Nuisance) -> Nuisance:
+        if pose_scale != 1.0:  # about the identity's own pose: own + s * (drawn - own)
+            moved = {k: getattr(own, k) + pose_scale * (getattr(n, k) - getattr(own, k)) for k in POSE_FIELDS}
+            moved["light_strength"] = max(0.0, moved["light_strength"])
+            moved["shift"] = tuple(o + pose_scale * (d - o) for o, d in zip(own.shift, n.shift, strict=True))
+            turn = (n.light_angle - own.light_angle + np.pi) % (2 * np.pi) - np.pi  # the shorter way round
+            n = dataclasses.replace(n, **moved, light_angle=own.light_angle + pose_scale * turn)
         if scene and pose:
             return own
         if scene:
@@ -108,13 +123,14 @@ def nuisance_fixer(identity: Identity, seed: int, scene: bool, pose: bool) -> Ca
 def renders(identity: Identity, n: int, seed: int, size: int, v: Variant) -> tuple[np.ndarray, np.ndarray]:
     """(n, size, size, 3) uint8 fresh renders and their person masks (n, size, size)."""
     rng = np.random.default_rng([seed, identity.identity_id, STREAM])
-    fix = nuisance_fixer(identity, seed, v.fixed_scene, v.fixed_pose)
+    fix = nuisance_fixer(identity, seed, v.fixed_scene, v.fixed_pose, v.pose_scale)
     nuisances = [fix(sample_nuisance(rng)) for _ in range(n)]
     return (np.stack([render_face(identity, x, size) for x in nuisances]),
             np.stack([person_mask(identity, x, size) for x in nuisances]))
 
 
-def measure(name: str, v: Variant, params: Params, pipe, table: pd.DataFrame, rows: np.ndarray) -> None:
+def measure(name: str, v: Variant, params: Params, pipe, judge: Judge, table: pd.DataFrame, rows: np.ndarray
+            ) -> None:
     p = params.finetune.model_copy(update=v.finetune)
     size = params.synthesize.image_size
     identities = identities_from_table(table.iloc[rows])
@@ -129,25 +145,33 @@ def measure(name: str, v: Variant, params: Params, pipe, table: pd.DataFrame, ro
     same, others = adapter_cosines(a, b)
     lo, hi = bootstrap_ci(same)
     raw_same, raw_others = adapter_cosines(a, b, scaled=False)  # centred only: large parameters weigh more
+    # how much of the person one render shows the judge, against the other half's renders (a single
+    # image is ambiguous only where this falls well below the half-against-half figure)
+    half = v.renders_per_half
+    one = np.array([judge.identity_similarity(x[:1], x[half:]) for x in images])
+    halves = np.array([judge.identity_similarity(x[:half], x[half:]) for x in images])
+    one_lo, one_hi = bootstrap_ci(one)
     print(f"{name:12s} identity share {same.mean():.3f} [{lo:.3f}, {hi:.3f}]   "
           f"different identities {others.mean():+.3f}   unscaled {raw_same.mean():.3f} "
           f"(different {raw_others.mean():+.3f})   ({len(rows)} train identities, "
-          f"{n} renders per half, {v.draws} draws each, {p.steps} steps, prior {p.prior_weight:g})",
-          flush=True)
+          f"{n} renders per half, {v.draws} draws each, {p.steps} steps, prior {p.prior_weight:g})\n"
+          f"{'':12s} judge: one render vs the other half {one.mean():.3f} [{one_lo:.3f}, {one_hi:.3f}], "
+          f"half vs half {halves.mean():.3f}", flush=True)
 
 
 def main(argv: list[str]) -> None:
     args = parse_variants(argv, __doc__, VARIANTS, identities=24)
     if not (DATA / "base" / "model").is_dir():
-        sys.exit("data/base/model: missing; run `dvc repro base` first")
+        sys.exit("data/base/model: missing; run `dvc repro judge` first")
     torch.manual_seed(0)
     table = pd.read_parquet(DATA / "world" / "identities.parquet")
     rows = sample_rows((table["split"] == "heldout").to_numpy(), False, args.identities, seed=17)
     params = load_params()
     pipe = load_pipeline(DATA / "base" / "model")  # once: training leaves the base UNet as it was
     pipe.unet.requires_grad_(False)
+    judge = Judge.load(DATA / "judge")
     for name in args.variants:
-        measure(name, VARIANTS[name], params, pipe, table, rows)
+        measure(name, VARIANTS[name], params, pipe, judge, table, rows)
 
 
 if __name__ == "__main__":
