@@ -47,6 +47,11 @@ def test_held_out_images_and_paintings_are_inverted_and_scored_against_their_own
     monkeypatch.setattr(inversion, "w2w_inversion", invert("w2w", 0))
     monkeypatch.setattr(inversion, "single_image_lora", invert("lora", 1000))
     monkeypatch.setattr(inversion, "score_models", score)
+
+    def scored(ctx, name, images, references, truth):  # the input rungs: each input, judged as it is
+        seen.setdefault("inputs", []).append((name, images.shape[1], images[:, 0, 0, 0, 0].tolist()))
+        return inversion.Rung(name, (images[:, 0, 0, 0, 0] // 10 == order).astype(float), None)
+    monkeypatch.setattr(inversion, "scored", scored)
     monkeypatch.setattr(inversion, "identity_references",
                         lambda world, table, r, seed: np.zeros((len(table), r, 2, 2, 3), np.uint8))
     order = np.array([4, 1, 3])  # a seeded sample's order, not the table's
@@ -63,7 +68,10 @@ def test_held_out_images_and_paintings_are_inverted_and_scored_against_their_own
     assert metrics["w2w_minus_lora_ood"]["similarity"] == pytest.approx(0.0)
     assert metrics["w2w_minus_lora_ood"]["trait_error"] == pytest.approx(-0.3)  # paired, w2w lower
     assert metrics["w2w_minus_lora_ood"]["trait_error_ci"] == pytest.approx([-0.3, -0.3])
+    assert seen["inputs"] == [("one render (the single-image input)", 1, [40, 10, 30]),
+                              ("the painting (the out-of-distribution input)", 1, [41, 11, 31])]
     assert {r.name for r in rungs} == {
+        "one render (the single-image input)", "the painting (the out-of-distribution input)",
         "w2w inversion", "single-image LoRA", "w2w inversion from the painting",
         "single-image LoRA from the painting", "fleet model (held-out identity)"}
     assert grid.shape == (3, 7, 2, 2, 3)
