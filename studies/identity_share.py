@@ -33,6 +33,7 @@ import torch
 from variants import parse_variants  # studies/: the script's folder is first on sys.path
 
 from w2w.base.pipeline import load_pipeline
+from w2w.evaluate.judged import similarities
 from w2w.evaluate.share import adapter_cosines, encode_renders, train_halves
 from w2w.evaluate.stats import bootstrap_ci, sample_rows
 from w2w.judge.api import Judge
@@ -148,8 +149,8 @@ def measure(name: str, v: Variant, params: Params, pipe, judge: Judge, table: pd
     # how much of the person one render shows the judge, against the other half's renders (a single
     # image is ambiguous only where this falls well below the half-against-half figure)
     half = v.renders_per_half
-    one = np.array([judge.identity_similarity(x[:1], x[half:]) for x in images])
-    halves = np.array([judge.identity_similarity(x[:half], x[half:]) for x in images])
+    one = similarities(judge, images[:, :1], images[:, half:])
+    halves = similarities(judge, images[:, :half], images[:, half:])
     one_lo, one_hi = bootstrap_ci(one)
     print(f"{name:12s} identity share {same.mean():.3f} [{lo:.3f}, {hi:.3f}]   "
           f"different identities {others.mean():+.3f}   unscaled {raw_same.mean():.3f} "
@@ -161,8 +162,9 @@ def measure(name: str, v: Variant, params: Params, pipe, judge: Judge, table: pd
 
 def main(argv: list[str]) -> None:
     args = parse_variants(argv, __doc__, VARIANTS, identities=24)
-    if not (DATA / "base" / "model").is_dir():
-        sys.exit("data/base/model: missing; run `dvc repro judge` first")
+    for needed in (DATA / "base" / "model", DATA / "judge"):
+        if not needed.is_dir():
+            sys.exit(f"{needed}: missing; run `dvc repro judge` first")
     torch.manual_seed(0)
     table = pd.read_parquet(DATA / "world" / "identities.parquet")
     rows = sample_rows((table["split"] == "heldout").to_numpy(), False, args.identities, seed=17)
