@@ -1,0 +1,116 @@
+"""How many steps does the miniature base's UNet need? (issue 17: the 60-minute budget)
+
+    python studies/base_steps.py [--identities N] [STEPS[:LR] ...]   # default: 32 identities; 3600 2400 4800
+
+Train identities only. Each variant trains the base's UNet for STEPS steps (at peak lr LR, default
+params.yaml's) exactly as the base stage does (params.yaml's base section: the same init, batches
+and one-cycle schedule, stretched to the steps) on the committed base's VAE, text encoder and latent
+cache, and measures the result by:
+- prompt fidelity on 64 train identities' captions (evaluate_base's sampler, guidance and rule);
+- the base prompted with each identity's caption (the ladder's caption rung), and fleet models
+  retrained on that base with the default recipe (as `studies/fleet_fit.py` does), both scored
+  against fresh renders by the judge's similarity and the trait error, paired over N train identities.
+The variant equal to params.yaml's `unet_steps` and `unet_lr` is the committed base (data/base)
+itself. Retrained UNets are kept under the ignored studies/runs/ and reused. Needs `dvc repro stack`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+import zarr
+from diffusers import UNet2DConditionModel
+from fleet_fit import ci, retrain  # studies/: the script's folder is first on sys.path
+
+from w2w.base.build import open_world
+from w2w.base.denoiser import train_unet
+from w2w.base.model import build_unet, encode_prompts, sampling_scheduler
+from w2w.base.pipeline import assemble_pipeline
+from w2w.evaluate.base import prompt_fidelity
+from w2w.evaluate.context import Context
+from w2w.evaluate.judged import truth_of
+from w2w.evaluate.ladder import base_rung, model_rung
+from w2w.params import BaseParams, load_params
+from w2w.world.captions import GENERIC_PROMPT, identity_captions
+from w2w.world.references import identity_references
+
+DATA, RUNS = Path("data"), Path("studies/runs")
+
+
+def variant(text: str, p: BaseParams) -> BaseParams:
+    """"2400" or "2400:0.004": the base section with that many UNet steps (and that peak lr)."""
+    steps, _, lr = text.partition(":")
+    return p.model_copy(update={"unet_steps": int(steps), "unet_lr": float(lr or p.unet_lr)})
+
+
+def trained_unet(ctx: Context, p: BaseParams) -> UNet2DConditionModel:
+    """The base stage's UNet training with `p`'s steps and lr, on the committed latent cache."""
+    folder = RUNS / f"base_unet{p.unet_steps}_lr{p.unet_lr:g}"
+    if (folder / "config.json").is_file():
+        return UNet2DConditionModel.from_pretrained(folder).eval().requires_grad_(False)
+    table, _, train = open_world(ctx.world)
+    pipe = ctx.pipe
+    embeddings = encode_prompts(pipe.text_encoder, pipe.tokenizer,
+                                ["", GENERIC_PROMPT, *identity_captions(ctx.world, table)])
+    latents = np.asarray(zarr.open_group(DATA / "base" / "latents.zarr", mode="r")["latents"][:])
+    train_latents = torch.from_numpy(latents[train].reshape(-1, *latents.shape[2:]))  # (M, C, h, w)
+    caption_idx = np.repeat(np.flatnonzero(train), latents.shape[1])
+    unet = train_unet(build_unet(p, latents.shape[-1]), train_latents, caption_idx, embeddings, p)
+    unet.save_pretrained(folder, safe_serialization=True)
+    return unet.requires_grad_(False)
+
+
+def with_unet(ctx: Context, unet: UNet2DConditionModel) -> Context:
+    pipe = ctx.pipe
+    return dataclasses.replace(ctx, pipe=assemble_pipeline(pipe.vae, pipe.text_encoder, pipe.tokenizer,
+                                                           unet, sampling_scheduler()))
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("variants", nargs="*", default=["3600", "2400", "4800"])
+    parser.add_argument("--identities", type=int, default=32)
+    args = parser.parse_args(argv)
+    if not (DATA / "base" / "latents.zarr").is_dir() or not (DATA / "weights.zarr").is_dir():
+        sys.exit("data/base/latents.zarr or data/weights.zarr: missing; run `dvc repro stack` first")
+    torch.manual_seed(0)
+    params = load_params()
+    committed = Context.open(DATA / "world", DATA / "weights.zarr", DATA / "base", DATA / "judge")
+    committed.pipe.unet.requires_grad_(False)
+    latents = zarr.open_group(DATA / "base" / "latents.zarr", mode="r")["latents"]
+    p, pb = params.evaluate_inversion, params.evaluate_base
+    rows = committed.rows(False, args.identities, seed=23)  # fleet_fit's identities
+    table = committed.table.iloc[rows]
+    references = identity_references(committed.world, table, p.renders_per_identity, p.seed)
+    truth, captions = truth_of(table), identity_captions(committed.world, table)
+    prompted = committed.table.iloc[committed.rows(False, pb.prompts, pb.seed)].reset_index(drop=True)
+    first = None
+    for name in args.variants:
+        pv = variant(name, params.base)
+        unet = committed.pipe.unet if pv == params.base else trained_unet(committed, pv)
+        ctx = with_unet(committed, unet)
+        fidelity, _ = prompt_fidelity(ctx.pipe, ctx.judge, prompted, pb.samples_per_prompt,
+                                      pb.sampler_steps, pb.guidance_scale, pb.seed)
+        adapters, trained = retrain(ctx, latents, rows, {})
+        with torch.no_grad():
+            caption = base_rung(ctx, "caption", captions, references, truth, p)
+            fleet = model_rung(trained, "fleet", adapters, references, truth, p)
+        lo, hi = fidelity["prompt_attribute_fidelity_ci"]
+        print(f"unet {pv.unet_steps} steps, lr {pv.unet_lr:g}: train-caption fidelity "
+              f"{fidelity['prompt_attribute_fidelity']:.3f} [{lo:.3f}, {hi:.3f}]", flush=True)
+        first = first or {"caption": caption, "fleet": fleet}
+        for name, rung in (("caption", caption), ("fleet", fleet)):
+            d_sim = rung.similarity - first[name].similarity
+            d_err = rung.trait_error - first[name].trait_error
+            print(f"  {name:8s} similarity {rung.similarity.mean():.3f} {ci(rung.similarity)}   trait error "
+                  f"{rung.trait_error.mean():.3f} {ci(rung.trait_error)}   vs {args.variants[0]}: "
+                  f"{d_sim.mean():+.3f} {ci(d_sim)}, trait {d_err.mean():+.3f} {ci(d_err)}", flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
