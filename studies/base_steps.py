@@ -1,6 +1,7 @@
 """How many steps does the miniature base's UNet need? (issue 17: the 60-minute budget)
 
-    python studies/base_steps.py [--identities N] [STEPS[:LR] ...]   # default: 32 identities; 3600 2400 4800
+    python studies/base_steps.py [--identities N] [STEPS[:LR] ...]
+    # default: 32 identities; 3600:0.002 2400:0.002 4800:0.002 3600:0.004, the first the baseline
 
 Train identities only. Each variant trains the base's UNet for STEPS steps (at peak lr LR, default
 params.yaml's) exactly as the base stage does (params.yaml's base section: the same init, batches
@@ -45,7 +46,10 @@ DATA, RUNS = Path("data"), Path("studies/runs")
 def variant(text: str, p: BaseParams) -> BaseParams:
     """"2400" or "2400:0.004": the base section with that many UNet steps (and that peak lr)."""
     steps, _, lr = text.partition(":")
-    return p.model_copy(update={"unet_steps": int(steps), "unet_lr": float(lr or p.unet_lr)})
+    try:
+        return p.model_copy(update={"unet_steps": int(steps), "unet_lr": float(lr or p.unet_lr)})
+    except ValueError:
+        sys.exit(f"variant {text!r}: expected STEPS or STEPS:LR, e.g. 2400 or 3600:0.004")
 
 
 def trained_unet(ctx: Context, p: BaseParams) -> UNet2DConditionModel:
@@ -73,13 +77,15 @@ def with_unet(ctx: Context, unet: UNet2DConditionModel) -> Context:
 
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("variants", nargs="*", default=["3600", "2400", "4800"])
+    parser.add_argument("variants", nargs="*",
+                        default=["3600:0.002", "2400:0.002", "4800:0.002", "3600:0.004"])
     parser.add_argument("--identities", type=int, default=32)
     args = parser.parse_args(argv)
+    params = load_params()
+    variants = [variant(text, params.base) for text in args.variants]  # bad input exits here, first
     if not (DATA / "base" / "latents.zarr").is_dir() or not (DATA / "weights.zarr").is_dir():
         sys.exit("data/base/latents.zarr or data/weights.zarr: missing; run `dvc repro stack` first")
     torch.manual_seed(0)
-    params = load_params()
     committed = Context.open(DATA / "world", DATA / "weights.zarr", DATA / "base", DATA / "judge")
     committed.pipe.unet.requires_grad_(False)
     latents = zarr.open_group(DATA / "base" / "latents.zarr", mode="r")["latents"]
@@ -90,8 +96,7 @@ def main(argv: list[str]) -> None:
     truth, captions = truth_of(table), identity_captions(committed.world, table)
     prompted = committed.table.iloc[committed.rows(False, pb.prompts, pb.seed)].reset_index(drop=True)
     first = None
-    for name in args.variants:
-        pv = variant(name, params.base)
+    for pv in variants:
         unet = committed.pipe.unet if pv == params.base else trained_unet(committed, pv)
         ctx = with_unet(committed, unet)
         fidelity, _ = prompt_fidelity(ctx.pipe, ctx.judge, prompted, pb.samples_per_prompt,
@@ -104,10 +109,10 @@ def main(argv: list[str]) -> None:
         print(f"unet {pv.unet_steps} steps, lr {pv.unet_lr:g}: train-caption fidelity "
               f"{fidelity['prompt_attribute_fidelity']:.3f} [{lo:.3f}, {hi:.3f}]", flush=True)
         first = first or {"caption": caption, "fleet": fleet}
-        for name, rung in (("caption", caption), ("fleet", fleet)):
-            d_sim = rung.similarity - first[name].similarity
-            d_err = rung.trait_error - first[name].trait_error
-            print(f"  {name:8s} similarity {rung.similarity.mean():.3f} {ci(rung.similarity)}   trait error "
+        for kind, rung in (("caption", caption), ("fleet", fleet)):
+            d_sim = rung.similarity - first[kind].similarity
+            d_err = rung.trait_error - first[kind].trait_error
+            print(f"  {kind:8s} similarity {rung.similarity.mean():.3f} {ci(rung.similarity)}   trait error "
                   f"{rung.trait_error.mean():.3f} {ci(rung.trait_error)}   vs {args.variants[0]}: "
                   f"{d_sim.mean():+.3f} {ci(d_sim)}, trait {d_err.mean():+.3f} {ci(d_err)}", flush=True)
 
