@@ -26,21 +26,18 @@ import numpy as np
 import torch
 import zarr
 from diffusers import UNet2DConditionModel
-from fleet_fit import ci, retrain  # studies/: the script's folder is first on sys.path
+from fleet_fit import ci, open_study, retrain  # studies/: the script's folder is first on sys.path
 
-from w2w.base.build import open_world
 from w2w.base.denoiser import train_unet
 from w2w.base.model import build_unet, encode_prompts, sampling_scheduler
 from w2w.base.pipeline import assemble_pipeline
 from w2w.evaluate.base import prompt_fidelity
 from w2w.evaluate.context import Context
-from w2w.evaluate.judged import truth_of
 from w2w.evaluate.ladder import base_rung, model_rung
 from w2w.params import BaseParams, load_params
 from w2w.world.captions import GENERIC_PROMPT, identity_captions
-from w2w.world.references import identity_references
 
-DATA, RUNS = Path("data"), Path("studies/runs")
+RUNS = Path("studies/runs")
 
 
 def variant(text: str, p: BaseParams) -> BaseParams:
@@ -52,16 +49,16 @@ def variant(text: str, p: BaseParams) -> BaseParams:
         sys.exit(f"variant {text!r}: expected STEPS or STEPS:LR, e.g. 2400 or 3600:0.004")
 
 
-def trained_unet(ctx: Context, p: BaseParams) -> UNet2DConditionModel:
+def trained_unet(ctx: Context, cache: zarr.Array, p: BaseParams) -> UNet2DConditionModel:
     """The base stage's UNet training with `p`'s steps and lr, on the committed latent cache."""
     folder = RUNS / f"base_unet{p.unet_steps}_lr{p.unet_lr:g}"
     if (folder / "config.json").is_file():
         return UNet2DConditionModel.from_pretrained(folder).eval().requires_grad_(False)
-    table, _, train = open_world(ctx.world)
+    train = (ctx.table["split"] == "train").to_numpy()
     pipe = ctx.pipe
     embeddings = encode_prompts(pipe.text_encoder, pipe.tokenizer,
-                                ["", GENERIC_PROMPT, *identity_captions(ctx.world, table)])
-    latents = np.asarray(zarr.open_group(DATA / "base" / "latents.zarr", mode="r")["latents"][:])
+                                ["", GENERIC_PROMPT, *identity_captions(ctx.world, ctx.table)])
+    latents = np.asarray(cache[:])  # (N, K, C, h, w)
     train_latents = torch.from_numpy(latents[train].reshape(-1, *latents.shape[2:]))  # (M, C, h, w)
     caption_idx = np.repeat(np.flatnonzero(train), latents.shape[1])
     unet = train_unet(build_unet(p, latents.shape[-1]), train_latents, caption_idx, embeddings, p)
@@ -83,21 +80,13 @@ def main(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     params = load_params()
     variants = [variant(text, params.base) for text in args.variants]  # bad input exits here, first
-    if not (DATA / "base" / "latents.zarr").is_dir() or not (DATA / "weights.zarr").is_dir():
-        sys.exit("data/base/latents.zarr or data/weights.zarr: missing; run `dvc repro stack` first")
-    torch.manual_seed(0)
-    committed = Context.open(DATA / "world", DATA / "weights.zarr", DATA / "base", DATA / "judge")
-    committed.pipe.unet.requires_grad_(False)
-    latents = zarr.open_group(DATA / "base" / "latents.zarr", mode="r")["latents"]
+    committed, latents, rows, references, truth = open_study(args.identities)  # fleet_fit's identities
     p, pb = params.evaluate_inversion, params.evaluate_base
-    rows = committed.rows(False, args.identities, seed=23)  # fleet_fit's identities
-    table = committed.table.iloc[rows]
-    references = identity_references(committed.world, table, p.renders_per_identity, p.seed)
-    truth, captions = truth_of(table), identity_captions(committed.world, table)
+    captions = identity_captions(committed.world, committed.table.iloc[rows])
     prompted = committed.table.iloc[committed.rows(False, pb.prompts, pb.seed)].reset_index(drop=True)
     first = None
     for pv in variants:
-        unet = committed.pipe.unet if pv == params.base else trained_unet(committed, pv)
+        unet = committed.pipe.unet if pv == params.base else trained_unet(committed, latents, pv)
         ctx = with_unet(committed, unet)
         fidelity, _ = prompt_fidelity(ctx.pipe, ctx.judge, prompted, pb.samples_per_prompt,
                                       pb.sampler_steps, pb.guidance_scale, pb.seed)

@@ -112,20 +112,27 @@ def retrain(ctx: Context, latents: zarr.Array, rows: np.ndarray, overrides: dict
     return adapters, dataclasses.replace(ctx, layout=layout, scaling=p.lora_alpha / p.rank)
 
 
-def main(argv: list[str]) -> None:
-    args = parse_variants(argv, __doc__, VARIANTS, identities=32)
+def open_study(identities: int) -> tuple[Context, zarr.Array, np.ndarray, np.ndarray, np.ndarray]:
+    """The committed pipeline's context (its UNet frozen), the latent cache, and a seeded sample of
+    `identities` TRAIN rows with their fresh references and true traits: what the fleet studies
+    retrain and score against."""
     if not (DATA / "base" / "latents.zarr").is_dir() or not (DATA / "weights.zarr").is_dir():
         sys.exit("data/base/latents.zarr or data/weights.zarr: missing; run `dvc repro stack` first")
     torch.manual_seed(0)
     ctx = Context.open(DATA / "world", DATA / "weights.zarr", DATA / "base", DATA / "judge")
     ctx.pipe.unet.requires_grad_(False)
     latents = zarr.open_group(DATA / "base" / "latents.zarr", mode="r")["latents"]
-    params = load_params()
-    p = params.evaluate_inversion
-    rows = ctx.rows(False, args.identities, seed=23)
+    p = load_params().evaluate_inversion
+    rows = ctx.rows(False, identities, seed=23)
     table: pd.DataFrame = ctx.table.iloc[rows]
     references = identity_references(ctx.world, table, p.renders_per_identity, p.seed)
-    truth = truth_of(table)
+    return ctx, latents, rows, references, truth_of(table)
+
+
+def main(argv: list[str]) -> None:
+    args = parse_variants(argv, __doc__, VARIANTS, identities=32)
+    ctx, latents, rows, references, truth = open_study(args.identities)
+    p = load_params().evaluate_inversion
     baseline = None
     for name in args.variants:
         adapters, trained = retrain(ctx, latents, rows, VARIANTS[name])
