@@ -73,6 +73,16 @@ VARIANTS: dict[str, dict] = {  # overrides of params.yaml's finetune section; th
     "person_stratified": OLD | {"background_weight": 0.1, "timesteps": "stratified"},
     "person_stratified60": OLD | {"background_weight": 0.1, "timesteps": "stratified", "steps": 60},
     "person_stratified50": OLD | {"background_weight": 0.1, "timesteps": "stratified", "steps": 50},
+    # where in the noise range the fleet learns: only the noisier timesteps, only the cleaner ones, or
+    # all of them with the nearly clean ones weighted down (min-SNR)
+    "person_t200": OLD | {"background_weight": 0.1, "timestep_range": [200, 1000]},
+    "person_t400": OLD | {"background_weight": 0.1, "timestep_range": [400, 1000]},
+    "person_t600": OLD | {"background_weight": 0.1, "timestep_range": [600, 1000]},
+    "person_t0_600": OLD | {"background_weight": 0.1, "timestep_range": [0, 600]},
+    "person_snr5": OLD | {"background_weight": 0.1, "snr_gamma": 5.0},
+    "person_snr1": OLD | {"background_weight": 0.1, "snr_gamma": 1.0},
+    "person_t400_steps50": OLD | {"background_weight": 0.1, "timestep_range": [400, 1000], "steps": 50},
+    "person_t400_lr02": OLD | {"background_weight": 0.1, "timestep_range": [400, 1000], "lr": 0.02},
 }
 
 

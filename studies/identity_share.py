@@ -93,6 +93,15 @@ VARIANTS = {
     # what the share gains against how much one render still tells the judge
     "pose_half": Variant(pose_scale=0.5),
     "pose_double": Variant(pose_scale=2.0),
+    # where in the noise range the adapters learn (the defaults are all of it, each timestep alike)
+    "t200": Variant(finetune={"timestep_range": [200, 1000]}),
+    "t400": Variant(finetune={"timestep_range": [400, 1000]}),
+    "t600": Variant(finetune={"timestep_range": [600, 1000]}),
+    "t0_600": Variant(finetune={"timestep_range": [0, 600]}),
+    "snr5": Variant(finetune={"snr_gamma": 5.0}),
+    "snr1": Variant(finetune={"snr_gamma": 1.0}),
+    "fixed_all_t400": Variant(fixed_scene=True, fixed_pose=True, finetune={"timestep_range": [400, 1000]}),
+    "pose_double_t400": Variant(pose_scale=2.0, finetune={"timestep_range": [400, 1000]}),
 }
 POSE_FIELDS = ("rotation_deg", "scale", "brightness", "light_strength", "smile")
 

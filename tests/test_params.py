@@ -47,6 +47,10 @@ def test_out_of_range_names_key_and_value():
     ({"base": {"unet_channels": 32}}, "base.unet_channels: must be a list, got 32"),
     ({"base": {"unet_channels": [32, "x"]}}, "base.unet_channels.1: must be an integer, got 'x'"),
     ({"base": {"vae_channels": [16, 20]}}, "base.vae_channels.1: must be a multiple of 8, got 20"),
+    ({"finetune": {"timestep_range": [600, 200]}},
+     "finetune.timestep_range: must be [low, high) with low < high, got [600, 200]"),
+    ({"finetune": {"timestep_range": [0, 1001]}}, "finetune.timestep_range.1: must be <= 1000, got 1001"),
+    ({"finetune": {"timestep_range": [0]}}, "finetune.timestep_range: must have at least 2 items, got [0]"),
 ])
 def test_each_error_kind_is_one_clear_line(raw, expected):
     assert problems(raw) == [expected]

@@ -11,7 +11,14 @@ from committed import section
 from w2w.base.model import build_unet, training_scheduler
 from w2w.fleet.config import FleetConfig
 from w2w.fleet.peft_reference import train_one_with_peft
-from w2w.fleet.train import averaged_steps, draw_timesteps, person_weights, step_lr, train_identities
+from w2w.fleet.train import (
+    averaged_steps,
+    draw_timesteps,
+    person_weights,
+    snr_weights,
+    step_lr,
+    train_identities,
+)
 
 TINY = section("base", unet_channels=[16, 32], text_dim=16, latent_channels=4)
 CFG = FleetConfig(rank=1, alpha=2.0, steps=5, lr=1e-2, grad_clip=0.05, init_seed=3, seed=7)
@@ -24,9 +31,11 @@ def rel_err(got: dict, want: dict) -> float:
 
 @pytest.mark.parametrize("cfg", [CFG, dataclasses.replace(CFG, images_per_step=2),
                                  dataclasses.replace(CFG, prior_weight=0.5, timesteps="stratified"),
-                                 dataclasses.replace(CFG, lr_schedule="cosine", average_tail=0.6)],
+                                 dataclasses.replace(CFG, lr_schedule="cosine", average_tail=0.6),
+                                 dataclasses.replace(CFG, prior_weight=0.5, timestep_range=(300, 1000),
+                                                     snr_gamma=5.0)],
                          ids=["all-images", "2-of-3-images", "prior-preservation-stratified",
-                              "cosine-averaged"])
+                              "cosine-averaged", "prior-range-min-snr"])
 def test_batched_equals_solo_peft(cfg):
     torch.manual_seed(0)
     unet = build_unet(TINY, 8)
@@ -76,28 +85,56 @@ def test_cosine_and_averaging_change_the_adapter():
     latents, context = torch.randn(2, 2, 4, 8, 8), torch.randn(6, 16)
     scheduler = training_scheduler()
     plain, _ = train_identities(copy.deepcopy(unet), scheduler, latents, [0, 1], context, CFG)
-    for change in ({"lr_schedule": "cosine"}, {"average_tail": 0.6}, {"timesteps": "stratified"}):
+    for change in ({"lr_schedule": "cosine"}, {"average_tail": 0.6}, {"timesteps": "stratified"},
+                   {"timestep_range": (500, 1000)}, {"snr_gamma": 5.0}):
         other, _ = train_identities(copy.deepcopy(unet), scheduler, latents, [0, 1], context,
                                     dataclasses.replace(CFG, **change))
         assert rel_err(other, plain) > 1e-3, change
     with pytest.raises(ValueError, match="lr_schedule"):
         train_identities(unet, scheduler, latents, [0, 1], context,
                          dataclasses.replace(CFG, lr_schedule="step"))
+    with pytest.raises(ValueError, match="timestep_range"):
+        train_identities(unet, scheduler, latents, [0, 1], context,
+                         dataclasses.replace(CFG, timestep_range=(0, 1001)))
 
 
 def test_stratified_timesteps_take_one_from_each_bin():
     g = torch.Generator().manual_seed(0)
     for m in (1, 4, 8):  # bins of whole timesteps
-        draws = torch.stack([draw_timesteps(m, 1000, "stratified", g) for _ in range(200)])  # (200, m)
+        draws = torch.stack([draw_timesteps(m, (0, 1000), "stratified", g) for _ in range(200)])  # (200, m)
         assert draws.min() >= 0 and draws.max() <= 999
         bins = (draws * m) // 1000
         assert (bins.sort(1).values == torch.arange(m)).all()  # every bin once, every step
         assert len(set(draws[:, 0].tolist())) > 100  # random within the bins, and in random order
     assert len(set(bins[:, 0].tolist())) == 8
-    uniform = torch.stack([draw_timesteps(8, 1000, "uniform", g) for _ in range(200)])
+    uniform = torch.stack([draw_timesteps(8, (0, 1000), "uniform", g) for _ in range(200)])
     assert not ((uniform * 8 // 1000).sort(1).values == torch.arange(8)).all(1).all()
     with pytest.raises(ValueError, match="timesteps"):
-        draw_timesteps(4, 1000, "lognormal", g)
+        draw_timesteps(4, (0, 1000), "lognormal", g)
+
+
+def test_timesteps_are_drawn_from_the_range():
+    g = torch.Generator().manual_seed(1)
+    for sampling in ("uniform", "stratified"):
+        draws = torch.stack([draw_timesteps(8, (600, 1000), sampling, g) for _ in range(200)])
+        assert draws.min() >= 600 and draws.max() <= 999
+        assert draws.min() < 620 and draws.max() > 980  # the whole range, not a corner of it
+    stratified = torch.stack([draw_timesteps(4, (600, 1000), "stratified", g) for _ in range(100)])
+    assert (((stratified - 600) * 4 // 400).sort(1).values == torch.arange(4)).all()
+    # the full range draws what the plain draw does, number for number (the committed fleet's bytes)
+    a, b = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
+    assert torch.equal(draw_timesteps(8, (0, 1000), "uniform", a), torch.randint(0, 1000, (8,), generator=b))
+
+
+def test_min_snr_weights_count_the_nearly_clean_timesteps_less():
+    scheduler = training_scheduler()
+    t = torch.tensor([0, 100, 400, 700, 999])
+    abar = scheduler.alphas_cumprod[t]
+    snr = abar / (1 - abar)
+    w = snr_weights(scheduler, t, 5.0)
+    assert torch.allclose(w, torch.minimum(snr, torch.tensor(5.0)) / snr)
+    assert (w <= 1).all() and w[-1] == 1.0 and w[0] < 0.01  # noisy timesteps whole, clean ones tiny
+    assert (w.diff() >= 0).all()  # less weight the cleaner the image
 
 
 def test_step_lr_and_averaged_steps():

@@ -28,6 +28,8 @@ class FleetConfig:
     average_tail: float = 0.0  # the adapter is the mean of the last fraction of iterates; 0: the last
     background_weight: float = 1.0  # loss weight of the scene against the person's 1; 1: the plain loss
     timesteps: str = "uniform"  # "stratified": each step's images spread over the noise range
+    timestep_range: tuple[int, int] = (0, 1000)  # training timesteps drawn from [low, high)
+    snr_gamma: float = 0.0  # min-SNR loss weight min(SNR, gamma) / SNR per image; 0: every timestep alike
 
 
 def fleet_config(p: FinetuneParams) -> FleetConfig:
@@ -36,7 +38,8 @@ def fleet_config(p: FinetuneParams) -> FleetConfig:
                        seed=p.seed, images_per_step=p.images_per_step,
                        prior_weight=p.prior_weight, autocast=p.autocast,
                        lr_schedule=p.lr_schedule, average_tail=p.average_tail,
-                       background_weight=p.background_weight, timesteps=p.timesteps)
+                       background_weight=p.background_weight, timesteps=p.timesteps,
+                       timestep_range=tuple(p.timestep_range), snr_gamma=p.snr_gamma)
 
 
 def shard_path(folder: Path, index: int) -> Path:

@@ -17,7 +17,15 @@ from torch.optim.swa_utils import AveragedModel
 
 from w2w.adapters.lora import lora_target_names, shared_init
 from w2w.fleet.config import FleetConfig
-from w2w.fleet.train import autocast, averaged_steps, draw_batch, draw_prior, identity_generator
+from w2w.fleet.train import (
+    autocast,
+    averaged_steps,
+    draw_batch,
+    draw_prior,
+    identity_generator,
+    snr_weights,
+    timestep_span,
+)
 
 
 def add_shared_adapter(unet: UNet2DConditionModel, cfg: FleetConfig) -> list[torch.nn.Parameter]:
@@ -29,6 +37,15 @@ def add_shared_adapter(unet: UNet2DConditionModel, cfg: FleetConfig) -> list[tor
         for name, (a, _) in zip(names, init, strict=True):
             unet.get_submodule(name).lora_A["default"].weight.copy_(a)
     return [p for p in unet.parameters() if p.requires_grad]
+
+
+def weighted_mse(pred: torch.Tensor, target: torch.Tensor, t: torch.Tensor, scheduler: DDPMScheduler,
+                 snr_gamma: float) -> torch.Tensor:
+    """The mean squared error of a batch, each image's weighted by min-SNR when snr_gamma > 0."""
+    if snr_gamma == 0:
+        return F.mse_loss(pred.float(), target)
+    per_image = F.mse_loss(pred.float(), target, reduction="none").flatten(1).mean(1)
+    return (per_image * snr_weights(scheduler, t, snr_gamma)).mean()
 
 
 def train_one_with_peft(unet: UNet2DConditionModel, scheduler: DDPMScheduler, latents: torch.Tensor,
@@ -45,19 +62,19 @@ def train_one_with_peft(unet: UNet2DConditionModel, scheduler: DDPMScheduler, la
     # torch's equal-weight running mean of the iterates it is given; a copy of the UNet, so only when
     # averaging (this is the throughput benchmarks' baseline)
     averaged = AveragedModel(unet) if tail > 1 else None
-    generator, steps = identity_generator(cfg.seed, identity_id), scheduler.config.num_train_timesteps
+    generator, span = identity_generator(cfg.seed, identity_id), timestep_span(cfg, scheduler)
     for step in range(cfg.steps):
-        x0, noise, t, _ = draw_batch([generator], latents[None], cfg.images_per_step, steps, cfg.timesteps)
+        x0, noise, t, _ = draw_batch([generator], latents[None], cfg.images_per_step, span, cfg.timesteps)
         with autocast(latents.device, cfg.autocast):
             pred = unet(scheduler.add_noise(x0, noise, t), t,
                         encoder_hidden_states=context.expand(len(x0), *context.shape)).sample
-        loss = F.mse_loss(pred.float(), noise)
+        loss = weighted_mse(pred, noise, t, scheduler, cfg.snr_gamma)
         if cfg.prior_weight > 0:
-            px0, pnoise, pt = draw_prior([generator], prior[0], len(x0), steps, cfg.timesteps)
+            px0, pnoise, pt = draw_prior([generator], prior[0], len(x0), span, cfg.timesteps)
             with autocast(latents.device, cfg.autocast):
                 ppred = unet(scheduler.add_noise(px0, pnoise, pt), pt,
                              encoder_hidden_states=prior[1].expand(len(px0), *prior[1].shape)).sample
-            loss = loss + cfg.prior_weight * F.mse_loss(ppred.float(), pnoise)
+            loss = loss + cfg.prior_weight * weighted_mse(ppred, pnoise, pt, scheduler, cfg.snr_gamma)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)

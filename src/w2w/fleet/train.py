@@ -22,18 +22,36 @@ def identity_generator(seed: int, identity_id: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 1_000_003 + identity_id)
 
 
-def draw_timesteps(m: int, timesteps: int, sampling: str, generator: torch.Generator) -> torch.Tensor:
-    """m training timesteps in [0, timesteps): iid uniform, or stratified (one from each of m equal
-    bins, in random order), which spreads every step's images over the whole noise range."""
+def draw_timesteps(m: int, span: tuple[int, int], sampling: str, generator: torch.Generator) -> torch.Tensor:
+    """m training timesteps in span = [low, high): iid uniform, or stratified (one from each of m equal
+    bins, in random order), which spreads every step's images over the whole range."""
+    low, high = span
     if sampling == "uniform":
-        return torch.randint(0, timesteps, (m,), generator=generator)
+        return torch.randint(low, high, (m,), generator=generator)
     if sampling == "stratified":
         bins = torch.randperm(m, generator=generator) + torch.rand(m, generator=generator)
-        return (bins * timesteps / m).long().clamp(max=timesteps - 1)
+        return (low + bins * (high - low) / m).long().clamp(max=high - 1)
     raise ValueError(f"timesteps must be 'uniform' or 'stratified', got {sampling!r}")
 
 
-def draw_batch(generators: list[torch.Generator], latents: torch.Tensor, m: int, timesteps: int,
+def timestep_span(cfg: FleetConfig, scheduler: DDPMScheduler) -> tuple[int, int]:
+    """The configured [low, high) of training timesteps, checked against the base's schedule."""
+    low, high = cfg.timestep_range
+    if not 0 <= low < high <= scheduler.config.num_train_timesteps:
+        raise ValueError(f"timestep_range must lie in [0, {scheduler.config.num_train_timesteps}] with "
+                         f"low < high, got [{low}, {high}]")
+    return low, high
+
+
+def snr_weights(scheduler: DDPMScheduler, t: torch.Tensor, gamma: float) -> torch.Tensor:
+    """min(SNR, gamma) / SNR of each timestep (B,), the min-SNR weighting of epsilon prediction
+    (Hang et al., 2023): the nearly clean timesteps, which dominate the loss's variance, count less."""
+    abar = scheduler.alphas_cumprod.to(t.device)[t].float()
+    snr = abar / (1 - abar)
+    return snr.clamp(max=gamma) / snr
+
+
+def draw_batch(generators: list[torch.Generator], latents: torch.Tensor, m: int, span: tuple[int, int],
                sampling: str = "uniform") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """One step's clean latents, noise and timesteps, (K*m, C, h, w) x2 and (K*m,), identity-major,
     and which of its images each row is (K*m,).
@@ -47,7 +65,7 @@ def draw_batch(generators: list[torch.Generator], latents: torch.Tensor, m: int,
         pick = torch.arange(n) if m == n else torch.randperm(n, generator=g)[:m]
         x0.append(latents[i] if m == n else latents[i, pick.to(latents.device)])  # all: a view
         noise.append(torch.randn((m, *shape), generator=g))
-        t.append(draw_timesteps(m, timesteps, sampling, g))
+        t.append(draw_timesteps(m, span, sampling, g))
         picks.append(pick)
     # draws stay on the CPU generators (same numbers on any device), then move to the latents'
     return (torch.cat(x0), torch.cat(noise).to(latents.device), torch.cat(t).to(latents.device),
@@ -62,14 +80,14 @@ def person_weights(masks: torch.Tensor, latent_hw: tuple[int, int], background_w
     return (background_weight + (1 - background_weight) * share).unflatten(0, (k, n))
 
 
-def draw_prior(generators: list[torch.Generator], pool: torch.Tensor, m: int, timesteps: int,
+def draw_prior(generators: list[torch.Generator], pool: torch.Tensor, m: int, span: tuple[int, int],
                sampling: str = "uniform") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """m class-prior latents per identity from the shared pool (P, C, h, w), with noise and timesteps."""
     x0, noise, t = [], [], []
     for g in generators:
         x0.append(pool[torch.randint(0, len(pool), (m,), generator=g)])
         noise.append(torch.randn((m, *pool.shape[1:]), generator=g))
-        t.append(draw_timesteps(m, timesteps, sampling, g))
+        t.append(draw_timesteps(m, span, sampling, g))
     return torch.cat(x0), torch.cat(noise).to(pool.device), torch.cat(t).to(pool.device)
 
 
@@ -145,17 +163,17 @@ def train_identities(unet: UNet2DConditionModel, scheduler: DDPMScheduler, laten
         opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=False)
         for w in wrappers:
             w.blocks = True
-        tail, timesteps = averaged_steps(cfg.steps, cfg.average_tail), scheduler.config.num_train_timesteps
+        tail, span = averaged_steps(cfg.steps, cfg.average_tail), timestep_span(cfg, scheduler)
         mean = [torch.zeros_like(p) for p in params] if tail > 1 else []  # none: the last iterate
         for step in range(cfg.steps):
             for group in opt.param_groups:
                 group["lr"] = step_lr(cfg.lr, cfg.lr_schedule, step, cfg.steps)
-            x0, noise, t, picks = draw_batch(generators, latents, cfg.images_per_step, timesteps,
+            x0, noise, t, picks = draw_batch(generators, latents, cfg.images_per_step, span,
                                              cfg.timesteps)  # (K*n, C, h, w)
             w = pixel_weights[torch.arange(identities, device=picks.device).repeat_interleave(n), picks
                               ] if weighted else None  # (K*n, 1, h, w)
             if use_prior:
-                drawn = draw_prior(generators, prior[0], n, timesteps, cfg.timesteps)
+                drawn = draw_prior(generators, prior[0], n, span, cfg.timesteps)
                 blocks = (identities, n)
                 x0, noise, t = (torch.stack([a.unflatten(0, blocks), b.unflatten(0, blocks)], 1).flatten(0, 2)
                                 for a, b in zip((x0, noise, t), drawn, strict=True))
@@ -166,7 +184,9 @@ def train_identities(unet: UNet2DConditionModel, scheduler: DDPMScheduler, laten
                 pred = unet(scheduler.add_noise(x0, noise, t), t, encoder_hidden_states=ctx).sample
             squared = F.mse_loss(pred.float(), noise, reduction="none")               # (B, C, h, w)
             per_sample = ((squared * w).flatten(1).sum(1) / w.expand_as(squared).flatten(1).sum(1)
-                          if weighted else squared.flatten(1).mean(1))
+                          if weighted else squared.flatten(1).mean(1))                 # (B,)
+            if cfg.snr_gamma > 0:
+                per_sample = per_sample * snr_weights(scheduler, t, cfg.snr_gamma)
             means = per_sample.view(identities, parts, n).mean(2)             # (K, parts)
             loss = means[:, 0] + (cfg.prior_weight * means[:, 1] if use_prior else 0)  # (K,)
             opt.zero_grad(set_to_none=True)
