@@ -41,6 +41,7 @@ def test_preset_on_an_sd15_shaped_unet_gives_99648_parameters_in_reference_order
                                "down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q.lora_B.weight")
     assert (p.rank, p.lora_alpha, p.steps, p.lr, p.prior_weight, p.class_images) == (1, 27.0, 800, 1e-4,
                                                                                      1.0, 200)
+    assert (p.timesteps, p.timestep_range, p.snr_gamma) == ("uniform", [0, 1000], 0.0)  # every timestep alike
 
 
 def test_params_use_applies_the_preset_in_one_command(tmp_path):
