@@ -76,8 +76,10 @@ def test_every_option_takes_effect(micro_space, micro_world):
     assert np.array_equal(base, run(micro_space, image))  # deterministic per seed
     mask = np.zeros((32, 32))
     mask[8:24, 8:24] = 1
-    for change in [dict(lr=0.05), dict(steps=10), dict(k=4), dict(seed=1), dict(mask=mask)]:
+    for change in [dict(lr=0.05), dict(steps=10), dict(k=4), dict(seed=1), dict(mask=mask),
+                   dict(timestep_range=(400, 1000))]:
         assert not np.allclose(run(micro_space, image, **change), base), change
+    assert np.array_equal(run(micro_space, image, timestep_range=(0, 1000)), base)  # None: all of them
     assert np.count_nonzero(run(micro_space, image, k=4)) == 4
 
 

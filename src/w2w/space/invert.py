@@ -77,23 +77,27 @@ def load_image(path: str | Path, size: int) -> np.ndarray:
 def invert(pipe: StableDiffusionPipeline, basis: Basis, layout: AdapterLayout, rank: int, alpha: float,
            image: np.ndarray, prompt: str, k: int, steps: int, lr: float, seed: int = 0, batch: int = 8,
            mask: np.ndarray | None = None, whiten: bool = True, progress: bool = True,
-           on_step: Callable[[int], None] | None = None) -> np.ndarray:
+           on_step: Callable[[int], None] | None = None,
+           timestep_range: tuple[int, int] | None = None) -> np.ndarray:
     """Coefficients (basis.k,) of the model of the identity in `image` (S, S, 3) uint8; only the
     first k are optimised. `mask` (S, S) in [0, 1] weights the loss (e.g. the face region).
 
     `whiten`: Adam works on c / sigma (sigma: the train std of each coefficient), so every step
     moves each component in proportion to its spread in the population, not by the same amount.
-    `on_step(i)` runs after step i (a progress bar; an exception from it stops the inversion)."""
+    `on_step(i)` runs after step i (a progress bar; an exception from it stops the inversion).
+    `timestep_range` [low, high): where the noise timesteps are drawn; None: all of them."""
     return invert_batch(pipe, basis, layout, rank, alpha, image[None], prompt, k, steps, lr, seed, batch,
-                        mask, whiten, progress, on_step)[0]
+                        mask, whiten, progress, on_step, timestep_range)[0]
 
 
 def invert_batch(pipe: StableDiffusionPipeline, basis: Basis, layout: AdapterLayout, rank: int,
                  alpha: float, images: np.ndarray, prompt: str, k: int, steps: int, lr: float,
                  seed: int = 0, batch: int = 8, mask: np.ndarray | None = None, whiten: bool = True,
-                 progress: bool = True, on_step: Callable[[int], None] | None = None) -> np.ndarray:
+                 progress: bool = True, on_step: Callable[[int], None] | None = None,
+                 timestep_range: tuple[int, int] | None = None) -> np.ndarray:
     """`invert` for K images (K, S, S, 3) in one pass: coefficients (K, basis.k). Image j draws its
-    noise from seed + j, so its result equals `invert(images[j], seed=seed + j)`."""
+    noise from seed + j, so its result equals `invert(images[j], seed=seed + j)`. Timesteps are drawn
+    from `timestep_range` [low, high), by default the whole schedule (the reference's)."""
     k, n = min(k, basis.k), len(images)
     unet = pipe.unet
     unet.requires_grad_(False)
@@ -106,6 +110,7 @@ def invert_batch(pipe: StableDiffusionPipeline, basis: Basis, layout: AdapterLay
     u = torch.zeros(n, k, requires_grad=True)  # c = sigma * u
     opt = torch.optim.Adam([u], lr=lr)
     scheduler = training_scheduler()
+    low, high = timestep_range or (0, scheduler.config.num_train_timesteps)
     generators = [torch.Generator().manual_seed(seed + j) for j in range(n)]
     names = lora_layer_names(layout.keys)
     x0 = x0.repeat_interleave(batch, 0)                                   # (K*batch, C, h, w) image-major
@@ -118,8 +123,7 @@ def invert_batch(pipe: StableDiffusionPipeline, basis: Basis, layout: AdapterLay
         for step in tqdm(range(steps), desc="invert", unit="step", disable=not progress):
             load_flat_adapters(wrappers, layout, mean + std * ((sigma * u.detach()) @ comps))  # (K, D)
             noise = torch.cat([torch.randn((batch, *x0.shape[1:]), generator=g) for g in generators])
-            t = torch.cat([torch.randint(0, scheduler.config.num_train_timesteps, (batch,), generator=g)
-                           for g in generators])
+            t = torch.cat([torch.randint(low, high, (batch,), generator=g) for g in generators])
             pred = unet(scheduler.add_noise(x0, noise, t), t, encoder_hidden_states=ctx).sample
             per_image = (F.mse_loss(pred, noise, reduction="none") * weight).flatten(1).mean(1)
             loss = per_image.view(n, batch).mean(1).sum()  # each image's own mean: independent runs
