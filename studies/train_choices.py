@@ -4,6 +4,7 @@
     python studies/train_choices.py edits       # components x strength, delayed injection, prompting
     python studies/train_choices.py inversion   # inversion lr and components
     python studies/train_choices.py recovery    # inversion: components optimised vs identity recovered
+    python studies/train_choices.py timesteps   # inversion and single-image LoRA: training timestep range
     python studies/train_choices.py guidance    # the evaluations' guidance scale (fleet models)
     python studies/train_choices.py components  # pca.components: directions' cross-validated AUC
 """
@@ -18,10 +19,10 @@ import numpy as np
 from w2w.adapters.render import render_models
 from w2w.evaluate.context import Context
 from w2w.evaluate.edits import sweep, w2w_displacements
-from w2w.evaluate.inversion import score_models, w2w_inversion
+from w2w.evaluate.inversion import score_models, single_image_lora, w2w_inversion
 from w2w.evaluate.judged import truth_of
 from w2w.evaluate.ladder import scored
-from w2w.evaluate.stats import with_ci
+from w2w.evaluate.stats import paired_difference_ci, per_identity, with_ci
 from w2w.params import load_params
 from w2w.space.attributes import fit_attribute_directions, labels_of, usable_attributes
 from w2w.space.basis import Basis
@@ -133,8 +134,44 @@ def components(ctx: Context, basis: Basis) -> None:
               f"{per_attribute.min():.3f} ({names[int(per_attribute.argmin())]})", flush=True)
 
 
-STUDIES = {"edits": edits, "inversion": inversion, "recovery": recovery, "guidance": guidance,
-           "components": components}
+def timesteps(ctx: Context, basis: Basis) -> None:
+    """The single-image methods' timestep range, all 1000 (the reference's) against the fleet's
+    [400, 1000): 16 train identities' first renders, judged as the evaluation judges them, paired."""
+    params = load_params()
+    p, fp = params.evaluate_inversion, params.finetune
+    rows = ctx.rows(False, 16)
+    table = ctx.table.iloc[rows]
+    renders = identity_references(ctx.world, table, p.renders_per_identity, p.seed)
+    truth, traits = table[ctx.judge.attribute_names].to_numpy(dtype=bool), truth_of(table)
+    images = np.asarray(ctx.images.get_orthogonal_selection((rows, 0)))
+    ids = [int(i) for i in table["identity_id"]]
+    ranges = ((0, 1000), (400, 1000))
+
+    def w2w(span: tuple[int, int]) -> np.ndarray:
+        c = invert_batch(ctx.pipe, basis, ctx.layout, fp.rank, fp.lora_alpha, images, fp.prompt,
+                         p.components or basis.k, p.steps, p.lr, p.seed, p.draws_per_step,
+                         timestep_range=span)
+        return basis.to_weights(c)
+
+    def lora(span: tuple[int, int]) -> np.ndarray:
+        return single_image_lora(ctx, images, ids, p, fp.model_copy(update={"timestep_range": list(span)}))
+
+    for method, make in (("w2w inversion", w2w), ("single-image LoRA", lora)):
+        scores = [score_models(ctx, make(span), renders, truth, traits, p, f"{method} {span}")
+                  for span in ranges]
+        for span, sc in zip(ranges, scores, strict=True):
+            print(f"{method} timesteps {list(span)}: similarity {sc.similarity.mean():.3f}, "
+                  f"trait error {sc.trait_error.mean():.3f}", flush=True)
+        everything, noisy = scores
+        for name, x, y in (("similarity", noisy.similarity, everything.similarity),
+                           ("trait error", noisy.trait_error, everything.trait_error)):
+            lo, hi = paired_difference_ci(x, y)
+            gain = (per_identity(x) - per_identity(y)).mean()
+            print(f"{method} [400, 1000) - all, {name}: {gain:+.3f} [{lo:+.3f}, {hi:+.3f}]", flush=True)
+
+
+STUDIES = {"edits": edits, "inversion": inversion, "recovery": recovery, "timesteps": timesteps,
+           "guidance": guidance, "components": components}
 
 
 def main() -> None:
