@@ -75,3 +75,20 @@ def test_held_out_images_and_paintings_are_inverted_and_scored_against_their_own
         "w2w inversion", "single-image LoRA", "w2w inversion from the painting",
         "single-image LoRA from the painting", "fleet model (held-out identity)"}
     assert grid.shape == (3, 7, 2, 2, 3)
+
+
+def test_w2w_inversion_draws_the_fleets_timesteps(monkeypatch):
+    """w2w inversion draws its noise timesteps where the fleet (and so the single-image LoRA) trains."""
+    seen = {}
+
+    def invert_batch(*args, **kwargs):
+        seen.update(kwargs)
+        return np.zeros((1, 2))
+    monkeypatch.setattr(inversion, "invert_batch", invert_batch)
+    basis = SimpleNamespace(k=2, to_weights=lambda c: c)
+    ctx = SimpleNamespace(pipe=None, layout=None)
+    images = np.zeros((1, 2, 2, 3), np.uint8)
+    for span in ([400, 1000], [0, 1000]):
+        inversion.w2w_inversion(ctx, basis, images, section("evaluate_inversion"),
+                                section("finetune", timestep_range=span))
+        assert seen["timestep_range"] == tuple(span)
