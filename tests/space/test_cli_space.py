@@ -45,6 +45,11 @@ def test_edit_sample_invert_write_standard_loras(micro_space, micro_world, tmp_p
     Image.fromarray(np.full((32, 32, 3), 128, np.uint8)).save(tmp_path / "photo.png")
     assert main(["invert", str(tmp_path / "photo.png"), "--steps", "5", "--k", "4",
                  "--out", str(tmp_path / "inv"), *paths(micro_space)]) == 0
+    assert main(["invert", str(tmp_path / "photo.png"), "--steps", "5", "--k", "4", "--timesteps", "400",
+                 "1000", "--preview", "0", "--out", str(tmp_path / "inv-noisy"), *paths(micro_space)]) == 0
+    infos = [json.loads((tmp_path / out / "info.json").read_text()) for out in ("inv", "inv-noisy")]
+    assert (infos[0]["timesteps"], infos[1]["timesteps"]) == (None, [400, 1000])
+    assert infos[0]["coefficients"] != infos[1]["coefficients"]  # the draws' range takes effect
     assert main(["edit", "--identity", "0", "--set", f"{attribute}=+2", "--delay", "500", "--directions",
                  str(micro_space / "directions"), "--out", str(tmp_path / "late"), *paths(micro_space)]) == 0
     assert json.loads((tmp_path / "late" / "info.json").read_text())["delay"] == 500
@@ -100,6 +105,10 @@ def test_invert_speaks_to_the_user_in_one_line_each(micro_space, tmp_path):
                          cwd=tmp_path)  # in this process: the refusal is the same main()
         assert result.returncode == 1 and message in result.stderr, result.stderr
         assert "invert:" not in result.stderr and "Traceback" not in result.stderr
+    result = run_w2w("invert", tmp_path / "wide.png", "--timesteps", "600", "200", "--steps", "2", "--out",
+                     tmp_path / "refused", *paths(micro_space), cwd=tmp_path)
+    assert result.returncode == 1 and "--timesteps must be LOW HIGH with 0 <= LOW < HIGH <= 1000, got " \
+        "600 200" in result.stderr and "Traceback" not in result.stderr, result.stderr
     assert snapshot(tmp_path) == before
     done = invert(tmp_path / "wide.png", "ok")
     assert done.returncode == 0, done.stderr

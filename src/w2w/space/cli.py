@@ -117,9 +117,15 @@ def invert_command(args: argparse.Namespace) -> int:
                          f"{args.k}")
     claim_output(args.out, "invert", args.force)  # before the heavy imports: a refusal is at once
     sampler = preview_sampler(args)  # the params file is checked before any work
+    from w2w.base.model import SD_SCHEDULE
     from w2w.base.pipeline import load_pipeline
     from w2w.space.invert import check_image, invert, load_image
     from w2w.space.loader import Space
+
+    total = SD_SCHEDULE["num_train_timesteps"]  # the schedule every base here trains and inverts with
+    if args.timesteps is not None and not 0 <= args.timesteps[0] < args.timesteps[1] <= total:
+        raise ValueError(f"--timesteps must be LOW HIGH with 0 <= LOW < HIGH <= {total}, got "
+                         f"{' '.join(map(str, args.timesteps))}")
 
     for path in (args.image, args.mask):
         if path is not None:
@@ -130,11 +136,13 @@ def invert_command(args: argparse.Namespace) -> int:
     image = load_image(args.image, size)
     mask = None if args.mask is None else load_image(args.mask, size).mean(-1) / 255.0
     c = invert(pipe, space.basis, space.layout, space.lora["r"], space.lora["lora_alpha"], image, args.prompt,
-               args.k or space.basis.k, args.steps, args.lr, args.seed, mask=mask)
+               args.k or space.basis.k, args.steps, args.lr, args.seed, mask=mask,
+               timestep_range=None if args.timesteps is None else tuple(args.timesteps))
     write_models(space, {"": space.basis.to_weights(c)}, args.out, args.model, args.prompt, args.preview,
                  sampler,
                  {"command": "invert", "image": str(args.image), "k": args.k, "steps": args.steps,
-                  "lr": args.lr, "seed": args.seed, "coefficients": c.tolist()}, args.force)
+                  "lr": args.lr, "seed": args.seed, "timesteps": args.timesteps,
+                  "coefficients": c.tolist()}, args.force)
     return 0
 
 
@@ -220,6 +228,9 @@ def add_space_commands(sub: argparse._SubParsersAction) -> None:
                    help="Adam, on coefficients / their train std (0.03: chosen on train identities)")
     i.add_argument("--seed", type=int, default=0, help="seed of the noise and timestep draws")
     i.add_argument("--mask", type=Path, help="greyscale image: where the loss counts (white)")
+    i.add_argument("--timesteps", type=int, nargs=2, metavar=("LOW", "HIGH"),
+                   help="draw the noise timesteps from [LOW, HIGH) (default: all 1000, the reference's); "
+                        "the evaluation uses the fleet's finetune.timestep_range")
     add_common(i)
     i.set_defaults(func=invert_command)
     p = sub.add_parser("project", help="place a LoRA trained elsewhere in the space: its coefficients, "
