@@ -83,6 +83,11 @@ VARIANTS: dict[str, dict] = {  # overrides of params.yaml's finetune section; th
     "person_snr1": OLD | {"background_weight": 0.1, "snr_gamma": 1.0},
     "person_t400_steps50": OLD | {"background_weight": 0.1, "timestep_range": [400, 1000], "steps": 50},
     "person_t400_lr02": OLD | {"background_weight": 0.1, "timestep_range": [400, 1000], "lr": 0.02},
+    # "draws": each render's noise and timestep drawn that many times a step (the compute times as much)
+    "person_t400_draws2": OLD | {"background_weight": 0.1, "timestep_range": [400, 1000], "draws": 2},
+    "person_t400_draws4": OLD | {"background_weight": 0.1, "timestep_range": [400, 1000], "draws": 4},
+    "person_t400_draws2_steps35": OLD | {"background_weight": 0.1, "timestep_range": [400, 1000], "draws": 2,
+                                         "steps": 35},  # the default's compute
 }
 
 
@@ -112,12 +117,14 @@ def retrain(ctx: Context, latents: zarr.Array, rows: np.ndarray, overrides: dict
     """(M, D) adapters of table rows `rows`, retrained with params.yaml's finetune plus overrides,
     and the context that renders them (their layout and scaling: rank and targets may differ)."""
     overrides = dict(overrides)
-    renders = overrides.pop("renders", 0)
+    renders, draws = overrides.pop("renders", 0), overrides.pop("draws", 1)
     p = load_params().finetune.model_copy(update=overrides)
     ids = ctx.table["identity_id"].to_numpy()[rows].tolist()
     block = (world_latents(ctx, rows, renders) if renders else
              torch.from_numpy(np.stack([np.asarray(latents[r]) for r in rows])))  # (M, n, C, h, w)
     masks = world_masks(ctx, rows, block.shape[1]) if p.background_weight < 1 else None
+    block = block.repeat_interleave(draws, 1)  # (M, n * draws, ...): each render `draws` times a step
+    masks = None if masks is None else masks.repeat_interleave(draws, 1)
     adapters, layout = train_adapters(ctx.pipe, block, ids, p, masks=masks)
     return adapters, dataclasses.replace(ctx, layout=layout, scaling=p.lora_alpha / p.rank)
 
