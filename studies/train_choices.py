@@ -23,7 +23,7 @@ from w2w.evaluate.inversion import score_models, single_image_lora, w2w_inversio
 from w2w.evaluate.judged import truth_of
 from w2w.evaluate.ladder import scored
 from w2w.evaluate.stats import paired_difference_ci, per_identity, with_ci
-from w2w.params import load_params
+from w2w.params import FinetuneParams, load_params
 from w2w.space.attributes import fit_attribute_directions, labels_of, usable_attributes
 from w2w.space.basis import Basis
 from w2w.space.directions import fit_directions
@@ -147,14 +147,14 @@ def timesteps(ctx: Context, basis: Basis) -> None:
     ids = [int(i) for i in table["identity_id"]]
     ranges = ((0, 1000), (400, 1000))
 
+    def at(span: tuple[int, int]) -> FinetuneParams:  # both methods draw the fleet's timesteps
+        return fp.model_copy(update={"timestep_range": list(span)})
+
     def w2w(span: tuple[int, int]) -> np.ndarray:
-        c = invert_batch(ctx.pipe, basis, ctx.layout, fp.rank, fp.lora_alpha, images, fp.prompt,
-                         p.components or basis.k, p.steps, p.lr, p.seed, p.draws_per_step,
-                         timestep_range=span)
-        return basis.to_weights(c)
+        return w2w_inversion(ctx, basis, images, p, at(span))
 
     def lora(span: tuple[int, int]) -> np.ndarray:
-        return single_image_lora(ctx, images, ids, p, fp.model_copy(update={"timestep_range": list(span)}))
+        return single_image_lora(ctx, images, ids, p, at(span))
 
     for method, make in (("w2w inversion", w2w), ("single-image LoRA", lora)):
         scores = [score_models(ctx, make(span), renders, truth, traits, p, f"{method} {span}")
