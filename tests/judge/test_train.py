@@ -5,10 +5,10 @@ from committed import section
 from folders import write_photo_folder
 
 from w2w.judge.api import Judge
-from w2w.judge.train import fit_and_evaluate
+from w2w.judge.train import TRAIT_FIRST_ID, fit_and_evaluate, fresh_trait_set
 from w2w.world.dataset import synthesize_world
 from w2w.world.folder import read_identity_folder
-from w2w.world.identity import ATTRIBUTES
+from w2w.world.identity import ATTRIBUTES, TRAITS, sample_identity
 
 
 def test_short_training_generalises_to_heldout(tmp_path):
@@ -55,3 +55,15 @@ def test_judge_learns_from_a_photo_folder(tmp_path):
     assert "traits" not in metrics and not (out / "traits.safetensors").exists()
     judge = Judge.load(out)
     assert judge.attribute_names == list(ATTRIBUTES) and not judge.has_traits
+
+
+def test_trait_regressor_trains_on_fresh_people():
+    """The regressor's training set: people drawn afresh (none of the world's ids), each render
+    labelled with its own person's true traits."""
+    data = fresh_trait_set(5, seed=0, image_size=32, renders=2)
+    assert data.images.shape == (10, 32, 32, 3) and data.traits.shape == (10, len(TRAITS))
+    expected = [sample_identity(TRAIT_FIRST_ID + i, 0).traits for i in range(5)]
+    for row, label in zip(data.traits, data.labels, strict=True):
+        assert np.allclose(row.numpy(), [expected[label][t] for t in TRAITS])
+    assert len({tuple(t) for t in data.traits.tolist()}) == 5  # five people, two renders each
+    assert not np.array_equal(data.images[0].numpy(), data.images[1].numpy())  # nuisance differs

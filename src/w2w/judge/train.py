@@ -24,8 +24,10 @@ from w2w.judge.model import CosFaceHead, JudgeNet, TraitNet, to_input
 from w2w.params import JudgeParams
 from w2w.storage import STREAM_JUDGE
 from w2w.world.dataset import identities_from_table, render_identity
-from w2w.world.identity import ATTRIBUTES
+from w2w.world.identity import ATTRIBUTES, TRAITS, sample_identity
 from w2w.world.references import is_folder_world
+
+TRAIT_FIRST_ID = 2_000_000  # the trait regressor's fresh people: above any world's ids (0, 1, ...)
 
 
 @dataclass
@@ -65,6 +67,19 @@ def render_training_set(table: pd.DataFrame, p: JudgeParams, image_size: int) ->
     attrs = torch.from_numpy(train[list(ATTRIBUTES)].to_numpy(np.float32, copy=True))[label_t]
     traits = torch.from_numpy(train[TRAIT_COLUMNS].to_numpy(np.float32, copy=True))[label_t]
     return TrainingSet(torch.from_numpy(np.concatenate(images)), label_t, attrs, traits)
+
+
+def fresh_trait_set(n: int, seed: int, image_size: int, renders: int = 1) -> TrainingSet:
+    """`renders` each of `n` people the renderer draws afresh (ids from TRAIT_FIRST_ID up): the
+    trait regressor's training set. The world's 480 train identities are only 480 trait vectors, so
+    a regressor trained on them learns who is who; n distinct people teach what each trait looks
+    like (studies/trait_reader.py). No world identity, train or held-out, is among them."""
+    identities = [sample_identity(TRAIT_FIRST_ID + i, seed) for i in range(n)]
+    images = np.concatenate([render_identity(i, renders, seed, STREAM_JUDGE, image_size)
+                             for i in tqdm(identities, desc="trait renders", unit="id", mininterval=2)])
+    traits = torch.tensor([[i.traits[t] for t in TRAITS] for i in identities], dtype=torch.float32)
+    labels = torch.arange(n).repeat_interleave(renders)
+    return TrainingSet(torch.from_numpy(images), labels, torch.zeros(n * renders, 0), traits[labels])
 
 
 def with_round_trips(data: TrainingSet, round_trip: Degrade, batch: int = 512) -> TrainingSet:
@@ -170,9 +185,12 @@ def fit_and_evaluate(world: Path, p: JudgeParams, out: Path, round_trip: Degrade
     config = {"attributes": attributes, "width": p.width, "embedding_dim": p.embedding_dim,
               "image_size": size}
     traits = None
-    if data.traits is not None:
-        mean, std = data.traits.mean(0), data.traits.std(0)  # the train population's
-        traits = train_traits(data, mean, std, p, report(("train.trait_loss",)))
+    if data.traits is not None:  # as many fresh people as the judge has training images
+        trait_data = fresh_trait_set(len(data.images), p.seed, size)
+        if round_trip is not None and p.vae_round_trip > 0:
+            trait_data = with_round_trips(trait_data, round_trip)
+        mean, std = trait_data.traits.mean(0), trait_data.traits.std(0)  # the population's
+        traits = train_traits(trait_data, mean, std, p, report(("train.trait_loss",)))
         config.update({"traits": list(TRAIT_COLUMNS), "trait_mean": mean.tolist(), "trait_std": std.tolist()})
     return evaluate_and_save(Judge(net, config, traits), world, out, round_trip)
 
