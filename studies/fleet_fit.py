@@ -36,8 +36,8 @@ from w2w.world.references import identity_references
 
 DATA = Path("data")
 
-OLD = {"lr_schedule": "constant", "steps": 70, "average_tail": 0.0,  # the recipe before this work
-       "background_weight": 1.0}
+OLD = {"lr_schedule": "constant", "steps": 70, "average_tail": 0.0,  # the recipe before this work,
+       "background_weight": 1.0, "timestep_range": [0, 1000]}  # pinned as params.yaml moves on
 VARIANTS: dict[str, dict] = {  # overrides of params.yaml's finetune section; the first is the baseline
     "constant70": OLD,
     "cosine70": OLD | {"lr_schedule": "cosine"},
