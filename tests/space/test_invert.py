@@ -83,6 +83,15 @@ def test_every_option_takes_effect(micro_space, micro_world):
     assert np.count_nonzero(run(micro_space, image, k=4)) == 4
 
 
+@pytest.mark.parametrize("bad", [(600, 400), (0, 1001), (-1, 500), (500, 500)])
+def test_a_bad_timestep_range_is_refused_before_any_work(micro_space, bad, monkeypatch):
+    pipe, basis, layout = space_parts(micro_space)
+    monkeypatch.setattr(pipe, "vae", None)  # reached only after the check: the encode would fail
+    with pytest.raises(ValueError, match="timestep_range"):
+        invert(pipe, basis, layout, 1, 27.0, np.zeros((32, 32, 3), np.uint8), "sks person", k=8,
+               steps=1, lr=0.5, progress=False, timestep_range=bad)
+
+
 def test_inversion_lowers_the_images_denoising_loss_below_the_mean_models(micro_space, micro_world):
     """It optimises what it claims: the image's loss (fresh noise draws) falls from the mean model's.
     Whether the result is the right identity is measured at default scale (see docs), where the

@@ -98,6 +98,12 @@ def invert_batch(pipe: StableDiffusionPipeline, basis: Basis, layout: AdapterLay
     """`invert` for K images (K, S, S, 3) in one pass: coefficients (K, basis.k). Image j draws its
     noise from seed + j, so its result equals `invert(images[j], seed=seed + j)`. Timesteps are drawn
     from `timestep_range` [low, high), by default the whole schedule (the reference's)."""
+    scheduler = training_scheduler()
+    total = scheduler.config.num_train_timesteps
+    low, high = timestep_range or (0, total)
+    if not 0 <= low < high <= total:  # before any work, so a bad range never costs an encode
+        raise ValueError(f"timestep_range must be (low, high) with 0 <= low < high <= {total}, "
+                         f"got {timestep_range}")
     k, n = min(k, basis.k), len(images)
     unet = pipe.unet
     unet.requires_grad_(False)
@@ -109,8 +115,6 @@ def invert_batch(pipe: StableDiffusionPipeline, basis: Basis, layout: AdapterLay
     sigma = torch.from_numpy(np.sqrt(basis.explained_variance[:k]) if whiten else np.ones(k)).float()
     u = torch.zeros(n, k, requires_grad=True)  # c = sigma * u
     opt = torch.optim.Adam([u], lr=lr)
-    scheduler = training_scheduler()
-    low, high = timestep_range or (0, scheduler.config.num_train_timesteps)
     generators = [torch.Generator().manual_seed(seed + j) for j in range(n)]
     names = lora_layer_names(layout.keys)
     x0 = x0.repeat_interleave(batch, 0)                                   # (K*batch, C, h, w) image-major
