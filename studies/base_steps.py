@@ -1,18 +1,18 @@
 """How many steps does the miniature base's UNet need? (issue 17: the 60-minute budget)
 
-    python studies/base_steps.py [--identities N] [STEPS[:LR] ...]
+    python studies/base_steps.py [--identities N] [STEPS[:LR[:HEADS]] ...]
     # default: 32 identities; 3600:0.002 2400:0.002 4800:0.002 3600:0.004, the first the baseline
 
-Train identities only. Each variant trains the base's UNet for STEPS steps (at peak lr LR, default
-params.yaml's) exactly as the base stage does (params.yaml's base section: the same init, batches
-and one-cycle schedule, stretched to the steps) on the committed base's VAE, text encoder and latent
-cache, and measures the result by:
+Train identities only. Each variant trains the base's UNet for STEPS steps (at peak lr LR and with
+HEADS attention heads, default params.yaml's) exactly as the base stage does (params.yaml's base
+section: the same init, batches and one-cycle schedule, stretched to the steps) on the committed
+base's VAE, text encoder and latent cache, and measures the result by:
 - prompt fidelity on 64 train identities' captions (evaluate_base's sampler, guidance and rule);
 - the base prompted with each identity's caption (the ladder's caption rung), and fleet models
   retrained on that base with the default recipe (as `studies/fleet_fit.py` does), both scored
   against fresh renders by the judge's similarity and the trait error, paired over N train identities.
 The variant equal to params.yaml's `unet_steps` and `unet_lr` is the committed base (data/base)
-itself. Retrained UNets are kept under the ignored studies/runs/ and reused. Needs `dvc repro stack`.
+itself. Retrained UNets are kept under the ignored studies/runs/ and reused. Needs `dvc repro judge`.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -41,17 +42,22 @@ RUNS = Path("studies/runs")
 
 
 def variant(text: str, p: BaseParams) -> BaseParams:
-    """"2400" or "2400:0.004": the base section with that many UNet steps (and that peak lr)."""
-    steps, _, lr = text.partition(":")
+    """"2400", "2400:0.004" or "3600:0.004:2": the base section with that many UNet steps (and that
+    peak lr, and that many attention heads)."""
+    steps, lr, heads = (text.split(":") + ["", ""])[:3]
     try:
-        return p.model_copy(update={"unet_steps": int(steps), "unet_lr": float(lr or p.unet_lr)})
-    except ValueError:
-        sys.exit(f"variant {text!r}: expected STEPS or STEPS:LR, e.g. 2400 or 3600:0.004")
+        update = {"unet_steps": int(steps), "unet_lr": float(lr or p.unet_lr),
+                  "attention_heads": int(heads or p.attention_heads)}
+        return BaseParams.model_validate({**p.model_dump(), **update})  # checked: heads divide widths
+    except ValueError as error:
+        sys.exit(f"variant {text!r}: expected STEPS, STEPS:LR or STEPS:LR:HEADS, e.g. 2400 or "
+                 f"3600:0.004:2 ({str(error).splitlines()[-1].strip()})")
 
 
 def trained_unet(ctx: Context, cache: zarr.Array, p: BaseParams) -> UNet2DConditionModel:
     """The base stage's UNet training with `p`'s steps and lr, on the committed latent cache."""
-    folder = RUNS / f"base_unet{p.unet_steps}_lr{p.unet_lr:g}"
+    heads = "" if p.attention_heads == 8 else f"_heads{p.attention_heads}"  # 8: the older runs' names
+    folder = RUNS / f"base_unet{p.unet_steps}_lr{p.unet_lr:g}{heads}"
     if (folder / "config.json").is_file():
         return UNet2DConditionModel.from_pretrained(folder).eval().requires_grad_(False)
     train = (ctx.table["split"] == "train").to_numpy()
@@ -61,7 +67,10 @@ def trained_unet(ctx: Context, cache: zarr.Array, p: BaseParams) -> UNet2DCondit
     latents = np.asarray(cache[:])  # (N, K, C, h, w)
     train_latents = torch.from_numpy(latents[train].reshape(-1, *latents.shape[2:]))  # (M, C, h, w)
     caption_idx = np.repeat(np.flatnonzero(train), latents.shape[1])
+    start = time.perf_counter()
     unet = train_unet(build_unet(p, latents.shape[-1]), train_latents, caption_idx, embeddings, p)
+    print(f"unet {p.unet_steps} steps, {p.attention_heads} heads: trained in "
+          f"{time.perf_counter() - start:.0f} s", flush=True)
     unet.save_pretrained(folder, safe_serialization=True)
     return unet.requires_grad_(False)
 
@@ -90,13 +99,16 @@ def main(argv: list[str]) -> None:
         ctx = with_unet(committed, unet)
         fidelity, _ = prompt_fidelity(ctx.pipe, ctx.judge, prompted, pb.samples_per_prompt,
                                       pb.sampler_steps, pb.guidance_scale, pb.seed)
+        start = time.perf_counter()
         adapters, trained = retrain(ctx, latents, rows, {})
+        fleet_seconds = time.perf_counter() - start
         with torch.no_grad():
             caption = base_rung(ctx, "caption", captions, references, truth, p)
             fleet = model_rung(trained, "fleet", adapters, references, truth, p)
         lo, hi = fidelity["prompt_attribute_fidelity_ci"]
-        print(f"unet {pv.unet_steps} steps, lr {pv.unet_lr:g}: train-caption fidelity "
-              f"{fidelity['prompt_attribute_fidelity']:.3f} [{lo:.3f}, {hi:.3f}]", flush=True)
+        print(f"unet {pv.unet_steps} steps, lr {pv.unet_lr:g}, {pv.attention_heads} heads: train-caption "
+              f"fidelity {fidelity['prompt_attribute_fidelity']:.3f} [{lo:.3f}, {hi:.3f}]; fleet of "
+              f"{len(rows)} retrained in {fleet_seconds:.0f} s", flush=True)
         first = first or {"caption": caption, "fleet": fleet}
         for kind, rung in (("caption", caption), ("fleet", fleet)):
             d_sim = rung.similarity - first[kind].similarity

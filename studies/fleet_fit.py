@@ -8,7 +8,7 @@ section with the variant's overrides), samples them as the ladder's model rungs 
 (evaluate_inversion's prompts, seeds and guidance), and scores them against fresh renders by both
 yardsticks: the judge's similarity and the trait error. 95 % bootstrap CIs over identities; the
 variants share identities, references and sampling noise, so their differences are paired.
-Needs `dvc repro judge finetune` (the base, its latents and the judge).
+Needs `dvc repro judge` (the world, the base, its latents and the judge).
 """
 
 from __future__ import annotations
@@ -23,11 +23,13 @@ import torch
 import zarr
 from variants import parse_variants  # studies/: the script's folder is first on sys.path
 
+from w2w.base.pipeline import load_pipeline
 from w2w.evaluate.context import Context
 from w2w.evaluate.judged import truth_of
 from w2w.evaluate.ladder import model_rung
 from w2w.evaluate.share import encode_renders, train_adapters
 from w2w.evaluate.stats import bootstrap_ci
+from w2w.judge.api import Judge
 from w2w.params import load_params
 from w2w.storage import STREAM_IMAGES
 from w2w.world.dataset import identities_from_table, render_identity
@@ -37,7 +39,9 @@ from w2w.world.references import identity_references
 DATA = Path("data")
 
 OLD = {"lr_schedule": "constant", "steps": 70, "average_tail": 0.0,  # the recipe before this work,
-       "background_weight": 1.0, "timestep_range": [0, 1000]}  # pinned as params.yaml moves on
+       "background_weight": 1.0, "timestep_range": [0, 1000],  # pinned as params.yaml moves on
+       "draws_per_image": 1}
+PERSON_T400 = OLD | {"background_weight": 0.1, "timestep_range": [400, 1000]}  # the recipe of [400, 1000)
 VARIANTS: dict[str, dict] = {  # overrides of params.yaml's finetune section; the first is the baseline
     "constant70": OLD,
     "cosine70": OLD | {"lr_schedule": "cosine"},
@@ -83,11 +87,10 @@ VARIANTS: dict[str, dict] = {  # overrides of params.yaml's finetune section; th
     "person_snr1": OLD | {"background_weight": 0.1, "snr_gamma": 1.0},
     "person_t400_steps50": OLD | {"background_weight": 0.1, "timestep_range": [400, 1000], "steps": 50},
     "person_t400_lr02": OLD | {"background_weight": 0.1, "timestep_range": [400, 1000], "lr": 0.02},
-    # "draws": each render's noise and timestep drawn that many times a step (the compute times as much)
-    "person_t400_draws2": OLD | {"background_weight": 0.1, "timestep_range": [400, 1000], "draws": 2},
-    "person_t400_draws4": OLD | {"background_weight": 0.1, "timestep_range": [400, 1000], "draws": 4},
-    "person_t400_draws2_steps35": OLD | {"background_weight": 0.1, "timestep_range": [400, 1000], "draws": 2,
-                                         "steps": 35},  # the default's compute
+    # each render's noise and timestep drawn that many times a step (the compute times as much)
+    "person_t400_draws2": PERSON_T400 | {"draws_per_image": 2},
+    "person_t400_draws4": PERSON_T400 | {"draws_per_image": 4},
+    "person_t400_draws2_steps35": PERSON_T400 | {"draws_per_image": 2, "steps": 35},  # one draw's compute
 }
 
 
@@ -117,26 +120,35 @@ def retrain(ctx: Context, latents: zarr.Array, rows: np.ndarray, overrides: dict
     """(M, D) adapters of table rows `rows`, retrained with params.yaml's finetune plus overrides,
     and the context that renders them (their layout and scaling: rank and targets may differ)."""
     overrides = dict(overrides)
-    renders, draws = overrides.pop("renders", 0), overrides.pop("draws", 1)
+    renders = overrides.pop("renders", 0)
     p = load_params().finetune.model_copy(update=overrides)
     ids = ctx.table["identity_id"].to_numpy()[rows].tolist()
     block = (world_latents(ctx, rows, renders) if renders else
              torch.from_numpy(np.stack([np.asarray(latents[r]) for r in rows])))  # (M, n, C, h, w)
     masks = world_masks(ctx, rows, block.shape[1]) if p.background_weight < 1 else None
-    block = block.repeat_interleave(draws, 1)  # (M, n * draws, ...): each render `draws` times a step
-    masks = None if masks is None else masks.repeat_interleave(draws, 1)
     adapters, layout = train_adapters(ctx.pipe, block, ids, p, masks=masks)
     return adapters, dataclasses.replace(ctx, layout=layout, scaling=p.lora_alpha / p.rank)
+
+
+def unstacked_context() -> Context:
+    """The committed world, base and judge as an evaluation context, without the stacked fleet: the
+    studies retrain their own adapters (`retrain` gives the context their layout and scaling)."""
+    world = DATA / "world"
+    table = pd.read_parquet(world / "identities.parquet")  # fleet order
+    pictures = zarr.open_group(world / "images.zarr", mode="r")
+    return Context(table, weights=None, heldout=(table["split"] == "heldout").to_numpy(), layout=None,
+                   scaling=0.0, pipe=load_pipeline(DATA / "base" / "model"), judge=Judge.load(DATA / "judge"),
+                   images=pictures["images"], ood=pictures["ood"], world=world)
 
 
 def open_study(identities: int) -> tuple[Context, zarr.Array, np.ndarray, np.ndarray, np.ndarray]:
     """The committed pipeline's context (its UNet frozen), the latent cache, and a seeded sample of
     `identities` TRAIN rows with their fresh references and true traits: what the fleet studies
     retrain and score against."""
-    if not (DATA / "base" / "latents.zarr").is_dir() or not (DATA / "weights.zarr").is_dir():
-        sys.exit("data/base/latents.zarr or data/weights.zarr: missing; run `dvc repro stack` first")
+    if not (DATA / "base" / "latents.zarr").is_dir() or not (DATA / "judge").is_dir():
+        sys.exit("data/base/latents.zarr or data/judge: missing; run `dvc repro judge` first")
     torch.manual_seed(0)
-    ctx = Context.open(DATA / "world", DATA / "weights.zarr", DATA / "base", DATA / "judge")
+    ctx = unstacked_context()
     ctx.pipe.unet.requires_grad_(False)
     latents = zarr.open_group(DATA / "base" / "latents.zarr", mode="r")["latents"]
     p = load_params().evaluate_inversion

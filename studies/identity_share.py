@@ -53,7 +53,6 @@ class Variant:
     finetune: dict = dataclasses.field(default_factory=dict)  # overrides of params.yaml's finetune
     fixed_scene: bool = False                 # one background and clothes per identity
     fixed_pose: bool = False                  # one pose, scale, shift, light and smile per identity
-    draws: int = 1                            # noise and timestep draws of each render per step
     pose_scale: float = 1.0                   # pose, light and smile this far from the identity's own
 
 
@@ -68,8 +67,8 @@ VARIANTS = {
     "fixed_pose": Variant(fixed_pose=True),
     "fixed_all": Variant(fixed_scene=True, fixed_pose=True),  # every render alike: training noise only
     "fixed_all_steps3x": Variant(fixed_scene=True, fixed_pose=True, finetune={"steps": 210}),
-    "draws4": Variant(draws=4),
-    "fixed_all_draws4": Variant(fixed_scene=True, fixed_pose=True, draws=4),
+    "draws4": Variant(finetune={"draws_per_image": 4}),  # noise and timestep draws of each render a step
+    "fixed_all_draws4": Variant(fixed_scene=True, fixed_pose=True, finetune={"draws_per_image": 4}),
     "cosine": Variant(finetune={"lr_schedule": "cosine"}),
     "average_half": Variant(finetune={"average_tail": 0.5}),
     "cosine_average": Variant(finetune={"lr_schedule": "cosine", "average_tail": 0.5}),
@@ -146,9 +145,9 @@ def measure(name: str, v: Variant, params: Params, pipe, judge: Judge, table: pd
     identities = identities_from_table(table.iloc[rows])
     drawn = [renders(i, 2 * v.renders_per_half, params.synthesize.seed, size, v) for i in identities]
     images = np.stack([d[0] for d in drawn])                          # (M, 2n, S, S, 3)
-    masks = torch.from_numpy(np.stack([d[1] for d in drawn])).repeat_interleave(v.draws, 1)  # (M, 2n', S, S)
-    latents = encode_renders(pipe, images).repeat_interleave(v.draws, 1)  # (M, 2n', C, h, w)
-    n = v.renders_per_half * v.draws
+    masks = torch.from_numpy(np.stack([d[1] for d in drawn]))       # (M, 2n, S, S)
+    latents = encode_renders(pipe, images)                            # (M, 2n, C, h, w)
+    n = v.renders_per_half
     ids = [i.identity_id for i in identities]
     a, b = train_halves(pipe, DATA / "base", latents[:, :n], latents[:, n:], ids, p,
                         masks[:, :n], masks[:, n:])
@@ -164,7 +163,8 @@ def measure(name: str, v: Variant, params: Params, pipe, judge: Judge, table: pd
     print(f"{name:12s} identity share {same.mean():.3f} [{lo:.3f}, {hi:.3f}]   "
           f"different identities {others.mean():+.3f}   unscaled {raw_same.mean():.3f} "
           f"(different {raw_others.mean():+.3f})   ({len(rows)} train identities, "
-          f"{n} renders per half, {v.draws} draws each, {p.steps} steps, prior {p.prior_weight:g})\n"
+          f"{n} renders per half, {p.draws_per_image} draws each, {p.steps} steps, "
+          f"prior {p.prior_weight:g})\n"
           f"{'':12s} judge: one render vs the other half {one.mean():.3f} [{one_lo:.3f}, {one_hi:.3f}], "
           f"half vs half {halves.mean():.3f}", flush=True)
 

@@ -47,6 +47,10 @@ def test_out_of_range_names_key_and_value():
     ({"base": {"unet_channels": 32}}, "base.unet_channels: must be a list, got 32"),
     ({"base": {"unet_channels": [32, "x"]}}, "base.unet_channels.1: must be an integer, got 'x'"),
     ({"base": {"vae_channels": [16, 20]}}, "base.vae_channels.1: must be a multiple of 8, got 20"),
+    ({"base": {"attention_heads": 3}}, "base.attention_heads: must divide every unet_channels width, not "
+                                       "[32, 64], got 3"),
+    ({"base": {"unet_channels": [32, 48], "attention_heads": 32}},
+     "base.attention_heads: must divide every unet_channels width, not [48], got 32"),
     ({"finetune": {"timestep_range": [600, 200]}},
      "finetune.timestep_range: must be [low, high) with low < high, got [600, 200]"),
     ({"finetune": {"timestep_range": [0, 1001]}}, "finetune.timestep_range.1: must be <= 1000, got 1001"),

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 PARAMS_FILE = "params.yaml"
 
@@ -81,6 +81,7 @@ class BaseParams(_Section):
     vae_kl_weight: float = Field(ge=0.0, le=1.0)
     unet_channels: list[Width] = Field(min_length=2, max_length=4)
     text_dim: int = Field(ge=8, le=1024, multiple_of=8)
+    attention_heads: int = Field(ge=1, le=64)  # of every attention layer; divides every UNet width
     unet_steps: int = Field(ge=1, le=1_000_000)
     unet_batch_size: int = Field(ge=1, le=4096)
     unet_lr: float = Field(gt=0.0, le=1.0)
@@ -88,6 +89,14 @@ class BaseParams(_Section):
     generic_caption_fraction: float = Field(ge=0.0, le=1.0)
     empty_caption_fraction: float = Field(ge=0.0, le=1.0)
     seed: int = Field(ge=0)
+
+    @field_validator("attention_heads")
+    @classmethod
+    def _heads_divide_widths(cls, value: int, info: ValidationInfo) -> int:
+        widths = [w for w in info.data.get("unet_channels", []) if w % value]  # declared above: checked
+        if widths:
+            raise ValueError(f"must divide every unet_channels width, not {widths}")
+        return value
 
 
 class EvaluateBaseParams(_Section):
@@ -115,6 +124,7 @@ class FinetuneParams(_Section):
     init_seed: int = Field(ge=0)
     seed: int = Field(ge=0)
     images_per_step: int = Field(ge=0)  # of each identity's images per step; 0: all
+    draws_per_image: int = Field(ge=1, le=64)  # noise and timestep draws of each of them per step
     prior_weight: float = Field(ge=0.0, le=100.0)  # prior preservation; 0: off
     autocast: Literal["", "bf16"]  # bf16: bfloat16 autocast of the UNet (GPU); "": float32
     lr_schedule: Literal["constant", "cosine"]  # cosine: lr decays to 0 over the steps

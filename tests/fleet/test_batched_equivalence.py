@@ -33,9 +33,10 @@ def rel_err(got: dict, want: dict) -> float:
                                  dataclasses.replace(CFG, prior_weight=0.5, timesteps="stratified"),
                                  dataclasses.replace(CFG, lr_schedule="cosine", average_tail=0.6),
                                  dataclasses.replace(CFG, prior_weight=0.5, timestep_range=(300, 1000),
-                                                     snr_gamma=5.0)],
+                                                     snr_gamma=5.0),
+                                 dataclasses.replace(CFG, images_per_step=2, draws=2, prior_weight=0.5)],
                          ids=["all-images", "2-of-3-images", "prior-preservation-stratified",
-                              "cosine-averaged", "prior-range-min-snr"])
+                              "cosine-averaged", "prior-range-min-snr", "2-of-3-images-2-draws-prior"])
 def test_batched_equals_solo_peft(cfg):
     torch.manual_seed(0)
     unet = build_unet(TINY, 8)
@@ -96,6 +97,25 @@ def test_cosine_and_averaging_change_the_adapter():
     with pytest.raises(ValueError, match="timestep_range"):
         train_identities(unet, scheduler, latents, [0, 1], context,
                          dataclasses.replace(CFG, timestep_range=(0, 1001)))
+
+
+def test_draws_noise_each_image_again_as_a_repeated_image_would_be():
+    # draws=2 is the block with every image twice, number for number: the studies' earlier
+    # repeated-render variants and the draws_per_image param train the same adapters
+    torch.manual_seed(5)
+    unet = build_unet(TINY, 8)
+    latents, context = torch.randn(2, 3, 4, 8, 8), torch.randn(6, 16)
+    masks = (torch.rand(2, 3, 32, 32) > 0.5).float()
+    scheduler = training_scheduler()
+    weighted = dataclasses.replace(CFG, background_weight=0.1)
+    twice, loss = train_identities(copy.deepcopy(unet), scheduler, latents, [4, 9], context,
+                                   dataclasses.replace(weighted, draws=2), masks=masks)
+    repeated, same = train_identities(copy.deepcopy(unet), scheduler, latents.repeat_interleave(2, 1), [4, 9],
+                                      context, weighted, masks=masks.repeat_interleave(2, 1))
+    assert all(torch.equal(twice[key], repeated[key]) for key in repeated) and torch.equal(loss, same)
+    once, _ = train_identities(copy.deepcopy(unet), scheduler, latents, [4, 9], context, weighted,
+                               masks=masks)
+    assert rel_err(twice, once) > 1e-3  # the second draws took effect
 
 
 def test_stratified_timesteps_take_one_from_each_bin():

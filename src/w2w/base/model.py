@@ -38,7 +38,12 @@ def build_text_encoder(p: BaseParams, tokenizer: CLIPTokenizer) -> CLIPTextModel
 
 
 def build_unet(p: BaseParams, latent_size: int) -> UNet2DConditionModel:
-    """Cross-attention in every block: the latent grid (8x8, 4x4) is already low resolution."""
+    """Cross-attention in every block: the latent grid (8x8, 4x4) is already low resolution.
+
+    diffusers reads `attention_head_dim` as the number of heads (its config's historical name).
+    Eight heads at widths 32 and 64 are 4- and 8-wide: their attention maps, memory-bound on a CPU,
+    took half of a fleet step; two heads (16 and 32 wide, nearer SD 1.5's 40 to 160) halve it.
+    """
     torch.manual_seed(p.seed + 1)
     depth = len(p.unet_channels)
     return UNet2DConditionModel(
@@ -47,7 +52,7 @@ def build_unet(p: BaseParams, latent_size: int) -> UNet2DConditionModel:
         block_out_channels=tuple(p.unet_channels),
         down_block_types=("CrossAttnDownBlock2D",) * depth,
         up_block_types=("CrossAttnUpBlock2D",) * depth,
-        cross_attention_dim=p.text_dim, attention_head_dim=8, norm_num_groups=8)
+        cross_attention_dim=p.text_dim, attention_head_dim=p.attention_heads, norm_num_groups=8)
 
 
 def training_scheduler() -> DDPMScheduler:

@@ -22,6 +22,7 @@ class FleetConfig:
     init_seed: int = 0
     seed: int = 0
     images_per_step: int = 0  # images of each identity per step, drawn without replacement; 0: all
+    draws: int = 1  # noise and timestep draws of each of those images per step
     prior_weight: float = 0.0  # weight of the class-prior loss (DreamBooth prior preservation)
     autocast: str = ""  # "bf16": bfloat16 autocast of the forward pass (GPU runs); "": float32
     lr_schedule: str = "constant"  # "cosine": lr decays to 0 over the steps
@@ -35,7 +36,7 @@ class FleetConfig:
 def fleet_config(p: FinetuneParams) -> FleetConfig:
     return FleetConfig(rank=p.rank, alpha=p.lora_alpha, targets=tuple(p.targets), steps=p.steps, lr=p.lr,
                        weight_decay=p.weight_decay, grad_clip=p.grad_clip, init_seed=p.init_seed,
-                       seed=p.seed, images_per_step=p.images_per_step,
+                       seed=p.seed, images_per_step=p.images_per_step, draws=p.draws_per_image,
                        prior_weight=p.prior_weight, autocast=p.autocast,
                        lr_schedule=p.lr_schedule, average_tail=p.average_tail,
                        background_weight=p.background_weight, timesteps=p.timesteps,

@@ -64,7 +64,8 @@ def train_one_with_peft(unet: UNet2DConditionModel, scheduler: DDPMScheduler, la
     averaged = AveragedModel(unet) if tail > 1 else None
     generator, span = identity_generator(cfg.seed, identity_id), timestep_span(cfg, scheduler)
     for step in range(cfg.steps):
-        x0, noise, t, _ = draw_batch([generator], latents[None], cfg.images_per_step, span, cfg.timesteps)
+        x0, noise, t, _ = draw_batch([generator], latents[None], cfg.images_per_step, span, cfg.timesteps,
+                                     cfg.draws)
         with autocast(latents.device, cfg.autocast):
             pred = unet(scheduler.add_noise(x0, noise, t), t,
                         encoder_hidden_states=context.expand(len(x0), *context.shape)).sample

@@ -52,20 +52,23 @@ def snr_weights(scheduler: DDPMScheduler, t: torch.Tensor, gamma: float) -> torc
 
 
 def draw_batch(generators: list[torch.Generator], latents: torch.Tensor, m: int, span: tuple[int, int],
-               sampling: str = "uniform") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """One step's clean latents, noise and timesteps, (K*m, C, h, w) x2 and (K*m,), identity-major,
-    and which of its images each row is (K*m,).
+               sampling: str = "uniform", draws: int = 1
+               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One step's clean latents, noise and timesteps, (K*m*draws, C, h, w) x2 and (K*m*draws,),
+    identity-major, and which of its images each row is (K*m*draws,).
 
-    latents (K, n, C, h, w); each identity draws m of its n images (all when m is 0 or n), then its
-    noise and timesteps (`draw_timesteps`), from its own generator only."""
+    latents (K, n, C, h, w); each identity draws m of its n images (all when m is 0 or n), each
+    `draws` times over (consecutive rows), then its noise and timesteps (`draw_timesteps`), from its
+    own generator only."""
     n, shape = latents.shape[1], tuple(latents.shape[2:])
     m = n if m in (0, n) else m
     x0, noise, t, picks = [], [], [], []
     for i, g in enumerate(generators):
         pick = torch.arange(n) if m == n else torch.randperm(n, generator=g)[:m]
-        x0.append(latents[i] if m == n else latents[i, pick.to(latents.device)])  # all: a view
-        noise.append(torch.randn((m, *shape), generator=g))
-        t.append(draw_timesteps(m, span, sampling, g))
+        pick = pick.repeat_interleave(draws)
+        x0.append(latents[i] if m == n and draws == 1 else latents[i, pick.to(latents.device)])  # a view
+        noise.append(torch.randn((m * draws, *shape), generator=g))
+        t.append(draw_timesteps(m * draws, span, sampling, g))
         picks.append(pick)
     # draws stay on the CPU generators (same numbers on any device), then move to the latents'
     return (torch.cat(x0), torch.cat(noise).to(latents.device), torch.cat(t).to(latents.device),
@@ -140,6 +143,7 @@ def train_identities(unet: UNet2DConditionModel, scheduler: DDPMScheduler, laten
     """
     identities = latents.shape[0]  # K
     n = latents.shape[1] if cfg.images_per_step in (0, latents.shape[1]) else cfg.images_per_step
+    n *= cfg.draws  # rows per identity and step: each of its images noised `draws` times
     unet.requires_grad_(False)
     names = lora_target_names(unet, cfg.targets)
     layers = [unet.get_submodule(name) for name in names]
@@ -169,7 +173,7 @@ def train_identities(unet: UNet2DConditionModel, scheduler: DDPMScheduler, laten
             for group in opt.param_groups:
                 group["lr"] = step_lr(cfg.lr, cfg.lr_schedule, step, cfg.steps)
             x0, noise, t, picks = draw_batch(generators, latents, cfg.images_per_step, span,
-                                             cfg.timesteps)  # (K*n, C, h, w)
+                                             cfg.timesteps, cfg.draws)  # (K*n, C, h, w)
             w = pixel_weights[torch.arange(identities, device=picks.device).repeat_interleave(n), picks
                               ] if weighted else None  # (K*n, 1, h, w)
             if use_prior:
