@@ -1,7 +1,8 @@
 """How many steps does the miniature base's UNet need? (issue 17: the 60-minute budget)
 
     python studies/base_steps.py [--identities N] [STEPS[:LR[:HEADS]] ...]
-    # default: 32 identities; 3600:0.002 2400:0.002 4800:0.002 3600:0.004, the first the baseline
+    # default: 32 identities; 3600:0.002:8 2400:0.002:8 4800:0.002:8 3600:0.004:8, the first the
+    # baseline (the study that set the lr, on the 8-head UNet of its time)
 
 Train identities only. Each variant trains the base's UNet for STEPS steps (at peak lr LR and with
 HEADS attention heads, default params.yaml's) exactly as the base stage does (params.yaml's base
@@ -11,8 +12,9 @@ base's VAE, text encoder and latent cache, and measures the result by:
 - the base prompted with each identity's caption (the ladder's caption rung), and fleet models
   retrained on that base with the default recipe (as `studies/fleet_fit.py` does), both scored
   against fresh renders by the judge's similarity and the trait error, paired over N train identities.
-The variant equal to params.yaml's `unet_steps` and `unet_lr` is the committed base (data/base)
-itself. Retrained UNets are kept under the ignored studies/runs/ and reused. Needs `dvc repro judge`.
+The variant equal to params.yaml's `unet_steps`, `unet_lr` and `attention_heads` is the committed
+base (data/base) itself. Retrained UNets are kept under the ignored studies/runs/ and reused.
+Needs `dvc repro judge`.
 """
 
 from __future__ import annotations
@@ -84,7 +86,7 @@ def with_unet(ctx: Context, unet: UNet2DConditionModel) -> Context:
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("variants", nargs="*",
-                        default=["3600:0.002", "2400:0.002", "4800:0.002", "3600:0.004"])
+                        default=["3600:0.002:8", "2400:0.002:8", "4800:0.002:8", "3600:0.004:8"])
     parser.add_argument("--identities", type=int, default=32)
     args = parser.parse_args(argv)
     params = load_params()

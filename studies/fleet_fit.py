@@ -91,6 +91,7 @@ VARIANTS: dict[str, dict] = {  # overrides of params.yaml's finetune section; th
     "person_t400_draws2": PERSON_T400 | {"draws_per_image": 2},
     "person_t400_draws4": PERSON_T400 | {"draws_per_image": 4},
     "person_t400_draws2_steps35": PERSON_T400 | {"draws_per_image": 2, "steps": 35},  # one draw's compute
+    "person_t400_steps140": PERSON_T400 | {"steps": 140},  # two draws' compute in twice the steps
 }
 
 
