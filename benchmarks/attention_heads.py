@@ -1,11 +1,12 @@
 """What the miniature UNet's attention heads cost: one fleet step, one base training step and one
 sampling step, at each head count, on freshly initialised UNets of params.yaml's widths.
 
-The fleet step is the finetune stage's (16 identities x 8 images, rank-1 to_q/to_v adapters,
-forward and backward); the base step is the base stage's (a batch of unet_batch_size, every weight
-trained); the sampling step is one guided denoising pass of 64 images (a batch of 128 rows). The
-head count changes the shape of the attention maps only: the weights, and so the adapters, have the
-same shapes at every count (tests/base/test_model.py).
+The fleet step is one of the finetune stage's shards at one draw (16 identities x 8 images, rank-1
+to_q/to_v adapters, forward and backward; two draws make it twice the rows); the base step is the
+base stage's (a batch of unet_batch_size, every weight trained); the sampling step is one guided
+denoising pass of 64 images (a batch of 128 rows). The head count changes the shape of the
+attention maps only: the weights, and so the adapters, have the same shapes at every count
+(tests/base/test_model.py).
 
     python benchmarks/attention_heads.py [--threads 2] [--repeats 5] [--heads 8 4 2 1]
 

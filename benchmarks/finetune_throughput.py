@@ -106,7 +106,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--images-per-step", type=int, default=1,
                         help="per-identity batch for both trainers (1: the reference's); the run also "
-                        "measures both at all of an identity's images (the fleet's default)")
+                        "measures both at all of an identity's images, one draw each (the fleet's images)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=RESULT)
     args = parser.parse_args()

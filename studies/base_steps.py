@@ -37,7 +37,7 @@ from w2w.base.pipeline import assemble_pipeline
 from w2w.evaluate.base import prompt_fidelity
 from w2w.evaluate.context import Context
 from w2w.evaluate.ladder import base_rung, model_rung
-from w2w.params import BaseParams, load_params
+from w2w.params import BaseParams, ParamsError, load_params, override
 from w2w.world.captions import GENERIC_PROMPT, identity_captions
 
 RUNS = Path("studies/runs")
@@ -46,18 +46,23 @@ RUNS = Path("studies/runs")
 def variant(text: str, p: BaseParams) -> BaseParams:
     """"2400", "2400:0.004" or "3600:0.004:2": the base section with that many UNet steps (and that
     peak lr, and that many attention heads)."""
-    steps, lr, heads = (text.split(":") + ["", ""])[:3]
+    parts = text.split(":")
     try:
+        if len(parts) > 3:
+            raise ValueError
+        steps, lr, heads = parts + [""] * (3 - len(parts))
         update = {"unet_steps": int(steps), "unet_lr": float(lr or p.unet_lr),
                   "attention_heads": int(heads or p.attention_heads)}
-        return BaseParams.model_validate({**p.model_dump(), **update})  # checked: heads divide widths
-    except ValueError as error:
-        sys.exit(f"variant {text!r}: expected STEPS, STEPS:LR or STEPS:LR:HEADS, e.g. 2400 or "
-                 f"3600:0.004:2 ({str(error).splitlines()[-1].strip()})")
+    except ValueError:
+        sys.exit(f"variant {text!r}: expected STEPS, STEPS:LR or STEPS:LR:HEADS, e.g. 2400 or 3600:0.004:2")
+    try:
+        return override(p, **update)  # checked as params.yaml is: heads must divide the widths
+    except ParamsError as error:
+        sys.exit(f"variant {text!r}: {error.problems[0]}")
 
 
 def trained_unet(ctx: Context, cache: zarr.Array, p: BaseParams) -> UNet2DConditionModel:
-    """The base stage's UNet training with `p`'s steps and lr, on the committed latent cache."""
+    """The base stage's UNet training with `p`'s steps, lr and heads, on the committed latent cache."""
     heads = "" if p.attention_heads == 8 else f"_heads{p.attention_heads}"  # 8: the older runs' names
     folder = RUNS / f"base_unet{p.unet_steps}_lr{p.unet_lr:g}{heads}"
     if (folder / "config.json").is_file():

@@ -138,7 +138,8 @@ def unstacked_context() -> Context:
     table = pd.read_parquet(world / "identities.parquet")  # fleet order
     pictures = zarr.open_group(world / "images.zarr", mode="r")
     return Context(table, weights=None, heldout=(table["split"] == "heldout").to_numpy(), layout=None,
-                   scaling=0.0, pipe=load_pipeline(DATA / "base" / "model"), judge=Judge.load(DATA / "judge"),
+                   scaling=float("nan"),  # no adapters until `retrain`'s: misused, NaN samples
+                   pipe=load_pipeline(DATA / "base" / "model"), judge=Judge.load(DATA / "judge"),
                    images=pictures["images"], ood=pictures["ood"], world=world)
 
 

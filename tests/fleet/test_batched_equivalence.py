@@ -13,6 +13,7 @@ from w2w.fleet.config import FleetConfig
 from w2w.fleet.peft_reference import train_one_with_peft
 from w2w.fleet.train import (
     averaged_steps,
+    draw_batch,
     draw_timesteps,
     person_weights,
     snr_weights,
@@ -116,6 +117,22 @@ def test_draws_noise_each_image_again_as_a_repeated_image_would_be():
     once, _ = train_identities(copy.deepcopy(unet), scheduler, latents, [4, 9], context, weighted,
                                masks=masks)
     assert rel_err(twice, once) > 1e-3  # the second draws took effect
+
+
+def test_draw_batch_repeats_each_picked_image_in_consecutive_rows():
+    # the rows of one step, and which image each is: the person weights are looked up by `picks`
+    latents = torch.randn(2, 5, 4, 8, 8)
+    gens = [torch.Generator().manual_seed(s) for s in (1, 2)]
+    x0, noise, t, picks = draw_batch(gens, latents, 3, (400, 1000), "uniform", draws=2)
+    assert x0.shape == noise.shape == (2 * 3 * 2, 4, 8, 8) and t.shape == picks.shape == (12,)
+    for i, seed in enumerate((1, 2)):
+        g = torch.Generator().manual_seed(seed)
+        want = torch.randperm(5, generator=g)[:3].repeat_interleave(2)  # the same draws, in order
+        assert torch.equal(picks[6 * i:6 * i + 6], want)
+        assert torch.equal(x0[6 * i:6 * i + 6], latents[i, want])
+        assert torch.equal(noise[6 * i:6 * i + 6], torch.randn((6, 4, 8, 8), generator=g))
+    assert not torch.equal(noise[0], noise[1])  # the two draws of one image differ
+    assert t.min() >= 400 and t.max() < 1000
 
 
 def test_stratified_timesteps_take_one_from_each_bin():

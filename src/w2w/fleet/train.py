@@ -66,7 +66,8 @@ def draw_batch(generators: list[torch.Generator], latents: torch.Tensor, m: int,
     for i, g in enumerate(generators):
         pick = torch.arange(n) if m == n else torch.randperm(n, generator=g)[:m]
         pick = pick.repeat_interleave(draws)
-        x0.append(latents[i] if m == n and draws == 1 else latents[i, pick.to(latents.device)])  # a view
+        whole = m == n and draws == 1  # every image once: a view, no gather
+        x0.append(latents[i] if whole else latents[i, pick.to(latents.device)])
         noise.append(torch.randn((m * draws, *shape), generator=g))
         t.append(draw_timesteps(m * draws, span, sampling, g))
         picks.append(pick)
@@ -132,8 +133,10 @@ def train_identities(unet: UNet2DConditionModel, scheduler: DDPMScheduler, laten
                      masks: torch.Tensor | None = None) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
     """Train adapters for K identities; latents (K, n, C, h, w), context (L, D) for the prompt.
 
-    With `cfg.prior_weight` > 0, `prior` = (class latents (P, C, h, w), class-prompt context (L, D)):
-    each step every identity also denoises n class latents, weighted by prior_weight.
+    Each step an identity's rows are `cfg.images_per_step` of its n images (all by default), each
+    noised `cfg.draws` times. With `cfg.prior_weight` > 0, `prior` = (class latents (P, C, h, w),
+    class-prompt context (L, D)): each step every identity also denoises as many class latents as
+    it has rows, weighted by prior_weight.
     With `cfg.background_weight` < 1, `masks` (K, n, S, S) says where the person is in each image:
     each image's loss is then a weighted mean over its latent pixels (`person_weights`), so the
     scene counts background_weight as much as the person. The class images are not weighted.
@@ -142,8 +145,10 @@ def train_identities(unet: UNet2DConditionModel, scheduler: DDPMScheduler, laten
     `down_blocks.0.attentions.0....attn1.to_q.lora_A.weight` -> (K, r, in), and the final loss (K,).
     """
     identities = latents.shape[0]  # K
+    if cfg.draws < 1:
+        raise ValueError(f"draws must be at least 1, got {cfg.draws}")
     n = latents.shape[1] if cfg.images_per_step in (0, latents.shape[1]) else cfg.images_per_step
-    n *= cfg.draws  # rows per identity and step: each of its images noised `draws` times
+    n *= cfg.draws  # rows per identity and step (below): each of its images noised `draws` times
     unet.requires_grad_(False)
     names = lora_target_names(unet, cfg.targets)
     layers = [unet.get_submodule(name) for name in names]
@@ -157,8 +162,8 @@ def train_identities(unet: UNet2DConditionModel, scheduler: DDPMScheduler, laten
         raise ValueError(f"background_weight < 1 needs a person mask per image {tuple(latents.shape[:2])}, "
                          f"got {None if masks is None else tuple(masks.shape)}")
     pixel_weights = (person_weights(masks, latents.shape[-2:], cfg.background_weight).to(latents.device)
-                     if weighted else None)                                   # (K, n, 1, h, w)
-    # rows are identity-major blocks: an identity's n images, then (with the prior) n class images
+                     if weighted else None)                     # (K, images, 1, h, w), by image
+    # rows are identity-major blocks: an identity's n rows, then (with the prior) n class images
     parts = 2 if use_prior else 1
     contexts = [context, prior[1]] if use_prior else [context]
     ctx = torch.cat([c.expand(n, *c.shape) for c in contexts]).repeat(identities, 1, 1)  # (K*parts*n, L, D)
