@@ -21,7 +21,10 @@ from w2w.fleet.train import (
     train_identities,
 )
 
-TINY = section("base", unet_channels=[16, 32], text_dim=16, latent_channels=4)
+# 8 heads, the base these tolerances were set on: the heads touch only the frozen base, the same in
+# both trainers, but at 2 heads Adam turns float noise in near-zero gradients into whole steps for
+# one identity (relative error 1.8e-3 against 3e-5 or less; the others stay under 1e-6)
+TINY = section("base", unet_channels=[16, 32], text_dim=16, latent_channels=4, attention_heads=8)
 CFG = FleetConfig(rank=1, alpha=2.0, steps=5, lr=1e-2, grad_clip=0.05, init_seed=3, seed=7)
 
 
