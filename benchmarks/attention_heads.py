@@ -104,8 +104,8 @@ def main(argv: list[str]) -> None:
         result["heads"][str(heads)] = timings(heads, args.repeats)
         print(heads, "heads", json.dumps(result["heads"][str(heads)]), flush=True)
     first = result["heads"][str(args.heads[0])]
+    steps = [key for key in first if key.endswith("_s")]
     for row in result["heads"].values():  # each step's speed-up over the first head count
-        steps = [key for key in first if key.endswith("_s")]
         row.update({f"{key[:-2]}_speedup": first[key] / row[key] for key in steps})
     write_json(args.out, result)
     print(json.dumps(result, indent=2))
