@@ -55,6 +55,9 @@ def test_out_of_range_names_key_and_value():
      "finetune.timestep_range: must be [low, high) with low < high, got [600, 200]"),
     ({"finetune": {"timestep_range": [0, 1001]}}, "finetune.timestep_range.1: must be <= 1000, got 1001"),
     ({"finetune": {"timestep_range": [0]}}, "finetune.timestep_range: must have at least 2 items, got [0]"),
+    ({"finetune": {"draws_per_image": 3, "draw_pairing": "antithetic"}},
+     "finetune.draw_pairing: antithetic pairs an image's draws: draws_per_image must be even, not 3, "
+     "got 'antithetic'"),
 ])
 def test_each_error_kind_is_one_clear_line(raw, expected):
     assert problems(raw) == [expected]

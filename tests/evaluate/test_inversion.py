@@ -7,6 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from committed import section
 from fakes import Rows
 
@@ -92,3 +93,33 @@ def test_w2w_inversion_draws_the_fleets_timesteps(monkeypatch):
         inversion.w2w_inversion(ctx, basis, images, section("evaluate_inversion"),
                                 section("finetune", timestep_range=span))
         assert seen["timestep_range"] == tuple(span)
+
+
+def test_single_image_lora_trains_the_fleet_recipe_on_one_image_with_plain_independent_draws(monkeypatch):
+    # the fleet's images per step, draws, pairing, person weighting and prior do not apply to one
+    # photo: the block repeats it draws_per_step times and everything else is the fleet's
+    images = np.arange(2 * 4 * 4 * 3, dtype=np.uint8).reshape(2, 4, 4, 3)
+    latents = np.random.default_rng(0).normal(size=(2, 4, 2, 2)).astype(np.float32)
+    monkeypatch.setattr(inversion, "encode_images", lambda vae, x: latents[:len(x)])
+    monkeypatch.setattr(inversion, "encode_prompts", lambda *args: np.zeros((1, 3, 5), np.float32))
+    seen = {}
+
+    def train(unet, scheduler, block, ids, context, cfg, prior=None, masks=None):
+        seen.update(block=block, ids=ids, cfg=cfg, prior=prior, masks=masks)
+        return {"w": torch.zeros(len(ids), 1)}, torch.zeros(len(ids))
+    monkeypatch.setattr(inversion, "train_identities", train)
+    ctx = SimpleNamespace(pipe=SimpleNamespace(vae=None, text_encoder=None, tokenizer=None, unet=None),
+                          layout=SimpleNamespace(flatten=lambda weights, stacked: weights["w"].numpy()))
+    fp = section("finetune", images_per_step=3, draws_per_image=4, draw_pairing="antithetic",
+                 background_weight=0.1, prior_weight=1.0, adam_eps=1e-4)
+    p = section("evaluate_inversion")
+    out = inversion.single_image_lora(ctx, images, [7, 9], p, fp)
+    cfg = seen["cfg"]
+    assert out.shape == (2, 1) and seen["ids"] == [7, 9] and seen["prior"] is None and seen["masks"] is None
+    assert (cfg.draws, cfg.pairing, cfg.images_per_step, cfg.prior_weight, cfg.background_weight) == (
+        1, "independent", 0, 0.0, 1.0)
+    assert (cfg.steps, cfg.lr, cfg.adam_eps, cfg.timestep_range) == (
+        p.steps, fp.lr, 1e-4, tuple(fp.timestep_range))                  # the rest: the fleet's recipe
+    assert seen["block"].shape == (2, p.draws_per_step, 4, 2, 2)
+    assert all(torch.equal(seen["block"][k, j], torch.from_numpy(latents[k]))
+               for k in range(2) for j in range(p.draws_per_step))

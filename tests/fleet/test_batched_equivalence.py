@@ -38,9 +38,12 @@ def rel_err(got: dict, want: dict) -> float:
                                  dataclasses.replace(CFG, lr_schedule="cosine", average_tail=0.6),
                                  dataclasses.replace(CFG, prior_weight=0.5, timestep_range=(300, 1000),
                                                      snr_gamma=5.0),
-                                 dataclasses.replace(CFG, images_per_step=2, draws=2, prior_weight=0.5)],
+                                 dataclasses.replace(CFG, images_per_step=2, draws=2, prior_weight=0.5),
+                                 dataclasses.replace(CFG, draws=2, pairing="antithetic", prior_weight=0.5),
+                                 dataclasses.replace(CFG, adam_eps=1e-3)],
                          ids=["all-images", "2-of-3-images", "prior-preservation-stratified",
-                              "cosine-averaged", "prior-range-min-snr", "2-of-3-images-2-draws-prior"])
+                              "cosine-averaged", "prior-range-min-snr", "2-of-3-images-2-draws-prior",
+                              "antithetic-pairs-prior", "adam-eps"])
 def test_batched_equals_solo_peft(cfg):
     torch.manual_seed(0)
     unet = build_unet(TINY, 8)
@@ -122,6 +125,18 @@ def test_draws_noise_each_image_again_as_a_repeated_image_would_be():
     assert rel_err(twice, once) > 1e-3  # the second draws took effect
 
 
+def test_adam_eps_shrinks_the_steps_of_small_gradients():
+    # eps far above every gradient makes AdamW a momentum SGD at lr / eps: far smaller steps here
+    torch.manual_seed(6)
+    unet = build_unet(TINY, 8)
+    latents, context = torch.randn(2, 3, 4, 8, 8), torch.randn(6, 16)
+    trained = {eps: train_identities(copy.deepcopy(unet), training_scheduler(), latents, [4, 9], context,
+                                     dataclasses.replace(CFG, adam_eps=eps))[0] for eps in (1e-8, 1.0)}
+    moved = {eps: sum(float(w[key].abs().sum()) for key in w if "lora_B" in key)
+             for eps, w in trained.items()}
+    assert 0 < moved[1.0] < 0.1 * moved[1e-8]
+
+
 def test_draw_batch_repeats_each_picked_image_in_consecutive_rows():
     # the rows of one step, and which image each is: the person weights are looked up by `picks`
     latents = torch.randn(2, 5, 4, 8, 8)
@@ -136,6 +151,26 @@ def test_draw_batch_repeats_each_picked_image_in_consecutive_rows():
         assert torch.equal(noise[6 * i:6 * i + 6], torch.randn((6, 4, 8, 8), generator=g))
     assert not torch.equal(noise[0], noise[1])  # the two draws of one image differ
     assert t.min() >= 400 and t.max() < 1000
+
+
+@pytest.mark.parametrize("pairing", ["same_timestep", "antithetic"])
+def test_paired_draws_share_a_timestep_and_antithetic_noises_cancel(pairing):
+    latents = torch.randn(2, 3, 4, 8, 8)
+    gens = [torch.Generator().manual_seed(s) for s in (1, 2)]
+    x0, noise, t, picks = draw_batch(gens, latents, 0, (400, 1000), "uniform", draws=4, pairing=pairing)
+    assert x0.shape == noise.shape == (2 * 3 * 4, 4, 8, 8)
+    assert torch.equal(picks, torch.arange(3).repeat_interleave(4).repeat(2))  # images as before
+    pairs_t, pairs_noise = t.view(-1, 2), noise.view(-1, 2, 4, 8, 8)  # consecutive rows: one image's pair
+    assert (pairs_t[:, 0] == pairs_t[:, 1]).all()
+    assert len(set(pairs_t[:, 0].tolist())) > 6  # the pairs' timesteps differ (12 pairs)
+    summed = (pairs_noise[:, 0] + pairs_noise[:, 1]).abs().amax((1, 2, 3))
+    assert (summed == 0).all() if pairing == "antithetic" else (summed > 1).all()
+    independent = draw_batch([torch.Generator().manual_seed(1)], latents[:1], 0, (400, 1000), draws=4)[2]
+    assert not (independent.view(-1, 2)[:, 0] == independent.view(-1, 2)[:, 1]).all()
+    with pytest.raises(ValueError, match="even number of draws"):
+        draw_batch(gens, latents, 0, (400, 1000), draws=3, pairing=pairing)
+    with pytest.raises(ValueError, match="pairing must be one of"):
+        draw_batch(gens, latents, 0, (400, 1000), draws=2, pairing="mirrored")
 
 
 def test_stratified_timesteps_take_one_from_each_bin():

@@ -50,7 +50,8 @@ def single_image_lora(ctx: Context, images: np.ndarray, ids: list[int], p: Evalu
     context = encode_prompts(ctx.pipe.text_encoder, ctx.pipe.tokenizer, [fp.prompt])[0]
     # the plain loss, as w2w's inversion has: one photo of a user's comes with no person mask
     cfg = dataclasses.replace(fleet_config(fp), steps=p.steps, images_per_step=0, draws=1,
-                              prior_weight=0.0, background_weight=1.0)  # the block holds the draws
+                              pairing="independent", prior_weight=0.0,
+                              background_weight=1.0)  # the block holds the draws
     weights, _ = train_identities(ctx.pipe.unet, training_scheduler(), block, ids, context, cfg)
     return ctx.layout.flatten(weights, stacked=True)
 

@@ -18,11 +18,13 @@ class FleetConfig:
     steps: int = 60
     lr: float = 3e-3
     weight_decay: float = 1e-2
+    adam_eps: float = 1e-8  # torch's default
     grad_clip: float = 1.0
     init_seed: int = 0
     seed: int = 0
     images_per_step: int = 0  # images of each identity per step, drawn without replacement; 0: all
     draws: int = 1  # noise and timestep draws of each of those images per step
+    pairing: str = "independent"  # same_timestep | antithetic: an image's draws in pairs (fleet.train)
     prior_weight: float = 0.0  # weight of the class-prior loss (DreamBooth prior preservation)
     autocast: str = ""  # "bf16": bfloat16 autocast of the forward pass (GPU runs); "": float32
     lr_schedule: str = "constant"  # "cosine": lr decays to 0 over the steps
@@ -35,9 +37,10 @@ class FleetConfig:
 
 def fleet_config(p: FinetuneParams) -> FleetConfig:
     return FleetConfig(rank=p.rank, alpha=p.lora_alpha, targets=tuple(p.targets), steps=p.steps, lr=p.lr,
-                       weight_decay=p.weight_decay, grad_clip=p.grad_clip, init_seed=p.init_seed,
-                       seed=p.seed, images_per_step=p.images_per_step, draws=p.draws_per_image,
-                       prior_weight=p.prior_weight, autocast=p.autocast,
+                       weight_decay=p.weight_decay, adam_eps=p.adam_eps, grad_clip=p.grad_clip,
+                       init_seed=p.init_seed, seed=p.seed, images_per_step=p.images_per_step,
+                       draws=p.draws_per_image, pairing=p.draw_pairing, prior_weight=p.prior_weight,
+                       autocast=p.autocast,
                        lr_schedule=p.lr_schedule, average_tail=p.average_tail,
                        background_weight=p.background_weight, timesteps=p.timesteps,
                        timestep_range=tuple(p.timestep_range), snr_gamma=p.snr_gamma)

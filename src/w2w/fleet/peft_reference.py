@@ -55,7 +55,7 @@ def train_one_with_peft(unet: UNet2DConditionModel, scheduler: DDPMScheduler, la
     """One identity's adapter (peft-named state dict); latents (n, C, h, w); `unet` is not modified."""
     unet = copy.deepcopy(unet)
     params = add_shared_adapter(unet, cfg)
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=False)
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, eps=cfg.adam_eps, foreach=False)
     decay = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.steps) if cfg.lr_schedule == "cosine"
              else None)
     tail = averaged_steps(cfg.steps, cfg.average_tail)
@@ -65,7 +65,7 @@ def train_one_with_peft(unet: UNet2DConditionModel, scheduler: DDPMScheduler, la
     generator, span = identity_generator(cfg.seed, identity_id), timestep_span(cfg, scheduler)
     for step in range(cfg.steps):
         x0, noise, t, _ = draw_batch([generator], latents[None], cfg.images_per_step, span, cfg.timesteps,
-                                     cfg.draws)
+                                     cfg.draws, cfg.pairing)
         with autocast(latents.device, cfg.autocast):
             pred = unet(scheduler.add_noise(x0, noise, t), t,
                         encoder_hidden_states=context.expand(len(x0), *context.shape)).sample
