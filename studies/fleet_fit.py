@@ -40,7 +40,7 @@ DATA = Path("data")
 
 OLD = {"lr_schedule": "constant", "steps": 70, "average_tail": 0.0,  # the recipe before this work,
        "background_weight": 1.0, "timestep_range": [0, 1000],  # pinned as params.yaml moves on
-       "draws_per_image": 1}
+       "draws_per_image": 1, "draw_pairing": "independent", "adam_eps": 1e-8}
 PERSON_T400 = OLD | {"background_weight": 0.1, "timestep_range": [400, 1000]}  # the recipe of [400, 1000)
 VARIANTS: dict[str, dict] = {  # overrides of params.yaml's finetune section; the first is the baseline
     "constant70": OLD,
@@ -92,6 +92,16 @@ VARIANTS: dict[str, dict] = {  # overrides of params.yaml's finetune section; th
     "person_t400_draws4": PERSON_T400 | {"draws_per_image": 4},
     "person_t400_draws2_steps35": PERSON_T400 | {"draws_per_image": 2, "steps": 35},  # one draw's compute
     "person_t400_steps140": PERSON_T400 | {"steps": 140},  # two draws' compute in twice the steps
+    # an image's two draws as a pair: one timestep, and noises e and -e if antithetic (the same compute)
+    "person_t400_draws2_same_t": PERSON_T400 | {"draws_per_image": 2, "draw_pairing": "same_timestep"},
+    "person_t400_draws2_antithetic": PERSON_T400 | {"draws_per_image": 2, "draw_pairing": "antithetic"},
+    "person_t400_draws4_antithetic": PERSON_T400 | {"draws_per_image": 4, "draw_pairing": "antithetic"},
+    # AdamW's eps above the typical gradient (a median sqrt(v) about 8e-5): steps follow the gradient's
+    # size, so the nearly flat directions no longer take full steps on noise alone
+    **{f"person_t400_draws2_eps{e}{f'_lr{lr}' if lr else ''}":
+       PERSON_T400 | {"draws_per_image": 2, "adam_eps": float(e)} | ({"lr": lr} if lr else {})
+       for e, lr in (("1e-4", 0), ("3e-4", 0), ("1e-3", 0), ("3e-4", 0.02), ("1e-3", 0.03))},
+    "person_t400_draws2_lr0.005": PERSON_T400 | {"draws_per_image": 2, "lr": 0.005},  # against the eps
 }
 
 

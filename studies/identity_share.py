@@ -69,6 +69,21 @@ VARIANTS = {
     "fixed_all_steps3x": Variant(fixed_scene=True, fixed_pose=True, finetune={"steps": 210}),
     "draws4": Variant(finetune={"draws_per_image": 4}),  # noise and timestep draws of each render a step
     "fixed_all_draws4": Variant(fixed_scene=True, fixed_pose=True, finetune={"draws_per_image": 4}),
+    # each render's draws in pairs: one timestep, and noises e and -e if antithetic (the same compute)
+    "same_timestep": Variant(finetune={"draws_per_image": 2, "draw_pairing": "same_timestep"}),
+    "antithetic": Variant(finetune={"draws_per_image": 2, "draw_pairing": "antithetic"}),
+    "fixed_all_antithetic": Variant(fixed_scene=True, fixed_pose=True,
+                                    finetune={"draws_per_image": 2, "draw_pairing": "antithetic"}),
+    "draws4_antithetic": Variant(finetune={"draws_per_image": 4, "draw_pairing": "antithetic"}),
+    # AdamW's eps above the typical gradient (a median sqrt(v) about 8e-5): steps follow the gradient's
+    # size, so the nearly flat directions no longer take full steps on noise alone
+    **{f"{fixed}eps{e}{f'_lr{lr}' if lr else ''}":
+       Variant(fixed_scene=bool(fixed), fixed_pose=bool(fixed), finetune={"adam_eps": float(e)} | (
+           {"lr": lr} if lr else {}))
+       for fixed in ("", "fixed_all_") for e, lr in (("1e-4", 0), ("3e-4", 0), ("1e-3", 0), ("3e-4", 0.02),
+                                                     ("1e-3", 0.03))},
+    "lr0.005": Variant(finetune={"lr": 0.005}),  # a smaller step, against the eps above
+    "fixed_all_lr0.005": Variant(fixed_scene=True, fixed_pose=True, finetune={"lr": 0.005}),
     "cosine": Variant(finetune={"lr_schedule": "cosine"}),
     "average_half": Variant(finetune={"average_tail": 0.5}),
     "cosine_average": Variant(finetune={"lr_schedule": "cosine", "average_tail": 0.5}),
