@@ -31,6 +31,17 @@ def _params(args: argparse.Namespace) -> int:
     return 0
 
 
+def yaml_float(value: float) -> str:
+    """A float as every YAML reader takes it: PyYAML (YAML 1.1) reads 1e-08 as a string, 1.0e-08 not."""
+    text = repr(value)
+    mantissa, e, exponent = text.partition("e")
+    return f"{mantissa}.0e{exponent}" if e and "." not in mantissa else text
+
+
+def yaml_value(value) -> str:
+    return yaml_float(value) if isinstance(value, float) else json.dumps(value, separators=(",", ":"))
+
+
 def merge_keeping_comments(node, overrides: dict) -> None:
     """Write `overrides` into a ruamel round-trip mapping in place: values change, and every comment
     and the order of keys stay (new keys go last); lists are written in flow style, as params.yaml's."""
@@ -65,8 +76,7 @@ def _params_profile(args: argparse.Namespace) -> int:
     except ParamsError as error:
         raise ValueError(f"{args.profile}: " + "; ".join(error.problems)) from None
     if args.action == "overrides":
-        pairs = [f"{key}={json.dumps(value, separators=(',', ':'))}"
-                 for key, value in flatten(profile).items()]
+        pairs = [f"{key}={yaml_value(value)}" for key, value in flatten(profile).items()]
         if any(any(c.isspace() for c in pair) for pair in pairs):
             raise ValueError(f"{args.profile}: a value holds spaces; use `w2w params use` instead")
         print(" ".join(f"-S {pair}" for pair in pairs))
@@ -75,6 +85,8 @@ def _params_profile(args: argparse.Namespace) -> int:
 
     rt = YAML()  # round trip: the comments record why each value was chosen
     rt.width, rt.preserve_quotes = 4096, True  # no re-wrapping of long lines, nor re-quoting
+    rt.representer.add_representer(  # floats the profile brings in; the file's own keep their text
+        float, lambda r, v: r.represent_scalar("tag:yaml.org,2002:float", yaml_float(v)))
     document = rt.load(args.params.read_text())
     merge_keeping_comments(document, profile)
     with atomic_path(args.params) as tmp, tmp.open("w") as out:
