@@ -17,20 +17,19 @@ variants, not the committed run. Needs `dvc repro judge`.
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 import numpy as np
 import torch
 from fleet_fit import VARIANTS, ci, open_study, retrain  # studies/: the script's folder is first on sys.path
+from variants import parse_variants
 
 from w2w.evaluate.ladder import model_rung, projected
 from w2w.evaluate.stats import sample_rows
 from w2w.params import load_params
 from w2w.space.pca import fit_in_memory
 
-SPACE_VARIANTS = {name: VARIANTS[name] for name in ("person_t400_draws2", "person_t400_draws2_lr0.005",
-                                                     "person_t400_draws2_eps3e-4")}
+SPACE_DEFAULTS = ["person_t400_draws2", "person_t400_draws2_lr0.005", "person_t400_draws2_eps3e-4"]
 
 
 def fit_rows(heldout: np.ndarray, validation: np.ndarray, m: int) -> np.ndarray:
@@ -40,15 +39,8 @@ def fit_rows(heldout: np.ndarray, validation: np.ndarray, m: int) -> np.ndarray:
 
 
 def main(argv: list[str]) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("variants", nargs="*", default=list(SPACE_VARIANTS))
-    parser.add_argument("--identities", type=int, default=32)
-    parser.add_argument("--fit", type=int, default=224)
-    parser.add_argument("--components", type=int, default=112)
-    args = parser.parse_args(argv)
-    unknown = [v for v in args.variants if v not in VARIANTS]
-    if unknown:
-        sys.exit(f"unknown variant {unknown[0]!r}; known: {', '.join(VARIANTS)}")
+    args = parse_variants(argv, __doc__, VARIANTS, identities=32, default=SPACE_DEFAULTS, fit=224,
+                          components=112)
     ctx, latents, rows, references, truth = open_study(args.identities)
     fitted = fit_rows(ctx.heldout, rows, args.fit)
     params = load_params()
