@@ -10,6 +10,8 @@ the estimator's own offset (a simulation with a known share of 0.25 gives 0.257)
 can only span new identities as far as adapters are about the person, so issue 17 asks for >= 0.6.
 The unscaled figure centres without scaling, so that parameters with a large spread weigh more:
 if it is much higher, the standardised share is held down by parameters that are mostly noise.
+Each side of the adapters has its own share as well: the lora_A matrices (the input side, which every
+identity starts from the shared initialisation) and the lora_B ones (the output side, from 0).
 
 The estimator and the trainer are the pipeline's (`w2w.evaluate.share`): the evaluate_inversion
 stage reports the share of the configured fleet in metrics/ladder.json; this study varies the
@@ -32,6 +34,7 @@ import pandas as pd
 import torch
 from variants import parse_variants  # studies/: the script's folder is first on sys.path
 
+from w2w.adapters.lora import lora_target_names
 from w2w.base.pipeline import load_pipeline
 from w2w.evaluate.judged import similarities
 from w2w.evaluate.share import adapter_cosines, encode_renders, train_halves
@@ -153,6 +156,16 @@ def renders(identity: Identity, n: int, seed: int, size: int, v: Variant) -> tup
             np.stack([person_mask(identity, x, size) for x in nuisances]))
 
 
+def input_side(unet: torch.nn.Module, targets: list[str], rank: int) -> np.ndarray:
+    """(D,) True where the flat adapter holds a lora_A (the input side, which starts from the shared
+    initialisation), False where a lora_B (which starts at 0): the adapter layout's order."""
+    sides = []
+    for name in lora_target_names(unet, tuple(targets)):
+        layer = unet.get_submodule(name)
+        sides += [np.ones(rank * layer.in_features, bool), np.zeros(layer.out_features * rank, bool)]
+    return np.concatenate(sides)
+
+
 def measure(name: str, v: Variant, params: Params, pipe, judge: Judge, table: pd.DataFrame, rows: np.ndarray
             ) -> None:
     p = params.finetune.model_copy(update=v.finetune)
@@ -169,6 +182,9 @@ def measure(name: str, v: Variant, params: Params, pipe, judge: Judge, table: pd
     same, others = adapter_cosines(a, b)
     lo, hi = bootstrap_ci(same)
     raw_same, raw_others = adapter_cosines(a, b, scaled=False)  # centred only: large parameters weigh more
+    side = input_side(pipe.unet, p.targets, p.rank)            # each side's own share: A wanders more
+    a_share, b_share = (adapter_cosines(a[:, m], b[:, m])[0].mean() if m.any() else float("nan")
+                        for m in (side, ~side))
     # how much of the person one render shows the judge, against the other half's renders (a single
     # image is ambiguous only where this falls well below the half-against-half figure)
     half = v.renders_per_half
@@ -180,6 +196,7 @@ def measure(name: str, v: Variant, params: Params, pipe, judge: Judge, table: pd
           f"(different {raw_others.mean():+.3f})   ({len(rows)} train identities, "
           f"{n} renders per half, {p.draws_per_image} draws each, {p.steps} steps, "
           f"prior {p.prior_weight:g})\n"
+          f"{'':12s} by side: lora_A (input) {a_share:.3f}, lora_B (output) {b_share:.3f}\n"
           f"{'':12s} judge: one render vs the other half {one.mean():.3f} [{one_lo:.3f}, {one_hi:.3f}], "
           f"half vs half {halves.mean():.3f}", flush=True)
 
