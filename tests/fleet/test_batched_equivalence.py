@@ -171,6 +171,8 @@ def test_paired_draws_share_a_timestep_and_antithetic_noises_cancel(pairing):
         draw_batch(gens, latents, 0, (400, 1000), draws=3, pairing=pairing)
     with pytest.raises(ValueError, match="pairing must be one of"):
         draw_batch(gens, latents, 0, (400, 1000), draws=2, pairing="mirrored")
+    with pytest.raises(ValueError, match="pairing must be one of"):  # an unknown pairing is named first
+        draw_batch(gens, latents, 0, (400, 1000), draws=3, pairing="mirrored")
 
 
 def test_stratified_timesteps_take_one_from_each_bin():

@@ -59,14 +59,11 @@ def draw_noise(rows: int, shape: tuple[int, ...], span: tuple[int, int], samplin
     """Noise (rows, *shape) and timesteps (rows,) for one identity's rows, consecutive rows paired
     unless `pairing` is independent: a pair shares its timestep, and with antithetic its noises
     are e and -e. Then the part of the pair's loss gradient that is linear in the noise cancels, at
-    no extra compute (measured on the miniature world: the identity share does not move, README)."""
+    no extra compute (measured on the miniature world: the identity share does not move, README).
+    `draw_batch` has checked the pairing and that paired rows are even."""
     if pairing == "independent":
         noise = torch.randn((rows, *shape), generator=generator)
         return noise, draw_timesteps(rows, span, sampling, generator)
-    if pairing not in PAIRINGS:
-        raise ValueError(f"pairing must be one of {', '.join(PAIRINGS)}, got {pairing!r}")
-    if rows % 2:
-        raise ValueError(f"{pairing} pairs need an even number of draws per image, got {rows} rows")
     if pairing == "antithetic":
         half = torch.randn((rows // 2, *shape), generator=generator)
         noise = torch.stack([half, -half], 1).flatten(0, 1)  # e0, -e0, e1, -e1, ...
@@ -86,6 +83,8 @@ def draw_batch(generators: list[torch.Generator], latents: torch.Tensor, m: int,
     own generator only."""
     n, shape = latents.shape[1], tuple(latents.shape[2:])
     m = n if m in (0, n) else m
+    if pairing not in PAIRINGS:
+        raise ValueError(f"pairing must be one of {', '.join(PAIRINGS)}, got {pairing!r}")
     if pairing != "independent" and draws % 2:
         raise ValueError(f"{pairing} pairs need an even number of draws per image, got {draws}")
     x0, noise, t, picks = [], [], [], []
