@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from fleet_fit import VARIANTS, ci, open_study, retrain  # studies/: the script's folder is first on sys.path
 from space_fit import fit_rows
+from variants import parse_variants
 
 from w2w.evaluate.context import Context
 from w2w.evaluate.ladder import model_rung, projected
@@ -44,16 +45,9 @@ FRESH_FIRST_ID = 5_000_000  # above every world's ids and the other studies' fre
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("variants", nargs="*", default=["person_t400_draws2"])
-    parser.add_argument("--identities", type=int, default=32)
-    parser.add_argument("--fit", type=int, default=448)
-    parser.add_argument("--fresh", type=int, default=0)
-    parser.add_argument("--sizes", default=DEFAULT_SIZES)
-    args = parser.parse_args(argv)
-    unknown = [v for v in args.variants if v not in VARIANTS]
-    if unknown:
-        sys.exit(f"unknown variant {unknown[0]!r}; known: {', '.join(VARIANTS)}")
+    """The study's arguments, with --sizes read into args.spaces [(identities, components), ...]."""
+    args = parse_variants(argv, __doc__, VARIANTS, identities=32, default=["person_t400_draws2"], fit=448,
+                          fresh=0, sizes=DEFAULT_SIZES)
     try:
         sizes, comps = ([int(x) for x in part.split(",")] for part in args.sizes.split(":"))
     except ValueError:
@@ -70,7 +64,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
 def fresh_adapters(ctx: Context, n: int, overrides: dict) -> np.ndarray:
     """(n, D) adapters of n people drawn afresh, 8 renders each as the world renders its train
     identities (the synthesize seed and stream), trained with params.yaml's finetune plus overrides."""
-    synth, p = load_params().synthesize, load_params().finetune.model_copy(update=overrides)
+    params = load_params()
+    synth, p = params.synthesize, params.finetune.model_copy(update=overrides)
     people = [sample_identity(FRESH_FIRST_ID + i, synth.seed) for i in range(n)]
     drawn = (synth.images_per_identity, synth.seed, STREAM_IMAGES, synth.image_size)
     images = np.stack([render_identity(i, *drawn) for i in people])               # (n, 8, S, S, 3)
@@ -86,10 +81,11 @@ def main(argv: list[str]) -> None:
     fitted = fit_rows(ctx.heldout, rows, args.fit)
     if len(fitted) < args.fit:
         sys.exit(f"--fit {args.fit}: only {len(fitted)} train identities outside the validation split")
-    order = np.random.default_rng(5).permutation(len(fitted))  # nested subsets: the first m of it
+    # nested subsets, the first m of this order: the world's identities shuffled, then the fresh people
+    order = np.concatenate([np.random.default_rng(5).permutation(len(fitted)),
+                            np.arange(len(fitted), len(fitted) + args.fresh)])
     params = load_params()
     p, pca = params.evaluate_inversion, params.pca
-    order = np.concatenate([order, np.arange(len(fitted), len(fitted) + args.fresh)])  # fresh people last
     ids = np.concatenate([ctx.table["identity_id"].to_numpy()[fitted],
                           FRESH_FIRST_ID + np.arange(args.fresh)])
     first: dict = {}
