@@ -23,13 +23,11 @@ import torch
 import zarr
 from variants import parse_variants  # studies/: the script's folder is first on sys.path
 
-from w2w.base.pipeline import load_pipeline
 from w2w.evaluate.context import Context
 from w2w.evaluate.judged import truth_of
 from w2w.evaluate.ladder import model_rung
 from w2w.evaluate.share import encode_renders, train_adapters
 from w2w.evaluate.stats import bootstrap_ci
-from w2w.judge.api import Judge
 from w2w.params import load_params
 from w2w.storage import STREAM_IMAGES
 from w2w.world.dataset import identities_from_table, render_identity
@@ -141,18 +139,6 @@ def retrain(ctx: Context, latents: zarr.Array, rows: np.ndarray, overrides: dict
     return adapters, dataclasses.replace(ctx, layout=layout, scaling=p.lora_alpha / p.rank)
 
 
-def unstacked_context() -> Context:
-    """The committed world, base and judge as an evaluation context, without the stacked fleet: the
-    studies retrain their own adapters (`retrain` gives the context their layout and scaling)."""
-    world = DATA / "world"
-    table = pd.read_parquet(world / "identities.parquet")  # fleet order
-    pictures = zarr.open_group(world / "images.zarr", mode="r")
-    return Context(table, weights=None, heldout=(table["split"] == "heldout").to_numpy(), layout=None,
-                   scaling=float("nan"),  # no adapters until `retrain`'s: misused, NaN samples
-                   pipe=load_pipeline(DATA / "base" / "model"), judge=Judge.load(DATA / "judge"),
-                   images=pictures["images"], ood=pictures["ood"], world=world)
-
-
 def open_study(identities: int) -> tuple[Context, zarr.Array, np.ndarray, np.ndarray, np.ndarray]:
     """The committed pipeline's context (its UNet frozen), the latent cache, and a seeded sample of
     `identities` TRAIN rows with their fresh references and true traits: what the fleet studies
@@ -160,7 +146,7 @@ def open_study(identities: int) -> tuple[Context, zarr.Array, np.ndarray, np.nda
     if not (DATA / "base" / "latents.zarr").is_dir() or not (DATA / "judge").is_dir():
         sys.exit("data/base/latents.zarr or data/judge: missing; run `dvc repro judge` first")
     torch.manual_seed(0)
-    ctx = unstacked_context()
+    ctx = Context.open_unstacked(DATA / "world", DATA / "base", DATA / "judge")  # retrain: its layout
     ctx.pipe.unet.requires_grad_(False)
     latents = zarr.open_group(DATA / "base" / "latents.zarr", mode="r")["latents"]
     p = load_params().evaluate_inversion

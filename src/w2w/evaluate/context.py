@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -23,9 +23,9 @@ class Context:
     """The evaluation context: what every evaluation stage reads, opened once."""
 
     table: pd.DataFrame     # identities.parquet, rows in fleet order
-    weights: zarr.Array     # (N, D) adapters
+    weights: zarr.Array | None  # (N, D) adapters; None: unstacked (open_unstacked)
     heldout: np.ndarray     # (N,) bool
-    layout: AdapterLayout
+    layout: AdapterLayout | None
     scaling: float          # lora_alpha / r
     pipe: StableDiffusionPipeline
     judge: Judge
@@ -40,14 +40,22 @@ class Context:
     @classmethod
     def open(cls, world: Path, weights_zarr: Path, base: Path, judge: Path) -> Context:
         stacked = open_stacked(weights_zarr)
-        table = pd.read_parquet(world / "identities.parquet")
+        unstacked = cls.open_unstacked(world, base, judge)
         ids = np.asarray(stacked.group["identity_ids"][:])
-        if not np.array_equal(table["identity_id"].to_numpy(), ids):
+        if not np.array_equal(unstacked.table["identity_id"].to_numpy(), ids):
             raise InputError(f"{weights_zarr}: identities differ from {world}; rerun the stack stage")
+        return replace(unstacked, weights=stacked.weights, heldout=np.asarray(stacked.group["heldout"][:]),
+                       layout=stacked.layout, scaling=stacked.scaling)
+
+    @classmethod
+    def open_unstacked(cls, world: Path, base: Path, judge: Path) -> Context:
+        """The world, base and judge without a stacked fleet (studies that train their own adapters):
+        no weights or layout, and a NaN scaling, so that sampling an adapter by mistake gives NaNs."""
+        table = pd.read_parquet(world / "identities.parquet")  # fleet order
         pictures = zarr.open_group(world / "images.zarr", mode="r")
-        return cls(table, stacked.weights, np.asarray(stacked.group["heldout"][:]), stacked.layout,
-                   stacked.scaling, load_pipeline(base / "model"), Judge.load(judge), pictures["images"],
-                   pictures["ood"], world)
+        return cls(table, None, (table["split"] == "heldout").to_numpy(), None, float("nan"),
+                   load_pipeline(base / "model"), Judge.load(judge), pictures["images"], pictures["ood"],
+                   world)
 
     def rows(self, heldout: bool, n: int, seed: int = 0) -> np.ndarray:
         """Up to n held-out (or train) rows, a seeded random sample (see `sample_rows`)."""
