@@ -9,6 +9,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import zarr
 from servers import free_port, serve
@@ -124,6 +125,9 @@ def test_repro_then_runs_visible_over_rest(two_configurations, ui_server):
     assert fleet["identities"] == 24 and fleet["evaluated_identities"] == 2
     has_interval(fleet, "identity_similarity_mean")
     has_interval(fleet, "trait_error_mean")
+    per_identity = pd.read_csv(project_copy / "plots" / "finetune_identities.csv")  # the evaluated ones
+    assert len(per_identity) == 2 and per_identity["identity_id"].is_unique
+    assert abs(per_identity["identity_similarity"].mean() - fleet["identity_similarity_mean"]) < 1e-5
     pca = json.loads((project_copy / "metrics" / "pca.json").read_text())
     assert pca["components"] == 19 and 0.99 <= pca["explained_variance_ratio_sum"] <= 1.0 + 1e-6  # all
     directions = json.loads((project_copy / "metrics" / "directions.json").read_text())

@@ -50,9 +50,10 @@ def base_similarity(pipe: StableDiffusionPipeline, judge: Judge, renders: np.nda
 
 
 def measure_fleet(world: Path, judge_dir: Path, base: Path, weights_zarr: Path, p: EvaluateFinetuneParams,
-                  prompt: str) -> tuple[dict[str, float], np.ndarray]:
+                  prompt: str) -> tuple[dict[str, float], np.ndarray, list[dict]]:
     """Held-out identities' similarity to their own renders, against the base model's chance level.
-    Returns the metrics and a grid (for each identity: a fresh render, then its samples)."""
+    Returns the metrics, a grid (for each identity: a fresh render, then its samples) and one row per
+    identity (its id and scores), so that any subset of the identities can be scored again."""
     stacked = open_stacked(weights_zarr)
     rows = np.sort(sample_rows(np.asarray(stacked.group["heldout"]), True, p.identities, p.seed))
     table = pd.read_parquet(world / "identities.parquet").iloc[rows]
@@ -72,4 +73,7 @@ def measure_fleet(world: Path, judge_dir: Path, base: Path, weights_zarr: Path, 
                **paired("similarity_over_base", sims, chance),
                "evaluated_identities": len(rows)}
     grid = np.concatenate([renders[:8, :1], samples[:8]], axis=1)  # (8, 1 + n, S, S, 3)
-    return metrics, grid.reshape(-1, *grid.shape[2:])
+    per_identity = [{"identity_id": int(i), "identity_similarity": float(s), "trait_error": float(t),
+                     "base_identity_similarity": float(c)}
+                    for i, s, t, c in zip(table["identity_id"], sims, traits, chance, strict=True)]
+    return metrics, grid.reshape(-1, *grid.shape[2:]), per_identity
