@@ -7,6 +7,7 @@
     python studies/train_choices.py timesteps   # inversion and single-image LoRA: training timestep range
     python studies/train_choices.py guidance    # the evaluations' guidance scale (fleet models)
     python studies/train_choices.py components  # pca.components: directions' cross-validated AUC
+    python studies/train_choices.py sampling    # evaluate_sampling.components: sampled models vs train models
 """
 
 from __future__ import annotations
@@ -20,13 +21,21 @@ from w2w.adapters.render import render_models
 from w2w.evaluate.context import Context
 from w2w.evaluate.edits import sweep, w2w_displacements
 from w2w.evaluate.inversion import score_models, single_image_lora, w2w_inversion
-from w2w.evaluate.judged import truth_of
+from w2w.evaluate.judged import judged_attributes, truth_of
 from w2w.evaluate.ladder import scored
-from w2w.evaluate.stats import paired_difference_ci, per_identity, with_ci
+from w2w.evaluate.sampling import consistency, identity_embeddings, nearest_similarity
+from w2w.evaluate.stats import (
+    bootstrap_ci,
+    paired_difference_ci,
+    per_identity,
+    unpaired_difference_ci,
+    with_ci,
+)
 from w2w.params import FinetuneParams, load_params
 from w2w.space.attributes import fit_attribute_directions, labels_of, usable_attributes
 from w2w.space.basis import Basis
 from w2w.space.directions import fit_directions
+from w2w.space.edit import sample
 from w2w.space.invert import identity_recovery, invert_batch
 from w2w.space.pca import fit_basis
 from w2w.world.references import identity_references
@@ -134,6 +143,36 @@ def components(ctx: Context, basis: Basis) -> None:
               f"{per_attribute.min():.3f} ({names[int(per_attribute.argmin())]})", flush=True)
 
 
+def sampling(ctx: Context, basis: Basis) -> None:
+    """evaluate_sampling.components: models sampled from the leading k coefficients (the rest at the
+    train mean) against train fleet models only: consistency across seeds, how near the nearest train
+    identity they come, and their attribute rates against the train set's."""
+    params = load_params()
+    p = params.evaluate_sampling
+
+    def render(adapters: np.ndarray, desc: str) -> np.ndarray:
+        return render_models(ctx.pipe, adapters, ctx.layout, ctx.scaling, params.finetune.prompt,
+                             p.samples_per_model, p.seed, p.sampler_steps, p.guidance_scale, desc=desc)
+
+    train = np.flatnonzero(~ctx.heldout)
+    gallery = identity_embeddings(ctx, train)
+    names = ctx.judge.attribute_names
+    truth = ctx.table.loc[~ctx.heldout, names].to_numpy(dtype=float).mean(0)
+    own = ctx.rows(False, p.trained_models, p.seed)
+    trained = consistency(ctx, render(ctx.adapters(own), "train models"))
+    print(f"train fleet models: consistency {trained.mean():.3f} "
+          f"{np.round(bootstrap_ci(trained), 3).tolist()}", flush=True)
+    for k in (32, 64, 128, 256, 0):
+        images = render(sample(basis, p.models, p.seed, p.covariance, k), f"sampled, {k or basis.k}")
+        sampled = consistency(ctx, images)
+        lo, hi = unpaired_difference_ci(sampled, trained, p.seed)
+        rates = judged_attributes(ctx.judge, images).mean(0)
+        print(f"components {k or basis.k}: consistency {sampled.mean():.3f}, vs train models "
+              f"{sampled.mean() - trained.mean():+.3f} [{lo:+.3f}, {hi:+.3f}]; nearest train identity "
+              f"{nearest_similarity(ctx, images, gallery).mean():.3f}; attribute rates off by "
+              f"{np.abs(rates - truth).mean():.3f}", flush=True)
+
+
 def timesteps(ctx: Context, basis: Basis) -> None:
     """The single-image methods' timestep range, all 1000 (the reference's) against the fleet's
     [400, 1000): 16 train identities' first renders, judged as the evaluation judges them, paired."""
@@ -171,7 +210,7 @@ def timesteps(ctx: Context, basis: Basis) -> None:
 
 
 STUDIES = {"edits": edits, "inversion": inversion, "recovery": recovery, "timesteps": timesteps,
-           "guidance": guidance, "components": components}
+           "guidance": guidance, "components": components, "sampling": sampling}
 
 
 def main() -> None:
