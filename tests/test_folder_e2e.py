@@ -78,6 +78,9 @@ def test_photo_folder_through_every_stage(project_copy, micro_world, tmp_path, t
     assert "prompt_attribute_fidelity" in metrics["base"]
     fleet = metrics["finetune"]
     assert "identity_similarity_mean" in fleet and "trait_error_mean" not in fleet
+    per_identity = (project_copy / "plots" / "finetune_identities.csv").read_text().splitlines()
+    assert len(per_identity) == 1 + fleet["evaluated_identities"]  # the header, then each identity
+    assert all(line.split(",")[2] == "" for line in per_identity[1:])  # trait_error: none for photos
     inversion = metrics["inversion"]
     assert {"in_distribution_mean", "ood_mean"} <= set(inversion["w2w"])
     assert not any("trait_error" in k for k in inversion["w2w"])

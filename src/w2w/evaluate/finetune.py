@@ -73,7 +73,8 @@ def measure_fleet(world: Path, judge_dir: Path, base: Path, weights_zarr: Path, 
                **paired("similarity_over_base", sims, chance),
                "evaluated_identities": len(rows)}
     grid = np.concatenate([renders[:8, :1], samples[:8]], axis=1)  # (8, 1 + n, S, S, 3)
-    per_identity = [{"identity_id": int(i), "identity_similarity": float(s), "trait_error": float(t),
+    per_trait = [None] * len(rows) if traits is None else [float(t) for t in traits]  # photos: no traits
+    per_identity = [{"identity_id": int(i), "identity_similarity": float(s), "trait_error": t,
                      "base_identity_similarity": float(c)}
-                    for i, s, t, c in zip(table["identity_id"], sims, traits, chance, strict=True)]
+                    for i, s, t, c in zip(table["identity_id"], sims, per_trait, chance, strict=True)]
     return metrics, grid.reshape(-1, *grid.shape[2:]), per_identity
