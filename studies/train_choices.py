@@ -2,6 +2,7 @@
 "Evaluation" section. Needs the default-scale outputs (`dvc repro directions`).
 
     python studies/train_choices.py edits       # components x strength, delayed injection, prompting
+    python studies/train_choices.py edits 64,256,0  # only these direction components (0: all), no delays
     python studies/train_choices.py inversion   # inversion lr and components
     python studies/train_choices.py recovery    # inversion: components optimised vs identity recovered
     python studies/train_choices.py timesteps   # inversion and single-image LoRA: training timestep range
@@ -43,10 +44,11 @@ from w2w.world.references import identity_references
 DATA = Path("data")
 
 
-def edits(ctx: Context, basis: Basis) -> None:
+def edits(ctx: Context, basis: Basis, components: list[int] | None = None) -> None:
     params = load_params()
     rows = ctx.rows(False, params.evaluate_edits.selection_identities)
-    variants = [(k, 0) for k in (16, 64, 256)] + [(256, t) for t in (700, 400)]
+    variants = ([(k, 0) for k in components] if components
+                else [(k, 0) for k in (16, 64, 256)] + [(256, t) for t in (700, 400)])
     for k, delay in variants:
         fitted = fit_attribute_directions(DATA / "world", DATA / "weights.zarr", basis,
                                           params.directions.model_copy(update={"components": k}))
@@ -214,10 +216,19 @@ STUDIES = {"edits": edits, "inversion": inversion, "recovery": recovery, "timest
 
 
 def main() -> None:
-    if len(sys.argv) != 2 or sys.argv[1] not in STUDIES:
+    args = sys.argv[1:]
+    if not args or args[0] not in STUDIES or len(args) > (2 if args[0] == "edits" else 1):
         sys.exit(__doc__)
+    extra = []
+    if len(args) == 2:
+        try:
+            extra = [int(k) for k in args[1].split(",")]
+        except ValueError:
+            sys.exit(f"edits: components must be integers separated by commas, got {args[1]!r}")
+        if any(k < 0 for k in extra):
+            sys.exit(f"edits: components must be at least 0 (0: all), got {args[1]!r}")
     ctx = Context.open(DATA / "world", DATA / "weights.zarr", DATA / "base", DATA / "judge")
-    STUDIES[sys.argv[1]](ctx, Basis.load(DATA / "basis"))
+    STUDIES[args[0]](ctx, Basis.load(DATA / "basis"), *([extra] if extra else []))
 
 
 if __name__ == "__main__":
