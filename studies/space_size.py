@@ -11,8 +11,9 @@ overrides), and N others the same way (the validation split: fleet_fit's seeded 
 and sampling noise). Standardised PCAs are fitted, as the pca stage fits them, to nested seeded
 subsets of the M adapters, and the validation adapters are projected onto each and scored as the ladder scores
 them, by the judge's similarity and the trait error with 95 % bootstrap CIs over the validation
-identities; the later variants are paired against the first at each size. The world has 480 train
-identities, so M is at most 448 beside 32 validation identities. Beyond them, `--fresh F` adds F
+identities; the later variants are paired against the first at each size. M is at most the
+world's train identities less the validation ones (448 of the 480 train identities of the
+600-identity world the README's figures were measured on; 628 of 660 now). Beyond them, `--fresh F` adds F
 people the renderer draws afresh (ids from 5,000,000 up: in no world, train or held-out), rendered
 and trained as the world's train identities are; they come after the M world identities, so a
 space larger than M holds all of those and the first of the fresh people. Unlike the world's train
