@@ -1,0 +1,124 @@
+"""Why are sampled models inconsistent? Blends, scalings and shuffles of train fleet models.
+
+    python studies/sample_blends.py   # needs the default run's outputs (dvc repro pca); about 4 minutes
+
+Train identities only. evaluate_sampling finds models sampled from the space far less consistent
+across seeds than trained ones. A Gaussian draw is, in effect, a blend of many identities, so this
+study asks how consistency behaves between the two: each variant is 64 models made from train
+identities' fleet adapters w (the 64 train models of `train_choices.py sampling`, and 64 others as
+blend partners), sampled and judged as evaluate_sampling does (4 seeds, the judge's mean pairwise
+cosine; attribute agreement: the share of attributes on which two seeds' samples agree):
+- scaled: w_mean + s (w - w_mean), w_mean the train adapters' mean (the basis's mean);
+- blends of n identities with their distances from the mean added and divided by sqrt(n) (as far
+  from the mean as one model, in the standardised space too) or by n (the plain midpoint);
+- the same blends of the products B @ A that the adapters apply (rank-2 adapters, rank-1 parts
+  intact), to see whether flattening (A, B) into one vector is what breaks a blend;
+- the space's own sampler (independent Gaussians per component), twice as far out, and each
+  component's coefficient drawn from a different random train identity (the marginals kept, the
+  components' dependence broken);
+- a train model's leading 64 coefficients with the rest drawn by the sampler, and the other way
+  round.
+Variants built from the 64 train models are compared with them paired; the others unpaired.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from w2w.adapters.layout import AdapterLayout
+from w2w.adapters.render import render_models
+from w2w.evaluate.context import Context
+from w2w.evaluate.sampling import consistency
+from w2w.evaluate.stats import bootstrap_ci, paired_difference_ci, unpaired_difference_ci
+from w2w.params import load_params
+from w2w.space.basis import Basis
+from w2w.space.edit import sample_coefficients
+
+DATA = Path("data")
+HEAD = 64  # leading components in the head/tail swaps
+
+
+def rank2_blend(layout: AdapterLayout, a: np.ndarray, b: np.ndarray, wa: float, wb: float
+                ) -> tuple[AdapterLayout, np.ndarray]:
+    """Rank-2 adapters (M, D2) applying wa * B_a @ A_a + wb * B_b @ A_b; a, b (M, D) rank-1 rows."""
+    shapes, parts = [], []
+    for key, shape, offset, size in zip(layout.keys, layout.shapes, layout.offsets, layout.sizes,
+                                        strict=True):
+        xa = a[:, offset:offset + size].reshape(-1, *shape)
+        xb = b[:, offset:offset + size].reshape(-1, *shape)
+        y = (np.concatenate([xa, xb], 1) if "lora_A" in key                 # (M, 2, in)
+             else np.concatenate([wa * xa, wb * xb], 2))                     # (M, out, 2)
+        shapes.append(y.shape[1:])
+        parts.append(y.reshape(len(y), -1))
+    return AdapterLayout(layout.keys, tuple(shapes)), np.concatenate(parts, 1).astype(np.float32)
+
+
+def main() -> None:
+    ctx = Context.open(DATA / "world", DATA / "weights.zarr", DATA / "base", DATA / "judge")
+    basis = Basis.load(DATA / "basis")
+    params = load_params()
+    p = params.evaluate_sampling
+    m = p.trained_models
+
+    def judged(adapters: np.ndarray, layout: AdapterLayout | None = None) -> tuple[np.ndarray, np.ndarray]:
+        layout = ctx.layout if layout is None else layout
+        images = render_models(ctx.pipe, adapters, layout, ctx.scaling, params.finetune.prompt,
+                               p.samples_per_model, p.seed, p.sampler_steps, p.guidance_scale, desc="models")
+        k, n = images.shape[:2]
+        calls = ctx.judge.attribute_probabilities(images.reshape(k * n, *images.shape[2:])) > 0.5
+        calls = calls.reshape(k, n, -1)
+        pairs = np.triu_indices(n, 1)
+        return consistency(ctx, images), (calls[:, pairs[0]] == calls[:, pairs[1]]).mean((1, 2))
+
+    rows = ctx.rows(False, 9 * m, p.seed)  # train identities only, in a seeded order; own first
+    own, partners = rows[:m], [rows[m * (i + 1):m * (i + 2)] for i in range(8)]
+    if len(partners[-1]) < m:
+        raise SystemExit(f"needs {9 * m} train identities, the world has {len(rows)}")
+    w = ctx.adapters(own)                                        # (M, D)
+    mean = basis.mean.astype(np.float32)                         # (D,) the train adapters' mean
+    coef = basis.to_coefficients(w)                              # (M, k)
+    drawn = sample_coefficients(basis, m, p.seed)                # (M, k) the space's sampler
+    rng = np.random.default_rng(p.seed)
+    train_coef = basis.train_coefficients
+    centre = train_coef.mean(0)
+    shuffled = train_coef[rng.integers(0, len(train_coef), drawn.shape), np.arange(drawn.shape[1])]
+
+    def blend(n: int, divide: float) -> np.ndarray:
+        return mean + sum(ctx.adapters(r) - mean for r in [own, *partners[:n - 1]]) / divide
+
+    head, tail = coef.copy(), coef.copy()
+    head[:, HEAD:], tail[:, :HEAD] = drawn[:, HEAD:], drawn[:, :HEAD]
+    b = ctx.adapters(partners[0])
+    paired = {
+        "scaled 0.5": mean + 0.5 * (w - mean), "scaled 0.7": mean + 0.7 * (w - mean),
+        "scaled 1.5": mean + 1.5 * (w - mean),
+        "blend of 2, / sqrt 2": blend(2, 2 ** 0.5), "blend of 2, / 2 (midpoint)": blend(2, 2),
+        "blend of 3, / sqrt 3": blend(3, 3 ** 0.5), "blend of 8, / sqrt 8": blend(8, 8 ** 0.5),
+        "products B@A: blend of 2, / 2": rank2_blend(ctx.layout, w, b, 0.5, 0.5),
+        "products B@A: blend of 2, / sqrt 2": rank2_blend(ctx.layout, w, b, 2 ** -0.5, 2 ** -0.5),
+        "products B@A: sum of 2": rank2_blend(ctx.layout, w, b, 1.0, 1.0),
+        f"own first {HEAD} coefficients, rest drawn": basis.to_weights(head),
+        f"first {HEAD} drawn, own rest": basis.to_weights(tail),
+    }
+    unpaired = {
+        "the sampler (Gaussian per component)": basis.to_weights(drawn),
+        "the sampler, twice as far out": basis.to_weights(centre + 2 * (drawn - centre)),
+        "each component from another identity": basis.to_weights(shuffled),
+    }
+    trained, agree = judged(w)
+    print("| models | consistency | vs the train models | attribute agreement |\n| --- | --- | --- | --- |")
+    print(f"| train fleet models | {trained.mean():.3f} {np.round(bootstrap_ci(trained), 3).tolist()} | | "
+          f"{agree.mean():.3f} |", flush=True)
+    for name, made in [*paired.items(), *unpaired.items()]:
+        layout, adapters = made if isinstance(made, tuple) else (None, made)
+        c, a = judged(adapters, layout)
+        lo, hi = (paired_difference_ci(c, trained, p.seed) if name in paired
+                  else unpaired_difference_ci(c, trained, p.seed))
+        print(f"| {name} | {c.mean():.3f} {np.round(bootstrap_ci(c), 3).tolist()} | "
+              f"{c.mean() - trained.mean():+.3f} [{lo:+.3f}, {hi:+.3f}] | {a.mean():.3f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
