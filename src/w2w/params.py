@@ -61,6 +61,8 @@ class JudgeParams(_Section):
     augment_jitter: float = Field(ge=0.0, le=0.5)   # largest brightness, contrast and colour change
     augment_noise: float = Field(ge=0.0, le=0.5)    # largest pixel noise sd, in [-1, 1] units
     yardstick: str  # "": train the judge; module:function or file.py:function: your own (w2w.judge.external)
+    style_renders_per_identity: int = Field(ge=0, le=1024)  # renders and paintings each; 0: no style head
+    style_epochs: int = Field(ge=1, le=1000)
     seed: int = Field(ge=0)
 
 

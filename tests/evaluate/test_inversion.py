@@ -43,7 +43,9 @@ def test_held_out_images_and_paintings_are_inverted_and_scored_against_their_own
         rows = (adapters[:, 0] % 1000) // 10
         sim = (rows == order).astype(float)
         error = np.where(adapters[:, 0] >= 1000, 0.5, 0.2)
-        return inversion.Scored(sim, error, truth.mean(1), np.zeros((len(adapters), 2, 2, 2, 3), np.uint8))
+        realistic = np.where(adapters[:, 0] % 10 == 1, 0.25, 1.0)  # samples from a painting look painted
+        return inversion.Scored(sim, error, truth.mean(1), np.zeros((len(adapters), 2, 2, 2, 3), np.uint8),
+                                realistic)
 
     monkeypatch.setattr(inversion, "w2w_inversion", invert("w2w", 0))
     monkeypatch.setattr(inversion, "single_image_lora", invert("lora", 1000))
@@ -69,6 +71,10 @@ def test_held_out_images_and_paintings_are_inverted_and_scored_against_their_own
     assert metrics["w2w_minus_lora_ood"]["similarity"] == pytest.approx(0.0)
     assert metrics["w2w_minus_lora_ood"]["trait_error"] == pytest.approx(-0.3)  # paired, w2w lower
     assert metrics["w2w_minus_lora_ood"]["trait_error_ci"] == pytest.approx([-0.3, -0.3])
+    assert metrics["w2w"]["ood_realistic_mean"] == 0.25
+    assert metrics["w2w"]["in_distribution_realistic_mean"] == 1.0
+    assert metrics["fleet_model"]["realistic_mean"] == 1.0
+    assert metrics["w2w_minus_lora_ood"]["realistic"] == 0.0
     assert seen["inputs"] == [("one render (the single-image input)", 1, [40, 10, 30]),
                               ("the painting (the out-of-distribution input)", 1, [41, 11, 31])]
     assert {r.name for r in rungs} == {

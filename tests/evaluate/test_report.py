@@ -64,6 +64,20 @@ def test_each_claim_gets_its_interval_and_a_three_way_verdict(tmp_path):
     assert "![inversion](inversion_grid.png)" in text
 
 
+def test_a_realistic_identity_from_the_painting_is_a_claim_only_where_the_judge_has_a_style_head(tmp_path):
+    write_metrics(tmp_path)
+    assert "a realistic identity" not in summary_markdown(tmp_path)   # no style head: not measured
+    inversion = json.loads((tmp_path / "inversion.json").read_text())
+    inversion["w2w"].update(m("ood_realistic", 0.95, 0.91, 0.98))
+    inversion["single_image_lora"].update(m("ood_realistic", 0.1, 0.0, 0.2))
+    (tmp_path / "inversion.json").write_text(json.dumps(inversion))
+    text = summary_markdown(tmp_path)
+    assert ("| 3. inversion from the painting: a realistic identity | w2w's samples called renders, not "
+            "paintings, >= 0.9 | 0.950 [0.910, 0.980] | met |") in text
+    assert "| 0.950 [0.910, 0.980] |\n| single-image LoRA |" in text          # the table's last column
+    assert "| 0.100 [0.000, 0.200] |\n| fleet model" in text
+
+
 def test_novelty_is_not_judged_when_its_controls_do_not_separate(tmp_path):
     write_metrics(tmp_path, valid=False)
     text = summary_markdown(tmp_path)

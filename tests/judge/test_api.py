@@ -84,6 +84,22 @@ def test_a_judge_without_a_trait_regressor_says_so(tmp_path):
         Judge.load(tmp_path).predict_traits(images(1))
 
 
+def test_the_style_head_survives_save_load_and_a_judge_without_one_says_so(tmp_path):
+    judge = small_judge()
+    judge.save(tmp_path / "plain")
+    plain = Judge.load(tmp_path / "plain")
+    assert not plain.has_style
+    with pytest.raises(FileNotFoundError, match="no style head"):
+        plain.realistic_probability(images(1))
+    torch.manual_seed(1)
+    styled = Judge(judge.net, judge.config, style=TraitNet(1, 4, 32))
+    styled.save(tmp_path / "styled")
+    loaded = Judge.load(tmp_path / "styled")
+    p = loaded.realistic_probability(images(6))
+    assert loaded.has_style and p.shape == (6,) and ((p > 0) & (p < 1)).all()
+    assert np.allclose(p, styled.realistic_probability(images(6)), atol=1e-6)
+
+
 def test_probe_verification_pairs_never_an_image_with_its_own_copy():
     # 3 identities, 2 images each; probe image i of identity k is orthogonal to gallery image i
     # of the same identity (its own copy) but equal to gallery image j != i: only the cross pairs count

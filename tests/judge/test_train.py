@@ -1,12 +1,14 @@
 """The judge really learns: a short run on a small world beats chance on held-out identities."""
 
 import numpy as np
+import pandas as pd
 from committed import section
 from folders import write_photo_folder
 
 from w2w.judge.api import Judge
-from w2w.judge.train import TRAIT_FIRST_ID, fit_and_evaluate, fresh_trait_set
-from w2w.world.dataset import synthesize_world
+from w2w.judge.train import TRAIT_FIRST_ID, fit_and_evaluate, fresh_trait_set, style_training_set
+from w2w.storage import STREAM_JUDGE
+from w2w.world.dataset import identities_from_table, render_identity, synthesize_world
 from w2w.world.folder import read_identity_folder
 from w2w.world.identity import ATTRIBUTES, TRAITS, sample_identity
 
@@ -16,22 +18,26 @@ def test_short_training_generalises_to_heldout(tmp_path):
     world.mkdir()
     world_params = section("synthesize", identities=60, images_per_identity=4, heldout_fraction=0.25)
     synthesize_world(world_params, world)
-    params = section("judge", renders_per_identity=8, epochs=6, batch_size=64, width=8, embedding_dim=16)
+    params = section("judge", renders_per_identity=8, epochs=6, batch_size=64, width=8, embedding_dim=16,
+                     style_renders_per_identity=4, style_epochs=15)
     losses = []
     metrics = fit_and_evaluate(world, params, out, darker,
                                on_epoch=lambda epoch, logged: losses.append(logged))
     identity = [e["train.identity_loss"] for e in losses if "train.identity_loss" in e]
     traits = [e["train.trait_loss"] for e in losses if "train.trait_loss" in e]
-    assert identity[-1] < identity[0] and traits[-1] < traits[0]
+    style = [e["train.style_loss"] for e in losses if "train.style_loss" in e]
+    assert identity[-1] < identity[0] and traits[-1] < traits[0] and style[-1] < style[0]
     assert metrics["identity_auc"] > 0.8
     assert metrics["attribute_accuracy_mean"] > 0.7
     robust = metrics["robustness"]  # the stand-in "VAE" was seen in training and is measured
     assert robust["vae_round_trip"]["auc"] > 0.8 and robust["clean"]["auc"] > 0.8
     t = metrics["traits"]  # the regressor reads traits from renders better than guessing
     assert t["trait_error_identity_mean"] < 0.8 * t["trait_error_chance"]
+    # the style head tells the held-out identities' renders from their paintings, also through the "VAE"
+    assert metrics["style"]["balanced_accuracy"] > 0.9 and metrics["style"]["balanced_accuracy_vae"] > 0.9
     judge = Judge.load(out)
     assert np.isclose(judge.config["verification_threshold"], metrics["verification_threshold"])
-    assert judge.has_traits
+    assert judge.has_traits and judge.has_style
 
 
 def darker(images: np.ndarray) -> np.ndarray:
@@ -53,8 +59,9 @@ def test_judge_learns_from_a_photo_folder(tmp_path):
     metrics = fit_and_evaluate(world, params, out, darker)
     assert metrics["identity_auc"] > 0.8 and metrics["attribute_accuracy_mean"] > 0.7
     assert "traits" not in metrics and not (out / "traits.safetensors").exists()
+    assert "style" not in metrics and not (out / "style.safetensors").exists()  # photos are not painted
     judge = Judge.load(out)
-    assert judge.attribute_names == list(ATTRIBUTES) and not judge.has_traits
+    assert judge.attribute_names == list(ATTRIBUTES) and not judge.has_traits and not judge.has_style
 
 
 def test_trait_regressor_trains_on_fresh_people():
@@ -67,3 +74,21 @@ def test_trait_regressor_trains_on_fresh_people():
         assert np.allclose(row.numpy(), [expected[label][t] for t in TRAITS])
     assert len({tuple(t) for t in data.traits.tolist()}) == 5  # five people, two renders each
     assert not np.array_equal(data.images[0].numpy(), data.images[1].numpy())  # nuisance differs
+
+
+def test_the_style_head_learns_from_renders_beside_their_own_paintings(tmp_path):
+    """Each train identity's renders (the judge's first) and the same poses painted: labels 1 and 0;
+    held-out identities are not among them."""
+    world = tmp_path / "world"
+    world.mkdir()
+    synthesize_world(section("synthesize", identities=10, images_per_identity=2, heldout_fraction=0.2), world)
+    table = pd.read_parquet(world / "identities.parquet")
+    params = section("judge", style_renders_per_identity=2)
+    data = style_training_set(table, params, 32)
+    train = table[table["split"] == "train"]
+    assert data.images.shape == (len(train) * 4, 32, 32, 3) and data.traits is None
+    assert data.attrs[:, 0].tolist() == [1.0, 1.0, 0.0, 0.0] * len(train)
+    first = identities_from_table(train)[0]
+    assert np.array_equal(data.images[:2].numpy(), render_identity(first, 2, params.seed, STREAM_JUDGE, 32))
+    assert np.array_equal(data.images[2:4].numpy(),
+                          render_identity(first, 2, params.seed, STREAM_JUDGE, 32, painting=True))

@@ -21,7 +21,7 @@ import torch
 from w2w.base.latents import encode_images
 from w2w.base.model import encode_prompts, training_scheduler
 from w2w.evaluate.context import Context
-from w2w.evaluate.judged import judged_attributes, similarities, trait_errors, truth_of
+from w2w.evaluate.judged import judged_attributes, realistic_fractions, similarities, trait_errors, truth_of
 from w2w.evaluate.ladder import Rung, sample_models, scored
 from w2w.evaluate.stats import paired, with_ci
 from w2w.fleet.config import fleet_config
@@ -34,12 +34,14 @@ from w2w.world.references import identity_references
 
 @dataclass
 class Scored:
-    """Per model (M,): judge similarity, trait error, attribute agreement; and its samples."""
+    """Per model (M,): judge similarity, trait error, attribute agreement, share of samples that look
+    like renders (None: no style head); and its samples."""
 
     similarity: np.ndarray
     trait_error: np.ndarray
     agreement: np.ndarray
     samples: np.ndarray  # (M, n, S, S, 3)
+    realistic: np.ndarray | None = None
 
 
 def single_image_lora(ctx: Context, images: np.ndarray, ids: list[int], p: EvaluateInversionParams,
@@ -72,7 +74,8 @@ def score_models(ctx: Context, adapters: np.ndarray, renders: np.ndarray, truth:
     traits (M, T)."""
     samples = sample_models(ctx, adapters, p, desc)
     return Scored(similarities(ctx.judge, samples, renders), trait_errors(ctx.judge, samples, traits),
-                  (judged_attributes(ctx.judge, samples) == truth).mean(1), samples)
+                  (judged_attributes(ctx.judge, samples) == truth).mean(1), samples,
+                  realistic_fractions(ctx.judge, samples))
 
 
 NAMES = {("w2w", "in_distribution"): "w2w inversion",
@@ -107,17 +110,20 @@ def measure_inversion(ctx: Context, basis: Basis, held: np.ndarray, p: EvaluateI
             scores[method, setting] = s
             metrics[method].update({**with_ci(setting, s.similarity),
                                     **with_ci(f"{setting}_trait_error", s.trait_error),
-                                    **with_ci(f"{setting}_attribute_agreement", s.agreement)})
+                                    **with_ci(f"{setting}_attribute_agreement", s.agreement),
+                                    **with_ci(f"{setting}_realistic", s.realistic)})
             rungs.append(Rung(NAMES[method, setting], s.similarity, s.trait_error))
             columns += [images, s.samples[:, 0]] if method == "w2w" else [s.samples[:, 0]]
     fleet = score_models(ctx, ctx.adapters(held), renders, truth, traits, p, "fleet")
     metrics["fleet_model"] = {**with_ci("similarity", fleet.similarity),
                               **with_ci("trait_error", fleet.trait_error),
-                              **with_ci("attribute_agreement", fleet.agreement)}
+                              **with_ci("attribute_agreement", fleet.agreement),
+                              **with_ci("realistic", fleet.realistic)}
     rungs.append(Rung("fleet model (held-out identity)", fleet.similarity, fleet.trait_error))
     for setting in inputs:  # paired over identities: the same image went into both methods
         w2w, lora = scores["w2w", setting], scores["single_image_lora", setting]
         metrics[f"w2w_minus_lora_{setting}"] = paired("similarity", w2w.similarity, lora.similarity)
         metrics[f"w2w_minus_lora_{setting}"].update(
             paired("trait_error", w2w.trait_error, lora.trait_error))
+        metrics[f"w2w_minus_lora_{setting}"].update(paired("realistic", w2w.realistic, lora.realistic))
     return metrics, np.stack(columns, 1), rungs  # grid (K, 1 + 2 * 3, S, S, 3)

@@ -1,4 +1,5 @@
-"""What the judge sees in many models' samples (M, n, S, S, 3): attributes and mean identity."""
+"""What the judge sees in many models' samples (M, n, S, S, 3): attributes, mean identity, traits
+and style."""
 
 from __future__ import annotations
 
@@ -34,6 +35,16 @@ def trait_errors(judge: Judge, samples: np.ndarray, truth: np.ndarray | None) ->
     if truth is None or not judge.has_traits:
         return None
     return np.array([judge.trait_error(s, t) for s, t in zip(samples, truth, strict=True)])
+
+
+def realistic_fractions(judge: Judge, samples: np.ndarray) -> np.ndarray | None:
+    """(M,) the share of each model's samples that the style head calls a render, not a painting;
+    None where the judge has no style head (a world of photos, a user's yardstick)."""
+    if not judge.has_style:
+        return None
+    m, n = samples.shape[:2]
+    calls = judge.realistic_probability(samples.reshape(m * n, *samples.shape[2:])) > 0.5
+    return calls.reshape(m, n).mean(1)
 
 
 def similarities(judge: Judge, samples: np.ndarray, references: np.ndarray) -> np.ndarray:

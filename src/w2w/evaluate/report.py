@@ -92,6 +92,11 @@ def claims(edits: dict, inversion: dict, sampling: dict) -> list[str]:
         ("3. inversion from the painting (paired)", "w2w ahead of the LoRA",
          f"w2w - LoRA {ci(ood, 'similarity')}", _shown(verdict(ood["similarity_ci"], 0.0))),
     ]
+    if "ood_realistic_mean" in inversion["w2w"]:  # the judge has a style head
+        rows.append(("3. inversion from the painting: a realistic identity",
+                     "w2w's samples called renders, not paintings, >= 0.9",
+                     ci(inversion["w2w"], "ood_realistic_mean"),
+                     _shown(verdict(inversion["w2w"]["ood_realistic_mean_ci"], 0.9))))
     return ["| claim | goal | measured [95 % CI] | verdict |", "| --- | --- | --- | --- |",
             *[_row(*r) for r in rows]]
 
@@ -118,15 +123,19 @@ def edits_table(edits: dict) -> list[str]:
 
 
 def inversion_table(inv: dict) -> list[str]:
-    lines = ["| model | similarity, in distribution | trait error | similarity, painting | trait error |",
-             "| --- | --- | --- | --- | --- |"]
+    lines = ["| model | similarity, in distribution | trait error | similarity, painting | trait error "
+             "| realistic, in distribution | realistic, painting |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
     for name, key in (("w2w inversion", "w2w"), ("single-image LoRA", "single_image_lora")):
         m = inv[key]
         lines.append(_row(name, ci(m, "in_distribution_mean"), ci(m, "in_distribution_trait_error_mean"),
-                          ci(m, "ood_mean"), ci(m, "ood_trait_error_mean")))
+                          ci(m, "ood_mean"), ci(m, "ood_trait_error_mean"),
+                          ci(m, "in_distribution_realistic_mean"), ci(m, "ood_realistic_mean")))
     fleet = inv["fleet_model"]
     lines.append(_row("fleet model (all its images)", ci(fleet, "similarity_mean"),
-                      ci(fleet, "trait_error_mean"), "-", "-"))
+                      ci(fleet, "trait_error_mean"), "-", "-", ci(fleet, "realistic_mean"), "-"))
+    lines += ["", "Realistic: the share of a model's samples that the judge's style head calls a render, "
+              "not a painting ('-': no style head)."]
     return lines
 
 
@@ -134,6 +143,8 @@ def sampling_table(s: dict) -> list[str]:
     return ["| figure | value [95 % CI] |", "| --- | --- |",
             _row("consistency (sampled models)", ci(s, "consistency_mean")),
             _row("consistency (trained held-out models)", ci(s, "trained_consistency_mean")),
+            _row("realistic: samples called renders (sampled models)", ci(s, "realistic_mean")),
+            _row("realistic (trained held-out models)", ci(s, "trained_realistic_mean")),
             _row("novel fraction (sampled)", ci(s, "novel_fraction_mean")),
             _row("novel fraction (held-out fleet models: truly novel)",
                  ci(s, "novel_fraction_heldout_models_mean")),

@@ -6,7 +6,8 @@
   embedding to the mean embedding of that identity's renders) lies below a threshold calibrated on
   train identities' fleet models, left out of the gallery (novel) or in it (seen); held-out and
   train fleet models are scored the same way, as controls that show whether the rule works;
-- attributes: the judged attribute rates of the sampled models against the train set's rates.
+- attributes: the judged attribute rates of the sampled models against the train set's rates;
+- realistic: the share of their samples that the judge's style head calls a render, not a painting.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import numpy as np
 
 from w2w.adapters.render import render_models
 from w2w.evaluate.context import Context
-from w2w.evaluate.judged import judged_attributes, mean_embeddings
+from w2w.evaluate.judged import judged_attributes, mean_embeddings, realistic_fractions
 from w2w.evaluate.stats import sample_rows, unpaired_difference_ci, with_ci
 from w2w.params import EvaluateSamplingParams
 from w2w.space.basis import Basis
@@ -93,6 +94,8 @@ def measure_sampling(ctx: Context, basis: Basis, p: EvaluateSamplingParams, prom
     metrics = {
         **with_ci("consistency", consistent["sampled"]),
         **with_ci("trained_consistency", consistent["trained"]),
+        **with_ci("realistic", realistic_fractions(ctx.judge, sampled)),
+        **with_ci("trained_realistic", realistic_fractions(ctx.judge, trained)),
         "consistency_difference": float(consistent["sampled"].mean() - consistent["trained"].mean()),
         "consistency_difference_ci": [lo, hi],
         **with_ci("novel_fraction", novel["sampled"]),

@@ -5,6 +5,8 @@ verification threshold), so it loads without this project's training code; or on
 naming a yardstick of the user's own (`entry_point`, see w2w.judge.external). `traits.safetensors`,
 where present, is the trait regressor: the second, ground-truth yardstick of identity, whose
 predictions are in the world's trait units (config `traits`, `trait_mean`, `trait_std`).
+`style.safetensors`, where present, is the style head: the probability that an image is a render
+of the world, not a painting of it (issue 17: are w2w's samples from a painting realistic?).
 """
 
 from __future__ import annotations
@@ -27,14 +29,20 @@ TRAIT_COLUMNS = [f"trait_{t}" for t in TRAITS]  # identities.parquet's columns o
 class Judge:
     """A trained JudgeNet in eval mode plus its config."""
 
-    def __init__(self, net: JudgeNet, config: dict, traits: TraitNet | None = None):
+    def __init__(self, net: JudgeNet, config: dict, traits: TraitNet | None = None,
+                 style: TraitNet | None = None):
         self.net, self.config = net.eval(), config
         self.traits_net = traits.eval() if traits is not None else None
+        self.style_net = style.eval() if style is not None else None  # one logit: render vs painting
         self.attribute_names: list[str] = list(config["attributes"])
 
     @property
     def has_traits(self) -> bool:
         return self.traits_net is not None
+
+    @property
+    def has_style(self) -> bool:
+        return self.style_net is not None
 
     @classmethod
     def load(cls, folder: str | Path) -> Judge:
@@ -53,7 +61,11 @@ class Judge:
         if (folder / "traits.safetensors").is_file():
             traits = TraitNet(len(config["traits"]), config["width"], config["image_size"])
             traits.load_state_dict(load_file(folder / "traits.safetensors"), strict=True)
-        return cls(net, config, traits)
+        style = None
+        if (folder / "style.safetensors").is_file():
+            style = TraitNet(1, config["width"], config["image_size"])
+            style.load_state_dict(load_file(folder / "style.safetensors"), strict=True)
+        return cls(net, config, traits, style)
 
     def save(self, folder: str | Path) -> None:
         folder = Path(folder)
@@ -63,6 +75,9 @@ class Judge:
         if self.traits_net is not None:
             state = {k: v.contiguous() for k, v in self.traits_net.state_dict().items()}
             save_file(state, folder / "traits.safetensors")
+        if self.style_net is not None:
+            state = {k: v.contiguous() for k, v in self.style_net.state_dict().items()}
+            save_file(state, folder / "style.safetensors")
         (folder / "config.json").write_text(json.dumps(self.config, indent=2, sort_keys=True) + "\n")
 
     @staticmethod
@@ -93,6 +108,17 @@ class Judge:
         standard = np.concatenate([self.traits_net(to_input(torch.from_numpy(images[i:i + batch]))).numpy()
                                    for i in range(0, len(images), batch)])
         return standard * np.asarray(self.config["trait_std"]) + np.asarray(self.config["trait_mean"])
+
+    @torch.no_grad()
+    def realistic_probability(self, images: np.ndarray, batch: int = 512) -> np.ndarray:
+        """The style head's probability (n,) that each image is a render, not a painting."""
+        if self.style_net is None:
+            raise FileNotFoundError("this judge has no style head (no style.safetensors); "
+                                    "rerun the judge stage")
+        images = self._checked(images)
+        logits = np.concatenate([self.style_net(to_input(torch.from_numpy(images[i:i + batch]))).numpy()[:, 0]
+                                 for i in range(0, len(images), batch)])
+        return 1.0 / (1.0 + np.exp(-logits))
 
     def trait_error(self, images: np.ndarray, truth: np.ndarray) -> float:
         """Mean absolute error, in population standard deviations, of the traits predicted from one

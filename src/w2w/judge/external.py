@@ -55,9 +55,11 @@ def resolve(entry_point: str) -> Yardstick:
 
 
 class ExternalJudge:
-    """A user's yardstick behind the interface of w2w.judge.api.Judge (no trait regressor)."""
+    """A user's yardstick behind the interface of w2w.judge.api.Judge (no trait regressor, no style
+    head)."""
 
     has_traits = False
+    has_style = False
 
     def __init__(self, function: Yardstick, config: dict):
         self.function, self.config = function, config

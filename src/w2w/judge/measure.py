@@ -1,5 +1,5 @@
 """How good a yardstick the judge is, on held-out identities: attributes, verification, robustness
-to the base's VAE, and the trait regressor's error."""
+to the base's VAE, the trait regressor's error and the style head's accuracy."""
 
 from __future__ import annotations
 
@@ -94,4 +94,22 @@ def evaluate_judge(judge: Judge, images: np.ndarray, table: pd.DataFrame,
         metrics["robustness"] = vae_robustness(judge, images, round_trip)
     if judge.has_traits:
         metrics["traits"] = trait_accuracy(judge, images, table[TRAIT_COLUMNS].to_numpy(np.float64))
+    if judge.has_style and ood is not None:
+        metrics["style"] = style_accuracy(judge, flat, ood.reshape(-1, *ood.shape[2:]), round_trip)
     return metrics
+
+
+def style_accuracy(judge: Judge, renders: np.ndarray, paintings: np.ndarray,
+                   round_trip: Degrade | None = None) -> dict:
+    """How often the style head calls held-out renders realistic and their paintings not, as they
+    are and (with `round_trip`) through the base's VAE, as every generated sample is."""
+    out = {}
+    for suffix, trip in (("", None), ("_vae", round_trip)):
+        if suffix and trip is None:
+            continue
+        r = judge.realistic_probability(trip(renders) if trip else renders) > 0.5
+        p = judge.realistic_probability(trip(paintings) if trip else paintings) > 0.5
+        out |= {f"renders_realistic{suffix}": float(r.mean()),
+                f"paintings_realistic{suffix}": float(p.mean()),
+                f"balanced_accuracy{suffix}": float((r.mean() + 1 - p.mean()) / 2)}
+    return out

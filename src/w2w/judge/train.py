@@ -82,6 +82,21 @@ def fresh_trait_set(n: int, seed: int, image_size: int, renders: int = 1) -> Tra
     return TrainingSet(torch.from_numpy(images), labels, torch.zeros(n * renders, 0), traits[labels])
 
 
+def style_training_set(table: pd.DataFrame, p: JudgeParams, image_size: int) -> TrainingSet:
+    """The style head's: `style_renders_per_identity` renders of each train identity (the first of
+    the judge's own), each beside its painting, the same pose, light and scene: the head learns the
+    style, not who or what is in the picture. `attrs` (M, 1): 1 for a render, 0 for a painting."""
+    train = table[table["split"] == "train"].reset_index(drop=True)
+    n, images = p.style_renders_per_identity, []
+    for identity in tqdm(identities_from_table(train), desc="style renders", unit="id", mininterval=2):
+        for painting in (False, True):
+            images.append(render_identity(identity, n, p.seed, STREAM_JUDGE, image_size, painting))
+    images = np.concatenate(images)                          # (train ids * 2n, S, S, 3): renders, paintings
+    realistic = np.tile(np.repeat([1.0, 0.0], n), len(train)).astype(np.float32)
+    labels = torch.arange(len(images))
+    return TrainingSet(torch.from_numpy(images), labels, torch.from_numpy(realistic)[:, None], None)
+
+
 def with_round_trips(data: TrainingSet, round_trip: Degrade, batch: int = 512) -> TrainingSet:
     """The training set plus every image's VAE round trip, computed once."""
     images = data.images.numpy()
@@ -158,10 +173,23 @@ def train_traits(data: TrainingSet, mean: torch.Tensor, std: torch.Tensor, p: Ju
     return net
 
 
+def train_style(data: TrainingSet, p: JudgeParams, on_epoch=None) -> TraitNet:
+    """Render (1) or painting (0), binary cross-entropy on the same augmentation as the judge's, VAE
+    round trips included: generated samples are what it has to read."""
+    torch.manual_seed(p.seed + 2)
+    net = TraitNet(1, p.width, data.images.shape[1])
+
+    def losses(x: torch.Tensor, idx: torch.Tensor) -> list[torch.Tensor]:
+        return [F.binary_cross_entropy_with_logits(net(x), data.attrs[idx])]
+
+    _fit([net], losses, data, p.model_copy(update={"epochs": p.style_epochs}), "style head train", on_epoch)
+    return net
+
+
 def fit_and_evaluate(world: Path, p: JudgeParams, out: Path, round_trip: Degrade | None = None,
                      on_epoch=None) -> dict:
-    """Train a judge and its trait regressor on `world`'s train identities, save both to `out`,
-    return held-out metrics. `round_trip` (the base's VAE, encode then decode) is both a training
+    """Train a judge, its trait regressor and its style head on `world`'s train identities, save them
+    to `out`, return held-out metrics. `round_trip` (the base's VAE, encode then decode) is both a training
     augmentation and what the robustness figures measure; without it neither happens.
 
     Held-out figures: on the held-out identities' world renders (miniature), or on all their photos,
@@ -192,7 +220,13 @@ def fit_and_evaluate(world: Path, p: JudgeParams, out: Path, round_trip: Degrade
         mean, std = trait_data.traits.mean(0), trait_data.traits.std(0)  # the population's
         traits = train_traits(trait_data, mean, std, p, report(("train.trait_loss",)))
         config.update({"traits": list(TRAIT_COLUMNS), "trait_mean": mean.tolist(), "trait_std": std.tolist()})
-    return evaluate_and_save(Judge(net, config, traits), world, out, round_trip)
+    style = None
+    if data.traits is not None and p.style_renders_per_identity > 0:  # the world paints; photos do not
+        style_data = style_training_set(table, p, size)
+        if round_trip is not None and p.vae_round_trip > 0:
+            style_data = with_round_trips(style_data, round_trip)
+        style = train_style(style_data, p, report(("train.style_loss",)))
+    return evaluate_and_save(Judge(net, config, traits, style), world, out, round_trip)
 
 
 def evaluate_and_save(judge: Judge, world: Path, out: Path, round_trip: Degrade | None = None) -> dict:
