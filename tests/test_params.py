@@ -58,6 +58,9 @@ def test_out_of_range_names_key_and_value():
     ({"finetune": {"draws_per_image": 3, "draw_pairing": "antithetic"}},
      "finetune.draw_pairing: antithetic pairs an image's draws: draws_per_image must be even, not 3, "
      "got 'antithetic'"),
+    ({"judge": {"renders_per_identity": 4, "style_renders_per_identity": 5}},
+     "judge.style_renders_per_identity: the style head reuses the judge's renders: at most "
+     "renders_per_identity (4), not 5, got 5"),
 ])
 def test_each_error_kind_is_one_clear_line(raw, expected):
     assert problems(raw) == [expected]

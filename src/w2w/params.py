@@ -65,6 +65,15 @@ class JudgeParams(_Section):
     style_epochs: int = Field(ge=1, le=1000)
     seed: int = Field(ge=0)
 
+    @field_validator("style_renders_per_identity")
+    @classmethod
+    def _style_renders_are_the_judges(cls, value: int, info: ValidationInfo) -> int:
+        renders = info.data.get("renders_per_identity")  # declared above: checked
+        if renders is not None and value > renders:
+            raise ValueError(f"the style head reuses the judge's renders: at most renders_per_identity "
+                             f"({renders}), not {value}")
+        return value
+
 
 # GroupNorm runs with 8 groups, so every width is a multiple of 8.
 Width = Annotated[int, Field(ge=8, le=1024, multiple_of=8)]

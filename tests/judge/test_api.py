@@ -80,8 +80,10 @@ def test_trait_error_is_in_population_sds_and_survives_save_load(tmp_path):
 
 def test_a_judge_without_a_trait_regressor_says_so(tmp_path):
     small_judge().save(tmp_path)
-    with pytest.raises(FileNotFoundError, match="no trait regressor"):
+    with pytest.raises(FileNotFoundError, match=f"^{tmp_path}: the judge has no trait regressor"):
         Judge.load(tmp_path).predict_traits(images(1))
+    with pytest.raises(FileNotFoundError, match="^this judge: the judge has no trait regressor"):
+        small_judge().predict_traits(images(1))  # trained here, never saved: no folder to name
 
 
 def test_the_style_head_survives_save_load_and_a_judge_without_one_says_so(tmp_path):
@@ -89,7 +91,7 @@ def test_the_style_head_survives_save_load_and_a_judge_without_one_says_so(tmp_p
     judge.save(tmp_path / "plain")
     plain = Judge.load(tmp_path / "plain")
     assert not plain.has_style
-    with pytest.raises(FileNotFoundError, match="no style head"):
+    with pytest.raises(FileNotFoundError, match=f"^{tmp_path / 'plain'}: the judge has no style head"):
         plain.realistic_probability(images(1))
     torch.manual_seed(1)
     styled = Judge(judge.net, judge.config, style=TraitNet(1, 4, 32))

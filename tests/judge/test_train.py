@@ -6,7 +6,14 @@ from committed import section
 from folders import write_photo_folder
 
 from w2w.judge.api import Judge
-from w2w.judge.train import TRAIT_FIRST_ID, fit_and_evaluate, fresh_trait_set, style_training_set
+from w2w.judge.train import (
+    TRAIT_FIRST_ID,
+    fit_and_evaluate,
+    fresh_trait_set,
+    render_training_set,
+    style_training_set,
+    with_round_trips,
+)
 from w2w.storage import STREAM_JUDGE
 from w2w.world.dataset import identities_from_table, render_identity, synthesize_world
 from w2w.world.folder import read_identity_folder
@@ -77,18 +84,23 @@ def test_trait_regressor_trains_on_fresh_people():
 
 
 def test_the_style_head_learns_from_renders_beside_their_own_paintings(tmp_path):
-    """Each train identity's renders (the judge's first) and the same poses painted: labels 1 and 0;
-    held-out identities are not among them."""
+    """Each train identity's renders (the judge's first, and their round trips, reused) and the same
+    poses painted: labels 1 and 0; held-out identities are not among them."""
     world = tmp_path / "world"
     world.mkdir()
     synthesize_world(section("synthesize", identities=10, images_per_identity=2, heldout_fraction=0.2), world)
     table = pd.read_parquet(world / "identities.parquet")
-    params = section("judge", style_renders_per_identity=2)
-    data = style_training_set(table, params, 32)
+    params = section("judge", renders_per_identity=3, style_renders_per_identity=2)
+    judge_data = with_round_trips(render_training_set(table, params, 32), darker)
+    data = style_training_set(table, judge_data, params, darker)
     train = table[table["split"] == "train"]
     assert data.images.shape == (len(train) * 4, 32, 32, 3) and data.traits is None
     assert data.attrs[:, 0].tolist() == [1.0, 1.0, 0.0, 0.0] * len(train)
-    first = identities_from_table(train)[0]
+    first, second = identities_from_table(train)[:2]
     assert np.array_equal(data.images[:2].numpy(), render_identity(first, 2, params.seed, STREAM_JUDGE, 32))
-    assert np.array_equal(data.images[2:4].numpy(),
-                          render_identity(first, 2, params.seed, STREAM_JUDGE, 32, painting=True))
+    painted = render_identity(first, 2, params.seed, STREAM_JUDGE, 32, painting=True)
+    assert np.array_equal(data.images[2:4].numpy(), painted)
+    assert np.array_equal(data.images[4:6].numpy(), render_identity(second, 2, params.seed, STREAM_JUDGE, 32))
+    assert np.array_equal(data.images[4:6].numpy(), judge_data.images[3:5].numpy())  # the judge's, sliced
+    assert np.array_equal(data.round_trips.numpy(), darker(data.images.numpy()))  # each image's own trip
+    assert style_training_set(table, render_training_set(table, params, 32), params).round_trips is None

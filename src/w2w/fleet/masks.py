@@ -9,6 +9,7 @@ A folder world of photos has no masks.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,6 @@ import torch.nn.functional as F
 import zarr
 from safetensors import safe_open
 from safetensors.torch import save_file
-from tqdm import tqdm
 
 from w2w.atomic import atomic_path
 from w2w.errors import InputError
@@ -27,6 +27,7 @@ from w2w.storage import STREAM_IMAGES
 from w2w.world.dataset import identities_from_table, render_identity
 from w2w.world.mask import identity_masks
 from w2w.world.references import is_folder_world
+from w2w.world.workers import map_in_processes
 
 MASKS_FILE = "person_masks.safetensors"
 
@@ -54,12 +55,11 @@ def make_person_masks(world: Path, base: Path, out: Path, p: FinetuneParams, ren
                           np.asarray(images[0, 0])):
         raise InputError(f"{world}: its renders are not this renderer's at synthesize.seed {render_seed}, "
                          f"so their person masks cannot be drawn again; run `dvc repro synthesize`")
-    pooled = []
-    for identity in tqdm(identities, desc="person masks", unit="id"):
-        masks = torch.from_numpy(identity_masks(identity, n, render_seed, STREAM_IMAGES, size))
-        pooled.append(F.adaptive_avg_pool2d(masks[:, None], latent_hw)[:, 0])  # (n, h, w)
+    draw = partial(identity_masks, n=n, seed=render_seed, stream=STREAM_IMAGES, size=size)
+    masks = torch.from_numpy(np.stack(map_in_processes(draw, identities, "person masks")))  # (N, n, S, S)
+    pooled = F.adaptive_avg_pool2d(masks, latent_hw)                                        # (N, n, h, w)
     with atomic_path(path) as tmp:
-        save_file({"masks": torch.stack(pooled).contiguous()}, tmp)
+        save_file({"masks": pooled.contiguous()}, tmp)
     return path
 
 

@@ -24,14 +24,16 @@ from w2w.world.identity import TRAITS
 
 DEFAULT_JUDGE_DIR = Path("data/judge")
 TRAIT_COLUMNS = [f"trait_{t}" for t in TRAITS]  # identities.parquet's columns of the true traits
+TRAITS_FILE, STYLE_FILE = "traits.safetensors", "style.safetensors"  # the optional heads'
 
 
 class Judge:
     """A trained JudgeNet in eval mode plus its config."""
 
     def __init__(self, net: JudgeNet, config: dict, traits: TraitNet | None = None,
-                 style: TraitNet | None = None):
+                 style: TraitNet | None = None, folder: Path | None = None):
         self.net, self.config = net.eval(), config
+        self.folder = folder  # where it was loaded from; None: trained in this process
         self.traits_net = traits.eval() if traits is not None else None
         self.style_net = style.eval() if style is not None else None  # one logit: render vs painting
         self.attribute_names: list[str] = list(config["attributes"])
@@ -57,27 +59,16 @@ class Judge:
         net = JudgeNet(len(config["attributes"]), config["width"], config["embedding_dim"],
                        config["image_size"])
         net.load_state_dict(load_file(folder / "model.safetensors"), strict=True)
-        traits = None
-        if (folder / "traits.safetensors").is_file():
-            traits = TraitNet(len(config["traits"]), config["width"], config["image_size"])
-            traits.load_state_dict(load_file(folder / "traits.safetensors"), strict=True)
-        style = None
-        if (folder / "style.safetensors").is_file():
-            style = TraitNet(1, config["width"], config["image_size"])
-            style.load_state_dict(load_file(folder / "style.safetensors"), strict=True)
-        return cls(net, config, traits, style)
+        traits = _load_head(folder / TRAITS_FILE, len(config.get("traits", [])), config)
+        return cls(net, config, traits, _load_head(folder / STYLE_FILE, 1, config), folder)
 
     def save(self, folder: str | Path) -> None:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        state = {k: v.contiguous() for k, v in self.net.state_dict().items()}
-        save_file(state, folder / "model.safetensors")
-        if self.traits_net is not None:
-            state = {k: v.contiguous() for k, v in self.traits_net.state_dict().items()}
-            save_file(state, folder / "traits.safetensors")
-        if self.style_net is not None:
-            state = {k: v.contiguous() for k, v in self.style_net.state_dict().items()}
-            save_file(state, folder / "style.safetensors")
+        for net, name in ((self.net, "model.safetensors"), (self.traits_net, TRAITS_FILE),
+                          (self.style_net, STYLE_FILE)):
+            if net is not None:  # an optional head the judge lacks has no file
+                save_file({k: v.contiguous() for k, v in net.state_dict().items()}, folder / name)
         (folder / "config.json").write_text(json.dumps(self.config, indent=2, sort_keys=True) + "\n")
 
     @staticmethod
@@ -98,26 +89,28 @@ class Judge:
             logits.append(a.numpy())
         return np.concatenate(embeddings), np.concatenate(logits)
 
-    @torch.no_grad()
-    def predict_traits(self, images: np.ndarray, batch: int = 512) -> np.ndarray:
-        """The trait regressor's estimate (n, T) of each image's traits, in the world's units."""
-        if self.traits_net is None:
-            raise FileNotFoundError("this judge has no trait regressor (no traits.safetensors); "
-                                    "rerun the judge stage")
-        images = self._checked(images)
-        standard = np.concatenate([self.traits_net(to_input(torch.from_numpy(images[i:i + batch]))).numpy()
-                                   for i in range(0, len(images), batch)])
-        return standard * np.asarray(self.config["trait_std"]) + np.asarray(self.config["trait_mean"])
+    def _head(self, net: TraitNet | None, what: str, file: str) -> TraitNet:
+        if net is None:
+            where = self.folder if self.folder is not None else "this judge"
+            raise FileNotFoundError(f"{where}: the judge has no {what} (no {file}); rerun the judge stage")
+        return net
 
     @torch.no_grad()
+    def _head_outputs(self, net: TraitNet, images: np.ndarray, batch: int) -> np.ndarray:
+        """A head's outputs (n, K) for uint8 images, in batches."""
+        images = self._checked(images)
+        return np.concatenate([net(to_input(torch.from_numpy(images[i:i + batch]))).numpy()
+                               for i in range(0, len(images), batch)])
+
+    def predict_traits(self, images: np.ndarray, batch: int = 512) -> np.ndarray:
+        """The trait regressor's estimate (n, T) of each image's traits, in the world's units."""
+        net = self._head(self.traits_net, "trait regressor", TRAITS_FILE)
+        standard = self._head_outputs(net, images, batch)
+        return standard * np.asarray(self.config["trait_std"]) + np.asarray(self.config["trait_mean"])
+
     def realistic_probability(self, images: np.ndarray, batch: int = 512) -> np.ndarray:
         """The style head's probability (n,) that each image is a render, not a painting."""
-        if self.style_net is None:
-            raise FileNotFoundError("this judge has no style head (no style.safetensors); "
-                                    "rerun the judge stage")
-        images = self._checked(images)
-        logits = np.concatenate([self.style_net(to_input(torch.from_numpy(images[i:i + batch]))).numpy()[:, 0]
-                                 for i in range(0, len(images), batch)])
+        logits = self._head_outputs(self._head(self.style_net, "style head", STYLE_FILE), images, batch)[:, 0]
         return 1.0 / (1.0 + np.exp(-logits))
 
     def trait_error(self, images: np.ndarray, truth: np.ndarray) -> float:
@@ -139,6 +132,15 @@ class Judge:
         """Cosine similarity of the mean identity embeddings of two image sets."""
         a, b = self.embed(images_a).mean(0), self.embed(images_b).mean(0)
         return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-12))
+
+
+def _load_head(path: Path, outputs: int, config: dict) -> TraitNet | None:
+    """An optional head (a TraitNet with `outputs` outputs) from its file; None where there is none."""
+    if not path.is_file():
+        return None
+    net = TraitNet(outputs, config["width"], config["image_size"])
+    net.load_state_dict(load_file(path), strict=True)
+    return net
 
 
 @lru_cache(maxsize=4)

@@ -23,7 +23,7 @@ from w2w.judge.measure import Degrade, evaluate_judge
 from w2w.judge.model import CosFaceHead, JudgeNet, TraitNet, to_input
 from w2w.params import JudgeParams
 from w2w.storage import STREAM_JUDGE
-from w2w.world.dataset import identities_from_table, render_identity
+from w2w.world.dataset import identities_from_table, render_identities
 from w2w.world.identity import ATTRIBUTES, TRAITS, sample_identity
 from w2w.world.references import is_folder_world
 
@@ -55,18 +55,16 @@ def photo_training_set(table: pd.DataFrame, images: zarr.Array, attributes: list
 
 
 def render_training_set(table: pd.DataFrame, p: JudgeParams, image_size: int) -> TrainingSet:
-    """Fresh renders of the train identities (a stream of their own: no other model sees them)."""
+    """Fresh renders of the train identities (a stream of their own: no other model sees them),
+    identity after identity, `renders_per_identity` each."""
     train = table[table["split"] == "train"].reset_index(drop=True)
-    images, labels = [], []
-    for label, identity in enumerate(tqdm(identities_from_table(train), desc="judge renders",
-                                          unit="id")):
-        images.append(render_identity(identity, p.renders_per_identity, p.seed, STREAM_JUDGE,
-                                      image_size))
-        labels.append(np.full(p.renders_per_identity, label))
-    label_t = torch.from_numpy(np.concatenate(labels))
+    n = p.renders_per_identity
+    images = render_identities(identities_from_table(train), n, p.seed, STREAM_JUDGE, image_size,
+                               desc="judge renders")                      # (L, n, S, S, 3)
+    label_t = torch.arange(len(train)).repeat_interleave(n)
     attrs = torch.from_numpy(train[list(ATTRIBUTES)].to_numpy(np.float32, copy=True))[label_t]
     traits = torch.from_numpy(train[TRAIT_COLUMNS].to_numpy(np.float32, copy=True))[label_t]
-    return TrainingSet(torch.from_numpy(np.concatenate(images)), label_t, attrs, traits)
+    return TrainingSet(torch.from_numpy(images.reshape(-1, *images.shape[2:])), label_t, attrs, traits)
 
 
 def fresh_trait_set(n: int, seed: int, image_size: int, renders: int = 1) -> TrainingSet:
@@ -75,35 +73,49 @@ def fresh_trait_set(n: int, seed: int, image_size: int, renders: int = 1) -> Tra
     a regressor trained on them learns who is who; n distinct people teach what each trait looks
     like (studies/trait_reader.py). No world identity, train or held-out, is among them."""
     identities = [sample_identity(TRAIT_FIRST_ID + i, seed) for i in range(n)]
-    images = np.concatenate([render_identity(i, renders, seed, STREAM_JUDGE, image_size)
-                             for i in tqdm(identities, desc="trait renders", unit="id", mininterval=2)])
+    images = render_identities(identities, renders, seed, STREAM_JUDGE, image_size, desc="trait renders")
+    images = images.reshape(-1, *images.shape[2:])                       # (n * renders, S, S, 3)
     traits = torch.tensor([[i.traits[t] for t in TRAITS] for i in identities], dtype=torch.float32)
     labels = torch.arange(n).repeat_interleave(renders)
     return TrainingSet(torch.from_numpy(images), labels, torch.zeros(n * renders, 0), traits[labels])
 
 
-def style_training_set(table: pd.DataFrame, p: JudgeParams, image_size: int) -> TrainingSet:
-    """The style head's: `style_renders_per_identity` renders of each train identity (the first of
-    the judge's own), each beside its painting, the same pose, light and scene: the head learns the
-    style, not who or what is in the picture. `attrs` (M, 1): 1 for a render, 0 for a painting."""
+def style_training_set(table: pd.DataFrame, judge_data: TrainingSet, p: JudgeParams,
+                       round_trip: Degrade | None = None) -> TrainingSet:
+    """The style head's: the first `style_renders_per_identity` of the judge's renders of each train
+    identity (`judge_data`, and their round trips where it has them), each beside its painting, the
+    same pose, light and scene: the head learns the style, not who or what is in the picture.
+    `attrs` (M, 1): 1 for a render, 0 for a painting. `round_trip`: the paintings' trips too."""
     train = table[table["split"] == "train"].reset_index(drop=True)
-    n, images = p.style_renders_per_identity, []
-    for identity in tqdm(identities_from_table(train), desc="style renders", unit="id", mininterval=2):
-        for painting in (False, True):
-            images.append(render_identity(identity, n, p.seed, STREAM_JUDGE, image_size, painting))
-    images = np.concatenate(images)                          # (train ids * 2n, S, S, 3): renders, paintings
-    realistic = np.tile(np.repeat([1.0, 0.0], n), len(train)).astype(np.float32)
-    labels = torch.arange(len(images))
-    return TrainingSet(torch.from_numpy(images), labels, torch.from_numpy(realistic)[:, None], None)
+    n, per_identity = p.style_renders_per_identity, p.renders_per_identity
+    size = judge_data.images.shape[1]
+    paintings = torch.from_numpy(render_identities(identities_from_table(train), n, p.seed, STREAM_JUDGE,
+                                                   size, painting=True, desc="style paintings"))
+
+    def beside(renders: torch.Tensor, painted: torch.Tensor) -> torch.Tensor:
+        renders = renders.reshape(len(train), per_identity, *renders.shape[1:])[:, :n]
+        return torch.cat([renders, painted], 1).reshape(-1, *renders.shape[2:])  # per identity: n, n
+
+    images = beside(judge_data.images, paintings)
+    trips = None
+    if round_trip is not None and judge_data.round_trips is not None:
+        painted_trips = round_trips_of(paintings.reshape(-1, size, size, 3).numpy(), round_trip)
+        trips = beside(judge_data.round_trips, torch.from_numpy(painted_trips).reshape(paintings.shape))
+    realistic = torch.tensor([1.0] * n + [0.0] * n).repeat(len(train))[:, None]
+    return TrainingSet(images, torch.arange(len(images)), realistic, None, trips)
 
 
-def with_round_trips(data: TrainingSet, round_trip: Degrade, batch: int = 512) -> TrainingSet:
+def round_trips_of(images: np.ndarray, round_trip: Degrade, batch: int = 512) -> np.ndarray:
+    """Every image's VAE round trip (M, S, S, 3) uint8, in batches."""
+    return np.concatenate([round_trip(images[i:i + batch])
+                           for i in tqdm(range(0, len(images), batch), desc="judge round trips",
+                                         unit="batch")])
+
+
+def with_round_trips(data: TrainingSet, round_trip: Degrade) -> TrainingSet:
     """The training set plus every image's VAE round trip, computed once."""
-    images = data.images.numpy()
-    trips = np.concatenate([round_trip(images[i:i + batch])
-                            for i in tqdm(range(0, len(images), batch), desc="judge round trips",
-                                          unit="batch")])
-    return dataclasses.replace(data, round_trips=torch.from_numpy(trips))
+    return dataclasses.replace(data, round_trips=torch.from_numpy(round_trips_of(data.images.numpy(),
+                                                                                round_trip)))
 
 
 def training_input(data: TrainingSet, idx: torch.Tensor, p: JudgeParams,
@@ -222,9 +234,7 @@ def fit_and_evaluate(world: Path, p: JudgeParams, out: Path, round_trip: Degrade
         config.update({"traits": list(TRAIT_COLUMNS), "trait_mean": mean.tolist(), "trait_std": std.tolist()})
     style = None
     if data.traits is not None and p.style_renders_per_identity > 0:  # the world paints; photos do not
-        style_data = style_training_set(table, p, size)
-        if round_trip is not None and p.vae_round_trip > 0:
-            style_data = with_round_trips(style_data, round_trip)
+        style_data = style_training_set(table, data, p, round_trip)
         style = train_style(style_data, p, report(("train.style_loss",)))
     return evaluate_and_save(Judge(net, config, traits, style), world, out, round_trip)
 

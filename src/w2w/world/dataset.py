@@ -13,6 +13,7 @@ Output folder layout (all written in one atomic rename):
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,7 @@ from w2w.storage import COMPRESSORS, STREAM_IMAGES, STREAM_OOD
 from w2w.world.captions import GENERIC_PROMPT, caption_for, vocabulary
 from w2w.world.identity import ATTRIBUTES, TRAITS, Identity, sample_identity, split_identities
 from w2w.world.render import render_face, sample_nuisance
+from w2w.world.workers import map_in_processes
 
 
 def render_identity(identity: Identity, n: int, seed: int, stream: int, size: int,
@@ -33,6 +35,14 @@ def render_identity(identity: Identity, n: int, seed: int, stream: int, size: in
     """n renders of one identity, (n, size, size, 3) uint8; nuisance from (seed, id, stream)."""
     rng = np.random.default_rng([seed, identity.identity_id, stream])
     return np.stack([render_face(identity, sample_nuisance(rng), size, painting) for _ in range(n)])
+
+
+def render_identities(identities: list[Identity], n: int, seed: int, stream: int, size: int,
+                      painting: bool = False, desc: str | None = None) -> np.ndarray:
+    """`render_identity` of each identity, (M, n, size, size, 3) uint8, drawn on every core
+    (w2w.world.workers); the same bytes as one after another. `desc`: a progress bar's label."""
+    draw = partial(render_identity, n=n, seed=seed, stream=stream, size=size, painting=painting)
+    return np.stack(map_in_processes(draw, identities, desc))
 
 
 def identity_table(identities: list[Identity], heldout: np.ndarray) -> pd.DataFrame:
@@ -60,8 +70,8 @@ def _write_images(group: zarr.Group, name: str, identities: list[Identity], per_
     label = "painting" if painting else "render"
     for start in tqdm(range(0, len(identities), block), desc=f"synthesize {label}", unit="block"):
         chunk = identities[start:start + block]
-        array[start:start + len(chunk)] = np.stack(
-            [render_identity(i, per_identity, p.seed, stream, size, painting) for i in chunk])
+        array[start:start + len(chunk)] = render_identities(chunk, per_identity, p.seed, stream, size,
+                                                            painting)
 
 
 def contact_sheet(images: np.ndarray, rows: int = 8, cols: int = 8) -> Image.Image:

@@ -15,12 +15,12 @@ import pandas as pd
 import zarr
 
 from w2w.storage import STREAM_EVAL
-from w2w.world.dataset import identities_from_table, render_identity
+from w2w.world.dataset import identities_from_table, render_identities
 
 
 def fresh_renders(table: pd.DataFrame, n: int, seed: int, size: int) -> np.ndarray:
     """Fresh renders (M, n, S, S, 3) of the table's miniature identities."""
-    return np.stack([render_identity(i, n, seed, STREAM_EVAL, size) for i in identities_from_table(table)])
+    return render_identities(identities_from_table(table), n, seed, STREAM_EVAL, size)
 
 
 def is_folder_world(world: Path) -> bool:
