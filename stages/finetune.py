@@ -9,12 +9,11 @@ from w2w.params import load_params_or_exit
 WORLD = Path("data/world")
 BASE = Path("data/base")
 OUT = Path("data/fleet")
-SUMMARY = OUT / "train_summary.json"  # merged into metrics/finetune.json by evaluate_finetune
 
 
 def main() -> None:
     params = load_params_or_exit()  # before any output is touched
-    from w2w.fleet.run import run_finetune
+    from w2w.fleet.run import TRAIN_SUMMARY, run_finetune
     from w2w.tracking import stage_run
 
     with stage_run("finetune", params, ("base", "finetune", "compute")) as run:
@@ -22,7 +21,7 @@ def main() -> None:
         summary = run_finetune(BASE, WORLD, OUT, params.finetune, upstream, params.compute,
                                params.synthesize.seed)
         run.log_metrics(summary)
-        write_json(SUMMARY, summary)
+        write_json(OUT / TRAIN_SUMMARY, summary)  # merged into metrics/finetune.json by evaluate_finetune
 
 
 if __name__ == "__main__":

@@ -9,12 +9,12 @@ from folders import make_folder
 from safetensors.torch import load_file
 
 from w2w.adapters.layout import AdapterLayout
-from w2w.atomic import umask
+from w2w.atomic import umask, write_json
 from w2w.base.build import import_pretrained
 from w2w.errors import InputError
 from w2w.fleet.config import shard_path
 from w2w.fleet.masks import MASKS_FILE, make_person_masks
-from w2w.fleet.run import run_finetune
+from w2w.fleet.run import TRAIN_SUMMARY, run_finetune
 from w2w.fleet.shards import read_shard_layout, stack_shards
 from w2w.world.folder import read_identity_folder
 
@@ -42,6 +42,14 @@ def test_all_identities_trained_resumed_and_stacked(micro_world, base_dir, tmp_p
     shard_path(out, 2).unlink()  # as if the run was killed before the last shard
     resumed = run_finetune(base_dir, micro_world, out, P, "cfg", IN_PROCESS, WORLD_SEED)
     assert resumed["trained_now"] == len(table) - 20
+    write_json(out / TRAIN_SUMMARY, first)  # as the stage writes it
+    again = run_finetune(base_dir, micro_world, out, P, "cfg", IN_PROCESS, WORLD_SEED)  # nothing left
+    assert again == {**first, "trained_now": 0}  # the losses and rate of the run that trained them
+    write_json(out / TRAIN_SUMMARY, again)
+    assert run_finetune(base_dir, micro_world, out, P, "cfg", IN_PROCESS, WORLD_SEED) == again  # and again
+    (out / TRAIN_SUMMARY).unlink()
+    bare = run_finetune(base_dir, micro_world, out, P, "cfg", IN_PROCESS, WORLD_SEED)
+    assert bare["trained_now"] == 0 and "loss_mean" not in bare  # no summary to keep: none invented
     assert shard_path(out, 0).stat().st_mtime_ns == kept and shard_path(out, 2).read_bytes() == before
     layout = AdapterLayout.from_json(read_shard_layout(shard_path(out, 0)))
     shards = sorted(out.glob("shard-*.safetensors"))

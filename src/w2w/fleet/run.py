@@ -37,6 +37,9 @@ def remove_stale_temps(out: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+TRAIN_SUMMARY = "train_summary.json"  # the finetune stage's summary, beside the shards
+
+
 def prepare_folder(out: Path, manifest: dict) -> None:
     """Keep shards of this exact configuration (resume); clear anything else."""
     if out.is_dir():
@@ -86,4 +89,14 @@ def run_finetune(base: Path, world: Path, out: Path, p: FinetuneParams, config_h
                "identities_per_hour": trained / hours if trained else 0.0}
     if losses:
         summary.update({"loss_mean": float(np.mean(losses)), "loss_p90": float(np.percentile(losses, 90))})
-    return summary
+    return summary if trained else previous_summary(out, summary)
+
+
+def previous_summary(out: Path, summary: dict) -> dict:
+    """A rerun that found every shard trained (this configuration's: `prepare_folder` clears any
+    other's) keeps the losses and rate of the run that trained them, where its summary is there for
+    as many identities and shards, with `trained_now` 0; a resumed run's summary covers what it trained."""
+    path = out / TRAIN_SUMMARY
+    before = json.loads(path.read_text()) if path.is_file() else {}
+    same = all(before.get(k) == summary[k] for k in ("identities", "shards"))
+    return {**before, "trained_now": 0} if same and "loss_mean" in before else summary
