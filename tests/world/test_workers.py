@@ -3,7 +3,9 @@
 import os
 
 import numpy as np
+import pytest
 
+from w2w.errors import InputError
 from w2w.storage import STREAM_JUDGE
 from w2w.world.dataset import render_identities, render_identity
 from w2w.world.identity import sample_identity
@@ -30,3 +32,10 @@ def test_the_pool_runs_in_other_processes_unless_told_not_to(monkeypatch):
     assert set(map_in_processes(_pid, list(range(40)))) == {os.getpid()}
     monkeypatch.setenv(PROCESSES_ENV, "2")
     assert set(map_in_processes(_pid, list(range(5)))) == {os.getpid()}  # too few to pay for a pool
+
+
+@pytest.mark.parametrize("value", ["0", "two", "-1", "1.5"])
+def test_a_bad_process_count_is_one_clear_line(monkeypatch, value):
+    monkeypatch.setenv(PROCESSES_ENV, value)
+    with pytest.raises(InputError, match=f"^{PROCESSES_ENV}='{value}': expected a whole number"):
+        map_in_processes(_pid, list(range(40)))

@@ -14,6 +14,8 @@ from typing import TypeVar
 
 from tqdm import tqdm
 
+from w2w.errors import InputError
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -23,8 +25,11 @@ MIN_ITEMS = 16  # below this the pool's start costs more than it saves
 
 def render_processes() -> int:
     """Worker processes for rendering: $W2W_RENDER_PROCESSES, else one per usable core."""
-    if os.environ.get(PROCESSES_ENV):
-        return max(1, int(os.environ[PROCESSES_ENV]))
+    value = os.environ.get(PROCESSES_ENV, "")
+    if value:
+        if not value.isdigit() or int(value) < 1:
+            raise InputError(f"{PROCESSES_ENV}={value!r}: expected a whole number of processes, 1 or more")
+        return int(value)
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
