@@ -41,12 +41,12 @@ def probe_verification(probe: np.ndarray, gallery: np.ndarray) -> dict[str, floa
             "other_identity_cosine": float(other.mean())}
 
 
-def vae_robustness(judge: Judge, images: np.ndarray, round_trip: Degrade) -> dict:
-    """images (M, n, S, S, 3): verification of clean vs clean pairs and of VAE round trips vs clean
-    renders; the goal is the same AUC and a same-identity cosine within 0.05 of the clean one."""
-    flat = images.reshape(-1, *images.shape[2:])
-    clean = judge.embed(flat).reshape(*images.shape[:2], -1)
-    trips = judge.embed(round_trip(flat)).reshape(*images.shape[:2], -1)
+def vae_robustness(judge: Judge, images: np.ndarray, trips: np.ndarray) -> dict:
+    """images (M, n, S, S, 3) and their VAE round trips (M * n, S, S, 3): verification of clean vs
+    clean pairs and of round trips vs clean renders; the goal is the same AUC and a same-identity
+    cosine within 0.05 of the clean one."""
+    clean = judge.embed(images.reshape(-1, *images.shape[2:])).reshape(*images.shape[:2], -1)
+    trips = judge.embed(trips).reshape(*images.shape[:2], -1)
     out = {"clean": probe_verification(clean, clean), "vae_round_trip": probe_verification(trips, clean)}
     out["same_identity_cosine_drop"] = (out["clean"]["same_identity_cosine"]
                                         - out["vae_round_trip"]["same_identity_cosine"])
@@ -90,25 +90,28 @@ def evaluate_judge(judge: Judge, images: np.ndarray, table: pd.DataFrame,
         ood_ids = np.repeat(table["identity_id"].to_numpy(), ood.shape[1])
         metrics["ood_identity_auc"] = float(roc_auc_score(
             (ood_ids[:, None] == ids[None, :]).ravel(), sim.ravel()))
-    if round_trip is not None:
-        metrics["robustness"] = vae_robustness(judge, images, round_trip)
+    trips = round_trip(flat) if round_trip is not None else None  # once: robustness and style read them
+    if trips is not None:
+        metrics["robustness"] = vae_robustness(judge, images, trips)
     if judge.has_traits:
         metrics["traits"] = trait_accuracy(judge, images, table[TRAIT_COLUMNS].to_numpy(np.float64))
     if judge.has_style and ood is not None:
-        metrics["style"] = style_accuracy(judge, flat, ood.reshape(-1, *ood.shape[2:]), round_trip)
+        paintings = ood.reshape(-1, *ood.shape[2:])
+        views = {"": (flat, paintings)}
+        if trips is not None:
+            views["_vae"] = (trips, round_trip(paintings))
+        metrics["style"] = style_accuracy(judge, views)
     return metrics
 
 
-def style_accuracy(judge: Judge, renders: np.ndarray, paintings: np.ndarray,
-                   round_trip: Degrade | None = None) -> dict:
-    """How often the style head calls held-out renders realistic and their paintings not, as they
-    are and (with `round_trip`) through the base's VAE, as every generated sample is."""
+def style_accuracy(judge: Judge, views: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict:
+    """How often the style head calls held-out renders realistic and their paintings not, per view:
+    suffix -> (renders, paintings), as they are ("") and through the base's VAE ("_vae"), as every
+    generated sample is."""
     out = {}
-    for suffix, trip in (("", None), ("_vae", round_trip)):
-        if suffix and trip is None:
-            continue
-        r = judge.realistic_probability(trip(renders) if trip else renders) > 0.5
-        p = judge.realistic_probability(trip(paintings) if trip else paintings) > 0.5
+    for suffix, (renders, paintings) in views.items():
+        r = judge.realistic_probability(renders) > 0.5
+        p = judge.realistic_probability(paintings) > 0.5
         out |= {f"renders_realistic{suffix}": float(r.mean()),
                 f"paintings_realistic{suffix}": float(p.mean()),
                 f"balanced_accuracy{suffix}": float((r.mean() + 1 - p.mean()) / 2)}
