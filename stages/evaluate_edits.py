@@ -32,7 +32,7 @@ def main() -> None:
                                               params.finetune.prompt)
         run.log_metrics({k: v for k, v in metrics.items() if k not in ("attributes", "train_flip_rate")})
         write_csv(CURVE, curve)
-        # one row per attribute: for each grid identity, original | w2w | prompt | raw weights
+        # one row per attribute: for each grid identity, original | w2w | w2w matched | prompt | raw weights?
         rows = np.stack([g.reshape(-1, *g.shape[2:]) for g in grids.values()])
         save_png(grid_image(rows), GRID)
         with tempfile.TemporaryDirectory() as folder:

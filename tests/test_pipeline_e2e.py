@@ -74,10 +74,14 @@ def check_evaluation_outputs(project: Path) -> None:
     the micro profile's numbers of identities; the ladder's rungs; the report. The figures' values
     are tested on inputs with known answers in tests/evaluate."""
     edits = json.loads((project / "metrics" / "edits.json").read_text())
-    for figures in (edits, edits["prompt_baseline"], edits["raw_weight_baseline"]):
+    raw = edits["raw_weight_baseline"]  # rendered only where it is not the w2w direction
+    assert raw["rendered"] == (raw["max_relative_difference"] > 0.02)
+    shown = [edits, edits["prompt_baseline"], edits["w2w_vs_prompting"], *([raw] if raw["rendered"] else [])]
+    for figures in shown:
         for name in ("flip_rate", "identity_similarity", "other_attributes_kept", "target_shift"):
             has_interval(figures, f"{name}_mean")
     has_interval(edits["w2w_vs_prompting"], "identity_similarity_difference")
+    assert edits["w2w_vs_prompting"]["strength"] in (1.0, 2.0)
     assert edits["strength"] in (1.0, 2.0) and edits["identities"] == 2  # chosen on train identities
     inversion = json.loads((project / "metrics" / "inversion.json").read_text())
     for method in ("w2w", "single_image_lora"):

@@ -63,6 +63,7 @@ def test_flip_kept_shift_and_similarity_on_known_judgements():
     base = Unedited(np.zeros((2, 3)), None, base_probs, np.array([[1.0, 0.0], [0.0, 1.0]]))
     ctx = SimpleNamespace(judge=TableJudge(edited, embeddings))
     scores = score(ctx, base, [0, 1], images, targets)
+    assert scores.trait_change is None                           # this judge has no trait regressor
     assert scores.flip.tolist() == [[True, False], [True, False]]
     assert scores.others_kept == pytest.approx(np.array([[1.0, 0.5], [1.0, 0.5]]))
     assert scores.target_shift == pytest.approx(np.array([[0.7, 0.2], [0.4, 0.3]]))
@@ -71,9 +72,29 @@ def test_flip_kept_shift_and_similarity_on_known_judgements():
     assert summary["flip_rate"] == {"A": 1.0, "B": 0.0} and summary["target_shift_mean"] == pytest.approx(0.4)
 
 
-def test_the_strength_is_chosen_on_train_identities_and_reported_on_held_out_ones(monkeypatch):
-    """Train identities reach the flip target at strength 2, held-out ones already at 1: the report
-    must use 2, and its figures must be the held-out ones at 2."""
+def test_trait_change_is_the_mean_absolute_move_of_the_estimated_traits_in_population_sds():
+    from types import SimpleNamespace
+
+    from w2w.evaluate.edits import score
+
+    # 1 identity, 2 edits of judge attributes 0 and 1; two samples per model, codes 0-1 edit A, 2-3 edit B
+    probs = np.full((4, 2), 0.5)
+    traits = np.array([[2.0, 0.0], [4.0, 0.0],       # edit A: mean (3, 0)
+                       [1.0, 2.0], [1.0, -2.0]])     # edit B: mean (1, 0)
+    images = np.zeros((1, 2, 2, 4, 4, 3), np.uint8)
+    images[..., 0, 0, 0] = np.arange(4).reshape(1, 2, 2)
+    base = Unedited(np.zeros((1, 3)), None, np.array([[0.4, 0.4]]), np.array([[1.0, 0.0]]),
+                    traits=np.array([[1.0, 0.0]]))  # unedited estimate (2, 0) in units of sd 2
+    ctx = SimpleNamespace(judge=TableJudge(probs, np.ones((4, 2)) / np.sqrt(2), traits, trait_std=2.0))
+    scores = score(ctx, base, [0, 1], images, np.array([[True, True]]))
+    # A: mean(|1.5 - 1|, |0 - 0|); B: mean(|0.5 - 1|, |0 - 0|)
+    assert scores.trait_change == pytest.approx(np.array([[0.25, 0.25]]))
+
+
+def fake_edits(monkeypatch, raw: np.ndarray):
+    """measure_edits on a fake sweep: train identities reach the flip target at strength 2, held-out
+    ones already at 1; prompting flips half of the train identities' edits, none of the held-out ones'.
+    Returns what each sweep was asked for and the outputs."""
     from types import SimpleNamespace
 
     from committed import section
@@ -82,7 +103,7 @@ def test_the_strength_is_chosen_on_train_identities_and_reported_on_held_out_one
 
     train_rows, held_rows = np.arange(0, 20), np.arange(20, 30)
     rate = {"train": {1.0: 0.5, 2.0: 0.95, 3.0: 1.0}, "held": {1.0: 0.9, 2.0: 1.0, 3.0: 1.0}}
-
+    prompting = {"train": 0.5, "held": 0.0}
     asked = {}
 
     def fake_sweep(ctx, rows, attributes, displacements, p, prompt, strengths=None):
@@ -98,24 +119,54 @@ def test_the_strength_is_chosen_on_train_identities_and_reported_on_held_out_one
             return Scores(flip, ones * (0.5 if split == "held" else 0.9), ones, ones * flip_rate,
                           np.zeros((m, 1, 1, 2, 2, 3), np.uint8))
 
-        by_method = {method: {s: scores(r) for s, r in rate[split].items()} for method in displacements}
-        return base, {**by_method, "prompt": {0.0: scores(0.0)}}
+        wanted = strengths or {}
+        by_method = {method: {s: scores(r) for s, r in rate[split].items()
+                              if s in wanted.get(method, p.strengths)} for method in displacements}
+        return base, {**by_method, "prompt": {0.0: scores(prompting[split])}}
 
     monkeypatch.setattr(edits, "sweep", fake_sweep)
-    monkeypatch.setattr(edits, "w2w_displacements", lambda basis, directions, names: np.zeros((1, 3)))
-    monkeypatch.setattr(edits, "raw_displacements", lambda ctx, basis, names, dp: np.zeros((1, 3)))
+    monkeypatch.setattr(edits, "w2w_displacements", lambda basis, directions, names: np.array([[1.0, 0, 0]]))
+    monkeypatch.setattr(edits, "raw_displacements", lambda ctx, basis, names, dp: raw)
     ctx = SimpleNamespace(judge=SimpleNamespace(attribute_names=["Eyeglasses"]),
                           rows=lambda heldout, n, seed: held_rows if heldout else train_rows)
     directions = SimpleNamespace(attributes=["Eyeglasses"])
     p = section("evaluate_edits", strengths=[1.0, 2.0, 3.0], flip_target=0.9, grid_identities=2)
-    metrics, curve, _ = edits.measure_edits(ctx, None, directions, p, section("directions"), "sks person")
+    return asked, edits.measure_edits(ctx, None, directions, p, section("directions"), "sks person")
+
+
+def test_the_strength_is_chosen_on_train_identities_and_reported_on_held_out_ones(monkeypatch):
+    """The report must use strength 2, and its figures must be the held-out ones at 2; against
+    prompting, w2w is read at 1, where train identities flip as often as prompting makes them."""
+    asked, (metrics, curve, grids) = fake_edits(monkeypatch, raw=np.array([[0.0, 1.0, 0]]))
     assert metrics["strength"] == 2.0 and metrics["raw_weight_baseline"]["strength"] == 2.0
     assert metrics["identities"] == 10 and metrics["identity_similarity_mean"] == 0.5  # held-out rows
     assert metrics["flip_rate_mean"] == 1.0 and metrics["target_shift_mean"] == pytest.approx(1.0)
     assert metrics["train_flip_rate"]["w2w"] == {"1.0": 0.5, "2.0": 0.95, "3.0": 1.0}
     assert [row["strength"] for row in curve] == [1.0, 2.0, 3.0]
     assert [row["w2w_flip"] for row in curve] == [0.5, 0.95, 1.0]  # the train figures the choice saw
-    assert asked == {"train": None, "held": {"w2w": [2.0], "raw_weights": [2.0]}}  # held-out: once
-    vs_prompt = metrics["w2w_vs_prompting"]  # paired: prompting flips nothing, identity 0.5 as well
-    assert vs_prompt["flip_rate_difference"] == 1.0 and vs_prompt["flip_rate_difference_ci"] == [1.0, 1.0]
-    assert vs_prompt["identity_similarity_difference"] == 0.0
+    # held-out: once, at the chosen strengths only
+    assert asked == {"train": None, "held": {"w2w": [1.0, 2.0], "raw_weights": [2.0]}}
+    matched = metrics["w2w_vs_prompting"]  # paired: prompting flips nothing, identity 0.5 as well
+    assert matched["strength"] == 1.0 and matched["flip_rate_mean"] == pytest.approx(0.9)
+    assert matched["flip_rate_difference"] == pytest.approx(0.9)
+    assert matched["identity_similarity_difference"] == 0.0
+    at_strength = metrics["w2w_vs_prompting_at_strength"]
+    assert at_strength["flip_rate_difference"] == 1.0 and at_strength["flip_rate_difference_ci"] == [1.0, 1.0]
+    assert metrics["raw_weight_baseline"]["rendered"] is True
+    assert grids["Eyeglasses"].shape[1] == 5  # original, w2w, w2w matched, prompting, raw
+
+
+def test_a_raw_direction_that_is_the_w2w_one_is_not_rendered(monkeypatch):
+    asked, (metrics, curve, grids) = fake_edits(monkeypatch, raw=np.array([[1.0, 0.01, 0]]))
+    assert asked == {"train": None, "held": {"w2w": [1.0, 2.0]}}
+    assert metrics["raw_weight_baseline"] == {"rendered": False,
+                                              "max_relative_difference": pytest.approx(0.01)}
+    assert "raw_weights_flip" not in curve[0] and grids["Eyeglasses"].shape[1] == 4
+
+
+def test_matched_strength_reaches_prompting_flip_rate():
+    from w2w.evaluate.edits import matched_strength
+
+    sweep = {1.0: scores(0.2), 2.0: scores(0.4), 3.0: scores(0.8)}
+    assert matched_strength(sweep, scores(0.3)) == 2.0
+    assert matched_strength(sweep, scores(0.9)) == 3.0  # none reaches it: the most flipping

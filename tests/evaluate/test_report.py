@@ -23,10 +23,10 @@ def write_metrics(folder, novel=(0.95, 0.91, 0.98), valid=True):
     files = {
         "edits.json": {**EDIT, "strength": 2.0, "identities": 3, "attributes": ["Eyeglasses"],
                        "prompt_baseline": EDIT, "raw_weight_baseline": {**EDIT, "strength": 3.0},
-                       "w2w_vs_prompting": {"identity_similarity_difference": 0.2,
+                       "w2w_vs_prompting": {**EDIT, "strength": 1.0, "identity_similarity_difference": 0.2,
                                             "identity_similarity_difference_ci": [0.1, 0.3],
                                             "flip_rate_difference": -0.1,
-                                            "flip_rate_difference_ci": [-0.2, -0.05]}},
+                                            "flip_rate_difference_ci": [-0.2, -0.06]}},
         "inversion.json": {"identities": 2, "w2w": SCORES, "single_image_lora": SCORES,
                            "fleet_model": {**m("similarity", 0.5, 0.4, 0.6),
                                            **m("trait_error", 0.3, 0.2, 0.4)},
@@ -55,7 +55,7 @@ def test_each_claim_gets_its_interval_and_a_three_way_verdict(tmp_path):
     assert ("| 2. edits: identity kept | identity similarity >= 0.75 | 0.800 [0.700, 0.850] | "
             "**undecided** |") in text
     assert "| 2. edits: other attributes kept | kept >= 0.9 | 0.850 [0.800, 0.880] | **not met** |" in text
-    assert "flip -0.100 [-0.200, -0.050] | **not met** |" in text       # paired, wholly below 0
+    assert "flip -0.100 [-0.200, -0.060] | **not met** |" in text       # paired, wholly below -0.05
     assert "w2w - LoRA 0.300 [0.100, 0.500] | met |" in text
     assert "w2w - LoRA 0.050 [-0.100, 0.200] | **undecided** |" in text
     assert "difference -0.020 [-0.040, 0.010] | met |" in text          # within 0.05 of trained
@@ -76,6 +76,51 @@ def test_a_realistic_identity_from_the_painting_is_a_claim_only_where_the_judge_
             "paintings, >= 0.9 | 0.950 [0.910, 0.980] | met |") in text
     assert "| 0.950 [0.910, 0.980] |\n| single-image LoRA |" in text          # the table's last column
     assert "| 0.100 [0.000, 0.200] |\n| fleet model" in text
+
+
+def edit_metrics(folder, **changes) -> None:
+    edits = json.loads((folder / "edits.json").read_text())
+    for key, value in changes.items():
+        edits[key].update(value)
+    (folder / "edits.json").write_text(json.dumps(edits))
+
+
+def test_edits_against_prompting_are_read_at_the_strength_that_flips_as_often(tmp_path):
+    write_metrics(tmp_path)
+    edit_metrics(tmp_path, w2w_vs_prompting={"flip_rate_difference": 0.01,
+                                             "flip_rate_difference_ci": [-0.04, 0.06]})
+    text = summary_markdown(tmp_path)
+    assert "w2w at strength 1: chosen on train identities to flip as often as prompting" in text
+    assert "flip 0.010 [-0.040, 0.060] | met |" in text                 # not lower by more than 0.05
+    edit_metrics(tmp_path, w2w_vs_prompting={"flip_rate_difference_ci": [-0.07, 0.06]})
+    assert "flip 0.010 [-0.070, 0.060] | **undecided** |" in summary_markdown(tmp_path)
+    edit_metrics(tmp_path, w2w_vs_prompting={"identity_similarity_difference_ci": [-0.1, -0.01]})
+    assert "flip 0.010 [-0.070, 0.060] | **not met** |" in summary_markdown(tmp_path)  # identity lower
+
+
+def test_edits_against_prompting_need_both_yardsticks_where_the_judge_reads_traits(tmp_path):
+    write_metrics(tmp_path)
+    edit_metrics(tmp_path, w2w_vs_prompting={"flip_rate_difference": 0.01,
+                                             "flip_rate_difference_ci": [-0.04, 0.06],
+                                             "trait_change_difference": -0.02,
+                                             "trait_change_difference_ci": [-0.03, -0.01]})
+    text = summary_markdown(tmp_path)
+    assert "identity kept higher (and traits changed less)" in text
+    assert "trait change -0.020 [-0.030, -0.010], flip 0.010 [-0.040, 0.060] | met |" in text
+    edit_metrics(tmp_path, w2w_vs_prompting={"trait_change_difference_ci": [0.01, 0.03]})
+    assert "flip 0.010 [-0.040, 0.060] | **not met** |" in summary_markdown(tmp_path)  # traits moved more
+
+
+def test_a_raw_direction_that_is_the_w2w_one_is_named_not_tabled(tmp_path):
+    write_metrics(tmp_path)
+    assert "| raw weight direction | 3.000 |" in summary_markdown(tmp_path)
+    edits = json.loads((tmp_path / "edits.json").read_text())
+    edits["raw_weight_baseline"] = {"rendered": False, "max_relative_difference": 0.004}
+    (tmp_path / "edits.json").write_text(json.dumps(edits))
+    text = summary_markdown(tmp_path)
+    assert "| raw weight direction |" not in text and "raw flip" not in text
+    assert "largest relative difference 0.004" in text
+    assert "| w2w, as often flipped as prompting (train) | 1.000 |" in text
 
 
 def test_novelty_is_not_judged_when_its_controls_do_not_separate(tmp_path):

@@ -5,12 +5,22 @@ unedited model's samples (add glasses to those without, remove them from those w
 - flip: the judged attribute of the edited model equals the target;
 - identity similarity: the judge's cosine between the edited and the unedited model's samples
   (the same initial noise per sample);
+- trait change: how far the trait regressor's estimate of the person's continuous traits moved,
+  edited against unedited samples (mean absolute change, population sds): the identity kept by
+  the second yardstick, lower is better; absent where the judge has no trait regressor;
 - other attributes kept: the share of the other attributes whose judged value did not change;
 - target shift: how far the judge's probability of the target attribute moved towards the target
   (positive: the edit moves the judged attribute the right way, even where it does not flip it).
 
 The operating strength of each method is chosen on train identities only: the smallest strength
 of the sweep whose mean train flip rate reaches `flip_target`, else the one with the highest.
+Against prompting, w2w is compared where it flips as often as prompting does: at the smallest
+strength whose train flip rate reaches prompting's train flip rate (`matched_strength`), so that
+"keeps more of the identity" is read at an equal flip rate, not at a far higher one.
+
+The raw weight-space direction (the ablation of the PCA) is rendered only where it differs from the
+w2w direction: with every component the train adapters allow, the classifier's weights lie in the
+basis's span and the two are one direction up to the solver's tolerance (`SAME_DIRECTION`).
 """
 
 from __future__ import annotations
@@ -21,7 +31,7 @@ import numpy as np
 
 from w2w.adapters.render import render_models
 from w2w.evaluate.context import Context
-from w2w.evaluate.judged import attribute_probabilities, mean_embeddings
+from w2w.evaluate.judged import attribute_probabilities, mean_embeddings, standard_traits
 from w2w.evaluate.stats import paired, with_ci
 from w2w.params import DirectionsParams, EvaluateEditsParams
 from w2w.space.attributes import labels_of
@@ -30,6 +40,7 @@ from w2w.space.directions import Directions, fit_directions
 from w2w.world import captions
 
 WITH_PHRASES, ADJECTIVES = dict(captions.WITH_PHRASES), dict(captions.ADJECTIVES)  # the captions' words
+SAME_DIRECTION = 0.02  # the raw displacement within this relative difference of the w2w one: one direction
 
 
 def prompt_edit(attribute: str, target: bool, prompt: str = "sks person") -> tuple[str, str]:
@@ -59,6 +70,7 @@ class Scores:
     others_kept: np.ndarray
     target_shift: np.ndarray
     images: np.ndarray  # (M, A, n, S, S, 3)
+    trait_change: np.ndarray | None = None  # None: the judge has no trait regressor
 
     def summary(self, attributes: list[str]) -> dict:
         def per_attribute(values: np.ndarray) -> dict[str, float]:
@@ -66,7 +78,7 @@ class Scores:
 
         return {**with_ci("flip_rate", self.flip), **with_ci("identity_similarity", self.identity_similarity),
                 **with_ci("other_attributes_kept", self.others_kept),
-                **with_ci("target_shift", self.target_shift),
+                **with_ci("target_shift", self.target_shift), **with_ci("trait_change", self.trait_change),
                 "target_shift": per_attribute(self.target_shift), "flip_rate": per_attribute(self.flip)}
 
 
@@ -76,6 +88,7 @@ class Unedited:
     images: np.ndarray     # (M, n, S, S, 3)
     probs: np.ndarray      # (M, J) judge's mean probability, every judge attribute
     embedding: np.ndarray  # (M, E)
+    traits: np.ndarray | None = None  # (M, T) the trait regressor's mean estimate, population sds
 
     @property
     def judged(self) -> np.ndarray:
@@ -87,7 +100,7 @@ def unedited(ctx: Context, rows: np.ndarray, p: EvaluateEditsParams, prompt: str
     images = render_models(ctx.pipe, adapters, ctx.layout, ctx.scaling, prompt, p.samples_per_model,
                            p.seed, p.sampler_steps, p.guidance_scale, desc="unedited")
     return Unedited(adapters, images, attribute_probabilities(ctx.judge, images),
-                    mean_embeddings(ctx.judge, images))
+                    mean_embeddings(ctx.judge, images), standard_traits(ctx.judge, images))
 
 
 def score(ctx: Context, base: Unedited, columns: list[int], images: np.ndarray, targets: np.ndarray
@@ -104,7 +117,10 @@ def score(ctx: Context, base: Unedited, columns: list[int], images: np.ndarray, 
     kept = np.stack([np.delete(same[:, i], c, axis=1).mean(1) for i, c in enumerate(columns)], 1)
     signs = np.where(targets, 1.0, -1.0)
     shift = np.stack([(probs[:, i, c] - base.probs[:, c]) * signs[:, i] for i, c in enumerate(columns)], 1)
-    return Scores(flip, similarity, kept, shift, images)
+    traits = standard_traits(ctx.judge, flat)                                     # (M*A, T) or None
+    change = (None if traits is None or base.traits is None else
+              np.abs(traits.reshape(m, a, -1) - base.traits[:, None]).mean(2))       # (M, A)
+    return Scores(flip, similarity, kept, shift, images, change)
 
 
 def weight_edits(base: Unedited, displacements: np.ndarray, signs: np.ndarray, strength: float
@@ -154,6 +170,17 @@ def choose_strength(scores: dict[float, Scores], target: float) -> float:
     return reaching[0] if reaching else max(rates, key=rates.get)
 
 
+def matched_strength(scores: dict[float, Scores], prompting: Scores) -> float:
+    """The strength at which a weight edit flips as often as prompting: the smallest whose mean flip
+    rate reaches prompting's (the same identities), else the one with the highest."""
+    return choose_strength(scores, float(prompting.flip.mean()))
+
+
+def relative_difference(a: np.ndarray, b: np.ndarray) -> float:
+    """Largest |a_i - b_i| / |b_i| over rows: how far two sets of displacements (A, D) are apart."""
+    return float((np.linalg.norm(a - b, axis=1) / np.linalg.norm(b, axis=1)).max())
+
+
 def w2w_displacements(basis: Basis, directions: Directions, attributes: list[str]) -> np.ndarray:
     """(A, D) weight displacement of strength 1 along each attribute's w2w direction."""
     components = directions.directions.shape[1]
@@ -180,32 +207,55 @@ def measure_edits(ctx: Context, basis: Basis, directions: Directions, p: Evaluat
     """Metrics (held-out, at the strengths chosen on train identities), the train identities'
     figures per strength, and before/after grids per attribute."""
     attributes = [a for a in directions.attributes if a in ctx.judge.attribute_names]
-    displacements = {"w2w": w2w_displacements(basis, directions, attributes),
-                     "raw_weights": raw_displacements(ctx, basis, attributes, dp)}
+    displacements = {"w2w": w2w_displacements(basis, directions, attributes)}
+    raw = raw_displacements(ctx, basis, attributes, dp)
+    gap = relative_difference(raw, displacements["w2w"])
+    if gap > SAME_DIRECTION:  # else rendering it would repeat the w2w edits' figures
+        displacements["raw_weights"] = raw
     _, chosen_on = sweep(ctx, ctx.rows(False, p.selection_identities, p.seed), attributes, displacements, p,
                          prompt)
-    chosen = {method: choose_strength(scores, p.flip_target) for method, scores in chosen_on.items()}
+    chosen = {method: choose_strength(chosen_on[method], p.flip_target) for method in displacements}
+    matched = matched_strength(chosen_on["w2w"], chosen_on["prompt"][0.0])
     # held-out identities are measured once, at the strengths chosen on train identities
-    base, held = sweep(ctx, ctx.rows(True, p.identities, p.seed), attributes, displacements, p, prompt,
-                       {m: [chosen[m]] for m in displacements})
-    w2w, prompting = held["w2w"][chosen["w2w"]], held["prompt"][0.0]
+    asked = {m: [s] for m, s in chosen.items()}
+    asked["w2w"] = sorted({chosen["w2w"], matched})
+    base, held = sweep(ctx, ctx.rows(True, p.identities, p.seed), attributes, displacements, p, prompt, asked)
+    w2w, at_match, prompting = held["w2w"][chosen["w2w"]], held["w2w"][matched], held["prompt"][0.0]
+
+    def versus_prompting(edit: Scores) -> dict:
+        return {**paired("identity_similarity_difference", edit.identity_similarity,
+                         prompting.identity_similarity),
+                **paired("trait_change_difference", edit.trait_change, prompting.trait_change),
+                **paired("flip_rate_difference", edit.flip, prompting.flip)}
+
     metrics = w2w.summary(attributes)
     metrics.update({"strength": chosen["w2w"], "strength_at_grid_edge": chosen["w2w"] == max(p.strengths),
                     "identities": len(base.adapters), "attributes": attributes,
                     "prompt_baseline": prompting.summary(attributes),
-                    "raw_weight_baseline": {**held["raw_weights"][chosen["raw_weights"]].summary(attributes),
-                                            "strength": chosen["raw_weights"]},
-                    "w2w_vs_prompting": {
-                        **paired("identity_similarity_difference", w2w.identity_similarity,
-                                 prompting.identity_similarity),
-                        **paired("flip_rate_difference", w2w.flip, prompting.flip)},
+                    "raw_weight_baseline": raw_baseline(held, chosen, gap, attributes),
+                    "w2w_vs_prompting": {"strength": matched, **versus_prompting(at_match),
+                                         **{k: v for k, v in at_match.summary(attributes).items()
+                                            if not isinstance(v, dict)}},
+                    "w2w_vs_prompting_at_strength": versus_prompting(w2w),
                     "train_flip_rate": {m: {str(s): float(sc.flip.mean()) for s, sc in by.items()}
                                         for m, by in chosen_on.items()}})
     curve = [{"strength": s, **{f"{method}_{name}": float(getattr(chosen_on[method][s], name).mean())
                                 for name in ("flip", "identity_similarity") for method in displacements}}
              for s in p.strengths]  # train identities' figures per strength: what the choice saw
     g = min(p.grid_identities, len(base.adapters))
-    grids = {a: np.stack([base.images[:g, 0], w2w.images[:g, j, 0], prompting.images[:g, j, 0],
-                          held["raw_weights"][chosen["raw_weights"]].images[:g, j, 0]], 1)
-             for j, a in enumerate(attributes)}  # (identities, [original, w2w, prompt, raw], S, S, 3)
+    shown = [w2w, at_match, prompting, *([held["raw_weights"][chosen["raw_weights"]]] if "raw_weights" in held
+                                         else [])]
+    # per attribute (identities, [original, w2w, w2w matched, prompt, raw if rendered], S, S, 3)
+    grids = {a: np.stack([base.images[:g, 0], *[s.images[:g, j, 0] for s in shown]], 1)
+             for j, a in enumerate(attributes)}
     return metrics, curve, grids
+
+
+def raw_baseline(held: dict[str, dict[float, Scores]], chosen: dict[str, float], gap: float,
+                 attributes: list[str]) -> dict:
+    """The raw direction's held-out figures, or, where it is the w2w direction, only how far apart."""
+    if "raw_weights" not in held:
+        return {"rendered": False, "max_relative_difference": gap}
+    strength = chosen["raw_weights"]
+    return {**held["raw_weights"][strength].summary(attributes), "strength": strength,
+            "rendered": True, "max_relative_difference": gap}

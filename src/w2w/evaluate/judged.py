@@ -37,6 +37,16 @@ def trait_errors(judge: Judge, samples: np.ndarray, truth: np.ndarray | None) ->
     return np.array([judge.trait_error(s, t) for s, t in zip(samples, truth, strict=True)])
 
 
+def standard_traits(judge: Judge, samples: np.ndarray) -> np.ndarray | None:
+    """(M, T) the trait regressor's mean estimate over each model's samples, in population standard
+    deviations; None where the judge has no regressor."""
+    if not judge.has_traits:
+        return None
+    m, n = samples.shape[:2]
+    predicted = judge.predict_traits(samples.reshape(m * n, *samples.shape[2:])).reshape(m, n, -1).mean(1)
+    return predicted / np.asarray(judge.config["trait_std"])
+
+
 def realistic_fractions(judge: Judge, samples: np.ndarray) -> np.ndarray | None:
     """(M,) the share of each model's samples that the style head calls a render, not a painting;
     None where the judge has no style head (a world of photos, a user's yardstick)."""
