@@ -5,6 +5,7 @@
     python studies/train_choices.py edits 64,256,0  # only these direction components (0: all), no delays
     python studies/train_choices.py inversion   # inversion lr and components
     python studies/train_choices.py recovery    # inversion: components optimised vs identity recovered
+    python studies/train_choices.py prior       # inversion: a Gaussian prior on its coefficients
     python studies/train_choices.py timesteps   # inversion and single-image LoRA: training timestep range
     python studies/train_choices.py guidance    # the evaluations' guidance scale (fleet models)
     python studies/train_choices.py components  # pca.components: directions' cross-validated AUC
@@ -39,6 +40,8 @@ from w2w.space.directions import fit_directions
 from w2w.space.edit import sample
 from w2w.space.invert import identity_recovery, invert_batch
 from w2w.space.pca import fit_basis
+from w2w.storage import STREAM_OOD
+from w2w.world.dataset import identities_from_table, render_identities
 from w2w.world.references import identity_references
 
 DATA = Path("data")
@@ -100,6 +103,42 @@ def recovery(ctx: Context, basis: Basis) -> None:
         print(f"k {k} lr {lr}: closer to own identity than to the mean {int((ratio < 1).sum())} of "
               f"{len(rows)}, own identity ranked {ranks.tolist()} of {len(basis.train_coefficients)} "
               f"(median {np.median(ranks):g})", flush=True)
+
+
+def prior(ctx: Context, basis: Basis, weights: tuple[float, ...] = (0.0, 0.01, 0.03, 0.1)) -> None:
+    """w2w inversion with a Gaussian prior of the train population on its coefficients (`invert`'s
+    prior_weight; 0: none, the reference's), from 16 train identities' first render and from their
+    painting, drawn as the held-out identities' are: similarity, trait error, realistic share, and
+    mean(z^2) of the result (a train identity's own coefficients average 1), paired against none."""
+    params = load_params()
+    p, fp = params.evaluate_inversion, params.finetune
+    rows = ctx.rows(False, 16)
+    table = ctx.table.iloc[rows]
+    renders = identity_references(ctx.world, table, p.renders_per_identity, p.seed)
+    truth, traits = table[ctx.judge.attribute_names].to_numpy(dtype=bool), truth_of(table)
+    paintings = render_identities(identities_from_table(table), 1, params.synthesize.seed, STREAM_OOD,
+                                  ctx.image_size, painting=True)[:, 0]  # as the world paints the held-out
+    inputs = {"render": np.asarray(ctx.images.get_orthogonal_selection((rows, 0))), "painting": paintings}
+    spread = np.sqrt(basis.explained_variance)
+    for setting, images in inputs.items():
+        none = None
+        for weight in weights:
+            c = invert_batch(ctx.pipe, basis, ctx.layout, fp.rank, fp.lora_alpha, images, fp.prompt, basis.k,
+                             p.steps, p.lr, p.seed, p.draws_per_step, progress=False,
+                             timestep_range=tuple(fp.timestep_range), prior_weight=weight)
+            sc = score_models(ctx, basis.to_weights(c), renders, truth, traits, p,
+                              f"{setting} prior {weight:g}")
+            print(f"{setting}, prior {weight:g}: mean z^2 {((c / spread) ** 2).mean():.2f}, similarity "
+                  f"{sc.similarity.mean():.3f}, trait error {sc.trait_error.mean():.3f}, realistic "
+                  f"{sc.realistic.mean():.3f}", flush=True)
+            if none is None:
+                none = sc
+                continue
+            for name in ("similarity", "trait_error", "realistic"):
+                x, y = getattr(sc, name), getattr(none, name)
+                lo, hi = paired_difference_ci(x, y)
+                print(f"  vs none, {name}: {(per_identity(x) - per_identity(y)).mean():+.3f} "
+                      f"[{lo:+.3f}, {hi:+.3f}]", flush=True)
 
 
 def guidance(ctx: Context, basis: Basis) -> None:
@@ -211,8 +250,8 @@ def timesteps(ctx: Context, basis: Basis) -> None:
             print(f"{method} [400, 1000) - all, {name}: {gain:+.3f} [{lo:+.3f}, {hi:+.3f}]", flush=True)
 
 
-STUDIES = {"edits": edits, "inversion": inversion, "recovery": recovery, "timesteps": timesteps,
-           "guidance": guidance, "components": components, "sampling": sampling}
+STUDIES = {"edits": edits, "inversion": inversion, "recovery": recovery, "prior": prior,
+           "timesteps": timesteps, "guidance": guidance, "components": components, "sampling": sampling}
 
 
 def main() -> None:

@@ -83,6 +83,19 @@ def test_every_option_takes_effect(micro_space, micro_world):
     assert np.count_nonzero(run(micro_space, image, k=4)) == 4
 
 
+def test_a_prior_on_the_coefficients_pulls_the_result_towards_the_mean(micro_space, micro_world):
+    image = np.asarray(zarr.open_group(micro_world / "images.zarr", mode="r")["images"][0, 0])
+    basis = Basis.load(micro_space / "basis")
+
+    def spread(c: np.ndarray) -> float:  # mean(z^2): a train identity's own coefficients average 1
+        return float(((c[:8] / np.sqrt(basis.explained_variance[:8])) ** 2).mean())
+
+    free, weak, strong = (run(micro_space, image, prior_weight=w) for w in (0.0, 1.0, 100.0))
+    assert np.array_equal(free, run(micro_space, image))  # 0: no prior, the default
+    assert spread(strong) < spread(weak) < spread(free)
+    assert spread(strong) < 0.05 * spread(free)
+
+
 @pytest.mark.parametrize("bad", [(600, 400), (0, 1001), (-1, 500), (500, 500)])
 def test_a_bad_timestep_range_is_refused_before_any_work(micro_space, bad, monkeypatch):
     pipe, basis, layout = space_parts(micro_space)

@@ -78,23 +78,25 @@ def invert(pipe: StableDiffusionPipeline, basis: Basis, layout: AdapterLayout, r
            image: np.ndarray, prompt: str, k: int, steps: int, lr: float, seed: int = 0, batch: int = 8,
            mask: np.ndarray | None = None, whiten: bool = True, progress: bool = True,
            on_step: Callable[[int], None] | None = None,
-           timestep_range: tuple[int, int] | None = None) -> np.ndarray:
+           timestep_range: tuple[int, int] | None = None, prior_weight: float = 0.0) -> np.ndarray:
     """Coefficients (basis.k,) of the model of the identity in `image` (S, S, 3) uint8; only the
     first k are optimised. `mask` (S, S) in [0, 1] weights the loss (e.g. the face region).
 
     `whiten`: Adam works on c / sigma (sigma: the train std of each coefficient), so every step
     moves each component in proportion to its spread in the population, not by the same amount.
     `on_step(i)` runs after step i (a progress bar; an exception from it stops the inversion).
-    `timestep_range` [low, high): where the noise timesteps are drawn; None: all of them."""
+    `timestep_range` [low, high): where the noise timesteps are drawn; None: all of them.
+    `prior_weight`: adds prior_weight / 2 * mean(z^2), z = c / sigma, to the loss: a Gaussian prior of
+    the train population on the coefficients (0: none, the reference's)."""
     return invert_batch(pipe, basis, layout, rank, alpha, image[None], prompt, k, steps, lr, seed, batch,
-                        mask, whiten, progress, on_step, timestep_range)[0]
+                        mask, whiten, progress, on_step, timestep_range, prior_weight)[0]
 
 
 def invert_batch(pipe: StableDiffusionPipeline, basis: Basis, layout: AdapterLayout, rank: int,
                  alpha: float, images: np.ndarray, prompt: str, k: int, steps: int, lr: float,
                  seed: int = 0, batch: int = 8, mask: np.ndarray | None = None, whiten: bool = True,
                  progress: bool = True, on_step: Callable[[int], None] | None = None,
-                 timestep_range: tuple[int, int] | None = None) -> np.ndarray:
+                 timestep_range: tuple[int, int] | None = None, prior_weight: float = 0.0) -> np.ndarray:
     """`invert` for K images (K, S, S, 3) in one pass: coefficients (K, basis.k). Image j draws its
     noise from seed + j, so its result equals `invert(images[j], seed=seed + j)`. Timesteps are drawn
     from `timestep_range` [low, high), by default the whole schedule (the reference's)."""
@@ -114,6 +116,7 @@ def invert_batch(pipe: StableDiffusionPipeline, basis: Basis, layout: AdapterLay
     mean, std = (torch.from_numpy(a).float() for a in (basis.mean, basis.std))
     sigma = torch.from_numpy(np.sqrt(basis.explained_variance[:k]) if whiten else np.ones(k)).float()
     u = torch.zeros(n, k, requires_grad=True)  # c = sigma * u
+    spread = torch.from_numpy(np.sqrt(basis.explained_variance[:k])).float()  # the prior's sd of c
     opt = torch.optim.Adam([u], lr=lr)
     generators = [torch.Generator().manual_seed(seed + j) for j in range(n)]
     names = lora_layer_names(layout.keys)
@@ -137,6 +140,8 @@ def invert_batch(pipe: StableDiffusionPipeline, basis: Basis, layout: AdapterLay
             grad_w = torch.cat([p.grad.flatten(1) for p in params], 1)      # (K, D) in layout order
             opt.zero_grad()
             u.grad = sigma * ((std * grad_w) @ comps.T)
+            if prior_weight:  # d/du of prior_weight / 2 * mean((sigma * u / spread)^2)
+                u.grad += prior_weight * sigma ** 2 * u.detach() / (spread ** 2 * k)
             opt.step()
             if on_step is not None:
                 on_step(step)
