@@ -1,0 +1,88 @@
+"""Which edits flip: per attribute and direction, on TRAIN identities only (never held-out), at the
+edits stage's two strengths (the one that flips as often as prompting, and the 0.9-target one).
+Needs the default-scale outputs (`dvc repro evaluate_edits`); about 3 minutes.
+
+    python studies/edit_flips.py [identities] [strengths]   # default: 24 identities, strengths 3,12
+
+An edit goes towards the opposite of what the judge sees in the unedited model, as in the edits
+stage. It is marked "never drawn" where the world never draws a person of the identity's sex with
+the target value (estimated from the world's own attribute sampler: a beard or baldness on a woman),
+so no model in the space was trained on such a person.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from w2w.evaluate.context import Context
+from w2w.evaluate.edits import sweep, w2w_displacements
+from w2w.params import load_params
+from w2w.space.basis import Basis
+from w2w.space.directions import Directions
+from w2w.world.identity import sample_attributes
+
+DATA = Path("data")
+SEED = 1  # a sample of train identities other than the edits stage's selection (seed 0)
+
+
+def drawn_rates(draws: int = 20_000) -> dict[bool, dict[str, float]]:
+    """P(attribute is True | Male) per sex, from the world's attribute sampler."""
+    rng = np.random.default_rng(0)
+    people = [sample_attributes(rng) for _ in range(draws)]
+    out = {}
+    for male in (True, False):
+        same = [a for a in people if a["Male"] == male]
+        out[male] = {name: float(np.mean([a[name] for a in same])) for name in same[0]}
+    return out
+
+
+def never_drawn(rates: dict[bool, dict[str, float]], male: np.ndarray, attribute: str, target: np.ndarray
+                ) -> np.ndarray:
+    """(M,) whether the world never draws the identity's sex with `attribute` = target (a change of
+    sex itself is always to a person the world draws)."""
+    if attribute == "Male":
+        return np.zeros(len(male), bool)
+    p_true = np.array([rates[bool(m)][attribute] for m in male])
+    return np.where(target, p_true == 0, p_true == 1)
+
+
+def main() -> None:
+    args = sys.argv[1:]
+    if len(args) > 2:
+        sys.exit(__doc__)
+    try:
+        n = int(args[0]) if args else 24
+        strengths = [float(s) for s in args[1].split(",")] if len(args) > 1 else [3.0, 12.0]
+    except ValueError:
+        sys.exit(f"identities must be an integer and strengths numbers separated by commas, got {args}")
+    params = load_params()
+    ctx = Context.open(DATA / "world", DATA / "weights.zarr", DATA / "base", DATA / "judge")
+    basis, directions = Basis.load(DATA / "basis"), Directions.load(DATA / "directions")
+    rows = ctx.rows(False, n, SEED)
+    names = [a for a in directions.attributes if a in ctx.judge.attribute_names]
+    base, results = sweep(ctx, rows, names, {"w2w": w2w_displacements(basis, directions, names)},
+                          params.evaluate_edits, params.finetune.prompt, {"w2w": strengths})
+    targets = ~base.judged[:, ctx.judge_columns(names)]                         # (M, A)
+    male, rates = ctx.table["Male"].to_numpy(bool)[rows], drawn_rates()
+    impossible = np.stack([never_drawn(rates, male, a, targets[:, j]) for j, a in enumerate(names)], 1)
+    print(f"{len(rows)} train identities; edits to a person the world never draws: {int(impossible.sum())} "
+          f"of {impossible.size}; prompting flips {results['prompt'][0.0].flip.mean():.3f}")
+    for s in strengths:
+        flip = results["w2w"][s].flip
+        print(f"strength {s:g}: flip {flip.mean():.3f}, {flip[~impossible].mean():.3f} of the edits to people"
+              f" the world draws, {flip[impossible].mean():.3f} of the others")
+        for j, a in enumerate(names):
+            cells = []
+            for label, pick in (("to True", targets[:, j] & ~impossible[:, j]),
+                                ("to False", ~targets[:, j] & ~impossible[:, j]),
+                                ("never drawn", impossible[:, j])):
+                if pick.any():
+                    cells.append(f"{label} {flip[pick, j].mean():.2f} (n={int(pick.sum())})")
+            print(f"  {a:12s} " + ", ".join(cells), flush=True)
+
+
+if __name__ == "__main__":
+    main()
