@@ -39,7 +39,8 @@ def write_metrics(folder, novel=(0.95, 0.91, 0.98), valid=True):
                           "novelty_threshold": 0.6, "attribute_rate_abs_diff_mean": 0.05, "models": 8,
                           "covariance": "diagonal"},
         "finetune.json": {**m("identity_similarity", 0.5, 0.45, 0.55), **m("trait_error", 0.4, 0.35, 0.45)},
-        "directions.json": {"auc_mean": 0.97, "auc_min": 0.9},
+        "directions.json": {"auc_mean": 0.97, "auc_min": 0.9, "auc_min_ci": [0.85, 0.94],
+                            "auc_min_attribute": "Narrow_Eyes"},
         "ladder.json": {"rungs": [{"rung": "fresh renders (ceiling)", "identities": 2,
                                    **m("similarity", 0.98, 0.97, 0.99), **m("trait_error", 0.1, 0.05, 0.15)}],
                         **m("projection_relative_residual", 0.8, 0.7, 0.9)},
@@ -57,6 +58,7 @@ def test_each_claim_gets_its_interval_and_a_three_way_verdict(tmp_path):
     assert "| 2. edits: other attributes kept | kept >= 0.9 | 0.850 [0.800, 0.880] | **not met** |" in text
     assert "flip -0.100 [-0.200, -0.060] | **not met** |" in text       # paired, wholly below -0.05
     assert "w2w - LoRA 0.300 [0.100, 0.500] | met |" in text
+    assert "lowest 0.900 [0.850, 0.940] (Narrow_Eyes; goal >= 0.95 for each: **not met**)" in text
     assert "w2w - LoRA 0.050 [-0.100, 0.200] | **undecided** |" in text
     assert "difference -0.020 [-0.040, 0.010] | met |" in text          # within 0.05 of trained
     assert text.index("## Ceiling ladder") < text.index("## The paper's claims")

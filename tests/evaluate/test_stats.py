@@ -3,8 +3,9 @@ answers are known."""
 
 import numpy as np
 import pytest
+from sklearn.metrics import roc_auc_score
 
-from w2w.evaluate.stats import bootstrap_ci, paired_difference_ci, per_identity, verdict
+from w2w.evaluate.stats import auc_ci, bootstrap_ci, paired_difference_ci, per_identity, verdict
 
 
 def test_identical_identities_give_a_point_interval():
@@ -76,3 +77,32 @@ def test_with_ci_and_paired_name_their_keys():
     assert figures == {"flip_rate_mean": 1.0, "flip_rate_mean_ci": [1.0, 1.0]}
     diff = paired("gap", np.full(4, 0.7), np.full(4, 0.2))
     assert diff["gap"] == pytest.approx(0.5) and diff["gap_ci"] == pytest.approx([0.5, 0.5])
+
+
+def scored(n: int, seed: int, signal: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    y = rng.random(n) < 0.2
+    return y, signal * y + rng.standard_normal(n)
+
+
+def test_the_auc_interval_brackets_the_auc_and_narrows_with_identities():
+    y, s = scored(120, 0)
+    lo, hi = auc_ci(y, s)
+    assert lo < roc_auc_score(y, s) < hi
+    y4, s4 = scored(480, 0)
+    lo4, hi4 = auc_ci(y4, s4)
+    assert 1.6 < (hi - lo) / (hi4 - lo4) < 2.5                   # about sqrt(4)
+
+
+def test_the_auc_interval_covers_the_true_auc_near_95_percent():
+    true = 0.760  # P(N(1, 1) > N(0, 1)) = Phi(1 / sqrt 2)
+    covered = [lo <= true <= hi for lo, hi in (auc_ci(*scored(120, seed), draws=500) for seed in range(60))]
+    assert 0.85 <= np.mean(covered) <= 1.0
+
+
+def test_the_auc_interval_counts_ties_half_and_needs_both_classes():
+    y = np.array([True, False] * 20)
+    assert auc_ci(y, np.where(y, 1.0, 0.0)) == (1.0, 1.0)         # separated: every resample is 1
+    assert auc_ci(y, np.zeros(40)) == (0.5, 0.5)                  # all tied: every resample is 0.5
+    with pytest.raises(ValueError, match="both classes"):
+        auc_ci(np.ones(10, bool), np.arange(10.0))

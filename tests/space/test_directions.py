@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 from committed import section
+from sklearn.metrics import roc_auc_score
 
-from w2w.space.directions import Directions, fit_directions
+from w2w.space.directions import Directions, fit_directions, heldout_scores
 
 
 def labelled(n: int, seed: int):
@@ -48,3 +49,15 @@ def test_directions_round_trip(tmp_path):
     assert loaded.attributes == ["A", "B"] and np.allclose(loaded.vector("B"), 3 * np.eye(2, 5)[1])
     with pytest.raises(KeyError, match="known: A, B"):
         loaded.vector("C")
+
+
+def test_heldout_scores_are_the_fitted_classifiers_own():
+    (x, y), (xt, yt) = labelled(400, 0), labelled(200, 1)
+    p = section("directions", debias={})
+    _, auc = fit_directions(x, y, xt, yt, p)
+    scores = heldout_scores(x, y, xt, p)
+    assert {a: roc_auc_score(yt[a], scores[a]) for a in y} == auc
+    # standardised features (the image control): a feature's units do not change the scores' order
+    scaled = heldout_scores(x * [1, 1e3, 1, 1, 1, 1], y, xt * [1, 1e3, 1, 1, 1, 1], p, standardise=True)
+    plain = heldout_scores(x, y, xt, p, standardise=True)
+    assert all(np.array_equal(np.argsort(scaled[a]), np.argsort(plain[a])) for a in y)

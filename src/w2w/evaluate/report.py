@@ -203,8 +203,9 @@ def summary_markdown(metrics: Path) -> str:
               "## Context", "",
               f"- fleet: held-out identity similarity {ci(fleet, 'identity_similarity_mean')}, trait error "
               f"{ci(fleet, 'trait_error_mean')} (the models every edit, inversion and sample starts from)",
-              f"- directions: held-out AUC mean {directions['auc_mean']:.3f}, "
-              f"min {directions['auc_min']:.3f}", "",
+              f"- directions: held-out AUC mean {directions['auc_mean']:.3f}, lowest "
+              f"{ci(directions, 'auc_min')} ({directions['auc_min_attribute']}; goal >= 0.95 for each: "
+              f"{_shown(verdict(directions['auc_min_ci'], 0.95))})", "",
               f"## Edits ({edits['identities']} held-out identities, strength chosen on train identities)",
               "", *edits_table(edits), "",
               "One row per attribute; for each of a few identities: original | w2w edit | w2w edit as often",

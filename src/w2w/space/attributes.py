@@ -42,6 +42,8 @@ class AttributeFit:
     test_labels: dict[str, np.ndarray]
     params: DirectionsParams        # debias limited to the usable attributes
     components: int
+    train_x: np.ndarray             # (N_train, components) coefficients
+    test_x: np.ndarray              # (N_test, components)
 
 
 def fit_attribute_directions(world: Path, weights_zarr: Path, basis: Basis, p: DirectionsParams
@@ -65,4 +67,4 @@ def fit_attribute_directions(world: Path, weights_zarr: Path, basis: Basis, p: D
     p = p.model_copy(update={"debias": debias})  # attributes without both classes drop out
     ytrain, ytest = labels_of(table, names, train), labels_of(table, names, test)
     directions, auc = fit_directions(xtrain, ytrain, xtest, ytest, p)
-    return AttributeFit(directions, auc, train, test, ytrain, ytest, p, components)
+    return AttributeFit(directions, auc, train, test, ytrain, ytest, p, components, xtrain, xtest)

@@ -102,12 +102,12 @@ def fit_directions(train_x: np.ndarray, train_labels: dict[str, np.ndarray], tes
     return Directions(names, directions, scales), auc
 
 
-def baseline_auc(train_x: np.ndarray, train_labels: dict[str, np.ndarray], test_x: np.ndarray,
-                 test_labels: dict[str, np.ndarray], p: DirectionsParams) -> dict[str, float]:
-    """The same classifiers on other features (e.g. each identity's mean training latent)."""
-    mean, std = train_x.mean(0), train_x.std(0) + 1e-8
-    out = {}
-    for name, y in train_labels.items():
-        _, score = fit_classifier((train_x - mean) / std, y, p)
-        out[name] = float(roc_auc_score(test_labels[name], score((test_x - mean) / std)))
-    return out
+def heldout_scores(train_x: np.ndarray, train_labels: dict[str, np.ndarray], test_x: np.ndarray,
+                   p: DirectionsParams, standardise: bool = False) -> dict[str, np.ndarray]:
+    """Each attribute's classifier, fitted on the train rows as `fit_directions` fits it, scoring
+    the held-out rows (M,). `standardise`: on features standardised by the train rows (a control
+    such as each identity's mean training latent)."""
+    if standardise:
+        mean, std = train_x.mean(0), train_x.std(0) + 1e-8
+        train_x, test_x = (train_x - mean) / std, (test_x - mean) / std
+    return {name: fit_classifier(train_x, y, p)[1](test_x) for name, y in train_labels.items()}
