@@ -11,6 +11,8 @@ the narrow eye's slit) while everything else is drawn as the world draws it:
     sliver       narrow eyes a sliver of open eye: white 0.012 high, with the iris across it
     small_iris   open eyes with an iris of radius 0.017, more of the white showing
     both         the two together
+    judge_set    as drawn, but the reader trained on the judge's own training renders (the 660
+                 train identities, 18 renders each): is it the judge's data or its network?
 For each, a reader (the trait regressor's network, regressing the 13 attributes as 0/1 and the 16
 traits together) is trained on one render each of N fresh people drawn in that variant, half of
 them through the base's VAE as the judge trains, and read on 400 other fresh people, 8 renders each
@@ -28,6 +30,7 @@ from pathlib import Path
 from unittest import mock
 
 import numpy as np
+import pandas as pd
 import torch
 from sklearn.metrics import roc_auc_score
 from variants import parse_variants  # studies/: the script's folder is first on sys.path
@@ -39,8 +42,9 @@ from w2w.judge.api import Judge
 from w2w.judge.model import to_input
 from w2w.judge.train import TrainingSet, train_traits, with_round_trips
 from w2w.params import load_params
+from w2w.storage import STREAM_JUDGE
 from w2w.world import render
-from w2w.world.dataset import render_identities
+from w2w.world.dataset import identities_from_table, render_identities
 from w2w.world.identity import ATTRIBUTES, TRAITS, sample_identity
 
 DATA = Path("data")
@@ -48,7 +52,8 @@ TRAIN_FIRST_ID, TEST_FIRST_ID = 6_000_000, 7_000_000  # fresh people no world or
 STREAM = 96
 WORLD_IRIS, SLIT_WIDTH = 0.024, 0.014  # what render._draw_features draws
 VARIANTS = {"world": (WORLD_IRIS, False), "sliver": (WORLD_IRIS, True),
-            "small_iris": (0.017, False), "both": (0.017, True)}  # name: (iris radius, narrow as a sliver)
+            "small_iris": (0.017, False), "both": (0.017, True),
+            "judge_set": (WORLD_IRIS, False)}  # name: (iris radius, narrow as a sliver)
 
 
 class EyeCanvas:
@@ -105,10 +110,15 @@ def read(net, mean: torch.Tensor, std: torch.Tensor, images: np.ndarray) -> np.n
 
 
 def measure(name: str, train_people: list, test_people: list, vae, p, size: int, seed: int) -> dict:
+    n = 1
+    if name == "judge_set":  # the judge's training images: render_training_set's identities and stream
+        table = pd.read_parquet(DATA / "world" / "identities.parquet")
+        train_people, n = identities_from_table(table[table["split"] == "train"]), p.renders_per_identity
     with mock.patch.object(render, "_draw_features", drawing(*VARIANTS[name])):
-        train = render_identities(train_people, 1, seed, STREAM, size, desc=f"{name} train")
+        train = render_identities(train_people, n, p.seed if name == "judge_set" else seed,
+                                  STREAM_JUDGE if name == "judge_set" else STREAM, size, desc=f"{name} train")
         test = render_identities(test_people, 8, seed, STREAM + 1, size, desc=f"{name} test")
-    data = with_round_trips(reader_set(train_people, train, 1), vae)
+    data = with_round_trips(reader_set(train_people, train, n), vae)
     mean, std = data.traits.mean(0), data.traits.std(0)
     net = train_traits(data, mean, std, p)
     trips = vae(test.reshape(-1, size, size, 3)).reshape(test.shape)
