@@ -39,7 +39,7 @@ from w2w.evaluate.stats import auc_ci
 from w2w.judge.api import Judge
 from w2w.params import load_params
 from w2w.space.basis import Basis
-from w2w.space.directions import fit_classifier
+from w2w.space.directions import heldout_scores
 from w2w.world.dataset import render_identities
 from w2w.world.identity import sample_identity
 
@@ -63,12 +63,7 @@ def out_of_fold(x: np.ndarray, y: np.ndarray, p, keep: float = 1.0, standardise:
         if keep < 1:
             rng = np.random.default_rng(k)
             fit_rows = rng.choice(fit_rows, round(keep * len(fit_rows)), replace=False)
-        train_x, test_x = x[fit_rows], x[test_rows]
-        if standardise:  # as the stage's image control
-            mean, std = train_x.mean(0), train_x.std(0) + 1e-8
-            train_x, test_x = (train_x - mean) / std, (test_x - mean) / std
-        _, score = fit_classifier(train_x, y[fit_rows], p)
-        scores[test_rows] = score(test_x)
+        scores[test_rows] = heldout_scores(x[fit_rows], {"y": y[fit_rows]}, x[test_rows], p, standardise)["y"]
     return scores
 
 

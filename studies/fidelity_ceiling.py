@@ -4,13 +4,13 @@
 
 `evaluate_base` calls a sample faithful when the judge reads every attribute its caption names
 (sex, age and each attribute mentioned) as named, one sample at a time. This study scores true
-renders the same way: N people drawn afresh by the world's own sampler (ids no split uses), 4
-renders each as the stage draws 4 samples per caption, clean and through the base's VAE as every
-generated sample is. No model is read, and no world identity, train or held-out. Figures: the
-fraction of renders with every named attribute read right (95 % bootstrap CI over people), and how
-often each named attribute is misread when it is named. Then the judge's cut of 0.5 against
-per-attribute cuts chosen on half of the people (the best balanced accuracy), scored on the other
-half.
+renders by the same rule (`w2w.evaluate.base.named_hits`): N people drawn afresh by the world's
+own sampler (ids no split uses), 4 renders each as the stage draws 4 samples per caption, clean
+and through the base's VAE as every generated sample is. No model is read, and no world identity,
+train or held-out. Figures: the fraction of renders with every named attribute read right (95 %
+bootstrap CI over people), and how often each named attribute is misread when it is named. Then
+the judge's cut of 0.5 against per-attribute cuts chosen on half of the people (the best balanced
+accuracy), scored on the other half.
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ import numpy as np
 
 from w2w.base.latents import round_trip
 from w2w.base.pipeline import load_vae
+from w2w.evaluate.base import named_hits
 from w2w.evaluate.stats import bootstrap_ci
 from w2w.judge.api import Judge
 from w2w.params import load_params
-from w2w.world.captions import named_attributes
 from w2w.world.dataset import render_identities
 from w2w.world.identity import sample_identity
 
@@ -43,13 +43,14 @@ def fidelity(judge: Judge, people: list, probabilities: np.ndarray, thresholds: 
     judged = (probabilities > thresholds).reshape(len(people), RENDERS, -1)
     column = {a: j for j, a in enumerate(judge.attribute_names)}
     right = np.ones((len(people), RENDERS), dtype=bool)
-    misses: dict[str, list[np.ndarray]] = {}
+    misses: dict[str, list[bool]] = {}
     for i, person in enumerate(people):
-        for name, value in named_attributes({a: person.attributes[a] for a in judge.attribute_names}).items():
-            wrong = judged[i, :, column[name]] != value
-            right[i] &= ~wrong
-            misses.setdefault(name, []).append(wrong)
-    return right, {a: float(np.concatenate(m).mean()) for a, m in misses.items()}
+        named = {a: person.attributes[a] for a in judge.attribute_names}
+        for k in range(RENDERS):
+            for name, hit in named_hits(judged[i, k], named, column).items():
+                right[i, k] &= hit
+                misses.setdefault(name, []).append(not hit)
+    return right, {a: float(np.mean(m)) for a, m in misses.items()}
 
 
 def balanced_thresholds(judge: Judge, people: list, probabilities: np.ndarray) -> np.ndarray:

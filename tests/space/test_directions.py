@@ -5,7 +5,7 @@ import pytest
 from committed import section
 from sklearn.metrics import roc_auc_score
 
-from w2w.space.directions import Directions, fit_directions, heldout_scores
+from w2w.space.directions import Directions, fit_directions, fit_scored_directions, heldout_scores
 
 
 def labelled(n: int, seed: int):
@@ -54,9 +54,12 @@ def test_directions_round_trip(tmp_path):
 def test_heldout_scores_are_the_fitted_classifiers_own():
     (x, y), (xt, yt) = labelled(400, 0), labelled(200, 1)
     p = section("directions", debias={})
-    _, auc = fit_directions(x, y, xt, yt, p)
-    scores = heldout_scores(x, y, xt, p)
+    directions, auc = fit_directions(x, y, xt, yt, p)
+    scored, scores = fit_scored_directions(x, y, xt, p)
     assert {a: roc_auc_score(yt[a], scores[a]) for a in y} == auc
+    assert np.array_equal(scored.directions, directions.directions)
+    refit = heldout_scores(x, y, xt, p)                        # the classifiers alone, fitted the same way
+    assert all(np.array_equal(refit[a], scores[a]) for a in y)
     # standardised features (the image control): a feature's units do not change the scores' order
     scaled = heldout_scores(x * [1, 1e3, 1, 1, 1, 1], y, xt * [1, 1e3, 1, 1, 1, 1], p, standardise=True)
     plain = heldout_scores(x, y, xt, p, standardise=True)

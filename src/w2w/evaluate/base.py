@@ -24,6 +24,12 @@ from w2w.world.captions import caption_for, identity_captions, named_attributes
 from w2w.world.dataset import contact_sheet
 
 
+def named_hits(judged: np.ndarray, attributes: dict[str, bool], column: dict[str, int]) -> dict[str, bool]:
+    """Per attribute the caption of `attributes` names: whether the judge's reading of one image,
+    judged (A,) bool in `column` order, has it as named (the fidelity rule)."""
+    return {a: bool(judged[column[a]] == value) for a, value in named_attributes(attributes).items()}
+
+
 def prompt_fidelity(pipe: StableDiffusionPipeline, judge: Judge, table: pd.DataFrame,
                     samples_per_prompt: int, steps: int, guidance: float, seed: int
                     ) -> tuple[dict[str, float], np.ndarray]:
@@ -36,8 +42,7 @@ def prompt_fidelity(pipe: StableDiffusionPipeline, judge: Judge, table: pd.DataF
     column = {name: j for j, name in enumerate(judge.attribute_names)}
     sample_ok, per_attribute = [], []
     for i, image_attrs in enumerate(judged):
-        named = named_attributes(attrs[i // samples_per_prompt])
-        hits = [image_attrs[column[a]] == value for a, value in named.items()]
+        hits = list(named_hits(image_attrs, attrs[i // samples_per_prompt], column).values())
         sample_ok.append(all(hits))
         per_attribute.extend(hits)
     per_prompt = np.reshape(sample_ok, (len(table), samples_per_prompt))  # one prompt per identity

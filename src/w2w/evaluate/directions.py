@@ -32,8 +32,7 @@ def aucs(labels: dict[str, np.ndarray], scores: dict[str, np.ndarray], seed: int
 def directions_metrics(fit: AttributeFit, base: Path) -> dict:
     """The directions' held-out AUC (per attribute, min, mean) beside the image control's."""
     images = mean_latents(base)
-    auc, auc_interval = aucs(fit.test_labels, heldout_scores(fit.train_x, fit.train_labels, fit.test_x,
-                                                             fit.params), fit.params.seed)
+    auc, auc_interval = aucs(fit.test_labels, fit.test_scores, fit.params.seed)
     image_auc, image_interval = aucs(fit.test_labels, heldout_scores(
         images[fit.train], fit.train_labels, images[fit.test], fit.params, standardise=True), fit.params.seed)
     lowest = min(auc, key=auc.get)

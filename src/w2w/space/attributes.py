@@ -1,5 +1,5 @@
 """The `directions` stage's fit: attribute labels of the identities, and one linear direction per
-attribute from the train identities' coefficients (held-out AUC beside it)."""
+attribute from the train identities' coefficients (its held-out scores beside it, for the AUC)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import zarr
 from w2w.errors import InputError
 from w2w.params import DirectionsParams
 from w2w.space.basis import Basis
-from w2w.space.directions import Directions, check_attributes, fit_directions
+from w2w.space.directions import Directions, check_attributes, fit_scored_directions
 
 
 def labels_of(table: pd.DataFrame, names: list[str], rows: np.ndarray) -> dict[str, np.ndarray]:
@@ -35,15 +35,13 @@ class AttributeFit:
     """Directions fitted on the train rows, with what a control needs to be fitted the same way."""
 
     directions: Directions
-    auc: dict[str, float]           # held-out AUC per attribute, on the coefficients
+    test_scores: dict[str, np.ndarray]  # each attribute's classifier on the held-out coefficients
     train: np.ndarray               # row indices of weights.zarr
     test: np.ndarray
     train_labels: dict[str, np.ndarray]
     test_labels: dict[str, np.ndarray]
     params: DirectionsParams        # debias limited to the usable attributes
     components: int
-    train_x: np.ndarray             # (N_train, components) coefficients
-    test_x: np.ndarray              # (N_test, components)
 
 
 def fit_attribute_directions(world: Path, weights_zarr: Path, basis: Basis, p: DirectionsParams
@@ -66,5 +64,5 @@ def fit_attribute_directions(world: Path, weights_zarr: Path, basis: Basis, p: D
     debias = {a: [o for o in rest if o in names] for a, rest in p.debias.items() if a in names}
     p = p.model_copy(update={"debias": debias})  # attributes without both classes drop out
     ytrain, ytest = labels_of(table, names, train), labels_of(table, names, test)
-    directions, auc = fit_directions(xtrain, ytrain, xtest, ytest, p)
-    return AttributeFit(directions, auc, train, test, ytrain, ytest, p, components, xtrain, xtest)
+    directions, scores = fit_scored_directions(xtrain, ytrain, xtest, p)
+    return AttributeFit(directions, scores, train, test, ytrain, ytest, p, components)

@@ -89,24 +89,32 @@ def fit_directions(train_x: np.ndarray, train_labels: dict[str, np.ndarray], tes
                    test_labels: dict[str, np.ndarray], p: DirectionsParams
                    ) -> tuple[Directions, dict[str, float]]:
     """Directions from the train coefficients and the held-out AUC of each attribute's classifier."""
+    directions, scores = fit_scored_directions(train_x, train_labels, test_x, p)
+    return directions, {name: float(roc_auc_score(test_labels[name], s)) for name, s in scores.items()}
+
+
+def fit_scored_directions(train_x: np.ndarray, train_labels: dict[str, np.ndarray], test_x: np.ndarray,
+                          p: DirectionsParams) -> tuple[Directions, dict[str, np.ndarray]]:
+    """Directions from the train coefficients, and each attribute's classifier scoring the held-out
+    rows (M,): what an AUC and its interval are computed from."""
     check_attributes(list(train_labels), p.debias)
-    raw, auc = {}, {}
+    raw, scores = {}, {}
     for name, y in train_labels.items():
         w, score = fit_classifier(train_x, y, p)
         raw[name] = w
-        auc[name] = float(roc_auc_score(test_labels[name], score(test_x)))
+        scores[name] = score(test_x)
     unit = debiased(raw, p.debias)
     names = list(train_labels)
     directions = np.stack([unit[n] for n in names])
     scales = (train_x @ directions.T).std(0)  # (A,)
-    return Directions(names, directions, scales), auc
+    return Directions(names, directions, scales), scores
 
 
 def heldout_scores(train_x: np.ndarray, train_labels: dict[str, np.ndarray], test_x: np.ndarray,
                    p: DirectionsParams, standardise: bool = False) -> dict[str, np.ndarray]:
     """Each attribute's classifier, fitted on the train rows as `fit_directions` fits it, scoring
-    the held-out rows (M,). `standardise`: on features standardised by the train rows (a control
-    such as each identity's mean training latent)."""
+    the held-out rows (M,), without the directions. `standardise`: on features standardised by the
+    train rows (a control such as each identity's mean training latent)."""
     if standardise:
         mean, std = train_x.mean(0), train_x.std(0) + 1e-8
         train_x, test_x = (train_x - mean) / std, (test_x - mean) / std
