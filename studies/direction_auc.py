@@ -8,7 +8,8 @@ Rungs, per attribute, each an AUC with a 95 % bootstrap CI over identities:
     renders        the judge's mean attribute probability over 8 renders of each of N fresh people
                    (identities drawn by the world's own sampler above every id it uses), clean and
                    through the base's VAE as every generated image is: how legible the attribute
-                   is in the pixels to a reader trained on 11,880 labelled renders
+                   is in the pixels to a reader trained on 11,880 labelled renders; by the judge's
+                   own head, and by its attribute reader where it has one
     image control  the directions stage's control (a logistic classifier on each identity's
                    standardised mean training latent), cross-validated on the train identities
     coefficients   the stage's classifier on the train identities' PCA coefficients, at logistic
@@ -69,7 +70,7 @@ def out_of_fold(x: np.ndarray, y: np.ndarray, p, keep: float = 1.0, standardise:
 
 def render_rungs(judge: Judge, names: list[str], n: int, seed: int) -> dict[str, dict[str, tuple]]:
     """AUC of the judge's mean probability over 8 renders of n fresh people, clean and through the
-    base's VAE."""
+    base's VAE, by its own head and by its attribute reader where it has one."""
     people = [sample_identity(FRESH_FIRST_ID + i, seed) for i in range(n)]
     size = judge.config["image_size"]
     renders = render_identities(people, 8, seed, STREAM, size, desc="fresh renders")
@@ -78,13 +79,15 @@ def render_rungs(judge: Judge, names: list[str], n: int, seed: int) -> dict[str,
     col = {a: j for j, a in enumerate(judge.attribute_names)}
     truth = {a: np.array([q.attributes[a] for q in people]) for a in names}
     out = {}
-    for label, images in (("renders, clean (judge, fresh people)", renders),
-                          ("renders, VAE round trip (judge, fresh people)", trips)):
-        probs = judge.attribute_probabilities(images).reshape(n, 8, -1).mean(1)
-        out[label] = {a: auc_with_ci(truth[a], probs[:, col[a]]) for a in names}
-        if label.startswith("renders, clean"):
-            hardest = min(names, key=lambda a: out[label][a][0])
-            by_trait(people, truth[hardest], probs[:, col[hardest]], hardest)
+    readers = [("judge", True)] + ([("attribute reader", False)] if judge.has_attribute_reader else [])
+    for reader, own_head in readers:
+        for label, images in ((f"renders, clean ({reader}, fresh people)", renders),
+                              (f"renders, VAE round trip ({reader}, fresh people)", trips)):
+            probs = judge.attribute_probabilities(images, own_head).reshape(n, 8, -1).mean(1)
+            out[label] = {a: auc_with_ci(truth[a], probs[:, col[a]]) for a in names}
+            if label.startswith("renders, clean"):
+                hardest = min(names, key=lambda a: out[label][a][0])
+                by_trait(people, truth[hardest], probs[:, col[hardest]], f"{hardest} ({reader})")
     return out
 
 

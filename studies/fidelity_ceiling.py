@@ -10,7 +10,8 @@ and through the base's VAE as every generated sample is. No model is read, and n
 train or held-out. Figures: the fraction of renders with every named attribute read right (95 %
 bootstrap CI over people), and how often each named attribute is misread when it is named. Then
 the judge's cut of 0.5 against per-attribute cuts chosen on half of the people (the best balanced
-accuracy), scored on the other half.
+accuracy), scored on the other half. Read by the judge's own attribute head and, where the judge
+has one, by its attribute reader (what the stage reads with).
 """
 
 from __future__ import annotations
@@ -78,19 +79,24 @@ def main(argv: list[str]) -> None:
     renders = render_identities(people, RENDERS, seed, STREAM, size, desc="fresh renders")
     renders = renders.reshape(-1, size, size, 3)
     trips = round_trip(load_vae(DATA / "base" / "model"), renders)
-    print(f"\n{args.identities} fresh people, {RENDERS} renders each, judged one render at a time")
-    for label, images in (("clean", renders), ("through the VAE", trips)):
-        right, misses = fidelity(judge, people, judge.attribute_probabilities(images))
-        report(label, right, misses)
-    # The judge's cut of 0.5 misses rare attributes; would per-attribute cuts, chosen on one half of
-    # the people (balanced accuracy), read the other half's renders right?
-    half = len(people) // 2
-    probs = judge.attribute_probabilities(trips)
-    cuts = balanced_thresholds(judge, people[:half], probs[:half * RENDERS])
-    print("per-attribute cuts chosen on the first half: " + ", ".join(
-        f"{a} {c:.2f}" for a, c in zip(judge.attribute_names, cuts, strict=True) if c != 0.5))
-    for label, c in (("second half, through the VAE, cut 0.5", 0.5), ("the same, per-attribute cuts", cuts)):
-        report(label, *fidelity(judge, people[half:], probs[half * RENDERS:], c))
+    heads = [("the judge's own head", True)] + ([("the attribute reader", False)]
+                                                 if judge.has_attribute_reader else [])
+    for head, own_head in heads:  # the stage reads with the reader where the judge has one
+        print(f"\n{args.identities} fresh people, {RENDERS} renders each, read one render at a time "
+              f"by {head}")
+        for label, images in (("clean", renders), ("through the VAE", trips)):
+            right, misses = fidelity(judge, people, judge.attribute_probabilities(images, own_head))
+            report(label, right, misses)
+        # A cut of 0.5 misses rare attributes; would per-attribute cuts, chosen on one half of the
+        # people (balanced accuracy), read the other half's renders right?
+        half = len(people) // 2
+        probs = judge.attribute_probabilities(trips, own_head)
+        cuts = balanced_thresholds(judge, people[:half], probs[:half * RENDERS])
+        print("per-attribute cuts chosen on the first half: " + ", ".join(
+            f"{a} {c:.2f}" for a, c in zip(judge.attribute_names, cuts, strict=True) if c != 0.5))
+        for label, c in (("second half, through the VAE, cut 0.5", 0.5),
+                         ("the same, per-attribute cuts", cuts)):
+            report(label, *fidelity(judge, people[half:], probs[half * RENDERS:], c))
 
 
 def report(label: str, right: np.ndarray, misses: dict[str, float]) -> None:

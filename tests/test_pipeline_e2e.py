@@ -175,6 +175,8 @@ def test_repro_then_runs_visible_over_rest(two_configurations, ui_server):
     judge_logged = {m["key"]: m["value"] for m in stages["judge"]["data"]["metrics"]}
     assert judge_logged["identity_auc"] == pytest.approx(judge_metrics["identity_auc"])
     assert "attribute_accuracy.Male" in judge_logged
+    # the attribute reader trained (its loss logged per epoch) and is measured beside the judge's head
+    assert "train.reader_loss" in judge_logged and "judge_head.attribute_auc_mean" in judge_logged
     parent_metrics = {m["key"] for m in parents[0]["data"]["metrics"]}
     assert {"judge.identity_auc", "synthesize.identities"} <= parent_metrics
     artifacts = project_copy / "mlartifacts"

@@ -63,6 +63,7 @@ class JudgeParams(_Section):
     yardstick: str  # "": train the judge; module:function or file.py:function: your own (w2w.judge.external)
     style_renders_per_identity: int = Field(ge=0, le=1024)  # renders and paintings each; 0: no style head
     style_epochs: int = Field(ge=1, le=1000)
+    attribute_reader: bool  # read attributes with a network trained on fresh people, not the judge's head
     seed: int = Field(ge=0)
 
     @field_validator("style_renders_per_identity")

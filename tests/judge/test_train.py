@@ -33,7 +33,9 @@ def test_short_training_generalises_to_heldout(tmp_path):
     identity = [e["train.identity_loss"] for e in losses if "train.identity_loss" in e]
     traits = [e["train.trait_loss"] for e in losses if "train.trait_loss" in e]
     style = [e["train.style_loss"] for e in losses if "train.style_loss" in e]
+    reader = [e["train.reader_loss"] for e in losses if "train.reader_loss" in e]
     assert identity[-1] < identity[0] and traits[-1] < traits[0] and style[-1] < style[0]
+    assert reader[-1] < reader[0]
     assert metrics["identity_auc"] > 0.8
     assert metrics["attribute_accuracy_mean"] > 0.7
     robust = metrics["robustness"]  # the stand-in "VAE" was seen in training and is measured
@@ -42,9 +44,18 @@ def test_short_training_generalises_to_heldout(tmp_path):
     assert t["trait_error_identity_mean"] < 0.8 * t["trait_error_chance"]
     # the style head tells the held-out identities' renders from their paintings, also through the "VAE"
     assert metrics["style"]["balanced_accuracy"] > 0.9 and metrics["style"]["balanced_accuracy_vae"] > 0.9
+    # the attribute reader, trained on fresh people, reads the held-out identities' attributes, and
+    # the judge's own head is measured beside it on the same renders
+    assert metrics["attribute_auc_mean"] > 0.6
+    assert metrics["judge_head"]["attribute_auc_mean"] > 0.6
+    assert metrics["attribute_accuracy"] != metrics["judge_head"]["attribute_accuracy"]
     judge = Judge.load(out)
     assert np.isclose(judge.config["verification_threshold"], metrics["verification_threshold"])
-    assert judge.has_traits and judge.has_style
+    assert judge.has_traits and judge.has_style and judge.has_attribute_reader
+    images = render_identity(sample_identity(TRAIT_FIRST_ID - 1, 3), 4, 0, STREAM_JUDGE, 32)
+    read, own = judge.attribute_probabilities(images), judge.attribute_probabilities(images, own_head=True)
+    assert read.shape == own.shape == (4, len(ATTRIBUTES)) and not np.allclose(read, own)
+    assert np.allclose(own, 1 / (1 + np.exp(-judge._run(images)[1])))  # the judge's head, as before
 
 
 def darker(images: np.ndarray) -> np.ndarray:
@@ -67,19 +78,25 @@ def test_judge_learns_from_a_photo_folder(tmp_path):
     assert metrics["identity_auc"] > 0.8 and metrics["attribute_accuracy_mean"] > 0.7
     assert "traits" not in metrics and not (out / "traits.safetensors").exists()
     assert "style" not in metrics and not (out / "style.safetensors").exists()  # photos are not painted
+    # no fresh people to train an attribute reader on: the judge's own head reads the attributes
+    assert "judge_head" not in metrics and not (out / "attributes.safetensors").exists()
     judge = Judge.load(out)
     assert judge.attribute_names == list(ATTRIBUTES) and not judge.has_traits and not judge.has_style
+    assert not judge.has_attribute_reader
 
 
 def test_trait_regressor_trains_on_fresh_people():
-    """The regressor's training set: people drawn afresh (none of the world's ids), each render
-    labelled with its own person's true traits."""
+    """The regressor's and the attribute reader's training set: people drawn afresh (none of the
+    world's ids), each render labelled with its own person's true traits and attributes."""
     data = fresh_trait_set(5, seed=0, image_size=32, renders=2)
     assert data.images.shape == (10, 32, 32, 3) and data.traits.shape == (10, len(TRAITS))
     expected = [sample_identity(TRAIT_FIRST_ID + i, 0).traits for i in range(5)]
     for row, label in zip(data.traits, data.labels, strict=True):
         assert np.allclose(row.numpy(), [expected[label][t] for t in TRAITS])
     assert len({tuple(t) for t in data.traits.tolist()}) == 5  # five people, two renders each
+    expected_attrs = [sample_identity(TRAIT_FIRST_ID + i, 0).attributes for i in range(5)]
+    expected_rows = [[float(expected_attrs[label][a]) for a in ATTRIBUTES] for label in data.labels]
+    assert data.attrs.tolist() == expected_rows
     assert not np.array_equal(data.images[0].numpy(), data.images[1].numpy())  # nuisance differs
 
 

@@ -17,7 +17,7 @@ from w2w.base.build import open_world
 from w2w.base.denoiser import heldout_loss
 from w2w.base.model import encode_prompts
 from w2w.base.pipeline import generate, load_pipeline
-from w2w.evaluate.stats import bootstrap_ci, sample_rows
+from w2w.evaluate.stats import bootstrap_ci, paired_difference_ci, sample_rows
 from w2w.judge.api import Judge
 from w2w.params import EvaluateBaseParams
 from w2w.world.captions import caption_for, identity_captions, named_attributes
@@ -34,22 +34,35 @@ def prompt_fidelity(pipe: StableDiffusionPipeline, judge: Judge, table: pd.DataF
                     samples_per_prompt: int, steps: int, guidance: float, seed: int
                     ) -> tuple[dict[str, float], np.ndarray]:
     """Prompts are the captions of `table`'s identities. A sample agrees with its prompt when the
-    judge finds every attribute the prompt names as named. Returns metrics and the images."""
+    judge finds every attribute the prompt names as named. Returns metrics and the images. Where
+    the judge reads attributes with its attribute reader, the same images are also read by the
+    judge's own head (`..._judge_head`, and the paired difference): what the reader changed."""
     attrs = [{a: bool(row[a]) for a in judge.attribute_names} for _, row in table.iterrows()]
     prompts = [caption_for(a) for a in attrs for _ in range(samples_per_prompt)]
     images = generate(pipe, prompts, len(prompts), seed, steps, guidance, progress=True)
-    judged = judge.attribute_probabilities(images) > 0.5
     column = {name: j for j, name in enumerate(judge.attribute_names)}
-    sample_ok, per_attribute = [], []
-    for i, image_attrs in enumerate(judged):
-        hits = list(named_hits(image_attrs, attrs[i // samples_per_prompt], column).values())
-        sample_ok.append(all(hits))
-        per_attribute.extend(hits)
-    per_prompt = np.reshape(sample_ok, (len(table), samples_per_prompt))  # one prompt per identity
-    return {"prompt_attribute_fidelity": float(np.mean(sample_ok)),
-            "prompt_attribute_fidelity_ci": list(bootstrap_ci(per_prompt, seed)),
-            "prompt_attribute_agreement": float(np.mean(per_attribute)),
-            "prompts": float(len(table)), "samples": float(len(prompts))}, images
+
+    def read(judged: np.ndarray) -> tuple[np.ndarray, list[bool]]:
+        """Whether each sample is right on every attribute its prompt names (L, samples); every hit."""
+        sample_ok, hits = [], []
+        for i, image_attrs in enumerate(judged):
+            named = list(named_hits(image_attrs, attrs[i // samples_per_prompt], column).values())
+            sample_ok.append(all(named))
+            hits.extend(named)
+        return np.reshape(sample_ok, (len(table), samples_per_prompt)), hits
+
+    per_prompt, hits = read(judge.attribute_probabilities(images) > 0.5)   # one prompt per identity
+    out = {"prompt_attribute_fidelity": float(np.mean(per_prompt.ravel())),
+           "prompt_attribute_fidelity_ci": list(bootstrap_ci(per_prompt, seed)),
+           "prompt_attribute_agreement": float(np.mean(hits)),
+           "prompts": float(len(table)), "samples": float(len(prompts))}
+    if judge.has_attribute_reader:
+        own, _ = read(judge.attribute_probabilities(images, own_head=True) > 0.5)
+        out |= {"prompt_attribute_fidelity_judge_head": float(np.mean(own.ravel())),
+                "prompt_attribute_fidelity_judge_head_ci": list(bootstrap_ci(own, seed)),
+                "prompt_attribute_fidelity_reader_minus_judge_head_ci":
+                    list(paired_difference_ci(per_prompt, own, seed))}
+    return out, images
 
 
 def measure_base(world: Path, judge_dir: Path, base: Path, p: EvaluateBaseParams, grid: Path

@@ -130,8 +130,9 @@ def edits_table(edits: dict) -> list[str]:
             f"{raw['max_relative_difference']:.3f}: the basis keeps every component), so it is not rendered.")
     lines += ["", "Trait change: how far the trait regressor's estimate of the person's continuous traits",
               "moved from the unedited samples' (mean absolute change, population sds; lower keeps more of",
-              "the person). Target shift: the judge's probability of the target attribute, moved towards the",
-              f"target (> 0: the edit moves the judged attribute the right way).{edge}{same}", ""]
+              "the person). Flips and target shift are read by the judge's attribute reader where it has one",
+              "(else by its own head). Target shift: the judged probability of the target attribute, moved",
+              f"towards the target (> 0: the edit moves the judged attribute the right way).{edge}{same}", ""]
     rendered = raw.get("rendered", True)
     lines += ["| attribute | w2w flip | prompting flip |" + (" raw flip |" if rendered else "")
               + " w2w target shift |",

@@ -7,6 +7,8 @@ where present, is the trait regressor: the second, ground-truth yardstick of ide
 predictions are in the world's trait units (config `traits`, `trait_mean`, `trait_std`).
 `style.safetensors`, where present, is the style head: the probability that an image is a render
 of the world, not a painting of it (issue 17: are w2w's samples from a painting realistic?).
+`attributes.safetensors`, where present, is the attribute reader: a network of its own, trained on
+the trait regressor's fresh people, that reads the attributes in place of the judge's own head.
 """
 
 from __future__ import annotations
@@ -25,17 +27,19 @@ from w2w.world.identity import TRAITS
 DEFAULT_JUDGE_DIR = Path("data/judge")
 TRAIT_COLUMNS = [f"trait_{t}" for t in TRAITS]  # identities.parquet's columns of the true traits
 TRAITS_FILE, STYLE_FILE = "traits.safetensors", "style.safetensors"  # the optional heads'
+READER_FILE = "attributes.safetensors"
 
 
 class Judge:
     """A trained JudgeNet in eval mode plus its config."""
 
     def __init__(self, net: JudgeNet, config: dict, traits: TraitNet | None = None,
-                 style: TraitNet | None = None, folder: Path | None = None):
+                 style: TraitNet | None = None, folder: Path | None = None, reader: TraitNet | None = None):
         self.net, self.config = net.eval(), config
         self.folder = folder  # where it was loaded from; None: trained in this process
         self.traits_net = traits.eval() if traits is not None else None
         self.style_net = style.eval() if style is not None else None  # one logit: render vs painting
+        self.reader_net = reader.eval() if reader is not None else None  # one logit per attribute
         self.attribute_names: list[str] = list(config["attributes"])
 
     @property
@@ -45,6 +49,15 @@ class Judge:
     @property
     def has_style(self) -> bool:
         return self.style_net is not None
+
+    @property
+    def has_attribute_reader(self) -> bool:
+        return self.reader_net is not None
+
+    def own_head(self) -> Judge:
+        """The same judge reading attributes with its own head, not its attribute reader
+        (studies/attribute_reader.py: what the reader changed)."""
+        return Judge(self.net, self.config, self.traits_net, self.style_net, self.folder)
 
     @classmethod
     def load(cls, folder: str | Path) -> Judge:
@@ -60,13 +73,14 @@ class Judge:
                        config["image_size"])
         net.load_state_dict(load_file(folder / "model.safetensors"), strict=True)
         traits = _load_head(folder / TRAITS_FILE, len(config.get("traits", [])), config)
-        return cls(net, config, traits, _load_head(folder / STYLE_FILE, 1, config), folder)
+        reader = _load_head(folder / READER_FILE, len(config["attributes"]), config)
+        return cls(net, config, traits, _load_head(folder / STYLE_FILE, 1, config), folder, reader)
 
     def save(self, folder: str | Path) -> None:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         for net, name in ((self.net, "model.safetensors"), (self.traits_net, TRAITS_FILE),
-                          (self.style_net, STYLE_FILE)):
+                          (self.style_net, STYLE_FILE), (self.reader_net, READER_FILE)):
             if net is not None:  # an optional head the judge lacks has no file
                 save_file({k: v.contiguous() for k, v in net.state_dict().items()}, folder / name)
         (folder / "config.json").write_text(json.dumps(self.config, indent=2, sort_keys=True) + "\n")
@@ -124,9 +138,14 @@ class Judge:
         """Unit identity embeddings (n, E)."""
         return self._run(images)[0]
 
-    def attribute_probabilities(self, images: np.ndarray) -> np.ndarray:
-        """Probability of each attribute (n, A), columns in `attribute_names` order."""
-        return 1.0 / (1.0 + np.exp(-self._run(images)[1]))
+    def attribute_probabilities(self, images: np.ndarray, own_head: bool = False) -> np.ndarray:
+        """Probability of each attribute (n, A), columns in `attribute_names` order: by the attribute
+        reader where the judge has one, else (or with `own_head`) by the judge's own head."""
+        if self.reader_net is not None and not own_head:
+            logits = self._head_outputs(self.reader_net, images, 512)
+        else:
+            logits = self._run(images)[1]
+        return 1.0 / (1.0 + np.exp(-logits))
 
     def identity_similarity(self, images_a: np.ndarray, images_b: np.ndarray) -> float:
         """Cosine similarity of the mean identity embeddings of two image sets."""

@@ -60,6 +60,7 @@ class ExternalJudge:
 
     has_traits = False
     has_style = False
+    has_attribute_reader = False
 
     def __init__(self, function: Yardstick, config: dict):
         self.function, self.config = function, config

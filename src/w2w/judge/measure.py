@@ -69,22 +69,34 @@ def trait_accuracy(judge: Judge, images: np.ndarray, truth: np.ndarray) -> dict:
             "trait_error": {t: float(e) for t, e in zip(TRAIT_COLUMNS, per_identity.mean(0), strict=True)}}
 
 
+def attribute_figures(probs: np.ndarray, truth: np.ndarray, names: list[str]) -> dict:
+    """probs (H, K, A) of H identities' K renders each, truth (H, A) bool, per attribute name: the
+    accuracy of one render at the cut of 0.5, and the AUC of the mean over an identity's K renders
+    (where both classes occur); and their means over attributes."""
+    accuracy = {a: float(((probs[:, :, j] > 0.5) == truth[:, None, j]).mean()) for j, a in enumerate(names)}
+    auc = {a: float(roc_auc_score(truth[:, j], probs[:, :, j].mean(1))) for j, a in enumerate(names)
+           if 0 < truth[:, j].sum() < len(truth)}
+    return {"attribute_accuracy": accuracy, "attribute_auc": auc,
+            "attribute_accuracy_mean": float(np.mean(list(accuracy.values()))),
+            "attribute_auc_mean": float(np.mean(list(auc.values())))}
+
+
 def evaluate_judge(judge: Judge, images: np.ndarray, table: pd.DataFrame,
                    ood: np.ndarray | None = None, round_trip: Degrade | None = None) -> dict:
     """Held-out figures: images (H, K, S, S, 3) of the held-out identities in `table` order."""
     h, k = images.shape[:2]
     flat = images.reshape(h * k, *images.shape[2:])
     ids = np.repeat(table["identity_id"].to_numpy(), k)
-    probs = judge.attribute_probabilities(flat)
     names = judge.attribute_names
-    truth = np.repeat(table[names].to_numpy(bool), k, axis=0)
-    accuracy = {a: float(((probs[:, j] > 0.5) == truth[:, j]).mean()) for j, a in enumerate(names)}
+    truth = table[names].to_numpy(bool)                                   # (H, A)
+    metrics = attribute_figures(judge.attribute_probabilities(flat).reshape(h, k, -1), truth, names)
+    if judge.has_attribute_reader:  # what the reader replaced, on the same renders
+        own = judge.attribute_probabilities(flat, own_head=True).reshape(h, k, -1)
+        metrics["judge_head"] = attribute_figures(own, truth, names)
     scores, same = verification_scores(judge.embed(flat), ids)
     threshold, eer = equal_error_threshold(scores, same)
-    metrics = {"attribute_accuracy": accuracy,
-               "attribute_accuracy_mean": float(np.mean(list(accuracy.values()))),
-               "identity_auc": float(roc_auc_score(same, scores)),
-               "identity_eer": eer, "verification_threshold": threshold}
+    metrics |= {"identity_auc": float(roc_auc_score(same, scores)),
+                "identity_eer": eer, "verification_threshold": threshold}
     if ood is not None:  # painting vs normal render of the same / other held-out identities
         sim = judge.embed(ood.reshape(-1, *ood.shape[2:])) @ judge.embed(flat).T
         ood_ids = np.repeat(table["identity_id"].to_numpy(), ood.shape[1])

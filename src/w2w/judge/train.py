@@ -68,16 +68,18 @@ def render_training_set(table: pd.DataFrame, p: JudgeParams, image_size: int) ->
 
 
 def fresh_trait_set(n: int, seed: int, image_size: int, renders: int = 1) -> TrainingSet:
-    """`renders` each of `n` people the renderer draws afresh (ids from TRAIT_FIRST_ID up): the
-    trait regressor's training set. The world's 480 train identities are only 480 trait vectors, so
-    a regressor trained on them learns who is who; n distinct people teach what each trait looks
-    like (studies/trait_reader.py). No world identity, train or held-out, is among them."""
+    """`renders` each of `n` people the renderer draws afresh (ids from TRAIT_FIRST_ID up), with
+    their traits and attributes: the trait regressor's and the attribute reader's training set. The
+    world's 480 train identities are only 480 trait vectors, so a regressor trained on them learns
+    who is who; n distinct people teach what each trait looks like (studies/trait_reader.py). No
+    world identity, train or held-out, is among them."""
     identities = [sample_identity(TRAIT_FIRST_ID + i, seed) for i in range(n)]
     images = render_identities(identities, renders, seed, STREAM_JUDGE, image_size, desc="trait renders")
     images = images.reshape(-1, *images.shape[2:])                       # (n * renders, S, S, 3)
     traits = torch.tensor([[i.traits[t] for t in TRAITS] for i in identities], dtype=torch.float32)
+    attrs = torch.tensor([[float(i.attributes[a]) for a in ATTRIBUTES] for i in identities])
     labels = torch.arange(n).repeat_interleave(renders)
-    return TrainingSet(torch.from_numpy(images), labels, torch.zeros(n * renders, 0), traits[labels])
+    return TrainingSet(torch.from_numpy(images), labels, attrs[labels], traits[labels])
 
 
 def style_training_set(table: pd.DataFrame, judge_data: TrainingSet, p: JudgeParams,
@@ -185,6 +187,20 @@ def train_traits(data: TrainingSet, mean: torch.Tensor, std: torch.Tensor, p: Ju
     return net
 
 
+def train_attribute_reader(data: TrainingSet, p: JudgeParams, on_epoch=None) -> TraitNet:
+    """The attributes (binary cross-entropy), read by a network of their own trained on fresh people:
+    the judge's attribute head learns them from the train identities' renders beside who is who,
+    and misses rare ones on true renders (README, "Reading attributes")."""
+    torch.manual_seed(p.seed + 3)
+    net = TraitNet(data.attrs.shape[1], p.width, data.images.shape[1])
+
+    def losses(x: torch.Tensor, idx: torch.Tensor) -> list[torch.Tensor]:
+        return [F.binary_cross_entropy_with_logits(net(x), data.attrs[idx])]
+
+    _fit([net], losses, data, p, "attribute reader train", on_epoch)
+    return net
+
+
 def train_style(data: TrainingSet, p: JudgeParams, on_epoch=None) -> TraitNet:
     """Render (1) or painting (0), binary cross-entropy on the same augmentation as the judge's, VAE
     round trips included: generated samples are what it has to read."""
@@ -224,7 +240,7 @@ def fit_and_evaluate(world: Path, p: JudgeParams, out: Path, round_trip: Degrade
     net = train_judge(data, p, report(("train.identity_loss", "train.attribute_loss")))
     config = {"attributes": attributes, "width": p.width, "embedding_dim": p.embedding_dim,
               "image_size": size}
-    traits = None
+    traits = reader = None
     if data.traits is not None:  # as many fresh people as the judge has training images
         trait_data = fresh_trait_set(len(data.images), p.seed, size)
         if round_trip is not None and p.vae_round_trip > 0:
@@ -232,11 +248,14 @@ def fit_and_evaluate(world: Path, p: JudgeParams, out: Path, round_trip: Degrade
         mean, std = trait_data.traits.mean(0), trait_data.traits.std(0)  # the population's
         traits = train_traits(trait_data, mean, std, p, report(("train.trait_loss",)))
         config.update({"traits": list(TRAIT_COLUMNS), "trait_mean": mean.tolist(), "trait_std": std.tolist()})
+        if p.attribute_reader:  # the same fresh people's attributes, in the judge's column order
+            assert attributes == list(ATTRIBUTES), attributes
+            reader = train_attribute_reader(trait_data, p, report(("train.reader_loss",)))
     style = None
     if data.traits is not None and p.style_renders_per_identity > 0:  # the world paints; photos do not
         style_data = style_training_set(table, data, p, round_trip)
         style = train_style(style_data, p, report(("train.style_loss",)))
-    return evaluate_and_save(Judge(net, config, traits, style), world, out, round_trip)
+    return evaluate_and_save(Judge(net, config, traits, style, reader=reader), world, out, round_trip)
 
 
 def evaluate_and_save(judge: Judge, world: Path, out: Path, round_trip: Degrade | None = None) -> dict:
