@@ -2,7 +2,7 @@
 edits stage's two strengths (the one that flips as often as prompting, and the 0.9-target one).
 Needs the default-scale outputs (`dvc repro evaluate_edits`); about 3 minutes.
 
-    python studies/edit_flips.py [identities] [strengths]   # default: 24 identities, strengths 3,12
+    python studies/edit_flips.py [identities] [strengths]   # default: 24 identities, strengths 4,12
 
 An edit goes towards the opposite of what the judge sees in the unedited model, as in the edits
 stage. It is marked "never drawn" where the world never draws a person of the identity's sex with
@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from w2w.evaluate.context import Context
-from w2w.evaluate.edits import sweep, w2w_displacements
+from w2w.evaluate.edits import Scores, Unedited, sweep, w2w_displacements
 from w2w.params import load_params
 from w2w.space.basis import Basis
 from w2w.space.directions import Directions
@@ -49,13 +49,18 @@ def never_drawn(rates: dict[bool, dict[str, float]], male: np.ndarray, attribute
     return np.where(target, p_true == 0, p_true == 1)
 
 
-def main() -> None:
-    args = sys.argv[1:]
+Swept = tuple[Context, np.ndarray, list[str], Unedited, dict[str, dict[float, Scores]], list[float]]
+
+
+def train_sweep(args: list[str], default: list[float], usage: str) -> Swept:
+    """`[identities] [strengths]` parsed (a bad one exits with a line), then w2w at each strength and
+    prompting on that many train identities (SEED): the context, rows, attributes, the unedited
+    models, every method's scores and the strengths."""
     if len(args) > 2:
-        sys.exit(__doc__)
+        sys.exit(usage)
     try:
         n = int(args[0]) if args else 24
-        strengths = [float(s) for s in args[1].split(",")] if len(args) > 1 else [3.0, 12.0]
+        strengths = [float(s) for s in args[1].split(",")] if len(args) > 1 else default
     except ValueError:
         sys.exit(f"identities must be an integer and strengths numbers separated by commas, got {args}")
     params = load_params()
@@ -65,6 +70,11 @@ def main() -> None:
     names = [a for a in directions.attributes if a in ctx.judge.attribute_names]
     base, results = sweep(ctx, rows, names, {"w2w": w2w_displacements(basis, directions, names)},
                           params.evaluate_edits, params.finetune.prompt, {"w2w": strengths})
+    return ctx, rows, names, base, results, strengths
+
+
+def main() -> None:
+    ctx, rows, names, base, results, strengths = train_sweep(sys.argv[1:], [4.0, 12.0], __doc__)
     targets = ~base.judged[:, ctx.judge_columns(names)]                         # (M, A)
     male, rates = ctx.table["Male"].to_numpy(bool)[rows], drawn_rates()
     impossible = np.stack([never_drawn(rates, male, a, targets[:, j]) for j, a in enumerate(names)], 1)

@@ -16,19 +16,11 @@ identities, the crossing found again in each. No held-out identity is read and n
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import numpy as np
+from edit_flips import train_sweep  # studies/: the script's folder is first on sys.path
 
-from w2w.evaluate.context import Context
-from w2w.evaluate.edits import sweep, w2w_displacements
 from w2w.evaluate.stats import DRAWS, paired_difference_ci, per_identity
-from w2w.params import load_params
-from w2w.space.basis import Basis
-from w2w.space.directions import Directions
-
-DATA = Path("data")
-SEED = 1  # train identities other than the edits stage's selection (seed 0), as in edit_flips.py
 
 
 def at_prompting_flip(strengths: np.ndarray, flip: np.ndarray, value: np.ndarray, prompt_flip: np.ndarray,
@@ -56,19 +48,7 @@ def interval(strengths: np.ndarray, flip, value, prompt_flip, prompt_value, seed
 
 
 def main() -> None:
-    args = sys.argv[1:]
-    try:
-        n = int(args[0]) if args else 24
-        strengths = [float(s) for s in args[1].split(",")] if len(args) > 1 else [2, 2.5, 3, 3.5, 4, 5]
-    except ValueError:
-        sys.exit(f"identities must be an integer and strengths numbers separated by commas, got {args}")
-    params = load_params()
-    ctx = Context.open(DATA / "world", DATA / "weights.zarr", DATA / "base", DATA / "judge")
-    basis, directions = Basis.load(DATA / "basis"), Directions.load(DATA / "directions")
-    rows = ctx.rows(False, n, SEED)
-    names = [a for a in directions.attributes if a in ctx.judge.attribute_names]
-    _, results = sweep(ctx, rows, names, {"w2w": w2w_displacements(basis, directions, names)},
-                       params.evaluate_edits, params.finetune.prompt, {"w2w": strengths})
+    _, rows, _, _, results, strengths = train_sweep(sys.argv[1:], [2, 2.5, 3, 3.5, 4, 5], __doc__)
     prompting = results["prompt"][0.0]
     grid = np.array(sorted(strengths))
     figures = {"flip": "flip", "identity kept": "identity_similarity", "trait change": "trait_change"}
