@@ -79,11 +79,12 @@ def render_rungs(judge: Judge, names: list[str], n: int, seed: int) -> dict[str,
     col = {a: j for j, a in enumerate(judge.attribute_names)}
     truth = {a: np.array([q.attributes[a] for q in people]) for a in names}
     out = {}
-    readers = [("judge", True)] + ([("attribute reader", False)] if judge.has_attribute_reader else [])
-    for reader, own_head in readers:
+    readers = [("judge", judge.own_head())] + ([("attribute reader", judge)]
+                                               if judge.has_attribute_reader else [])
+    for reader, reading in readers:
         for label, images in ((f"renders, clean ({reader}, fresh people)", renders),
                               (f"renders, VAE round trip ({reader}, fresh people)", trips)):
-            probs = judge.attribute_probabilities(images, own_head).reshape(n, 8, -1).mean(1)
+            probs = reading.attribute_probabilities(images).reshape(n, 8, -1).mean(1)
             out[label] = {a: auc_with_ci(truth[a], probs[:, col[a]]) for a in names}
             if label.startswith("renders, clean"):
                 hardest = min(names, key=lambda a: out[label][a][0])

@@ -79,18 +79,18 @@ def main(argv: list[str]) -> None:
     renders = render_identities(people, RENDERS, seed, STREAM, size, desc="fresh renders")
     renders = renders.reshape(-1, size, size, 3)
     trips = round_trip(load_vae(DATA / "base" / "model"), renders)
-    heads = [("the judge's own head", True)] + ([("the attribute reader", False)]
-                                                 if judge.has_attribute_reader else [])
-    for head, own_head in heads:  # the stage reads with the reader where the judge has one
+    heads = [("the judge's own head", judge.own_head())] + ([("the attribute reader", judge)]
+                                                            if judge.has_attribute_reader else [])
+    for head, reading in heads:  # the stage reads with the reader where the judge has one
         print(f"\n{args.identities} fresh people, {RENDERS} renders each, read one render at a time "
               f"by {head}")
         for label, images in (("clean", renders), ("through the VAE", trips)):
-            right, misses = fidelity(judge, people, judge.attribute_probabilities(images, own_head))
+            right, misses = fidelity(judge, people, reading.attribute_probabilities(images))
             report(label, right, misses)
         # A cut of 0.5 misses rare attributes; would per-attribute cuts, chosen on one half of the
         # people (balanced accuracy), read the other half's renders right?
         half = len(people) // 2
-        probs = judge.attribute_probabilities(trips, own_head)
+        probs = reading.attribute_probabilities(trips)
         cuts = balanced_thresholds(judge, people[:half], probs[:half * RENDERS])
         print("per-attribute cuts chosen on the first half: " + ", ".join(
             f"{a} {c:.2f}" for a, c in zip(judge.attribute_names, cuts, strict=True) if c != 0.5))

@@ -53,7 +53,7 @@ def test_short_training_generalises_to_heldout(tmp_path):
     assert np.isclose(judge.config["verification_threshold"], metrics["verification_threshold"])
     assert judge.has_traits and judge.has_style and judge.has_attribute_reader
     images = render_identity(sample_identity(TRAIT_FIRST_ID - 1, 3), 4, 0, STREAM_JUDGE, 32)
-    read, own = judge.attribute_probabilities(images), judge.attribute_probabilities(images, own_head=True)
+    read, own = judge.attribute_probabilities(images), judge.own_head().attribute_probabilities(images)
     assert read.shape == own.shape == (4, len(ATTRIBUTES)) and not np.allclose(read, own)
     assert np.allclose(own, 1 / (1 + np.exp(-judge._run(images)[1])))  # the judge's head, as before
 

@@ -57,7 +57,7 @@ def prompt_fidelity(pipe: StableDiffusionPipeline, judge: Judge, table: pd.DataF
            "prompt_attribute_agreement": float(np.mean(hits)),
            "prompts": float(len(table)), "samples": float(len(prompts))}
     if judge.has_attribute_reader:
-        own, _ = read(judge.attribute_probabilities(images, own_head=True) > 0.5)
+        own, _ = read(judge.own_head().attribute_probabilities(images) > 0.5)
         out |= {"prompt_attribute_fidelity_judge_head": float(np.mean(own.ravel())),
                 "prompt_attribute_fidelity_judge_head_ci": list(bootstrap_ci(own, seed)),
                 "prompt_attribute_fidelity_reader_minus_judge_head_ci":

@@ -55,8 +55,8 @@ class Judge:
         return self.reader_net is not None
 
     def own_head(self) -> Judge:
-        """The same judge reading attributes with its own head, not its attribute reader
-        (studies/attribute_reader.py: what the reader changed)."""
+        """The same judge reading attributes with its own head, not its attribute reader: what the
+        reader changed (metrics/judge.json `judge_head`, evaluate_base, studies/attribute_reader.py)."""
         return Judge(self.net, self.config, self.traits_net, self.style_net, self.folder)
 
     @classmethod
@@ -138,10 +138,10 @@ class Judge:
         """Unit identity embeddings (n, E)."""
         return self._run(images)[0]
 
-    def attribute_probabilities(self, images: np.ndarray, own_head: bool = False) -> np.ndarray:
+    def attribute_probabilities(self, images: np.ndarray) -> np.ndarray:
         """Probability of each attribute (n, A), columns in `attribute_names` order: by the attribute
-        reader where the judge has one, else (or with `own_head`) by the judge's own head."""
-        if self.reader_net is not None and not own_head:
+        reader where the judge has one, else by the judge's own head (`own_head()` reads with it)."""
+        if self.reader_net is not None:
             logits = self._head_outputs(self.reader_net, images, 512)
         else:
             logits = self._run(images)[1]

@@ -91,7 +91,7 @@ def evaluate_judge(judge: Judge, images: np.ndarray, table: pd.DataFrame,
     truth = table[names].to_numpy(bool)                                   # (H, A)
     metrics = attribute_figures(judge.attribute_probabilities(flat).reshape(h, k, -1), truth, names)
     if judge.has_attribute_reader:  # what the reader replaced, on the same renders
-        own = judge.attribute_probabilities(flat, own_head=True).reshape(h, k, -1)
+        own = judge.own_head().attribute_probabilities(flat).reshape(h, k, -1)
         metrics["judge_head"] = attribute_figures(own, truth, names)
     scores, same = verification_scores(judge.embed(flat), ids)
     threshold, eer = equal_error_threshold(scores, same)
