@@ -1,5 +1,6 @@
 """Which edits flip: per attribute and direction, on TRAIN identities only (never held-out), at the
-edits stage's two strengths (the one that flips as often as prompting, and the 0.9-target one).
+edits stage's strengths: by default 12, the 0.9-target one, and 4, which the stage's rule before
+the interpolated one matched to prompting (the README's figures; the stage now matches at 2.88).
 Needs the default-scale outputs (`dvc repro evaluate_edits`); about 3 minutes.
 
     python studies/edit_flips.py [identities] [strengths]   # default: 24 identities, strengths 4,12

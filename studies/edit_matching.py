@@ -2,11 +2,12 @@
 
     python studies/edit_matching.py [identities] [strengths]   # 24, 2,2.5,3,3.5,4,5; about 2 minutes
 
-The edits stage compares w2w with prompting at the smallest strength of its sweep (2, 3, 4, 8, 12,
-16 train stds) whose train flip rate reaches prompting's. The sweep's steps are coarse next to the
-flip-against-identity curve, so that strength can flip far more often than prompting and the
-verdict turns on which step it lands on. This study traces the curve finely on train identities
-other than the stage's selection (the same sample as studies/edit_flips.py) and reads it at
+The edits stage compared w2w with prompting at the smallest strength of its sweep (2, 3, 4, 8, 12,
+16 train stds) whose train flip rate reached prompting's. The sweep's steps are coarse next to the
+flip-against-identity curve, so that strength could flip far more often than prompting and the
+verdict turned on which step it landed on; this study is why the stage now interpolates its
+curve. It traces the curve finely on train identities of another seeded sample than the stage's
+selection (the same sample as studies/edit_flips.py) and reads it at
 prompting's own flip rate: the strength where the mean flip rate equals prompting's, by linear
 interpolation between the two strengths around it, and w2w's identity kept and trait change
 there, against prompting's on the same identities. Intervals: 2000 bootstrap draws over

@@ -203,6 +203,7 @@ class EvaluateEditsParams(_Section):
     """Edits on held-out identities, against prompting and a raw weight-space direction."""
 
     identities: int = Field(ge=2, le=100_000)  # held-out identities measured
+    heldout_offset: int = Field(ge=0, le=100_000)  # held-out identities of the seeded order skipped first
     selection_identities: int = Field(ge=1, le=100_000)  # train identities choosing the strength
     strengths: list[float] = Field(min_length=1)  # train stds
     flip_target: float = Field(gt=0.0, le=1.0)  # smallest strength with this train flip rate

@@ -127,10 +127,16 @@ def fake_edits(monkeypatch, raw: np.ndarray):
     monkeypatch.setattr(edits, "sweep", fake_sweep)
     monkeypatch.setattr(edits, "w2w_displacements", lambda basis, directions, names: np.array([[1.0, 0, 0]]))
     monkeypatch.setattr(edits, "raw_displacements", lambda ctx, basis, names, dp: raw)
-    ctx = SimpleNamespace(judge=SimpleNamespace(attribute_names=["Eyeglasses"]),
-                          rows=lambda heldout, n, seed: held_rows if heldout else train_rows)
+    def rows(heldout, n, seed, start=0):
+        if not heldout:
+            return train_rows
+        asked["start"] = start
+        return held_rows
+
+    ctx = SimpleNamespace(judge=SimpleNamespace(attribute_names=["Eyeglasses"]), rows=rows)
     directions = SimpleNamespace(attributes=["Eyeglasses"])
-    p = section("evaluate_edits", strengths=[1.0, 2.0, 3.0], flip_target=0.9, grid_identities=2)
+    p = section("evaluate_edits", strengths=[1.0, 2.0, 3.0], flip_target=0.9, grid_identities=2,
+                heldout_offset=7)
     return asked, edits.measure_edits(ctx, None, directions, p, section("directions"), "sks person")
 
 
@@ -145,7 +151,7 @@ def test_the_strength_is_chosen_on_train_identities_and_reported_on_held_out_one
     assert [row["strength"] for row in curve] == [1.0, 2.0, 3.0]
     assert [row["w2w_flip"] for row in curve] == [0.5, 0.95, 1.0]  # the train figures the choice saw
     # held-out: once, at the chosen strengths only
-    assert asked == {"train": None, "held": {"w2w": [1.0, 2.0], "raw_weights": [2.0]}}
+    assert asked == {"train": None, "start": 7, "held": {"w2w": [1.0, 2.0], "raw_weights": [2.0]}}
     matched = metrics["w2w_vs_prompting"]  # paired: prompting flips nothing, identity 0.5 as well
     assert matched["strength"] == 1.0 and matched["flip_rate_mean"] == pytest.approx(0.9)
     assert matched["flip_rate_difference"] == pytest.approx(0.9)
@@ -158,7 +164,7 @@ def test_the_strength_is_chosen_on_train_identities_and_reported_on_held_out_one
 
 def test_a_raw_direction_that_is_the_w2w_one_is_not_rendered(monkeypatch):
     asked, (metrics, curve, grids) = fake_edits(monkeypatch, raw=np.array([[1.0, 0.01, 0]]))
-    assert asked == {"train": None, "held": {"w2w": [1.0, 2.0]}}
+    assert asked == {"train": None, "start": 7, "held": {"w2w": [1.0, 2.0]}}
     assert metrics["raw_weight_baseline"] == {"rendered": False,
                                               "max_relative_difference": pytest.approx(0.01)}
     assert "raw_weights_flip" not in curve[0] and grids["Eyeglasses"].shape[1] == 4
@@ -167,6 +173,11 @@ def test_a_raw_direction_that_is_the_w2w_one_is_not_rendered(monkeypatch):
 def test_matched_strength_reaches_prompting_flip_rate():
     from w2w.evaluate.edits import matched_strength
 
-    sweep = {1.0: scores(0.2), 2.0: scores(0.4), 3.0: scores(0.8)}
-    assert matched_strength(sweep, scores(0.3)) == 2.0
-    assert matched_strength(sweep, scores(0.9)) == 3.0  # none reaches it: the most flipping
+    sweep = {3.0: scores(0.8), 1.0: scores(0.2), 2.0: scores(0.4)}   # in any order
+    assert matched_strength(sweep, scores(0.3)) == pytest.approx(1.5)  # between the strengths around it
+    assert matched_strength(sweep, scores(0.7)) == pytest.approx(2.75)
+    assert matched_strength(sweep, scores(0.4)) == 2.0                 # reached exactly at a step
+    assert matched_strength(sweep, scores(0.1)) == 1.0                 # the first already flips as often
+    assert matched_strength(sweep, scores(0.9)) == 3.0                 # none reaches it: the most flipping
+    # the first crossing, not a later strength that falls back to prompting's rate
+    assert matched_strength({1.0: scores(0.2), 2.0: scores(0.6), 3.0: scores(0.5)}, scores(0.5)) == 1.75

@@ -19,6 +19,11 @@ def test_row_samples_are_seeded_within_their_split_and_nested():
     assert not np.array_equal(sample_rows(heldout, True, 8, seed=1), rows)
     assert (~heldout[sample_rows(heldout, False, 50, seed=0)]).all()
     assert len(sample_rows(heldout, True, 500, seed=0)) == 20              # at most all of them
+    order = sample_rows(heldout, True, 20, seed=0)
+    assert np.array_equal(sample_rows(heldout, True, 8, seed=0, start=5), order[5:13])  # skips the first 5
+    wrapped = sample_rows(heldout, True, 8, seed=0, start=16)                # too few follow: wraps round
+    assert np.array_equal(wrapped, np.concatenate([order[16:], order[:4]]))
+    assert np.array_equal(sample_rows(heldout, True, 8, seed=0, start=36), wrapped)  # modulo the split
 
 
 def basis_of(components: np.ndarray) -> Basis:

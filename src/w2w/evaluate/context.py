@@ -57,9 +57,10 @@ class Context:
                    load_pipeline(base / "model"), Judge.load(judge), pictures["images"], pictures["ood"],
                    world)
 
-    def rows(self, heldout: bool, n: int, seed: int = 0) -> np.ndarray:
-        """Up to n held-out (or train) rows, a seeded random sample (see `sample_rows`)."""
-        return sample_rows(self.heldout, heldout, n, seed)
+    def rows(self, heldout: bool, n: int, seed: int = 0, start: int = 0) -> np.ndarray:
+        """Up to n held-out (or train) rows, a seeded random sample from the order's start-th on
+        (see `sample_rows`)."""
+        return sample_rows(self.heldout, heldout, n, seed, start)
 
     def adapters(self, rows: np.ndarray) -> np.ndarray:
         return np.asarray(self.weights.get_orthogonal_selection((rows, slice(None))))  # (M, D)

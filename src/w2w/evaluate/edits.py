@@ -14,9 +14,10 @@ unedited model's samples (add glasses to those without, remove them from those w
 
 The operating strength of each method is chosen on train identities only: the smallest strength
 of the sweep whose mean train flip rate reaches `flip_target`, else the one with the highest.
-Against prompting, w2w is compared where it flips as often as prompting does: at the smallest
-strength whose train flip rate reaches prompting's train flip rate (`matched_strength`), so that
-"keeps more of the identity" is read at an equal flip rate, not at a far higher one.
+Against prompting, w2w is compared where it flips as often as prompting does: at the strength
+where the train flip curve, interpolated between the sweep's strengths, reaches prompting's train
+flip rate (`matched_strength`), so that "keeps more of the identity" is read at an equal flip rate,
+not at a far higher one. The held-out identities are the seeded order's from `heldout_offset` on.
 
 The raw weight-space direction (the ablation of the PCA) is rendered only where it differs from the
 w2w direction: with every component the train adapters allow, the classifier's weights lie in the
@@ -171,9 +172,20 @@ def choose_strength(scores: dict[float, Scores], target: float) -> float:
 
 
 def matched_strength(scores: dict[float, Scores], prompting: Scores) -> float:
-    """The strength at which a weight edit flips as often as prompting: the smallest whose mean flip
-    rate reaches prompting's (the same identities), else the one with the highest."""
-    return choose_strength(scores, float(prompting.flip.mean()))
+    """The strength at which a weight edit flips as often as prompting on the same identities: where
+    the mean flip rate first reaches prompting's, by linear interpolation between the two swept
+    strengths around it (to 2 decimals); the first strength where that already flips as often, the
+    most flipping where none does. The sweep's steps are coarse next to the flip curve: its next
+    step can flip far more often than prompting (studies/edit_matching.py)."""
+    target = float(prompting.flip.mean())
+    rates = sorted((s, float(sc.flip.mean())) for s, sc in scores.items())
+    for i, (strength, rate) in enumerate(rates):
+        if rate >= target:
+            if i == 0:
+                return strength
+            below, below_rate = rates[i - 1]  # below_rate < target <= rate
+            return round(below + (target - below_rate) / (rate - below_rate) * (strength - below), 2)
+    return choose_strength(scores, target)
 
 
 def relative_difference(a: np.ndarray, b: np.ndarray) -> float:
@@ -219,7 +231,8 @@ def measure_edits(ctx: Context, basis: Basis, directions: Directions, p: Evaluat
     # held-out identities are measured once, at the strengths chosen on train identities
     asked = {m: [s] for m, s in chosen.items()}
     asked["w2w"] = sorted({chosen["w2w"], matched})
-    base, held = sweep(ctx, ctx.rows(True, p.identities, p.seed), attributes, displacements, p, prompt, asked)
+    held_rows = ctx.rows(True, p.identities, p.seed, p.heldout_offset)
+    base, held = sweep(ctx, held_rows, attributes, displacements, p, prompt, asked)
     w2w, at_match, prompting = held["w2w"][chosen["w2w"]], held["w2w"][matched], held["prompt"][0.0]
 
     def versus_prompting(edit: Scores) -> dict:

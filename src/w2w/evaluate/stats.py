@@ -110,10 +110,14 @@ def unpaired_difference_ci(a: np.ndarray, b: np.ndarray, seed: int = 0, level: f
     return float(lo), float(hi)
 
 
-def sample_rows(heldout_mask: np.ndarray, heldout: bool, n: int, seed: int) -> np.ndarray:
+def sample_rows(heldout_mask: np.ndarray, heldout: bool, n: int, seed: int, start: int = 0) -> np.ndarray:
     """Up to n row indices of the held-out (or train) identities, a seeded random sample. Stages
     with the same seed take the same identities, and a smaller n takes a prefix of a larger one's,
-    so figures of different stages pair up identity by identity."""
+    so figures of different stages pair up identity by identity. `start` skips the order's first
+    identities, wrapping round to them where too few follow, so that a stage can read identities
+    the others did not while a small split still gives it n."""
     candidates = np.flatnonzero(np.asarray(heldout_mask) == heldout)
     order = np.random.default_rng([seed, int(heldout), 16]).permutation(len(candidates))
+    if len(order):
+        order = np.roll(order, -(start % len(order)))
     return candidates[order[:n]]
