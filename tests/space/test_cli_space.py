@@ -16,6 +16,7 @@ from snapshot import snapshot
 
 from w2w.base.pipeline import generate, load_lora, load_pipeline
 from w2w.cli import main
+from w2w.space.invert import DEFAULT_LR
 
 W2W = str(Path(sys.executable).parent / "w2w")
 PARAMS = Path(__file__).resolve().parents[2] / "params.yaml"  # its `preview` section: the previews' sampler
@@ -49,6 +50,7 @@ def test_edit_sample_invert_write_standard_loras(micro_space, micro_world, tmp_p
                  "1000", "--preview", "0", "--out", str(tmp_path / "inv-noisy"), *paths(micro_space)]) == 0
     infos = [json.loads((tmp_path / out / "info.json").read_text()) for out in ("inv", "inv-noisy")]
     assert (infos[0]["timesteps"], infos[1]["timesteps"]) == (None, [400, 1000])
+    assert infos[0]["lr"] == DEFAULT_LR  # the lr it ran with, not the absent option
     assert infos[0]["coefficients"] != infos[1]["coefficients"]  # the draws' range takes effect
     assert main(["edit", "--identity", "0", "--set", f"{attribute}=+2", "--delay", "500", "--directions",
                  str(micro_space / "directions"), "--out", str(tmp_path / "late"), *paths(micro_space)]) == 0

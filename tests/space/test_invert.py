@@ -10,7 +10,15 @@ from PIL import Image
 from w2w.adapters.layout import AdapterLayout
 from w2w.base.pipeline import load_pipeline
 from w2w.space.basis import Basis
-from w2w.space.invert import ImageError, identity_recovery, image_loss, invert, invert_batch, load_image
+from w2w.space.invert import (
+    DEFAULT_LR,
+    ImageError,
+    identity_recovery,
+    image_loss,
+    invert,
+    invert_batch,
+    load_image,
+)
 
 
 def test_images_of_any_mode_and_size_are_converted(tmp_path):
@@ -137,3 +145,10 @@ def test_identity_recovery_measures_distances_and_ranks_in_the_leading_component
     ratio, ranks = identity_recovery(np.array([[0.0, 1.5], [3.0, 3.0]]), basis, np.array([20, 10]))
     assert np.allclose(ratio, [0.5 / 1.5, np.sqrt(13) / np.sqrt(18)])
     assert ranks.tolist() == [1, 3]  # [3, 3] is nearer identities 20 (3.16) and 30 (2.83) than 10 (3.61)
+
+
+def test_the_cli_and_the_explorer_invert_at_the_evaluations_lr():
+    """One operating point: `w2w invert` and the explorer use DEFAULT_LR, the evaluation params.yaml's."""
+    from committed import section
+
+    assert section("evaluate_inversion").lr == DEFAULT_LR

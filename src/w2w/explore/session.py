@@ -23,7 +23,7 @@ from w2w.params import PreviewParams
 from w2w.space.delayed import model_samples
 from w2w.space.directions import Directions
 from w2w.space.edit import edit, sample
-from w2w.space.invert import ImageError, invert, load_image
+from w2w.space.invert import DEFAULT_LR, ImageError, invert, load_image
 from w2w.space.loader import Space
 
 PROMPT = "sks person"  # the fine-tuning prompt
@@ -113,7 +113,7 @@ class ExploreSpace:
 
         s = self.space
         c = invert(self.pipe, s.basis, s.layout, s.lora["r"], s.lora["lora_alpha"], image, PROMPT, s.basis.k,
-                   steps, lr=0.03, seed=0, progress=False, on_step=step)
+                   steps, lr=DEFAULT_LR, seed=0, progress=False, on_step=step)
         return s.basis.to_weights(c)
 
     def image_from_file(self, path: str | Path) -> np.ndarray:

@@ -112,14 +112,14 @@ def sample_command(args: argparse.Namespace) -> int:
 
 
 def invert_command(args: argparse.Namespace) -> int:
-    if args.steps < 1 or args.lr <= 0 or args.k < 0:
+    if args.steps < 1 or (args.lr is not None and args.lr <= 0) or args.k < 0:
         raise ValueError(f"--steps and --lr must be positive and --k >= 0, got {args.steps}, {args.lr}, "
                          f"{args.k}")
     claim_output(args.out, "invert", args.force)  # before the heavy imports: a refusal is at once
     sampler = preview_sampler(args)  # the params file is checked before any work
     from w2w.base.model import SD_SCHEDULE
     from w2w.base.pipeline import load_pipeline
-    from w2w.space.invert import check_image, invert, load_image
+    from w2w.space.invert import DEFAULT_LR, check_image, invert, load_image
     from w2w.space.loader import Space
 
     total = SD_SCHEDULE["num_train_timesteps"]  # the schedule every base here trains and inverts with
@@ -135,13 +135,14 @@ def invert_command(args: argparse.Namespace) -> int:
     size = int(pipe.vae.config.sample_size)
     image = load_image(args.image, size)
     mask = None if args.mask is None else load_image(args.mask, size).mean(-1) / 255.0
+    lr = DEFAULT_LR if args.lr is None else args.lr
     c = invert(pipe, space.basis, space.layout, space.lora["r"], space.lora["lora_alpha"], image, args.prompt,
-               args.k or space.basis.k, args.steps, args.lr, args.seed, mask=mask,
+               args.k or space.basis.k, args.steps, lr, args.seed, mask=mask,
                timestep_range=None if args.timesteps is None else tuple(args.timesteps))
     write_models(space, {"": space.basis.to_weights(c)}, args.out, args.model, args.prompt, args.preview,
                  sampler,
                  {"command": "invert", "image": str(args.image), "k": args.k, "steps": args.steps,
-                  "lr": args.lr, "seed": args.seed, "timesteps": args.timesteps,
+                  "lr": lr, "seed": args.seed, "timesteps": args.timesteps,
                   "coefficients": c.tolist()}, args.force)
     return 0
 
@@ -224,8 +225,9 @@ def add_space_commands(sub: argparse._SubParsersAction) -> None:
     i.add_argument("image", type=Path, help="one image of the identity (any size; RGBA on white)")
     i.add_argument("--k", type=int, default=0, help="leading components optimised (0: all)")
     i.add_argument("--steps", type=int, default=200, help="optimisation steps")
-    i.add_argument("--lr", type=float, default=0.03,
-                   help="Adam, on coefficients / their train std (0.03: chosen on train identities)")
+    i.add_argument("--lr", type=float, default=None,
+                   help="Adam, on coefficients / their train std (default: the evaluation's, chosen on "
+                        "validation train identities)")
     i.add_argument("--seed", type=int, default=0, help="seed of the noise and timestep draws")
     i.add_argument("--mask", type=Path, help="greyscale image: where the loss counts (white)")
     i.add_argument("--timesteps", type=int, nargs=2, metavar=("LOW", "HIGH"),

@@ -34,6 +34,10 @@ class ImageError(InputError):
 
 
 MIN_IMAGE_SIDE = 16  # pixels on the shorter side; the miniature world draws whole faces in 32
+# Adam's lr on coefficients / their train std, for `w2w invert` and the explorer; the evaluation's is
+# params.yaml's evaluate_inversion.lr, kept equal by a test. Chosen on validation train identities
+# inverted into a basis without them (studies/inversion_fit.py); the reference's too.
+DEFAULT_LR = 0.1
 
 
 def open_image(path: str | Path) -> Image.Image:

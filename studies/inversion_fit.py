@@ -1,0 +1,117 @@
+"""Inversion's operating points on a validation split of TRAIN identities (issue 17, claim 3).
+
+    python studies/inversion_fit.py [--identities N] [VARIANT ...]
+    # default: 32 validation identities, every variant; about 20 minutes
+
+evaluate_inversion turns one image of a held-out identity into a model two ways, w2w (only the
+coefficients of the basis) and a single-image LoRA, and the gap between them is claim 3. Its w2w lr
+(0.03) was chosen on 6 train identities inverted into the committed basis, which holds those very
+identities' adapters, and the LoRA trains at the fleet's lr. Here both are chosen as a held-out
+identity meets them: a basis is fitted, as the pca stage fits it (every component), to every
+train adapter but those of N validation train identities (a seeded sample), and each variant turns
+each validation identity's first render, and its painting, into a model that is sampled and scored
+as the stage scores it (the judge's similarity to 8 fresh renders, and the trait error), paired
+against the first variant of its method, 95 % bootstrap intervals over the validation identities.
+No held-out identity is read. Needs `dvc repro directions`.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+from variants import parse_variants  # studies/: the script's folder is first on sys.path
+
+from w2w.evaluate.context import Context
+from w2w.evaluate.inversion import Scored, score_models, single_image_lora, w2w_inversion
+from w2w.evaluate.judged import truth_of
+from w2w.evaluate.stats import paired_difference_ci, per_identity, sample_rows, with_ci
+from w2w.params import load_params
+from w2w.space.pca import fit_basis
+from w2w.storage import STREAM_OOD
+from w2w.world.dataset import identities_from_table, render_identities
+from w2w.world.references import identity_references
+
+DATA = Path("data")
+SEED = 23  # the validation sample: train identities, none of the edits' or the other studies' seeds
+
+# variant -> (method, evaluate_inversion overrides, finetune overrides for the LoRA); the first of each
+# method is params.yaml's (w2w lr 0.1; the LoRA at the fleet's lr 0.01), the rest are paired against it
+VARIANTS = {
+    "w2w": ("w2w", {}, {}),
+    "w2w_lr0.01": ("w2w", {"lr": 0.01}, {}),
+    "w2w_lr0.03": ("w2w", {"lr": 0.03}, {}),                  # the lr before this study
+    "w2w_lr0.2": ("w2w", {"lr": 0.2}, {}),
+    "w2w_lr0.3": ("w2w", {"lr": 0.3}, {}),
+    "w2w_k128": ("w2w", {"components": 128}, {}),
+    "w2w_steps400": ("w2w", {"steps": 400}, {}),              # both methods' budget doubled
+    "lora": ("lora", {}, {}),
+    "lora_lr0.005": ("lora", {}, {"lr": 0.005}),
+    "lora_lr0.02": ("lora", {}, {"lr": 0.02}),
+    "lora_steps400": ("lora", {"steps": 400}, {}),
+}
+
+
+def ci(x: np.ndarray) -> str:
+    figures = with_ci("x", x)
+    lo, hi = figures["x_mean_ci"]
+    return f"[{lo:.3f}, {hi:.3f}]"
+
+
+def difference(x: np.ndarray, y: np.ndarray) -> str:
+    lo, hi = paired_difference_ci(x, y)
+    return f"{(per_identity(x) - per_identity(y)).mean():+.3f} [{lo:+.3f}, {hi:+.3f}]"
+
+
+def main(argv: list[str]) -> None:
+    args = parse_variants(argv, __doc__, VARIANTS, identities=32)
+    params = load_params()
+    p, fp = params.evaluate_inversion, params.finetune
+    ctx = Context.open(DATA / "world", DATA / "weights.zarr", DATA / "base", DATA / "judge")
+    rows = np.sort(sample_rows(ctx.heldout, False, args.identities, SEED))  # validation: train identities
+    fitted = np.setdiff1d(np.flatnonzero(~ctx.heldout), rows)
+    ids = ctx.table["identity_id"].to_numpy()
+    basis = fit_basis(ctx.weights, fitted, ids, params.pca.model_copy(
+        update={"components": len(fitted) - 1, "method": "exact"}))
+    print(f"{len(rows)} validation train identities; a basis of the other {len(fitted)} train adapters, "
+          f"{basis.k} components", flush=True)
+    table = ctx.table.iloc[rows]
+    renders = identity_references(ctx.world, table, p.renders_per_identity, p.seed)
+    truth, traits = table[ctx.judge.attribute_names].to_numpy(dtype=bool), truth_of(table)
+    inputs = {"render": np.asarray(ctx.images.get_orthogonal_selection((rows, 0))),
+              "painting": render_identities(identities_from_table(table), 1, params.synthesize.seed,
+                                            STREAM_OOD, ctx.image_size, painting=True)[:, 0]}
+    scores: dict[str, dict[str, Scored]] = {}
+    for name in args.variants:
+        method, overrides, lora_overrides = VARIANTS[name]
+        pv, fv = p.model_copy(update=overrides), fp.model_copy(update=lora_overrides)
+        scores[name] = {}
+        for setting, images in inputs.items():
+            weights = (w2w_inversion(ctx, basis, images, pv, fv) if method == "w2w" else
+                       single_image_lora(ctx, images, table["identity_id"].tolist(), pv, fv))
+            s = score_models(ctx, weights, renders, truth, traits, pv, f"{name} {setting}")
+            scores[name][setting] = s
+            line = (f"{name:13s} {setting:8s} similarity {s.similarity.mean():.3f} {ci(s.similarity)}  "
+                    f"trait error {s.trait_error.mean():.3f} {ci(s.trait_error)}  "
+                    f"realistic {s.realistic.mean():.3f} {ci(s.realistic)}")
+            base = next(scores[v][setting] for v in scores if VARIANTS[v][0] == method)
+            if base is not s:
+                line += (f"  vs {method}: {difference(s.similarity, base.similarity)}, "
+                         f"trait {difference(s.trait_error, base.trait_error)}, "
+                         f"realistic {difference(s.realistic, base.realistic)}")
+            print(line, flush=True)
+    print("\nw2w - LoRA, paired (each w2w variant against the LoRA at the fleet's lr and the same steps):")
+    steps = {v: VARIANTS[v][1].get("steps", p.steps) for v in scores}
+    for name in (v for v in scores if VARIANTS[v][0] == "w2w"):
+        lora = next((v for v in scores if VARIANTS[v][0] == "lora" and not VARIANTS[v][2]
+                     and steps[v] == steps[name]), None)
+        for setting in inputs if lora else ():
+            w, lo = scores[name][setting], scores[lora][setting]
+            print(f"{name:13s} - {lora:13s} {setting:8s} similarity "
+                  f"{difference(w.similarity, lo.similarity)}, trait error "
+                  f"{difference(w.trait_error, lo.trait_error)}", flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
