@@ -1,7 +1,7 @@
 """Inversion's operating points on a validation split of TRAIN identities (issue 17, claim 3).
 
     python studies/inversion_fit.py [--identities N] [VARIANT ...]
-    # default: 32 validation identities, every variant; about 20 minutes
+    # default: 32 validation identities, every variant; about 25 minutes
 
 evaluate_inversion turns one image of a held-out identity into a model two ways, w2w (only the
 coefficients of the basis) and a single-image LoRA, and the gap between them is claim 3. Its w2w lr
@@ -46,10 +46,12 @@ VARIANTS = {
     "w2w_lr0.3": ("w2w", {"lr": 0.3}, {}),
     "w2w_k128": ("w2w", {"components": 128}, {}),
     "w2w_steps400": ("w2w", {"steps": 400}, {}),              # both methods' budget doubled
+    "w2w_steps100_draws8": ("w2w", {"steps": 100, "draws_per_step": 8}, {}),  # the same budget
     "lora": ("lora", {}, {}),
     "lora_lr0.005": ("lora", {}, {"lr": 0.005}),
     "lora_lr0.02": ("lora", {}, {"lr": 0.02}),
     "lora_steps400": ("lora", {"steps": 400}, {}),
+    "lora_steps100_draws8": ("lora", {"steps": 100, "draws_per_step": 8}, {}),
 }
 
 
@@ -101,8 +103,10 @@ def main(argv: list[str]) -> None:
                          f"trait {difference(s.trait_error, base.trait_error)}, "
                          f"realistic {difference(s.realistic, base.realistic)}")
             print(line, flush=True)
-    print("\nw2w - LoRA, paired (each w2w variant against the LoRA at the fleet's lr and the same steps):")
-    steps = {v: VARIANTS[v][1].get("steps", p.steps) for v in scores}
+    print("\nw2w - LoRA, paired (each w2w variant against the LoRA at the fleet's lr and the same steps "
+          "and draws):")
+    steps = {v: (VARIANTS[v][1].get("steps", p.steps), VARIANTS[v][1].get("draws_per_step", p.draws_per_step))
+             for v in scores}
     for name in (v for v in scores if VARIANTS[v][0] == "w2w"):
         lora = next((v for v in scores if VARIANTS[v][0] == "lora" and not VARIANTS[v][2]
                      and steps[v] == steps[name]), None)
