@@ -1,6 +1,6 @@
 """Why held-out identities flip more often than train ones at the same edit strength (issue 17, claim 2).
 
-    python studies/edit_margins.py   # a few seconds; reads adapters and true attributes, renders nothing
+    python studies/edit_margins.py   # about 20 seconds; train and held-out identities, nothing chosen
 
 The edits stage chooses its strengths on train identities, and at low strengths held-out identities
 flip more often there (at 2.88: 0.450 against about 0.34). Each direction was fitted to separate
@@ -8,7 +8,9 @@ the train adapters' coefficients, so a train identity sits further from the deci
 its own side, than an identity the fit never saw, and an edit must carry it further to flip it.
 This prints, per set of identities, where each sits along every attribute's direction (in train
 stds, from the train mean), signed towards its own side of the true attribute, and the distance
-between the two classes' means, averaged over attributes; 95 % bootstrap intervals over identities.
+between the two classes' means, averaged over attributes; and, for the stage's own selections, how
+often the judge reads the unedited models' attributes right (the edits' targets are the opposite of
+what it reads); 95 % bootstrap intervals over identities.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from w2w.evaluate.context import Context
+from w2w.evaluate.edits import unedited
 from w2w.evaluate.stats import bootstrap_ci
 from w2w.params import load_params
 from w2w.space.basis import Basis
@@ -34,7 +37,8 @@ def positions(ctx: Context, basis: Basis, directions: Directions, rows: np.ndarr
 
 
 def main() -> None:
-    p = load_params().evaluate_edits
+    params = load_params()
+    p = params.evaluate_edits
     ctx = Context.open(DATA / "world", DATA / "weights.zarr", DATA / "base", DATA / "judge")
     basis, directions = Basis.load(DATA / "basis"), Directions.load(DATA / "directions")
     names = directions.attributes
@@ -43,8 +47,9 @@ def main() -> None:
             "train, the stage's selection": ctx.rows(False, p.selection_identities, p.seed),
             "held-out, all": np.flatnonzero(ctx.heldout),
             "held-out, the stage's": ctx.rows(True, p.identities, p.seed, p.heldout_offset)}
-    print("| identities | n | own-side position (train stds) | distance between the classes' means |")
-    print("| --- | --- | --- | --- |")
+    print("| identities | n | own-side position (train stds) | distance between the classes' means "
+          "| unedited models' attributes read right |")
+    print("| --- | --- | --- | --- | --- |")
     for name, rows in sets.items():
         at = positions(ctx, basis, directions, rows) - train_mean
         truth = ctx.table.iloc[rows][names].to_numpy(bool)
@@ -52,7 +57,12 @@ def main() -> None:
         both = [j for j in range(len(names)) if truth[:, j].any() and (~truth[:, j]).any()]
         apart = np.mean([at[truth[:, j], j].mean() - at[~truth[:, j], j].mean() for j in both])
         lo, hi = bootstrap_ci(own_side)
-        print(f"| {name} | {len(rows)} | {own_side.mean():.3f} [{lo:.3f}, {hi:.3f}] | {apart:.2f} |")
+        read = ""
+        if "stage" in name:  # rendered and judged as the stage does
+            judged = unedited(ctx, rows, p, params.finetune.prompt).judged[:, ctx.judge_columns(names)]
+            right = (judged == truth).mean(1)
+            read = f"{right.mean():.3f} [{bootstrap_ci(right)[0]:.3f}, {bootstrap_ci(right)[1]:.3f}]"
+        print(f"| {name} | {len(rows)} | {own_side.mean():.3f} [{lo:.3f}, {hi:.3f}] | {apart:.2f} | {read} |")
 
 
 if __name__ == "__main__":
