@@ -20,10 +20,10 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from fleet_fit import difference  # studies/: the script's folder is first on sys.path
 
 from w2w.evaluate.context import Context
 from w2w.evaluate.edits import matched_strength, sweep, w2w_displacements
-from w2w.evaluate.stats import paired_difference_ci, per_identity
 from w2w.params import load_params
 from w2w.space.attributes import labels_of
 from w2w.space.basis import Basis
@@ -70,11 +70,10 @@ def main(argv: list[str]) -> None:
               f"(prompting flips {prompting.flip.mean():.3f}, "
               f"keeps {prompting.identity_similarity.mean():.3f})")
         for s, sc in sorted(res["w2w"].items()):
-            lo, hi = paired_difference_ci(sc.identity_similarity, prompting.identity_similarity)
-            d = (per_identity(sc.identity_similarity) - per_identity(prompting.identity_similarity)).mean()
             print(f"  strength {s:g}: flip {sc.flip.mean():.3f}, "
                   f"identity kept {sc.identity_similarity.mean():.3f} "
-                  f"(vs prompting {d:+.3f} [{lo:+.3f}, {hi:+.3f}])", flush=True)
+                  f"(vs prompting {difference(sc.identity_similarity, prompting.identity_similarity)})",
+                  flush=True)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from w2w.evaluate.context import Context
 from w2w.evaluate.judged import truth_of
 from w2w.evaluate.ladder import model_rung
 from w2w.evaluate.share import encode_renders, train_adapters
-from w2w.evaluate.stats import bootstrap_ci
+from w2w.evaluate.stats import bootstrap_ci, paired_difference_ci, per_identity
 from w2w.params import load_params
 from w2w.storage import STREAM_IMAGES
 from w2w.world.dataset import identities_from_table, render_identity
@@ -106,6 +106,12 @@ VARIANTS: dict[str, dict] = {  # overrides of params.yaml's finetune section; th
 def ci(x: np.ndarray) -> str:
     lo, hi = bootstrap_ci(x)
     return f"[{lo:.3f}, {hi:.3f}]"
+
+
+def difference(x: np.ndarray, y: np.ndarray) -> str:
+    """mean(x - y) over identities with its paired 95 % interval, signed."""
+    lo, hi = paired_difference_ci(x, y)
+    return f"{(per_identity(x) - per_identity(y)).mean():+.3f} [{lo:+.3f}, {hi:+.3f}]"
 
 
 def world_latents(ctx: Context, rows: np.ndarray, renders: int) -> torch.Tensor:

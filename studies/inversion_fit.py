@@ -21,12 +21,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from variants import parse_variants  # studies/: the script's folder is first on sys.path
+from fleet_fit import ci, difference  # studies/: the script's folder is first on sys.path
+from variants import parse_variants
 
 from w2w.evaluate.context import Context
 from w2w.evaluate.inversion import Scored, score_models, single_image_lora, w2w_inversion
 from w2w.evaluate.judged import truth_of
-from w2w.evaluate.stats import paired_difference_ci, per_identity, sample_rows, with_ci
+from w2w.evaluate.stats import sample_rows
 from w2w.params import load_params
 from w2w.space.pca import fit_basis
 from w2w.storage import STREAM_OOD
@@ -53,17 +54,6 @@ VARIANTS = {
     "lora_steps400": ("lora", {"steps": 400}, {}),
     "lora_steps100_draws8": ("lora", {"steps": 100, "draws_per_step": 8}, {}),
 }
-
-
-def ci(x: np.ndarray) -> str:
-    figures = with_ci("x", x)
-    lo, hi = figures["x_mean_ci"]
-    return f"[{lo:.3f}, {hi:.3f}]"
-
-
-def difference(x: np.ndarray, y: np.ndarray) -> str:
-    lo, hi = paired_difference_ci(x, y)
-    return f"{(per_identity(x) - per_identity(y)).mean():+.3f} [{lo:+.3f}, {hi:+.3f}]"
 
 
 def main(argv: list[str]) -> None:

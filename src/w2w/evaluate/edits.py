@@ -178,14 +178,13 @@ def matched_strength(scores: dict[float, Scores], prompting: Scores) -> float:
     most flipping where none does. The sweep's steps are coarse next to the flip curve: its next
     step can flip far more often than prompting (studies/edit_matching.py)."""
     target = float(prompting.flip.mean())
-    rates = sorted((s, float(sc.flip.mean())) for s, sc in scores.items())
-    for i, (strength, rate) in enumerate(rates):
-        if rate >= target:
-            if i == 0:
-                return strength
-            below, below_rate = rates[i - 1]  # below_rate < target <= rate
-            return round(below + (target - below_rate) / (rate - below_rate) * (strength - below), 2)
-    return choose_strength(scores, target)
+    strength = choose_strength(scores, target)              # the first swept strength reaching it
+    rate = {s: float(sc.flip.mean()) for s, sc in scores.items()}
+    below = [s for s in scores if s < strength]
+    if rate[strength] < target or not below:                 # none reaches it, or the first already does
+        return strength
+    s0 = max(below)                                          # rate[s0] < target <= rate[strength]
+    return round(s0 + (target - rate[s0]) / (rate[strength] - rate[s0]) * (strength - s0), 2)
 
 
 def relative_difference(a: np.ndarray, b: np.ndarray) -> float:
