@@ -30,8 +30,9 @@ from w2w.evaluate.judged import truth_of
 from w2w.evaluate.stats import sample_rows
 from w2w.params import load_params
 from w2w.space.pca import fit_basis
-from w2w.storage import STREAM_OOD
+from w2w.storage import STREAM_IMAGES, STREAM_OOD
 from w2w.world.dataset import identities_from_table, render_identities
+from w2w.world.mask import identity_masks
 from w2w.world.references import identity_references
 
 DATA = Path("data")
@@ -54,6 +55,10 @@ VARIANTS = {
     "lora_steps400": ("lora", {"steps": 400}, {}),
     "lora_steps100_draws8": ("lora", {"steps": 100, "draws_per_step": 8}, {}),
 }
+# the loss weighted to the person by the input's mask, as the fleet's (finetune.background_weight for
+# the scene; the reference's inversion may be masked to the face), both methods
+PERSON = {"w2w_person": "w2w", "lora_person": "lora"}
+VARIANTS.update({name: (method, {}, {}) for name, method in PERSON.items()})
 
 
 def main(argv: list[str]) -> None:
@@ -71,17 +76,20 @@ def main(argv: list[str]) -> None:
     table = ctx.table.iloc[rows]
     renders = identity_references(ctx.world, table, p.renders_per_identity, p.seed)
     truth, traits = table[ctx.judge.attribute_names].to_numpy(dtype=bool), truth_of(table)
+    people, seed, size = identities_from_table(table), params.synthesize.seed, ctx.image_size
     inputs = {"render": np.asarray(ctx.images.get_orthogonal_selection((rows, 0))),
-              "painting": render_identities(identities_from_table(table), 1, params.synthesize.seed,
-                                            STREAM_OOD, ctx.image_size, painting=True)[:, 0]}
+              "painting": render_identities(people, 1, seed, STREAM_OOD, size, painting=True)[:, 0]}
+    masks = {"render": np.stack([identity_masks(i, 1, seed, STREAM_IMAGES, size)[0] for i in people]),
+             "painting": np.stack([identity_masks(i, 1, seed, STREAM_OOD, size)[0] for i in people])}
     scores: dict[str, dict[str, Scored]] = {}
     for name in args.variants:
         method, overrides, lora_overrides = VARIANTS[name]
         pv, fv = p.model_copy(update=overrides), fp.model_copy(update=lora_overrides)
         scores[name] = {}
         for setting, images in inputs.items():
-            weights = (w2w_inversion(ctx, basis, images, pv, fv) if method == "w2w" else
-                       single_image_lora(ctx, images, table["identity_id"].tolist(), pv, fv))
+            person = masks[setting] if name in PERSON else None
+            weights = (w2w_inversion(ctx, basis, images, pv, fv, person) if method == "w2w" else
+                       single_image_lora(ctx, images, table["identity_id"].tolist(), pv, fv, person))
             s = score_models(ctx, weights, renders, truth, traits, pv, f"{name} {setting}")
             scores[name][setting] = s
             line = (f"{name:13s} {setting:8s} similarity {s.similarity.mean():.3f} {ci(s.similarity)}  "
@@ -99,7 +107,7 @@ def main(argv: list[str]) -> None:
              for v in scores}
     for name in (v for v in scores if VARIANTS[v][0] == "w2w"):
         lora = next((v for v in scores if VARIANTS[v][0] == "lora" and not VARIANTS[v][2]
-                     and steps[v] == steps[name]), None)
+                     and steps[v] == steps[name] and (v in PERSON) == (name in PERSON)), None)
         for setting in inputs if lora else ():
             w, lo = scores[name][setting], scores[lora][setting]
             print(f"{name:13s} - {lora:13s} {setting:8s} similarity "

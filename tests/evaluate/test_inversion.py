@@ -129,3 +129,26 @@ def test_single_image_lora_trains_the_fleet_recipe_on_one_image_with_plain_indep
     assert seen["block"].shape == (2, p.draws_per_step, 4, 2, 2)
     assert all(torch.equal(seen["block"][k, j], torch.from_numpy(latents[k]))
                for k in range(2) for j in range(p.draws_per_step))
+    # given each image's person mask, the LoRA weighs its loss as the fleet's: the scene at
+    # fp.background_weight, every draw of an image with that image's mask
+    person = np.stack([np.eye(4), np.ones((4, 4))]).astype(np.float32)
+    inversion.single_image_lora(ctx, images, [7, 9], p, fp, person)
+    assert seen["cfg"].background_weight == 0.1 and seen["masks"].shape == (2, p.draws_per_step, 4, 4)
+    assert all(torch.equal(seen["masks"][k, j], torch.from_numpy(person[k]))
+               for k in range(2) for j in range(p.draws_per_step))
+
+
+def test_w2w_inversion_weighs_the_scene_as_the_fleet_given_person_masks(monkeypatch):
+    seen = {}
+
+    def invert_batch(*args, **kwargs):
+        seen.update(kwargs)
+        return np.zeros((2, 2))
+    monkeypatch.setattr(inversion, "invert_batch", invert_batch)
+    ctx, basis = SimpleNamespace(pipe=None, layout=None), SimpleNamespace(k=2, to_weights=lambda c: c)
+    images, fp = np.zeros((2, 4, 4, 3), np.uint8), section("finetune", background_weight=0.1)
+    inversion.w2w_inversion(ctx, basis, images, section("evaluate_inversion"), fp)
+    assert seen["mask"] is None                                       # the plain loss by default
+    person = np.stack([np.zeros((4, 4)), np.ones((4, 4))])
+    inversion.w2w_inversion(ctx, basis, images, section("evaluate_inversion"), fp, person)
+    assert np.allclose(seen["mask"][0], 0.1) and np.allclose(seen["mask"][1], 1.0)

@@ -138,6 +138,21 @@ def test_batched_inversion_equals_one_image_at_a_time(micro_space, micro_world):
     assert not np.allclose(together[0], together[1])
 
 
+def test_a_mask_per_image_weights_each_image_as_it_would_alone(micro_space, micro_world):
+    images = np.asarray(zarr.open_group(micro_world / "images.zarr", mode="r")["images"][:2, 0])
+    pipe, basis, layout = space_parts(micro_space)
+    masks = np.zeros((2, 32, 32))
+    masks[0, 8:24, 8:24], masks[1, :16] = 1, 0.5
+    together = invert_batch(pipe, basis, layout, 1, 27.0, images, "sks person", k=8, steps=10, lr=0.5,
+                            seed=4, mask=masks, progress=False)
+    for j, image in enumerate(images):
+        alone = run(micro_space, image, steps=10, seed=4 + j, mask=masks[j])
+        assert np.allclose(together[j], alone, rtol=1e-3, atol=1e-5), j
+    with pytest.raises(ValueError, match="3 inversion masks for 2 images"):
+        invert_batch(pipe, basis, layout, 1, 27.0, images, "sks person", k=8, steps=1, lr=0.5,
+                     mask=np.ones((3, 32, 32)), progress=False)
+
+
 def test_identity_recovery_measures_distances_and_ranks_in_the_leading_components():
     train = np.array([[1.0, 0.0, 9.0], [0.0, 2.0, -9.0], [5.0, 5.0, 0.0]])  # 3rd component ignored
     basis = Basis(np.zeros(4), np.ones(4), np.eye(3, 4), np.ones(3), np.ones(3), np.ones(3) / 3, train,

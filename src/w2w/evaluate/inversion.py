@@ -45,26 +45,31 @@ class Scored:
 
 
 def single_image_lora(ctx: Context, images: np.ndarray, ids: list[int], p: EvaluateInversionParams,
-                      fp: FinetuneParams) -> np.ndarray:
-    """(K, D) adapters, each trained on one image for p.steps steps of p.draws_per_step draws."""
+                      fp: FinetuneParams, person: np.ndarray | None = None) -> np.ndarray:
+    """(K, D) adapters, each trained on one image for p.steps steps of p.draws_per_step draws.
+    `person` (K, S, S): each image's person mask, which weights the loss as the fleet's
+    (`fp.background_weight` for the scene); None: the plain loss."""
     latents = torch.from_numpy(encode_images(ctx.pipe.vae, images))            # (K, C, h, w)
     block = latents[:, None].expand(-1, p.draws_per_step, -1, -1, -1).contiguous()  # (K, n, C, h, w)
+    masks = (None if person is None else
+             torch.from_numpy(person)[:, None].expand(-1, p.draws_per_step, -1, -1))  # (K, n, S, S)
     context = encode_prompts(ctx.pipe.text_encoder, ctx.pipe.tokenizer, [fp.prompt])[0]
-    # the plain loss, as w2w's inversion has: one photo of a user's comes with no person mask
     cfg = dataclasses.replace(fleet_config(fp), steps=p.steps, images_per_step=0, draws=1,
-                              pairing="independent", prior_weight=0.0,
-                              background_weight=1.0)  # the block holds the draws
-    weights, _ = train_identities(ctx.pipe.unet, training_scheduler(), block, ids, context, cfg)
+                              pairing="independent", prior_weight=0.0,  # the block holds the draws
+                              background_weight=1.0 if person is None else fp.background_weight)
+    weights, _ = train_identities(ctx.pipe.unet, training_scheduler(), block, ids, context, cfg, masks=masks)
     return ctx.layout.flatten(weights, stacked=True)
 
 
 def w2w_inversion(ctx: Context, basis: Basis, images: np.ndarray, p: EvaluateInversionParams,
-                  fp: FinetuneParams) -> np.ndarray:
+                  fp: FinetuneParams, person: np.ndarray | None = None) -> np.ndarray:
+    """(K, D) models of `images` in the space; `person` as `single_image_lora`'s."""
     # at the fleet's training timesteps, as the LoRA: on 16 train identities [400, 1000) against all
     # 1000 gained +0.098 [0.043, 0.150] similarity, -0.067 trait error (studies/train_choices.py timesteps)
+    mask = None if person is None else fp.background_weight + (1 - fp.background_weight) * person
     coefficients = invert_batch(ctx.pipe, basis, ctx.layout, fp.rank, fp.lora_alpha, images, fp.prompt,
                                 p.components or basis.k, p.steps, p.lr, p.seed, p.draws_per_step,
-                                timestep_range=tuple(fp.timestep_range))
+                                mask=mask, timestep_range=tuple(fp.timestep_range))
     return basis.to_weights(coefficients)
 
 

@@ -103,7 +103,8 @@ def invert_batch(pipe: StableDiffusionPipeline, basis: Basis, layout: AdapterLay
                  timestep_range: tuple[int, int] | None = None, prior_weight: float = 0.0) -> np.ndarray:
     """`invert` for K images (K, S, S, 3) in one pass: coefficients (K, basis.k). Image j draws its
     noise from seed + j, so its result equals `invert(images[j], seed=seed + j)`. Timesteps are drawn
-    from `timestep_range` [low, high), by default the whole schedule (the reference's)."""
+    from `timestep_range` [low, high), by default the whole schedule (the reference's). `mask`: one
+    (S, S) for every image, or one per image (K, S, S)."""
     scheduler = training_scheduler()
     total = scheduler.config.num_train_timesteps
     low, high = timestep_range or (0, total)
@@ -115,7 +116,9 @@ def invert_batch(pipe: StableDiffusionPipeline, basis: Basis, layout: AdapterLay
     unet.requires_grad_(False)
     x0 = torch.from_numpy(encode_images(pipe.vae, images))               # (K, C, h, w)
     context = encode_prompts(pipe.text_encoder, pipe.tokenizer, [prompt])[0]
-    weight = latent_mask(mask, x0.shape[-2:])                             # (1, 1, h, w)
+    weight = latent_mask(mask, x0.shape[-2:])                             # (1 or K, 1, h, w)
+    if len(weight) not in (1, n):
+        raise ValueError(f"{len(weight)} inversion masks for {n} images")
     comps = torch.from_numpy(basis.components[:k]).float()               # (k, D)
     mean, std = (torch.from_numpy(a).float() for a in (basis.mean, basis.std))
     sigma = torch.from_numpy(np.sqrt(basis.explained_variance[:k]) if whiten else np.ones(k)).float()
@@ -125,6 +128,7 @@ def invert_batch(pipe: StableDiffusionPipeline, basis: Basis, layout: AdapterLay
     generators = [torch.Generator().manual_seed(seed + j) for j in range(n)]
     names = lora_layer_names(layout.keys)
     x0 = x0.repeat_interleave(batch, 0)                                   # (K*batch, C, h, w) image-major
+    weight = weight.repeat_interleave(batch, 0) if len(weight) > 1 else weight  # (K*batch or 1, 1, h, w)
     ctx = context.expand(n * batch, *context.shape)
     with batched_lora(unet, names, shared_init([unet.get_submodule(nm) for nm in names], rank, 0), n,
                       alpha) as wrappers:
@@ -169,14 +173,16 @@ def identity_recovery(found: np.ndarray, basis: Basis, identity_ids: np.ndarray
 
 
 def latent_mask(mask: np.ndarray | None, size: torch.Size) -> torch.Tensor:
-    """A pixel mask resized to the latent grid (1, 1, h, w), scaled to mean 1; ones when None."""
+    """Pixel masks (S, S) or (K, S, S) resized to the latent grid (1 or K, 1, h, w), each scaled to
+    mean 1 (so each image's loss is its weighted mean); ones when None."""
     if mask is None:
         return torch.ones(1, 1, *size)
-    m = torch.as_tensor(np.asarray(mask, dtype=np.float32))[None, None]
-    m = F.interpolate(m, size=tuple(size), mode="area")
-    if float(m.sum()) == 0:
+    m = torch.as_tensor(np.asarray(mask, dtype=np.float32))
+    m = F.interpolate((m[None] if m.dim() == 2 else m)[:, None], size=tuple(size), mode="area")
+    sums = m.flatten(1).sum(1)
+    if bool((sums == 0).any()):
         raise ValueError("the inversion mask is empty")
-    return m / m.mean()
+    return m / m.mean((1, 2, 3), keepdim=True)
 
 
 @torch.no_grad()
