@@ -90,6 +90,7 @@ VARIANTS: dict[str, dict] = {  # overrides of params.yaml's finetune section; th
     "person_t400_draws4": PERSON_T400 | {"draws_per_image": 4},
     "person_t400_draws2_steps35": PERSON_T400 | {"draws_per_image": 2, "steps": 35},  # one draw's compute
     "person_t400_steps140": PERSON_T400 | {"steps": 140},  # two draws' compute in twice the steps
+    "person_t400_world16": PERSON_T400 | {"renders": 16},  # two draws' compute in twice the renders
     # an image's two draws as a pair: one timestep, and noises e and -e if antithetic (the same compute)
     "person_t400_draws2_same_t": PERSON_T400 | {"draws_per_image": 2, "draw_pairing": "same_timestep"},
     "person_t400_draws2_antithetic": PERSON_T400 | {"draws_per_image": 2, "draw_pairing": "antithetic"},

@@ -62,6 +62,7 @@ class Variant:
 VARIANTS = {
     "defaults": Variant(),
     "renders8": Variant(renders_per_half=8),
+    "renders8_draws1": Variant(renders_per_half=8, finetune={"draws_per_image": 1}),  # the defaults' compute
     "renders16": Variant(renders_per_half=16),
     "prior": Variant(finetune={"prior_weight": 1.0}),
     "steps3x": Variant(finetune={"steps": 210}),
