@@ -3,7 +3,7 @@
     python studies/fleet_fit.py [--identities N] [VARIANT ...]   # default: 32 identities, all variants
 
 Each variant retrains the adapters of a seeded sample of TRAIN identities (never held-out) exactly
-as the finetune stage does (the world's renders through the cached latents, params.yaml's finetune
+as the finetune stage does (the world's first 8 renders through the cached latents, params.yaml's finetune
 section with the variant's overrides), samples them as the ladder's model rungs do
 (evaluate_inversion's prompts, seeds and guidance), and scores them against fresh renders by both
 yardsticks: the judge's similarity and the trait error. 95 % bootstrap CIs over identities; the
@@ -35,6 +35,9 @@ from w2w.world.mask import identity_masks
 from w2w.world.references import identity_references
 
 DATA = Path("data")
+# the world's renders per identity when the variants were measured: the first 8 of the cached ones
+# (the world draws 16 since "Renders instead of draws"; a variant's "renders" re-renders as many)
+MEASURED_RENDERS = 8
 
 OLD = {"lr_schedule": "constant", "steps": 70, "average_tail": 0.0,  # the recipe before this work,
        "background_weight": 1.0, "timestep_range": [0, 1000],  # pinned as params.yaml moves on
@@ -139,8 +142,8 @@ def retrain(ctx: Context, latents: zarr.Array, rows: np.ndarray, overrides: dict
     renders = overrides.pop("renders", 0)
     p = load_params().finetune.model_copy(update=overrides)
     ids = ctx.table["identity_id"].to_numpy()[rows].tolist()
-    block = (world_latents(ctx, rows, renders) if renders else
-             torch.from_numpy(np.stack([np.asarray(latents[r]) for r in rows])))  # (M, n, C, h, w)
+    block = (world_latents(ctx, rows, renders) if renders else  # (M, n, C, h, w)
+             torch.from_numpy(np.stack([np.asarray(latents[r, :MEASURED_RENDERS]) for r in rows])))
     masks = world_masks(ctx, rows, block.shape[1]) if p.background_weight < 1 else None
     adapters, layout = train_adapters(ctx.pipe, block, ids, p, masks=masks)
     return adapters, dataclasses.replace(ctx, layout=layout, scaling=p.lora_alpha / p.rank)
