@@ -35,8 +35,9 @@ from w2w.world.mask import identity_masks
 from w2w.world.references import identity_references
 
 DATA = Path("data")
-# the world's renders per identity when the variants were measured: the first 8 of the cached ones
-# (the world draws 16 since "Renders instead of draws"; a variant's "renders" re-renders as many)
+# the world's renders per identity when the variants were measured: the first 8 of the cached ones,
+# should the world draw more (it drew 16 for a while, README "Renders instead of draws"); a variant's
+# "renders" re-renders as many
 MEASURED_RENDERS = 8
 
 OLD = {"lr_schedule": "constant", "steps": 70, "average_tail": 0.0,  # the recipe before this work,

@@ -51,15 +51,14 @@ DATA = Path("data")
 STREAM = 97                 # a render stream nothing trains on (the world's streams are small ints)
 
 
-# the fleet's noise draws when the variants were measured (2; params.yaml has 1 since the world drew 16
-# renders), pinned under each variant's own overrides so that their README figures reproduce
+# the fleet's noise draws when the variants were measured, pinned under each variant's own overrides so
+# that their README figures reproduce if params.yaml's draws move (they did, to 1 with 16 renders, and back)
 MEASURED_WITH = {"draws_per_image": 2}
 
 
 @dataclasses.dataclass(frozen=True)
 class Variant:
-    renders_per_half: int = 4                 # half of the 8 renders the fleet saw before the world drew 16
-                                              # (the variants below were measured so; now: renders8_draws1)
+    renders_per_half: int = 4                 # the fleet sees 8 renders: 4 per half
     finetune: dict = dataclasses.field(default_factory=dict)  # overrides of params.yaml's finetune
     fixed_scene: bool = False                 # one background and clothes per identity
     fixed_pose: bool = False                  # one pose, scale, shift, light and smile per identity
@@ -69,7 +68,7 @@ class Variant:
 VARIANTS = {
     "defaults": Variant(),
     "renders8": Variant(renders_per_half=8),
-    "renders8_draws1": Variant(renders_per_half=8, finetune={"draws_per_image": 1}),  # the default since
+    "renders8_draws1": Variant(renders_per_half=8, finetune={"draws_per_image": 1}),  # the defaults' compute
     "renders16": Variant(renders_per_half=16),
     "prior": Variant(finetune={"prior_weight": 1.0}),
     "steps3x": Variant(finetune={"steps": 210}),
