@@ -84,14 +84,21 @@ def test_held_out_images_and_paintings_are_inverted_and_scored_against_their_own
     assert grid.shape == (3, 7, 2, 2, 3)
 
 
-def test_w2w_inversion_draws_the_fleets_timesteps(monkeypatch):
-    """w2w inversion draws its noise timesteps where the fleet (and so the single-image LoRA) trains."""
+@pytest.fixture
+def invert_batch_seen(monkeypatch) -> dict:
+    """invert_batch replaced by a stand-in that records its keyword arguments (zero coefficients)."""
     seen = {}
 
     def invert_batch(*args, **kwargs):
         seen.update(kwargs)
-        return np.zeros((1, 2))
+        return np.zeros((len(args[5]), 2))  # (K images, k)
     monkeypatch.setattr(inversion, "invert_batch", invert_batch)
+    return seen
+
+
+def test_w2w_inversion_draws_the_fleets_timesteps(invert_batch_seen):
+    """w2w inversion draws its noise timesteps where the fleet (and so the single-image LoRA) trains."""
+    seen = invert_batch_seen
     basis = SimpleNamespace(k=2, to_weights=lambda c: c)
     ctx = SimpleNamespace(pipe=None, layout=None)
     images = np.zeros((1, 2, 2, 3), np.uint8)
@@ -138,13 +145,8 @@ def test_single_image_lora_trains_the_fleet_recipe_on_one_image_with_plain_indep
                for k in range(2) for j in range(p.draws_per_step))
 
 
-def test_w2w_inversion_weighs_the_scene_as_the_fleet_given_person_masks(monkeypatch):
-    seen = {}
-
-    def invert_batch(*args, **kwargs):
-        seen.update(kwargs)
-        return np.zeros((2, 2))
-    monkeypatch.setattr(inversion, "invert_batch", invert_batch)
+def test_w2w_inversion_weighs_the_scene_as_the_fleet_given_person_masks(invert_batch_seen):
+    seen = invert_batch_seen
     ctx, basis = SimpleNamespace(pipe=None, layout=None), SimpleNamespace(k=2, to_weights=lambda c: c)
     images, fp = np.zeros((2, 4, 4, 3), np.uint8), section("finetune", background_weight=0.1)
     inversion.w2w_inversion(ctx, basis, images, section("evaluate_inversion"), fp)

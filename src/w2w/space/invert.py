@@ -112,13 +112,13 @@ def invert_batch(pipe: StableDiffusionPipeline, basis: Basis, layout: AdapterLay
         raise ValueError(f"timestep_range must be (low, high) with 0 <= low < high <= {total}, "
                          f"got {timestep_range}")
     k, n = min(k, basis.k), len(images)
+    if mask is not None and np.ndim(mask) == 3 and len(mask) != n:  # before the encode, as the range
+        raise ValueError(f"{len(mask)} inversion masks for {n} images")
     unet = pipe.unet
     unet.requires_grad_(False)
     x0 = torch.from_numpy(encode_images(pipe.vae, images))               # (K, C, h, w)
     context = encode_prompts(pipe.text_encoder, pipe.tokenizer, [prompt])[0]
     weight = latent_mask(mask, x0.shape[-2:])                             # (1 or K, 1, h, w)
-    if len(weight) not in (1, n):
-        raise ValueError(f"{len(weight)} inversion masks for {n} images")
     comps = torch.from_numpy(basis.components[:k]).float()               # (k, D)
     mean, std = (torch.from_numpy(a).float() for a in (basis.mean, basis.std))
     sigma = torch.from_numpy(np.sqrt(basis.explained_variance[:k]) if whiten else np.ones(k)).float()
