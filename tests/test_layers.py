@@ -16,7 +16,7 @@ SRC = ROOT / "src"
 # Bottom to top; a package may import its own modules and those of the layers before it. The first
 # layer is the top-level modules: storage conventions, params, atomic writes, errors, tracking.
 LAYERS = [
-    {"atomic", "errors", "params", "repo", "storage", "outputs", "tracking"},
+    {"atomic", "errors", "params", "repo", "stage_inputs", "storage", "outputs", "tracking"},
     {"world"},      # the synthetic faces
     {"judge"},      # the identity and attribute judge, trained on world renders
     {"base"},       # the base diffusion model

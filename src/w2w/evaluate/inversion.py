@@ -25,7 +25,7 @@ from w2w.evaluate.judged import judged_attributes, realistic_fractions, similari
 from w2w.evaluate.ladder import Rung, sample_models, scored
 from w2w.evaluate.stats import paired, with_ci
 from w2w.fleet.config import fleet_config
-from w2w.fleet.train import train_identities
+from w2w.fleet.train import scene_weighted, train_identities
 from w2w.params import EvaluateInversionParams, FinetuneParams
 from w2w.space.basis import Basis
 from w2w.space.invert import invert_batch
@@ -66,7 +66,7 @@ def w2w_inversion(ctx: Context, basis: Basis, images: np.ndarray, p: EvaluateInv
     """(K, D) models of `images` in the space; `person` as `single_image_lora`'s."""
     # at the fleet's training timesteps, as the LoRA: on 16 train identities [400, 1000) against all
     # 1000 gained +0.098 [0.043, 0.150] similarity, -0.067 trait error (studies/train_choices.py timesteps)
-    mask = None if person is None else fp.background_weight + (1 - fp.background_weight) * person
+    mask = None if person is None else scene_weighted(person, fp.background_weight)
     coefficients = invert_batch(ctx.pipe, basis, ctx.layout, fp.rank, fp.lora_alpha, images, fp.prompt,
                                 p.components or basis.k, p.steps, p.lr, p.seed, p.draws_per_step,
                                 mask=mask, timestep_range=tuple(fp.timestep_range))

@@ -9,13 +9,17 @@ elementwise, so training K identities together equals training each alone.
 from __future__ import annotations
 
 import math
+from typing import TypeVar
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from diffusers import DDPMScheduler, UNet2DConditionModel
 
 from w2w.adapters.lora import batched_lora, lora_target_names, shared_init
 from w2w.fleet.config import FleetConfig
+
+T = TypeVar("T", torch.Tensor, np.ndarray)
 
 
 def identity_generator(seed: int, identity_id: int) -> torch.Generator:
@@ -102,12 +106,18 @@ def draw_batch(generators: list[torch.Generator], latents: torch.Tensor, m: int,
             torch.cat(picks).to(latents.device))
 
 
+def scene_weighted(person: T, background_weight: float) -> T:
+    """Loss weights from the share of person (array or tensor, in [0, 1]): 1 where it is all person,
+    `background_weight` where it is all scene, linear between."""
+    return background_weight + (1 - background_weight) * person
+
+
 def person_weights(masks: torch.Tensor, latent_hw: tuple[int, int], background_weight: float) -> torch.Tensor:
     """Per-latent-pixel loss weights (K, n, 1, h, w) from person masks (K, n, S, S) in [0, 1]:
-    1 where a latent pixel's patch is all person, `background_weight` where it is all scene."""
+    `scene_weighted` by the share of each latent pixel's patch that is person."""
     k, n = masks.shape[:2]
     share = F.adaptive_avg_pool2d(masks.float().flatten(0, 1)[:, None], latent_hw)  # (K*n, 1, h, w)
-    return (background_weight + (1 - background_weight) * share).unflatten(0, (k, n))
+    return scene_weighted(share, background_weight).unflatten(0, (k, n))
 
 
 def draw_prior(generators: list[torch.Generator], pool: torch.Tensor, m: int, span: tuple[int, int],
