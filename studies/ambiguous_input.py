@@ -88,9 +88,9 @@ def train_people(ctx: Context, people: list[Identity], params: Params, folder: P
     folder.mkdir(parents=True, exist_ok=True)
     n, chunks = params.synthesize.images_per_identity, []
     for start in tqdm(range(0, len(people), CHUNK), desc=f"{desc}, {CHUNK} a chunk"):
-        path = folder / f"adapters_{start:05d}_{len(people)}.npy"
+        part = people[start:start + CHUNK]
+        path = folder / f"adapters_{start:05d}_{len(part)}.npy"  # a longer list reuses the full chunks
         if not path.is_file():
-            part = people[start:start + CHUNK]
             images, masks = draw(part, n, params.synthesize.seed, STREAM_IMAGES, params, scale)
             adapters, _ = train_adapters(ctx.pipe, encode_renders(ctx.pipe, images),
                                          [i.identity_id for i in part], params.finetune,

@@ -5,6 +5,8 @@
     # about 14 minutes to train the fresh people (kept and reused), then about 3 a space
     python studies/inversion_space.py --measure sampling --sizes 314,628,1256
     # evaluate_sampling's sampled models from each space instead: their consistency across seeds
+    python studies/inversion_space.py --fresh 1256 --sizes 1256,1884
+    # a space of three times the train adapters (about 15 minutes more for the 628 more people)
     python studies/inversion_space.py --draws 1 --sizes 628,1256
     # every adapter retrained with that many noise draws per render (the fleet's compute halved)
 
