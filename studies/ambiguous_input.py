@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from fleet_fit import ci, difference  # studies/: the script's folder is first on sys.path
-from identity_share import nuisance_fixer
+from identity_share import fixed_renders, nuisance_fixer
 from inversion_fit import SEED
 from tqdm import tqdm
 from variants import parse_variants
@@ -44,8 +44,6 @@ from w2w.space.pca import fit_in_memory
 from w2w.storage import STREAM_EVAL, STREAM_IMAGES, STREAM_OOD
 from w2w.world.dataset import identities_from_table
 from w2w.world.identity import Identity
-from w2w.world.mask import person_mask
-from w2w.world.render import render_face, sample_nuisance
 from w2w.world.workers import map_in_processes
 
 DATA, RUNS = Path("data"), Path("studies/runs/ambiguous_input")
@@ -58,11 +56,8 @@ def posed(identity: Identity, n: int, seed: int, stream: int, size: int, scale: 
     """n renders (n, S, S, 3) uint8 and person masks (n, S, S) of the (seed, id, stream) draws, their
     pose `scale` times as far from the identity's own (drawn from anchor_seed) as drawn; at scale 1
     `render_identity`'s and `identity_masks`' very images."""
-    rng = np.random.default_rng([seed, identity.identity_id, stream])
-    fix = nuisance_fixer(identity, anchor_seed, False, False, scale)
-    nuisances = [fix(sample_nuisance(rng)) for _ in range(n)]
-    return (np.stack([render_face(identity, x, size, painting) for x in nuisances]),
-            np.stack([person_mask(identity, x, size) for x in nuisances]))
+    return fixed_renders(identity, n, seed, stream, size,
+                         nuisance_fixer(identity, anchor_seed, False, False, scale), painting)
 
 
 def draw(people: list[Identity], n: int, seed: int, stream: int, params: Params, scale: float,

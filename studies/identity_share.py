@@ -154,13 +154,21 @@ def nuisance_fixer(identity: Identity, seed: int, scene: bool, pose: bool, pose_
     return fix
 
 
+def fixed_renders(identity: Identity, n: int, seed: int, stream: int, size: int,
+                  fix: Callable[[Nuisance], Nuisance], painting: bool = False
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """n renders (n, size, size, 3) uint8 of the (seed, id, stream) nuisance draws, each through
+    `fix`, and their person masks (n, size, size)."""
+    rng = np.random.default_rng([seed, identity.identity_id, stream])
+    nuisances = [fix(sample_nuisance(rng)) for _ in range(n)]
+    return (np.stack([render_face(identity, x, size, painting) for x in nuisances]),
+            np.stack([person_mask(identity, x, size) for x in nuisances]))
+
+
 def renders(identity: Identity, n: int, seed: int, size: int, v: Variant) -> tuple[np.ndarray, np.ndarray]:
     """(n, size, size, 3) uint8 fresh renders and their person masks (n, size, size)."""
-    rng = np.random.default_rng([seed, identity.identity_id, STREAM])
     fix = nuisance_fixer(identity, seed, v.fixed_scene, v.fixed_pose, v.pose_scale)
-    nuisances = [fix(sample_nuisance(rng)) for _ in range(n)]
-    return (np.stack([render_face(identity, x, size) for x in nuisances]),
-            np.stack([person_mask(identity, x, size) for x in nuisances]))
+    return fixed_renders(identity, n, seed, STREAM, size, fix)
 
 
 def input_side(unet: torch.nn.Module, targets: list[str], rank: int) -> np.ndarray:
