@@ -1,6 +1,7 @@
 """Why are sampled models inconsistent? Blends, scalings and shuffles of train fleet models.
 
-    python studies/sample_blends.py   # needs the default run's outputs (dvc repro pca); about 4 minutes
+    python studies/sample_blends.py [VARIANT ...]   # default: all; needs the default run's outputs
+                                                    # (dvc repro pca); about 4 minutes
 
 Train identities only. evaluate_sampling finds models sampled from the space far less consistent
 across seeds than trained ones. A Gaussian draw is, in effect, a blend of many identities, so this
@@ -10,12 +11,17 @@ blend partners), sampled and judged as evaluate_sampling does (4 seeds, the judg
 cosine; attribute agreement: the share of attributes on which two seeds' samples agree):
 - scaled: w_mean + s (w - w_mean), w_mean the train adapters' mean (the basis's mean);
 - blends of n identities with their distances from the mean added and divided by sqrt(n) (as far
-  from the mean as one model, in the standardised space too) or by n (the plain midpoint);
+  from the mean as one model, in the standardised space too) or by n (the plain midpoint); and
+  blends of 2 whose partner has the same 13 attributes (another train identity, the nearest by the
+  number of attributes that differ where none matches all), so that only the continuous traits
+  are blended: a blend across attributes asks the base for half a beard, one within them does not;
 - the same blends of the products B @ A that the adapters apply (rank-2 adapters, rank-1 parts
   intact), to see whether flattening (A, B) into one vector is what breaks a blend;
 - the space's own sampler (independent Gaussians per component), twice as far out, and each
   component's coefficient drawn from a different random train identity (the marginals kept, the
-  components' dependence broken);
+  components' dependence broken); and a sampler that draws the attributes first (a random train
+  identity's 13), then the mean coefficients of the train identities that share them plus
+  independent Gaussians with the pooled sd of each component within such groups;
 - a train model's leading 64 coefficients with the rest drawn by the sampler, and the other way
   round.
 Variants built from the 64 train models are compared with them paired; the others unpaired.
@@ -23,6 +29,7 @@ Variants built from the 64 train models are compared with them paired; the other
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +42,7 @@ from w2w.evaluate.stats import bootstrap_ci, paired_difference_ci, unpaired_diff
 from w2w.params import load_params
 from w2w.space.basis import Basis
 from w2w.space.edit import sample_coefficients
+from w2w.world.identity import ATTRIBUTES
 
 DATA = Path("data")
 HEAD = 64  # leading components in the head/tail swaps
@@ -55,7 +63,39 @@ def rank2_blend(layout: AdapterLayout, a: np.ndarray, b: np.ndarray, wa: float, 
     return AdapterLayout(layout.keys, tuple(shapes)), np.concatenate(parts, 1).astype(np.float32)
 
 
-def main() -> None:
+def same_attributes(table, own: np.ndarray, pool: np.ndarray, seed: int) -> tuple[np.ndarray, int]:
+    """For each of the rows `own`, a row of `pool` (never itself) with the fewest attributes
+    different from its own, ties broken at random; and how many match all of them."""
+    rng = np.random.default_rng(seed)
+    attrs = table[list(ATTRIBUTES)].to_numpy(bool)
+    partners, exact = [], 0
+    for r in own:
+        candidates = pool[pool != r]
+        differ = (attrs[candidates] != attrs[r]).sum(1)
+        best = candidates[differ == differ.min()]
+        partners.append(rng.choice(best))
+        exact += int(differ.min() == 0)
+    return np.array(partners), exact
+
+
+def within_attributes(table, basis: Basis, n: int, seed: int) -> np.ndarray:
+    """n coefficient vectors (n, k) drawn attribute combination first: a random train identity's 13
+    attributes, then the mean coefficients of the train identities that share them plus independent
+    Gaussians with the pooled within-combination sd of each component."""
+    rng = np.random.default_rng(seed)
+    by_id = table.set_index("identity_id")
+    combos = by_id.loc[basis.train_identity_ids, list(ATTRIBUTES)].to_numpy(bool)
+    keys = np.unique(combos, axis=0, return_inverse=True)[1].ravel()              # (n_train,)
+    coef = basis.train_coefficients
+    means = np.stack([coef[keys == g].mean(0) for g in range(keys.max() + 1)])   # (G, k)
+    residual = coef - means[keys]
+    sizes = np.bincount(keys)
+    sd = np.sqrt((residual ** 2).sum(0) / max(1, len(coef) - len(sizes)))        # pooled, (k,)
+    picks = keys[rng.integers(0, len(coef), n)]
+    return means[picks] + rng.standard_normal((n, coef.shape[1])) * sd
+
+
+def main(wanted: list[str]) -> None:
     ctx = Context.open(DATA / "world", DATA / "weights.zarr", DATA / "base", DATA / "judge")
     basis = Basis.load(DATA / "basis")
     params = load_params()
@@ -91,10 +131,17 @@ def main() -> None:
     head, tail = coef.copy(), coef.copy()
     head[:, HEAD:], tail[:, :HEAD] = drawn[:, HEAD:], drawn[:, :HEAD]
     b = ctx.adapters(partners[0])
+    train_rows = ctx.rows(False, len(ctx.table), p.seed)
+    alike, exact = same_attributes(ctx.table, own, train_rows[~np.isin(train_rows, own)], p.seed)
+    print(f"same-attribute partners: {exact} of {m} match every attribute", flush=True)
+    unique = np.unique(alike)
+    w_alike = ctx.adapters(unique)[np.searchsorted(unique, alike)]  # (M, D) in `alike`'s order
     paired = {
         "scaled 0.5": mean + 0.5 * (w - mean), "scaled 0.7": mean + 0.7 * (w - mean),
         "scaled 1.5": mean + 1.5 * (w - mean),
         "blend of 2, / sqrt 2": blend(2, 2 ** 0.5), "blend of 2, / 2 (midpoint)": blend(2, 2),
+        "blend of 2 with the same attributes, / sqrt 2": mean + (w - mean + w_alike - mean) / 2 ** 0.5,
+        "blend of 2 with the same attributes, / 2 (midpoint)": mean + (w - mean + w_alike - mean) / 2,
         "blend of 3, / sqrt 3": blend(3, 3 ** 0.5), "blend of 8, / sqrt 8": blend(8, 8 ** 0.5),
         "products B@A: blend of 2, / 2": rank2_blend(ctx.layout, w, b, 0.5, 0.5),
         "products B@A: blend of 2, / sqrt 2": rank2_blend(ctx.layout, w, b, 2 ** -0.5, 2 ** -0.5),
@@ -106,19 +153,32 @@ def main() -> None:
         "the sampler (Gaussian per component)": basis.to_weights(drawn),
         "the sampler, twice as far out": basis.to_weights(centre + 2 * (drawn - centre)),
         "each component from another identity": basis.to_weights(shuffled),
+        "attributes first, then a Gaussian within them": basis.to_weights(
+            within_attributes(ctx.table, basis, m, p.seed)),
     }
     trained, agree = judged(w)
     print("| models | consistency | vs the train models | attribute agreement |\n| --- | --- | --- | --- |")
     print(f"| train fleet models | {trained.mean():.3f} {np.round(bootstrap_ci(trained), 3).tolist()} | | "
           f"{agree.mean():.3f} |", flush=True)
-    for name, made in [*paired.items(), *unpaired.items()]:
+    results: dict[str, np.ndarray] = {}
+    made_all = {**paired, **unpaired}
+    unknown = [name for name in wanted if name not in made_all]
+    if unknown:
+        sys.exit(f"unknown variant {unknown[0]!r}; known: {', '.join(made_all)}")
+    for name, made in [(n, made_all[n]) for n in (wanted or made_all)]:
         layout, adapters = made if isinstance(made, tuple) else (None, made)
         c, a = judged(adapters, layout)
+        results[name] = c
         lo, hi = (paired_difference_ci(c, trained, p.seed) if name in paired
                   else unpaired_difference_ci(c, trained, p.seed))
         print(f"| {name} | {c.mean():.3f} {np.round(bootstrap_ci(c), 3).tolist()} | "
               f"{c.mean() - trained.mean():+.3f} [{lo:+.3f}, {hi:+.3f}] | {a.mean():.3f} |", flush=True)
+    alike_name, random_name = "blend of 2 with the same attributes, / sqrt 2", "blend of 2, / sqrt 2"
+    if alike_name in results and random_name in results:  # the same own models: paired
+        lo, hi = paired_difference_ci(results[alike_name], results[random_name], p.seed)
+        print(f"same attributes against a random partner: "
+              f"{(results[alike_name] - results[random_name]).mean():+.3f} [{lo:+.3f}, {hi:+.3f}]")
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
