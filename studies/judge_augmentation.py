@@ -65,8 +65,8 @@ def measure(space: Path, name: str, overrides: dict, table: pd.DataFrame, data: 
             "attribute_accuracy_mean": m["attribute_accuracy_mean"]}
 
 
-if __name__ == "__main__":
-    space = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("data")
+def main(argv: list[str]) -> None:
+    space = Path(argv[0]) if argv else Path("data")
     params = load_params(Path("params.yaml")).judge
     size = int(zarr.open_group(space / "world" / "images.zarr", mode="r").attrs["image_size"])
     vae = partial(round_trip, load_vae(space / "base" / "model"))
@@ -74,3 +74,7 @@ if __name__ == "__main__":
     data = with_round_trips(render_training_set(table, params, size), vae)  # train identities only
     for name, overrides in VARIANTS.items():  # one JSON line per variant, as each finishes
         print(json.dumps(measure(space, name, overrides, table, data, vae)), flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
