@@ -1,14 +1,17 @@
 """Why are sampled models inconsistent? Blends, scalings and shuffles of train fleet models.
 
     python studies/sample_blends.py [VARIANT ...]   # default: all; needs the default run's outputs
-                                                    # (dvc repro pca); about 4 minutes
+                                                    # (dvc repro pca); about 6 minutes
 
 Train identities only. evaluate_sampling finds models sampled from the space far less consistent
 across seeds than trained ones. A Gaussian draw is, in effect, a blend of many identities, so this
 study asks how consistency behaves between the two: each variant is 64 models made from train
 identities' fleet adapters w (the 64 train models of `train_choices.py sampling`, and 64 others as
 blend partners), sampled and judged as evaluate_sampling does (4 seeds, the judge's mean pairwise
-cosine; attribute agreement: the share of attributes on which two seeds' samples agree):
+cosine; attribute agreement: the share of attributes on which two seeds' samples agree; trait
+spread: the trait regressor's estimates of each sample, the sd across a model's seeds in
+population sds, root mean square over the traits, the person's continuous traits where
+consistency mixes them with the attributes):
 - scaled: w_mean + s (w - w_mean), w_mean the train adapters' mean (the basis's mean);
 - blends of n identities with their distances from the mean added and divided by sqrt(n) (as far
   from the mean as one model, in the standardised space too) or by n (the plain midpoint); and
@@ -21,10 +24,12 @@ cosine; attribute agreement: the share of attributes on which two seeds' samples
   component's coefficient drawn from a different random train identity (the marginals kept, the
   components' dependence broken); and a sampler that draws the attributes first (a random train
   identity's 13), then the mean coefficients of the train identities that share them plus
-  independent Gaussians with the pooled sd of each component within such groups;
+  independent Gaussians with the pooled sd of each component within such groups (on all
+  components, or on the first 64, 16 or 1, the rest at the group's mean);
 - a train model's leading 64 coefficients with the rest drawn by the sampler, and the other way
   round.
-Variants built from the 64 train models are compared with them paired; the others unpaired.
+Variants built from the 64 train models are compared with them paired; the others unpaired. The
+yardsticks' two ends come first: 4 world renders of one identity, and of 4 identities.
 """
 
 from __future__ import annotations
@@ -78,10 +83,11 @@ def same_attributes(table, own: np.ndarray, pool: np.ndarray, seed: int) -> tupl
     return np.array(partners), exact
 
 
-def within_attributes(table, basis: Basis, n: int, seed: int) -> np.ndarray:
+def within_attributes(table, basis: Basis, n: int, seed: int, drawn: int = 0) -> np.ndarray:
     """n coefficient vectors (n, k) drawn attribute combination first: a random train identity's 13
     attributes, then the mean coefficients of the train identities that share them plus independent
-    Gaussians with the pooled within-combination sd of each component."""
+    Gaussians with the pooled within-combination sd of each of the first `drawn` components (0:
+    all; the rest at the combination's mean)."""
     rng = np.random.default_rng(seed)
     by_id = table.set_index("identity_id")
     combos = by_id.loc[basis.train_identity_ids, list(ATTRIBUTES)].to_numpy(bool)
@@ -92,7 +98,10 @@ def within_attributes(table, basis: Basis, n: int, seed: int) -> np.ndarray:
     sizes = np.bincount(keys)
     sd = np.sqrt((residual ** 2).sum(0) / max(1, len(coef) - len(sizes)))        # pooled, (k,)
     picks = keys[rng.integers(0, len(coef), n)]
-    return means[picks] + rng.standard_normal((n, coef.shape[1])) * sd
+    noise = rng.standard_normal((n, coef.shape[1])) * sd
+    if drawn:
+        noise[:, drawn:] = 0
+    return means[picks] + noise
 
 
 def main(wanted: list[str]) -> None:
@@ -102,15 +111,21 @@ def main(wanted: list[str]) -> None:
     p = params.evaluate_sampling
     m = p.trained_models
 
-    def judged(adapters: np.ndarray, layout: AdapterLayout | None = None) -> tuple[np.ndarray, np.ndarray]:
+    std = np.asarray(ctx.judge.config["trait_std"])
+
+    def judged(adapters: np.ndarray, layout: AdapterLayout | None = None
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per model: consistency, attribute agreement, and trait spread across its seeds."""
         layout = ctx.layout if layout is None else layout
         images = render_models(ctx.pipe, adapters, layout, ctx.scaling, params.finetune.prompt,
                                p.samples_per_model, p.seed, p.sampler_steps, p.guidance_scale, desc="models")
         k, n = images.shape[:2]
-        calls = ctx.judge.attribute_probabilities(images.reshape(k * n, *images.shape[2:])) > 0.5
-        calls = calls.reshape(k, n, -1)
+        flat = images.reshape(k * n, *images.shape[2:])
+        calls = (ctx.judge.attribute_probabilities(flat) > 0.5).reshape(k, n, -1)
         pairs = np.triu_indices(n, 1)
-        return consistency(ctx, images), (calls[:, pairs[0]] == calls[:, pairs[1]]).mean((1, 2))
+        traits = ctx.judge.predict_traits(flat).reshape(k, n, -1) / std        # population sds
+        spread = np.sqrt(traits.var(1, ddof=1).mean(1))                       # (k,)
+        return consistency(ctx, images), (calls[:, pairs[0]] == calls[:, pairs[1]]).mean((1, 2)), spread
 
     rows = ctx.rows(False, 9 * m, p.seed)  # train identities only, in a seeded order; own first
     own, partners = rows[:m], [rows[m * (i + 1):m * (i + 2)] for i in range(8)]
@@ -155,11 +170,27 @@ def main(wanted: list[str]) -> None:
         "each component from another identity": basis.to_weights(shuffled),
         "attributes first, then a Gaussian within them": basis.to_weights(
             within_attributes(ctx.table, basis, m, p.seed)),
+        **{f"attributes first, a Gaussian within them on the first {k} components": basis.to_weights(
+            within_attributes(ctx.table, basis, m, p.seed, k)) for k in (1, 16, 64)},
     }
-    trained, agree = judged(w)
-    print("| models | consistency | vs the train models | attribute agreement |\n| --- | --- | --- | --- |")
+    def spread_of(images: np.ndarray) -> np.ndarray:
+        k, n = images.shape[:2]
+        traits = ctx.judge.predict_traits(images.reshape(k * n, *images.shape[2:])).reshape(k, n, -1) / std
+        return np.sqrt(traits.var(1, ddof=1).mean(1))
+
+    n = p.samples_per_model  # the yardsticks' ends: one person's renders, and as many people's
+    renders = np.asarray(ctx.images.get_orthogonal_selection((np.sort(own), slice(0, n))))
+    people = np.stack([np.asarray(ctx.images.get_orthogonal_selection((np.sort(r), 0)))
+                       for r in [own, *partners[:n - 1]]], 1)
+    trained, agree, trained_spread = judged(w)
+    print("| models | consistency | vs the train models | attribute agreement | trait spread across seeds "
+          "| vs the train models |\n| --- | --- | --- | --- | --- | --- |")
     print(f"| train fleet models | {trained.mean():.3f} {np.round(bootstrap_ci(trained), 3).tolist()} | | "
-          f"{agree.mean():.3f} |", flush=True)
+          f"{agree.mean():.3f} | {trained_spread.mean():.3f} | |", flush=True)
+    for name, images in ((f"{n} world renders of one train identity", renders),
+                         (f"{n} train identities' renders, one each", people)):
+        print(f"| {name} | {consistency(ctx, images).mean():.3f} | | | {spread_of(images).mean():.3f} | |",
+              flush=True)
     results: dict[str, np.ndarray] = {}
     made_all = {**paired, **unpaired}
     unknown = [name for name in wanted if name not in made_all]
@@ -167,12 +198,15 @@ def main(wanted: list[str]) -> None:
         sys.exit(f"unknown variant {unknown[0]!r}; known: {', '.join(made_all)}")
     for name, made in [(n, made_all[n]) for n in (wanted or made_all)]:
         layout, adapters = made if isinstance(made, tuple) else (None, made)
-        c, a = judged(adapters, layout)
+        c, a, spread = judged(adapters, layout)
         results[name] = c
-        lo, hi = (paired_difference_ci(c, trained, p.seed) if name in paired
-                  else unpaired_difference_ci(c, trained, p.seed))
+        difference_ci = paired_difference_ci if name in paired else unpaired_difference_ci
+        lo, hi = difference_ci(c, trained, p.seed)
+        s_lo, s_hi = difference_ci(spread, trained_spread, p.seed)
         print(f"| {name} | {c.mean():.3f} {np.round(bootstrap_ci(c), 3).tolist()} | "
-              f"{c.mean() - trained.mean():+.3f} [{lo:+.3f}, {hi:+.3f}] | {a.mean():.3f} |", flush=True)
+              f"{c.mean() - trained.mean():+.3f} [{lo:+.3f}, {hi:+.3f}] | {a.mean():.3f} | "
+              f"{spread.mean():.3f} | {spread.mean() - trained_spread.mean():+.3f} "
+              f"[{s_lo:+.3f}, {s_hi:+.3f}] |", flush=True)
     alike_name, random_name = "blend of 2 with the same attributes, / sqrt 2", "blend of 2, / sqrt 2"
     if alike_name in results and random_name in results:  # the same own models: paired
         lo, hi = paired_difference_ci(results[alike_name], results[random_name], p.seed)
