@@ -43,11 +43,8 @@ def contents(folder: Path) -> dict[str, str]:
         if path.is_dir() and not path.is_symlink():
             out[f"{path.relative_to(folder)}/"] = "folder"
         else:
-            digest = hashlib.sha256()
             with open(path, "rb") as handle:
-                for block in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(block)
-            out[str(path.relative_to(folder))] = digest.hexdigest()
+                out[str(path.relative_to(folder))] = hashlib.file_digest(handle, "sha256").hexdigest()
     return out
 
 
