@@ -15,9 +15,10 @@ consistency mixes them with the attributes):
 - scaled: w_mean + s (w - w_mean), w_mean the train adapters' mean (the basis's mean);
 - blends of n identities with their distances from the mean added and divided by sqrt(n) (as far
   from the mean as one model, in the standardised space too) or by n (the plain midpoint); and
-  blends of 2 whose partner has the same 13 attributes (another train identity, the nearest by the
-  number of attributes that differ where none matches all), so that only the continuous traits
-  are blended: a blend across attributes asks the base for half a beard, one within them does not;
+  blends of 2, 4 and 8 whose partners have the same 13 attributes (other train identities, the
+  nearest by the number of attributes that differ where too few match all), so that only the
+  continuous traits are blended: a blend across attributes asks the base for half a beard, one
+  within them does not;
 - the same blends of the products B @ A that the adapters apply (rank-2 adapters, rank-1 parts
   intact), to see whether flattening (A, B) into one vector is what breaks a blend;
 - the space's own sampler (independent Gaussians per component), twice as far out, and each
@@ -80,6 +81,22 @@ def same_attributes(table, own: np.ndarray, pool: np.ndarray, seed: int) -> tupl
         best = candidates[differ == differ.min()]
         partners.append(rng.choice(best))
         exact += int(differ.min() == 0)
+    return np.array(partners), exact
+
+
+def nearest_attributes(table, own: np.ndarray, pool: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, int]:
+    """For each of the rows `own`, k rows of `pool` (never itself), those with the fewest attributes
+    different from its own first, ties in a seeded random order: (M, k); and for how many rows all
+    k match every attribute."""
+    rng = np.random.default_rng(seed)
+    attrs = table[list(ATTRIBUTES)].to_numpy(bool)
+    partners, exact = [], 0
+    for r in own:
+        candidates = pool[pool != r]
+        differ = (attrs[candidates] != attrs[r]).sum(1)
+        order = np.lexsort((rng.random(len(candidates)), differ))[:k]
+        partners.append(candidates[order])
+        exact += int(differ[order].max() == 0)
     return np.array(partners), exact
 
 
@@ -151,12 +168,26 @@ def main(wanted: list[str]) -> None:
     print(f"same-attribute partners: {exact} of {m} match every attribute", flush=True)
     unique = np.unique(alike)
     w_alike = ctx.adapters(unique)[np.searchsorted(unique, alike)]  # (M, D) in `alike`'s order
+
+    def alike_blend(people: int) -> np.ndarray:
+        """Each own model blended with people - 1 others of its attributes (the nearest), / sqrt."""
+        group, matched = nearest_attributes(ctx.table, own, train_rows[~np.isin(train_rows, own)],
+                                            people - 1, p.seed + people)
+        print(f"{people - 1} same-attribute partners: all match every attribute for {matched} of {m}",
+              flush=True)
+        total = w - mean
+        for column in group.T:
+            rows_ = np.unique(column)
+            total = total + ctx.adapters(rows_)[np.searchsorted(rows_, column)] - mean
+        return mean + total / people ** 0.5
     paired = {
         "scaled 0.5": mean + 0.5 * (w - mean), "scaled 0.7": mean + 0.7 * (w - mean),
         "scaled 1.5": mean + 1.5 * (w - mean),
         "blend of 2, / sqrt 2": blend(2, 2 ** 0.5), "blend of 2, / 2 (midpoint)": blend(2, 2),
         "blend of 2 with the same attributes, / sqrt 2": mean + (w - mean + w_alike - mean) / 2 ** 0.5,
         "blend of 2 with the same attributes, / 2 (midpoint)": mean + (w - mean + w_alike - mean) / 2,
+        **{f"blend of {k} with the same attributes, / sqrt {k}": (lambda k=k: alike_blend(k))
+           for k in (4, 8)},
         "blend of 3, / sqrt 3": blend(3, 3 ** 0.5), "blend of 8, / sqrt 8": blend(8, 8 ** 0.5),
         "products B@A: blend of 2, / 2": rank2_blend(ctx.layout, w, b, 0.5, 0.5),
         "products B@A: blend of 2, / sqrt 2": rank2_blend(ctx.layout, w, b, 2 ** -0.5, 2 ** -0.5),
@@ -197,6 +228,7 @@ def main(wanted: list[str]) -> None:
     if unknown:
         sys.exit(f"unknown variant {unknown[0]!r}; known: {', '.join(made_all)}")
     for name, made in [(n, made_all[n]) for n in (wanted or made_all)]:
+        made = made() if callable(made) else made  # built when measured: they read many adapters
         layout, adapters = made if isinstance(made, tuple) else (None, made)
         c, a, spread = judged(adapters, layout)
         results[name] = c
