@@ -69,21 +69,6 @@ def rank2_blend(layout: AdapterLayout, a: np.ndarray, b: np.ndarray, wa: float, 
     return AdapterLayout(layout.keys, tuple(shapes)), np.concatenate(parts, 1).astype(np.float32)
 
 
-def same_attributes(table, own: np.ndarray, pool: np.ndarray, seed: int) -> tuple[np.ndarray, int]:
-    """For each of the rows `own`, a row of `pool` (never itself) with the fewest attributes
-    different from its own, ties broken at random; and how many match all of them."""
-    rng = np.random.default_rng(seed)
-    attrs = table[list(ATTRIBUTES)].to_numpy(bool)
-    partners, exact = [], 0
-    for r in own:
-        candidates = pool[pool != r]
-        differ = (attrs[candidates] != attrs[r]).sum(1)
-        best = candidates[differ == differ.min()]
-        partners.append(rng.choice(best))
-        exact += int(differ.min() == 0)
-    return np.array(partners), exact
-
-
 def nearest_attributes(table, own: np.ndarray, pool: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, int]:
     """For each of the rows `own`, k rows of `pool` (never itself), those with the fewest attributes
     different from its own first, ties in a seeded random order: (M, k); and for how many rows all
@@ -164,15 +149,16 @@ def main(wanted: list[str]) -> None:
     head[:, HEAD:], tail[:, :HEAD] = drawn[:, HEAD:], drawn[:, :HEAD]
     b = ctx.adapters(partners[0])
     train_rows = ctx.rows(False, len(ctx.table), p.seed)
-    alike, exact = same_attributes(ctx.table, own, train_rows[~np.isin(train_rows, own)], p.seed)
+    others = train_rows[~np.isin(train_rows, own)]
+    alike, exact = nearest_attributes(ctx.table, own, others, 1, p.seed)
+    alike = alike[:, 0]
     print(f"same-attribute partners: {exact} of {m} match every attribute", flush=True)
     unique = np.unique(alike)
     w_alike = ctx.adapters(unique)[np.searchsorted(unique, alike)]  # (M, D) in `alike`'s order
 
     def alike_blend(people: int) -> np.ndarray:
         """Each own model blended with people - 1 others of its attributes (the nearest), / sqrt."""
-        group, matched = nearest_attributes(ctx.table, own, train_rows[~np.isin(train_rows, own)],
-                                            people - 1, p.seed + people)
+        group, matched = nearest_attributes(ctx.table, own, others, people - 1, p.seed + people)
         print(f"{people - 1} same-attribute partners: all match every attribute for {matched} of {m}",
               flush=True)
         total = w - mean
