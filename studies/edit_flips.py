@@ -8,7 +8,10 @@ Needs the default-scale outputs (`dvc repro evaluate_edits`); about 3 minutes.
 An edit goes towards the opposite of what the judge sees in the unedited model, as in the edits
 stage. It is marked "never drawn" where the world never draws a person of the identity's sex with
 the target value (estimated from the world's own attribute sampler: a beard or baldness on a woman),
-so no model in the space was trained on such a person.
+so no model in the space was trained on such a person. It also says how far the seed decides an
+edit: the share of edits whose samples disagree on the target, against what it would be if every
+edit flipped each sample with the same chance (the base drawing one or the other from seed to seed)
+or with chance 0 or 1 (every seed alike).
 """
 
 from __future__ import annotations
@@ -50,6 +53,22 @@ def never_drawn(rates: dict[bool, dict[str, float]], male: np.ndarray, attribute
     return np.where(target, p_true == 0, p_true == 1)
 
 
+def seed_split(ctx: Context, images: np.ndarray, targets: np.ndarray, columns: list[int]
+               ) -> tuple[float, float, float]:
+    """From edited models' samples (M, A, n, S, S, 3): the share of samples whose target attribute
+    flipped, the share of edits whose samples disagree, and that share against what it would be if
+    every edit flipped each sample with the same chance (1: the seed decides every edit; 0: each
+    edit flips all its samples or none)."""
+    m, a, n = images.shape[:3]
+    calls = ctx.judge.attribute_probabilities(images.reshape(m * a * n, *images.shape[3:])) > 0.5
+    calls = calls.reshape(m, a, n, -1)
+    flips = np.stack([calls[:, j, :, c] == targets[:, j, None] for j, c in enumerate(columns)], 1)  # M, A, n
+    rate = flips.mean()
+    split = (flips.any(2) & ~flips.all(2)).mean()
+    chance = 1 - rate ** n - (1 - rate) ** n  # P(disagree) with one chance for every edit
+    return float(rate), float(split), float(split / chance) if chance > 0 else float("nan")
+
+
 Swept = tuple[Context, np.ndarray, list[str], Unedited, dict[str, dict[float, Scores]], list[float]]
 
 
@@ -81,6 +100,12 @@ def main() -> None:
     impossible = np.stack([never_drawn(rates, male, a, targets[:, j]) for j, a in enumerate(names)], 1)
     print(f"{len(rows)} train identities; edits to a person the world never draws: {int(impossible.sum())} "
           f"of {impossible.size}; prompting flips {results['prompt'][0.0].flip.mean():.3f}")
+    columns = ctx.judge_columns(names)
+    for label, images in [(f"w2w at {s:g}", results["w2w"][s].images) for s in strengths] + [
+            ("prompting", results["prompt"][0.0].images)]:
+        rate, split, ratio = seed_split(ctx, images, targets, columns)
+        print(f"seeds of one edit, {label}: samples flipped {rate:.3f}, edits whose samples disagree "
+              f"{split:.3f}, {ratio:.2f} of what one chance for every edit would give", flush=True)
     for s in strengths:
         flip = results["w2w"][s].flip
         print(f"strength {s:g}: flip {flip.mean():.3f}, {flip[~impossible].mean():.3f} of the edits to people"
