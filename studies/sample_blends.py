@@ -1,7 +1,7 @@
 """Why are sampled models inconsistent? Blends, scalings and shuffles of train fleet models.
 
     python studies/sample_blends.py [VARIANT ...]   # default: all; needs the default run's outputs
-                                                    # (dvc repro pca); about 6 minutes
+                                                    # (dvc repro pca); about 7 minutes
 
 Train identities only. evaluate_sampling finds models sampled from the space far less consistent
 across seeds than trained ones. A Gaussian draw is, in effect, a blend of many identities, so this
