@@ -105,6 +105,10 @@ VARIANTS: dict[str, dict] = {  # overrides of params.yaml's finetune section; th
        PERSON_T400 | {"draws_per_image": 2, "adam_eps": float(e)} | ({"lr": lr} if lr else {})
        for e, lr in (("1e-4", 0), ("3e-4", 0), ("1e-3", 0), ("3e-4", 0.02), ("1e-3", 0.03))},
     "person_t400_draws2_lr0.005": PERSON_T400 | {"draws_per_image": 2, "lr": 0.005},  # against the eps
+    "person_t400_draws2_steps100": PERSON_T400 | {"draws_per_image": 2, "steps": 100},  # their control
+    # the eps's smaller steps in more of them (the fleet's compute times 100/70 and 2)
+    **{f"person_t400_draws2_eps3e-4_steps{n}":
+       PERSON_T400 | {"draws_per_image": 2, "adam_eps": 3e-4, "steps": n} for n in (100, 140)},
 }
 
 
