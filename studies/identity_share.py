@@ -158,13 +158,18 @@ def nuisance_fixer(identity: Identity, seed: int, scene: bool, pose: bool, pose_
     return fix
 
 
+def drawn_nuisances(identity: Identity, n: int, seed: int, stream: int) -> list[Nuisance]:
+    """The nuisance of the (seed, id, stream) renders, drawn as `render_identity` draws them."""
+    rng = np.random.default_rng([seed, identity.identity_id, stream])
+    return [sample_nuisance(rng) for _ in range(n)]
+
+
 def fixed_renders(identity: Identity, n: int, seed: int, stream: int, size: int,
                   fix: Callable[[Nuisance], Nuisance], painting: bool = False
                   ) -> tuple[np.ndarray, np.ndarray]:
     """n renders (n, size, size, 3) uint8 of the (seed, id, stream) nuisance draws, each through
     `fix`, and their person masks (n, size, size)."""
-    rng = np.random.default_rng([seed, identity.identity_id, stream])
-    nuisances = [fix(sample_nuisance(rng)) for _ in range(n)]
+    nuisances = [fix(x) for x in drawn_nuisances(identity, n, seed, stream)]
     return (np.stack([render_face(identity, x, size, painting) for x in nuisances]),
             np.stack([person_mask(identity, x, size) for x in nuisances]))
 

@@ -39,7 +39,7 @@ import numpy as np
 import torch
 from diffusers import UNet2DConditionModel
 from fleet_fit import MEASURED_RENDERS, ci, difference, open_study, world_masks  # studies/ on sys.path
-from identity_share import STREAM, fixed_renders
+from identity_share import STREAM, drawn_nuisances, fixed_renders
 
 from w2w.adapters.layout import AdapterLayout
 from w2w.base.denoiser import train_unet
@@ -55,8 +55,7 @@ from w2w.params import FinetuneParams, load_params
 from w2w.storage import STREAM_IMAGES
 from w2w.world.captions import GENERIC_PROMPT, identity_captions
 from w2w.world.dataset import identities_from_table
-from w2w.world.identity import Identity
-from w2w.world.render import Nuisance, render_face, sample_nuisance
+from w2w.world.render import Nuisance, render_face
 
 RUNS = Path("studies/runs")
 BINS = 5
@@ -83,14 +82,8 @@ def codes(n: Nuisance) -> str:
     return " ".join(words + [f"nzfrom{direction}"])
 
 
-def nuisances(identity: Identity, n: int, seed: int, stream: int) -> list[Nuisance]:
-    """The nuisance of the (seed, id, stream) renders, drawn as `render_identity` draws them."""
-    rng = np.random.default_rng([seed, identity.identity_id, stream])
-    return [sample_nuisance(rng) for _ in range(n)]
-
-
-def with_code_words(ctx: Context) -> Context:
-    """The context whose tokenizer and text encoder also know the code words (new rows of the
+def add_code_words(ctx: Context) -> None:
+    """Teach the context's tokenizer and text encoder the code words, in place (new rows of the
     embedding table, seeded); every old prompt encodes to the same hidden states."""
     pipe = ctx.pipe
     tokenizer, encoder = pipe.tokenizer, pipe.text_encoder
@@ -104,7 +97,6 @@ def with_code_words(ctx: Context) -> Context:
         after = encode_prompts(encoder, tokenizer, probe)
     if not torch.equal(before, after):
         raise RuntimeError("adding the code words changed how old prompts encode")
-    return ctx
 
 
 def coded_unet(ctx: Context, cache, p, coded: bool = True) -> UNet2DConditionModel:
@@ -122,7 +114,7 @@ def coded_unet(ctx: Context, cache, p, coded: bool = True) -> UNet2DConditionMod
     per = latents.shape[1]
     people = identities_from_table(ctx.table.iloc[train])
     with_codes = [f"{captions[r]} {codes(x)}" for r, i in zip(train, people, strict=True)
-                  for x in nuisances(i, per, synth.seed, STREAM_IMAGES)]
+                  for x in drawn_nuisances(i, per, synth.seed, STREAM_IMAGES)]
     with torch.no_grad():
         embeddings = encode_prompts(ctx.pipe.text_encoder, ctx.pipe.tokenizer,
                                     ["", GENERIC_PROMPT, *captions, *with_codes])
@@ -196,7 +188,8 @@ def main(argv: list[str]) -> None:
         sys.exit("the study pairs each image's draws and weights the loss to the person, as the fleet "
                  "was measured: finetune.draws_per_image must be even, background_weight < 1")
     committed, cache, rows, references, truth = open_study(args.identities)
-    ctx = with_code_words(committed)
+    add_code_words(committed)  # old prompts encode as before, so the committed runs are unchanged
+    ctx = committed
     pipe = ctx.pipe
     coded_ctx, control_ctx = (
         dataclasses.replace(ctx, pipe=assemble_pipeline(pipe.vae, pipe.text_encoder, pipe.tokenizer,
@@ -211,14 +204,14 @@ def main(argv: list[str]) -> None:
     ids = [i.identity_id for i in identities]
     latents = torch.from_numpy(np.stack([np.asarray(cache[r, :MEASURED_RENDERS]) for r in rows]))
     masks = world_masks(ctx, rows, MEASURED_RENDERS)
-    image_codes = [[codes(x) for x in nuisances(i, MEASURED_RENDERS, synth.seed, STREAM_IMAGES)]
+    image_codes = [[codes(x) for x in drawn_nuisances(i, MEASURED_RENDERS, synth.seed, STREAM_IMAGES)]
                    for i in identities]
-    check = render_face(identities[0], nuisances(identities[0], 1, synth.seed, STREAM_IMAGES)[0],
+    check = render_face(identities[0], drawn_nuisances(identities[0], 1, synth.seed, STREAM_IMAGES)[0],
                         synth.image_size, False)
     if not np.array_equal(check, np.asarray(ctx.images[rows[0], 0])):
         raise RuntimeError("the recomputed nuisance does not redraw the world's render")
-    drawn_nuisance = nuisances(identities[0], len(p.prompts), synth.seed, STREAM + 2)  # not a training draw
-    sampling_prompts = [f"{prompt} {codes(x)}" for prompt, x in zip(p.prompts, drawn_nuisance, strict=True)]
+    asked = drawn_nuisances(identities[0], len(p.prompts), synth.seed, STREAM + 2)  # not a training draw
+    sampling_prompts = [f"{prompt} {codes(x)}" for prompt, x in zip(p.prompts, asked, strict=True)]
     runs = [("committed base, plain", committed, "plain"), ("control base, plain", control_ctx, "plain"),
             ("coded base, plain", coded_ctx, "plain"),
             ("coded base, coded", coded_ctx, "coded"), ("coded base, coded_half", coded_ctx, "coded_half")]
@@ -249,7 +242,7 @@ def main(argv: list[str]) -> None:
     share_rows = sample_rows(ctx.heldout, False, args.share_identities, seed=17)
     people = identities_from_table(ctx.table.iloc[share_rows])
     drawn = [fixed_renders(i, 8, synth.seed, STREAM, synth.image_size, lambda x: x) for i in people]
-    share_codes = [[codes(x) for x in nuisances(i, 8, synth.seed, STREAM)] for i in people]
+    share_codes = [[codes(x) for x in drawn_nuisances(i, 8, synth.seed, STREAM)] for i in people]
     share_ids = [i.identity_id for i in people]
     images_latents = encode_renders(ctx.pipe, np.stack([d[0] for d in drawn]))   # (M, 8, C, h, w): one VAE
     share_masks = torch.from_numpy(np.stack([d[1] for d in drawn]))

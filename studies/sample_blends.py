@@ -115,6 +115,17 @@ def main(wanted: list[str]) -> None:
 
     std = np.asarray(ctx.judge.config["trait_std"])
 
+    def spread_of(images: np.ndarray) -> np.ndarray:
+        """(k,) the sd of the trait estimates across each model's samples (k, n, S, S, 3), population sds."""
+        k, n = images.shape[:2]
+        traits = ctx.judge.predict_traits(images.reshape(k * n, *images.shape[2:])).reshape(k, n, -1) / std
+        return np.sqrt(traits.var(1, ddof=1).mean(1))
+
+    def adapters_in_order(rows_: np.ndarray) -> np.ndarray:
+        """(len(rows_), D) adapters of rows that may repeat, in their order."""
+        unique = np.unique(rows_)
+        return ctx.adapters(unique)[np.searchsorted(unique, rows_)]
+
     def judged(adapters: np.ndarray, layout: AdapterLayout | None = None
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per model: consistency, attribute agreement, and trait spread across its seeds."""
@@ -122,12 +133,11 @@ def main(wanted: list[str]) -> None:
         images = render_models(ctx.pipe, adapters, layout, ctx.scaling, params.finetune.prompt,
                                p.samples_per_model, p.seed, p.sampler_steps, p.guidance_scale, desc="models")
         k, n = images.shape[:2]
-        flat = images.reshape(k * n, *images.shape[2:])
-        calls = (ctx.judge.attribute_probabilities(flat) > 0.5).reshape(k, n, -1)
+        calls = (ctx.judge.attribute_probabilities(images.reshape(k * n, *images.shape[2:])) > 0.5
+                 ).reshape(k, n, -1)
         pairs = np.triu_indices(n, 1)
-        traits = ctx.judge.predict_traits(flat).reshape(k, n, -1) / std        # population sds
-        spread = np.sqrt(traits.var(1, ddof=1).mean(1))                       # (k,)
-        return consistency(ctx, images), (calls[:, pairs[0]] == calls[:, pairs[1]]).mean((1, 2)), spread
+        return (consistency(ctx, images), (calls[:, pairs[0]] == calls[:, pairs[1]]).mean((1, 2)),
+                spread_of(images))
 
     rows = ctx.rows(False, 9 * m, p.seed)  # train identities only, in a seeded order; own first
     own, partners = rows[:m], [rows[m * (i + 1):m * (i + 2)] for i in range(8)]
@@ -153,18 +163,14 @@ def main(wanted: list[str]) -> None:
     alike, exact = nearest_attributes(ctx.table, own, others, 1, p.seed)
     alike = alike[:, 0]
     print(f"same-attribute partners: {exact} of {m} match every attribute", flush=True)
-    unique = np.unique(alike)
-    w_alike = ctx.adapters(unique)[np.searchsorted(unique, alike)]  # (M, D) in `alike`'s order
+    w_alike = adapters_in_order(alike)                                       # (M, D)
 
     def alike_blend(people: int) -> np.ndarray:
         """Each own model blended with people - 1 others of its attributes (the nearest), / sqrt."""
         group, matched = nearest_attributes(ctx.table, own, others, people - 1, p.seed + people)
         print(f"{people - 1} same-attribute partners: all match every attribute for {matched} of {m}",
               flush=True)
-        total = w - mean
-        for column in group.T:
-            rows_ = np.unique(column)
-            total = total + ctx.adapters(rows_)[np.searchsorted(rows_, column)] - mean
+        total = w - mean + sum(adapters_in_order(column) - mean for column in group.T)
         return mean + total / people ** 0.5
     paired = {
         "scaled 0.5": mean + 0.5 * (w - mean), "scaled 0.7": mean + 0.7 * (w - mean),
@@ -190,11 +196,6 @@ def main(wanted: list[str]) -> None:
         **{f"attributes first, a Gaussian within them on the first {k} components": basis.to_weights(
             within_attributes(ctx.table, basis, m, p.seed, k)) for k in (1, 16, 64)},
     }
-    def spread_of(images: np.ndarray) -> np.ndarray:
-        k, n = images.shape[:2]
-        traits = ctx.judge.predict_traits(images.reshape(k * n, *images.shape[2:])).reshape(k, n, -1) / std
-        return np.sqrt(traits.var(1, ddof=1).mean(1))
-
     n = p.samples_per_model  # the yardsticks' ends: one person's renders, and as many people's
     renders = np.asarray(ctx.images.get_orthogonal_selection((np.sort(own), slice(0, n))))
     people = np.stack([np.asarray(ctx.images.get_orthogonal_selection((np.sort(r), 0)))

@@ -12,6 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 HELPERS = {"variants.py"}  # shared by the studies, not a study
 STUDIES = sorted(p for p in (ROOT / "studies").glob("*.py") if p.name not in HELPERS)
+README = (ROOT / "README.md").read_text()
 
 
 def test_there_are_studies() -> None:
@@ -25,5 +26,4 @@ def test_study_imports_and_says_how_to_rerun_it(path: Path, monkeypatch: pytest.
     assert callable(module.main), f"{path.name}: no main()"
     command = f"python studies/{path.name}"
     assert command in (module.__doc__ or ""), f"{path.name}: its docstring gives no command"
-    readme = (ROOT / "README.md").read_text()
-    assert f"studies/{path.name}" in readme, f"{path.name}: the README never cites it"
+    assert f"studies/{path.name}" in README, f"{path.name}: the README never cites it"
