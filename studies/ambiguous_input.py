@@ -40,6 +40,7 @@ from w2w.evaluate.judged import similarities, trait_errors, truth_of
 from w2w.evaluate.share import encode_renders, train_adapters
 from w2w.evaluate.stats import sample_rows
 from w2w.params import Params, load_params
+from w2w.space.basis import Basis
 from w2w.space.pca import fit_in_memory
 from w2w.storage import STREAM_EVAL, STREAM_IMAGES, STREAM_OOD
 from w2w.world.dataset import identities_from_table
@@ -113,14 +114,22 @@ def report(name: str, label: str, s: Scored | tuple[np.ndarray, np.ndarray]) -> 
           + (f"  realistic {s.realistic.mean():.3f}" if isinstance(s, Scored) else ""), flush=True)
 
 
-def measure(ctx: Context, params: Params, name: str, scale: float, rows: np.ndarray) -> None:
-    p, fp, seed = params.evaluate_inversion, params.finetune, params.synthesize.seed
+def validation_basis(ctx: Context, params: Params, adapters: np.ndarray, rows: np.ndarray) -> Basis:
+    """A basis fitted, as the pca stage fits one (every component), to the train adapters (T, D), in
+    train-row order, but those of the validation rows."""
     train_rows = np.flatnonzero(~ctx.heldout)
-    adapters = fleet(ctx, params, name, scale, train_rows)                       # (T, D)
     fitted = ~np.isin(train_rows, rows)
     ids = ctx.table["identity_id"].to_numpy()
-    basis = fit_in_memory(adapters[fitted].astype(np.float64), ids[train_rows[fitted]], int(fitted.sum()) - 1,
-                          "exact", params.pca)
+    return fit_in_memory(adapters[fitted].astype(np.float64), ids[train_rows[fitted]], int(fitted.sum()) - 1,
+                         "exact", params.pca)
+
+
+def read_claim3(ctx: Context, params: Params, name: str, basis: Basis, own: np.ndarray, rows: np.ndarray,
+                scale: float) -> dict[str, Scored]:
+    """Claim 3 on the validation rows: their fleet models `own` (len(rows), D), and w2w in `basis`
+    against the single-image LoRA from each one's first render and its painting, scored against 8
+    references of the world at `scale`; printed, and returned by rung ("fleet", "w2w render", ...)."""
+    p, fp, seed = params.evaluate_inversion, params.finetune, params.synthesize.seed
     table = ctx.table.iloc[rows]
     people = identities_from_table(table)
     references, _ = draw(people, p.renders_per_identity, p.seed, STREAM_EVAL, params, scale)
@@ -128,16 +137,15 @@ def measure(ctx: Context, params: Params, name: str, scale: float, rows: np.ndar
     inputs = {"render": draw(people, 1, seed, STREAM_IMAGES, params, scale)[0][:, 0],
               "painting": draw(people, 1, seed, STREAM_OOD, params, scale, painting=True)[0][:, 0]}
     print(f"\n{name}: pose, light and smile x{scale:g}; {len(rows)} validation train identities, a basis of "
-          f"the other {int(fitted.sum())} train adapters ({basis.k} components)", flush=True)
+          f"{len(basis.train_coefficients)} other train adapters ({basis.k} components)", flush=True)
     one = references[:, :1]
     report(name, "one reference vs the rest", (similarities(ctx.judge, one, references[:, 1:]),
                                                trait_errors(ctx.judge, one, traits)))
     for setting, images in inputs.items():
         report(name, f"input: {setting}", (similarities(ctx.judge, images[:, None], references),
                                            trait_errors(ctx.judge, images[:, None], traits)))
-    own = np.flatnonzero(~fitted)  # the validation identities' own fleet adapters, rows' order
-    fleet_models = score_models(ctx, adapters[own], references, truth, traits, p, f"{name} fleet")
-    report(name, "fleet model", fleet_models)
+    scored = {"fleet": score_models(ctx, own, references, truth, traits, p, f"{name} fleet")}
+    report(name, "fleet model", scored["fleet"])
     for setting, images in inputs.items():
         w2w = score_models(ctx, w2w_inversion(ctx, basis, images, p, fp), references, truth, traits, p,
                            f"{name} w2w {setting}")
@@ -149,6 +157,15 @@ def measure(ctx: Context, params: Params, name: str, scale: float, rows: np.ndar
               f"similarity {difference(w2w.similarity, lora.similarity)}, "
               f"trait error {difference(w2w.trait_error, lora.trait_error)}, "
               f"realistic {difference(w2w.realistic, lora.realistic)}", flush=True)
+        scored[f"w2w {setting}"], scored[f"lora {setting}"] = w2w, lora
+    return scored
+
+
+def measure(ctx: Context, params: Params, name: str, scale: float, rows: np.ndarray) -> None:
+    train_rows = np.flatnonzero(~ctx.heldout)
+    adapters = fleet(ctx, params, name, scale, train_rows)                       # (T, D)
+    own = np.searchsorted(train_rows, rows)  # the validation identities' own fleet adapters, rows' order
+    read_claim3(ctx, params, name, validation_basis(ctx, params, adapters, rows), adapters[own], rows, scale)
 
 
 def main(argv: list[str]) -> None:

@@ -1,0 +1,111 @@
+"""Do the fleet recipe's share levers carry to the space's claims? (issue 17, claims 1 and 3)
+
+    python studies/recipe_claims.py [--identities N] [VARIANT ...]
+    # default: 32 validation identities, every variant; about 7 minutes for "defaults", 25 for a
+    # variant at the fleet's 70 steps, 32 at 100 (its retrained adapters are kept and reused)
+
+AdamW's eps at 3e-4 lifts the identity share by about 0.09 on train identities and a projection's
+judge similarity by 0.07, but not its trait error (`identity_share.py`, `space_fit.py`); 100 steps
+gain the fleet's own models on both yardsticks. Neither was read on the claims the share is meant
+to serve. Here each variant retrains every train identity's adapter with params.yaml's finetune
+section and the variant's overrides ("defaults": the committed fleet, no retraining), fits a basis
+to all of them but N validation train identities' (`inversion_fit.py`'s sample) and reads:
+- claim 3 as `ambiguous_input.py` reads it: each validation identity's first render, and its
+  painting, made a model by w2w in that basis and by the single-image LoRA, which trains with the
+  variant's recipe as the pipeline's would (its steps stay the inversion's);
+- claim 1 as `evaluate_sampling` reads it: models drawn by the space's sampler, their consistency
+  across seeds and the trait regressor's spread across them, against the validation identities'
+  own fleet models.
+Every figure is then compared with the first variant's: paired on the validation identities, the
+sampled models unpaired. No held-out identity is read. Needs `dvc repro directions`.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+from ambiguous_input import read_claim3, train_people, validation_basis  # studies/ is on sys.path
+from fleet_fit import ci, difference
+from inversion_fit import SEED
+from variants import parse_variants
+
+from w2w.adapters.render import render_models
+from w2w.evaluate.context import Context
+from w2w.evaluate.sampling import consistency, sample
+from w2w.evaluate.stats import sample_rows, unpaired_difference_ci
+from w2w.params import Params, load_params
+from w2w.space.basis import Basis
+from w2w.world.dataset import identities_from_table
+
+DATA, RUNS = Path("data"), Path("studies/runs/recipe_claims")
+VARIANTS = {  # finetune overrides of params.yaml's section; {}: the committed fleet
+    "defaults": {},
+    "eps3e-4": {"adam_eps": 3e-4},
+    "steps100": {"steps": 100},
+    "eps3e-4_steps100": {"adam_eps": 3e-4, "steps": 100},
+}
+
+
+def with_recipe(params: Params, overrides: dict) -> Params:
+    return params.model_copy(update={"finetune": params.finetune.model_copy(update=overrides)})
+
+
+def read_claim1(ctx: Context, params: Params, basis: Basis, own: np.ndarray) -> dict[str, np.ndarray]:
+    """Consistency across seeds and trait spread (population sds, root mean square over the traits)
+    of the sampler's models and of the validation identities' fleet models `own` (M, D)."""
+    p = params.evaluate_sampling
+    std = np.asarray(ctx.judge.config["trait_std"])
+    out = {}
+    for name, adapters in (("sampled", sample(basis, p.models, p.seed, p.covariance, p.components)),
+                           ("trained", own)):
+        images = render_models(ctx.pipe, adapters, ctx.layout, ctx.scaling, params.finetune.prompt,
+                               p.samples_per_model, p.seed, p.sampler_steps, p.guidance_scale, desc=name)
+        k, n = images.shape[:2]
+        traits = ctx.judge.predict_traits(images.reshape(k * n, *images.shape[2:])).reshape(k, n, -1) / std
+        out[f"{name} consistency"] = consistency(ctx, images)
+        out[f"{name} trait spread"] = np.sqrt(traits.var(1, ddof=1).mean(1))
+    return out
+
+
+def unpaired(x: np.ndarray, y: np.ndarray) -> str:
+    lo, hi = unpaired_difference_ci(x, y, 0)
+    return f"{x.mean() - y.mean():+.3f} [{lo:+.3f}, {hi:+.3f}]"
+
+
+def main(argv: list[str]) -> None:
+    args = parse_variants(argv, __doc__, VARIANTS, identities=32)
+    params = load_params()
+    ctx = Context.open(DATA / "world", DATA / "weights.zarr", DATA / "base", DATA / "judge")
+    rows = np.sort(sample_rows(ctx.heldout, False, args.identities, SEED))  # inversion_fit's validation
+    train_rows = np.flatnonzero(~ctx.heldout)
+    own = np.searchsorted(train_rows, rows)
+    first: tuple[str, dict, dict] | None = None
+    for name in args.variants:
+        varied = with_recipe(params, VARIANTS[name])
+        adapters = (train_people(ctx, identities_from_table(ctx.table.iloc[train_rows]), varied, RUNS / name,
+                                 1.0, f"{name}: fleet") if VARIANTS[name] else ctx.adapters(train_rows))
+        basis = validation_basis(ctx, varied, adapters, rows)
+        scored = read_claim3(ctx, varied, name, basis, adapters[own], rows, 1.0)
+        claim1 = read_claim1(ctx, varied, basis, adapters[own])
+        for key, x in claim1.items():
+            print(f"{name:8s} {key:24s} {x.mean():.3f} {ci(x)}", flush=True)
+        gap = unpaired(claim1["sampled consistency"], claim1["trained consistency"])
+        print(f"{name:8s} sampled - trained consistency {gap}", flush=True)
+        if first is None:
+            first = (name, scored, claim1)
+            continue
+        base_name, base_scored, base_claim1 = first
+        for key, s in scored.items():
+            b = base_scored[key]
+            print(f"{name} - {base_name}, {key:16s} similarity {difference(s.similarity, b.similarity)}, "
+                  f"trait error {difference(s.trait_error, b.trait_error)}", flush=True)
+        for key, x in claim1.items():
+            print(f"{name} - {base_name}, {key:24s} {unpaired(x, base_claim1[key])}"
+                  if key.startswith("sampled") else
+                  f"{name} - {base_name}, {key:24s} {difference(x, base_claim1[key])}", flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
