@@ -95,6 +95,7 @@ VARIANTS = {
     # the eps's smaller steps in more of them, to give the fit back at the share's gain
     "steps100": Variant(finetune={"steps": 100}),  # the control: the same steps at torch's eps
     "eps3e-4_steps100": Variant(finetune={"adam_eps": 3e-4, "steps": 100}),
+    "rank4": Variant(finetune={"rank": 4, "lora_alpha": 108.0}),  # more room in the adapter, scaling kept
     "eps3e-4_steps140": Variant(finetune={"adam_eps": 3e-4, "steps": 140}),
     "lr0.005": Variant(finetune={"lr": 0.005}),  # a smaller step, against the eps above
     "fixed_all_lr0.005": Variant(fixed_scene=True, fixed_pose=True, finetune={"lr": 0.005}),
