@@ -2,14 +2,15 @@
 
     python studies/recipe_claims.py [--identities N] [VARIANT ...]
     # default: 32 validation identities, every variant; about 7 minutes for "defaults", 25 for a
-    # variant at the fleet's 70 steps, 32 at 100 (its retrained adapters are kept and reused)
+    # variant at the fleet's 70 steps (rank4 too), 32 at 100 (retrained adapters are kept and reused)
 
 AdamW's eps at 3e-4 lifts the identity share by about 0.09 on train identities and a projection's
 judge similarity by 0.07, but not its trait error (`identity_share.py`, `space_fit.py`); 100 steps
-gain the fleet's own models on both yardsticks. Neither was read on the claims the share is meant
-to serve. Here each variant retrains every train identity's adapter with params.yaml's finetune
-section and the variant's overrides ("defaults": the committed fleet, no retraining), fits a basis
-to all of them but N validation train identities' (`inversion_fit.py`'s sample) and reads:
+gain the fleet's own models on both yardsticks, and rank 4 their trait error. None was read on the
+claims the share is meant to serve. Here each variant retrains every train identity's adapter
+with params.yaml's finetune section and the variant's overrides ("defaults": the committed fleet,
+no retraining; a rank's adapters rendered at its own layout and the same scaling), fits a basis to
+all of them but N validation train identities' (`inversion_fit.py`'s sample) and reads:
 - claim 3 as `ambiguous_input.py` reads it: each validation identity's first render, and its
   painting, made a model by w2w in that basis and by the single-image LoRA, which trains with the
   variant's recipe as the pipeline's would (its steps stay the inversion's);
@@ -22,6 +23,7 @@ sampled models unpaired. No held-out identity is read. Needs `dvc repro directio
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -31,6 +33,7 @@ from fleet_fit import ci, difference
 from inversion_fit import SEED
 from variants import parse_variants
 
+from w2w.adapters.layout import AdapterLayout
 from w2w.adapters.render import render_models
 from w2w.evaluate.context import Context
 from w2w.evaluate.sampling import consistency, sample
@@ -45,11 +48,22 @@ VARIANTS = {  # finetune overrides of params.yaml's section; {}: the committed f
     "eps3e-4": {"adam_eps": 3e-4},
     "steps100": {"steps": 100},
     "eps3e-4_steps100": {"adam_eps": 3e-4, "steps": 100},
+    "rank4": {"rank": 4, "lora_alpha": 108.0},  # more room in the adapter, the scaling kept (27)
 }
 
 
 def with_recipe(params: Params, overrides: dict) -> Params:
     return params.model_copy(update={"finetune": params.finetune.model_copy(update=overrides)})
+
+
+def at_rank(ctx: Context, params: Params) -> Context:
+    """The context that renders the recipe's adapters: the committed layers at its rank (lora_A
+    (r, in), lora_B (out, r)) and its scaling."""
+    fp, layout = params.finetune, ctx.layout
+    shapes = tuple((fp.rank, s[1]) if key.endswith("lora_A.weight") else (s[0], fp.rank)
+                   for key, s in zip(layout.keys, layout.shapes, strict=True))
+    return dataclasses.replace(ctx, layout=AdapterLayout(layout.keys, shapes),
+                               scaling=fp.lora_alpha / fp.rank)
 
 
 def read_claim1(ctx: Context, params: Params, basis: Basis, own: np.ndarray) -> dict[str, np.ndarray]:
@@ -77,13 +91,15 @@ def unpaired(x: np.ndarray, y: np.ndarray) -> str:
 def main(argv: list[str]) -> None:
     args = parse_variants(argv, __doc__, VARIANTS, identities=32)
     params = load_params()
-    ctx = Context.open(DATA / "world", DATA / "weights.zarr", DATA / "base", DATA / "judge")
+    committed = Context.open(DATA / "world", DATA / "weights.zarr", DATA / "base", DATA / "judge")
+    ctx = committed
     rows = np.sort(sample_rows(ctx.heldout, False, args.identities, SEED))  # inversion_fit's validation
     train_rows = np.flatnonzero(~ctx.heldout)
     own = np.searchsorted(train_rows, rows)
     first: tuple[str, dict, dict] | None = None
     for name in args.variants:
         varied = with_recipe(params, VARIANTS[name])
+        ctx = at_rank(committed, varied)
         adapters = (train_people(ctx, identities_from_table(ctx.table.iloc[train_rows]), varied, RUNS / name,
                                  1.0, f"{name}: fleet") if VARIANTS[name] else ctx.adapters(train_rows))
         basis = validation_basis(ctx, varied, adapters, rows)
