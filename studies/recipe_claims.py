@@ -92,9 +92,8 @@ def main(argv: list[str]) -> None:
     args = parse_variants(argv, __doc__, VARIANTS, identities=32)
     params = load_params()
     committed = Context.open(DATA / "world", DATA / "weights.zarr", DATA / "base", DATA / "judge")
-    ctx = committed
-    rows = np.sort(sample_rows(ctx.heldout, False, args.identities, SEED))  # inversion_fit's validation
-    train_rows = np.flatnonzero(~ctx.heldout)
+    rows = np.sort(sample_rows(committed.heldout, False, args.identities, SEED))  # inversion_fit's validation
+    train_rows = np.flatnonzero(~committed.heldout)
     own = np.searchsorted(train_rows, rows)
     first: tuple[str, dict, dict] | None = None
     for name in args.variants:
