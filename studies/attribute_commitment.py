@@ -23,10 +23,9 @@ import sys
 import numpy as np
 import torch
 from fleet_fit import ci, difference, open_study, retrain  # studies/ is on sys.path
+from sample_blends import sample_calls, sampled_as_evaluated
 from variants import parse_variants
 
-from w2w.adapters.render import render_models
-from w2w.evaluate.context import Context
 from w2w.evaluate.ladder import model_rung
 from w2w.params import load_params
 
@@ -40,18 +39,6 @@ VARIANTS = {  # finetune overrides of params.yaml's section (the default: timest
     "rank4": {"rank": 4, "lora_alpha": 108.0},
     "qkvo": {"targets": ["to_q", "to_k", "to_v", "to_out.0"]},
 }
-
-
-def attribute_calls(ctx: Context, adapters: np.ndarray) -> np.ndarray:
-    """(M, n, A) the attribute reader's calls on n samples of each model, as evaluate_sampling
-    samples them."""
-    params = load_params()
-    p = params.evaluate_sampling
-    images = render_models(ctx.pipe, adapters, ctx.layout, ctx.scaling, params.finetune.prompt,
-                           p.samples_per_model, p.seed, p.sampler_steps, p.guidance_scale, desc="calls")
-    m, n = images.shape[:2]
-    probabilities = ctx.judge.attribute_probabilities(images.reshape(m * n, *images.shape[2:]))
-    return (probabilities > 0.5).reshape(m, n, -1)
 
 
 def commitment(calls: np.ndarray, truth: np.ndarray) -> dict[str, np.ndarray]:
@@ -70,7 +57,8 @@ def commitment(calls: np.ndarray, truth: np.ndarray) -> dict[str, np.ndarray]:
 def main(argv: list[str]) -> None:
     args = parse_variants(argv, __doc__, VARIANTS, identities=128)
     ctx, latents, rows, references, traits = open_study(args.identities)
-    p = load_params().evaluate_inversion
+    params = load_params()
+    p = params.evaluate_inversion
     names = ctx.judge.attribute_names
     truth = ctx.table.iloc[rows][list(names)].to_numpy(dtype=bool)    # (M, A)
     print(f"{len(rows)} train identities; prevalence "
@@ -80,7 +68,8 @@ def main(argv: list[str]) -> None:
         adapters, trained = retrain(ctx, latents, rows, VARIANTS[name])
         with torch.no_grad():
             rung = model_rung(trained, name, adapters, references, traits, p)
-            read = commitment(attribute_calls(trained, adapters), truth)
+            samples = sampled_as_evaluated(trained, adapters, params, desc="calls")
+            read = commitment(sample_calls(trained.judge, samples), truth)
         print(f"\n{name}: similarity {rung.similarity.mean():.3f} {ci(rung.similarity)}, trait error "
               f"{rung.trait_error.mean():.3f} {ci(rung.trait_error)}; attributes undecided per model "
               f"{read['undecided per model'].mean():.3f} {ci(read['undecided per model'])}", flush=True)

@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from sample_blends import sample_calls  # studies/: the script's folder is first on sys.path
 
 from w2w.evaluate.context import Context
 from w2w.evaluate.edits import Scores, Unedited, sweep, w2w_displacements
@@ -59,9 +60,8 @@ def seed_split(ctx: Context, images: np.ndarray, targets: np.ndarray, columns: l
     flipped, the share of edits whose samples disagree, and that share against what it would be if
     every edit flipped each sample with the same chance (1: the seed decides every edit; 0: each
     edit flips all its samples or none)."""
-    m, a, n = images.shape[:3]
-    calls = ctx.judge.attribute_probabilities(images.reshape(m * a * n, *images.shape[3:])) > 0.5
-    calls = calls.reshape(m, a, n, -1)
+    n = images.shape[2]
+    calls = sample_calls(ctx.judge, images)                 # (M, A, n, all attributes)
     flips = np.stack([calls[:, j, :, c] == targets[:, j, None] for j, c in enumerate(columns)], 1)  # M, A, n
     rate = flips.mean()
     split = (flips.any(2) & ~flips.all(2)).mean()

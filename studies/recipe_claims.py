@@ -31,10 +31,10 @@ import numpy as np
 from ambiguous_input import read_claim3, train_people, validation_basis  # studies/ is on sys.path
 from fleet_fit import ci, difference
 from inversion_fit import SEED
+from sample_blends import sampled_as_evaluated, trait_spread
 from variants import parse_variants
 
 from w2w.adapters.layout import AdapterLayout
-from w2w.adapters.render import render_models
 from w2w.evaluate.context import Context
 from w2w.evaluate.sampling import consistency, sample
 from w2w.evaluate.stats import sample_rows, unpaired_difference_ci
@@ -70,16 +70,12 @@ def read_claim1(ctx: Context, params: Params, basis: Basis, own: np.ndarray) -> 
     """Consistency across seeds and trait spread (population sds, root mean square over the traits)
     of the sampler's models and of the validation identities' fleet models `own` (M, D)."""
     p = params.evaluate_sampling
-    std = np.asarray(ctx.judge.config["trait_std"])
     out = {}
     for name, adapters in (("sampled", sample(basis, p.models, p.seed, p.covariance, p.components)),
                            ("trained", own)):
-        images = render_models(ctx.pipe, adapters, ctx.layout, ctx.scaling, params.finetune.prompt,
-                               p.samples_per_model, p.seed, p.sampler_steps, p.guidance_scale, desc=name)
-        k, n = images.shape[:2]
-        traits = ctx.judge.predict_traits(images.reshape(k * n, *images.shape[2:])).reshape(k, n, -1) / std
+        images = sampled_as_evaluated(ctx, adapters, params, desc=name)
         out[f"{name} consistency"] = consistency(ctx, images)
-        out[f"{name} trait spread"] = np.sqrt(traits.var(1, ddof=1).mean(1))
+        out[f"{name} trait spread"] = trait_spread(ctx.judge, images)
     return out
 
 

@@ -45,7 +45,8 @@ from w2w.adapters.render import render_models
 from w2w.evaluate.context import Context
 from w2w.evaluate.sampling import consistency
 from w2w.evaluate.stats import bootstrap_ci, paired_difference_ci, unpaired_difference_ci
-from w2w.params import load_params
+from w2w.judge.api import Judge
+from w2w.params import Params, load_params
 from w2w.space.basis import Basis
 from w2w.space.edit import sample_coefficients
 from w2w.world.identity import ATTRIBUTES
@@ -67,6 +68,30 @@ def rank2_blend(layout: AdapterLayout, a: np.ndarray, b: np.ndarray, wa: float, 
         shapes.append(y.shape[1:])
         parts.append(y.reshape(len(y), -1))
     return AdapterLayout(layout.keys, tuple(shapes)), np.concatenate(parts, 1).astype(np.float32)
+
+
+def sampled_as_evaluated(ctx: Context, adapters: np.ndarray, params: Params,
+                         layout: AdapterLayout | None = None, desc: str = "models") -> np.ndarray:
+    """(M, n, S, S, 3): each model (M, D) sampled as evaluate_sampling samples it (its prompt, seeds,
+    sampler steps and guidance), at `layout` (default: the context's)."""
+    p = params.evaluate_sampling
+    return render_models(ctx.pipe, adapters, ctx.layout if layout is None else layout, ctx.scaling,
+                         params.finetune.prompt, p.samples_per_model, p.seed, p.sampler_steps,
+                         p.guidance_scale, desc=desc)
+
+
+def sample_calls(judge: Judge, images: np.ndarray) -> np.ndarray:
+    """(..., A) bool: the attribute reader's call on each image of images (..., S, S, 3)."""
+    lead = images.shape[:-3]
+    return (judge.attribute_probabilities(images.reshape(-1, *images.shape[-3:])) > 0.5).reshape(*lead, -1)
+
+
+def trait_spread(judge: Judge, images: np.ndarray) -> np.ndarray:
+    """(k,) the sd of the trait estimates across each model's samples (k, n, S, S, 3), in population
+    sds, root mean square over the traits."""
+    k, n = images.shape[:2]
+    traits = judge.predict_traits(images.reshape(k * n, *images.shape[2:])).reshape(k, n, -1)
+    return np.sqrt((traits / np.asarray(judge.config["trait_std"])).var(1, ddof=1).mean(1))
 
 
 def nearest_attributes(table, own: np.ndarray, pool: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, int]:
@@ -113,14 +138,6 @@ def main(wanted: list[str]) -> None:
     p = params.evaluate_sampling
     m = p.trained_models
 
-    std = np.asarray(ctx.judge.config["trait_std"])
-
-    def spread_of(images: np.ndarray) -> np.ndarray:
-        """(k,) the sd of the trait estimates across each model's samples (k, n, S, S, 3), population sds."""
-        k, n = images.shape[:2]
-        traits = ctx.judge.predict_traits(images.reshape(k * n, *images.shape[2:])).reshape(k, n, -1) / std
-        return np.sqrt(traits.var(1, ddof=1).mean(1))
-
     def adapters_in_order(rows_: np.ndarray) -> np.ndarray:
         """(len(rows_), D) adapters of rows that may repeat, in their order."""
         unique = np.unique(rows_)
@@ -129,15 +146,11 @@ def main(wanted: list[str]) -> None:
     def judged(adapters: np.ndarray, layout: AdapterLayout | None = None
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per model: consistency, attribute agreement, and trait spread across its seeds."""
-        layout = ctx.layout if layout is None else layout
-        images = render_models(ctx.pipe, adapters, layout, ctx.scaling, params.finetune.prompt,
-                               p.samples_per_model, p.seed, p.sampler_steps, p.guidance_scale, desc="models")
-        k, n = images.shape[:2]
-        calls = (ctx.judge.attribute_probabilities(images.reshape(k * n, *images.shape[2:])) > 0.5
-                 ).reshape(k, n, -1)
-        pairs = np.triu_indices(n, 1)
+        images = sampled_as_evaluated(ctx, adapters, params, layout)
+        calls = sample_calls(ctx.judge, images)                           # (k, n, A)
+        pairs = np.triu_indices(images.shape[1], 1)
         return (consistency(ctx, images), (calls[:, pairs[0]] == calls[:, pairs[1]]).mean((1, 2)),
-                spread_of(images))
+                trait_spread(ctx.judge, images))
 
     rows = ctx.rows(False, 9 * m, p.seed)  # train identities only, in a seeded order; own first
     own, partners = rows[:m], [rows[m * (i + 1):m * (i + 2)] for i in range(8)]
@@ -207,8 +220,8 @@ def main(wanted: list[str]) -> None:
           f"{agree.mean():.3f} | {trained_spread.mean():.3f} | |", flush=True)
     for name, images in ((f"{n} world renders of one train identity", renders),
                          (f"{n} train identities' renders, one each", people)):
-        print(f"| {name} | {consistency(ctx, images).mean():.3f} | | | {spread_of(images).mean():.3f} | |",
-              flush=True)
+        spread = trait_spread(ctx.judge, images).mean()
+        print(f"| {name} | {consistency(ctx, images).mean():.3f} | | | {spread:.3f} | |", flush=True)
     results: dict[str, np.ndarray] = {}
     made_all = {**paired, **unpaired}
     unknown = [name for name in wanted if name not in made_all]
