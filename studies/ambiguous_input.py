@@ -125,13 +125,14 @@ def validation_basis(ctx: Context, params: Params, adapters: np.ndarray, rows: n
 
 
 def read_claim3(ctx: Context, params: Params, name: str, basis: Basis, own: np.ndarray, rows: np.ndarray,
-                scale: float) -> dict[str, Scored]:
+                scale: float, people: list[Identity] | None = None) -> dict[str, Scored]:
     """Claim 3 on the validation rows: their fleet models `own` (len(rows), D), and w2w in `basis`
     against the single-image LoRA from each one's first render and its painting, scored against 8
-    references of the world at `scale`; printed, and returned by rung ("fleet", "w2w render", ...)."""
+    references of the world at `scale`; printed, and returned by rung ("fleet", "w2w render", ...).
+    `people`: the rows' identities as a variant world draws them (default: as the table has them)."""
     p, fp, seed = params.evaluate_inversion, params.finetune, params.synthesize.seed
     table = ctx.table.iloc[rows]
-    people = identities_from_table(table)
+    people = people or identities_from_table(table)
     references, _ = draw(people, p.renders_per_identity, p.seed, STREAM_EVAL, params, scale)
     truth, traits = table[ctx.judge.attribute_names].to_numpy(dtype=bool), truth_of(table)
     inputs = {"render": draw(people, 1, seed, STREAM_IMAGES, params, scale)[0][:, 0],

@@ -61,10 +61,13 @@ def variant(text: str, p: BaseParams) -> BaseParams:
         sys.exit(f"variant {text!r}: {error.problems[0]}")
 
 
-def trained_unet(ctx: Context, cache: zarr.Array, p: BaseParams) -> UNet2DConditionModel:
-    """The base stage's UNet training with `p`'s steps, lr and heads, on the committed latent cache."""
+def trained_unet(ctx: Context, cache: zarr.Array | np.ndarray, p: BaseParams, folder: Path | None = None
+                 ) -> UNet2DConditionModel:
+    """The base stage's UNet training with `p`'s steps, lr and heads, on a latent cache (N, K, C, h, w)
+    in table order (the committed one, or a variant world's, whose held-out rows are never read),
+    kept in and reused from `folder` (default: named by the steps, lr and heads)."""
     heads = "" if p.attention_heads == 8 else f"_heads{p.attention_heads}"  # 8: the older runs' names
-    folder = RUNS / f"base_unet{p.unet_steps}_lr{p.unet_lr:g}{heads}"
+    folder = folder or RUNS / f"base_unet{p.unet_steps}_lr{p.unet_lr:g}{heads}"
     if (folder / "config.json").is_file():
         return UNet2DConditionModel.from_pretrained(folder).eval().requires_grad_(False)
     train = (ctx.table["split"] == "train").to_numpy()

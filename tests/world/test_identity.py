@@ -1,7 +1,16 @@
 import numpy as np
+import pytest
 
 from w2w.world.captions import caption_for, named_attributes, vocabulary
-from w2w.world.identity import ATTRIBUTES, HAIR_COLOURS, TRAITS, sample_identity, split_identities
+from w2w.world.identity import (
+    ATTRIBUTES,
+    GRADED,
+    HAIR_COLOURS,
+    TRAITS,
+    sample_grades,
+    sample_identity,
+    split_identities,
+)
 
 
 def population(n: int = 3000) -> list:
@@ -64,3 +73,30 @@ def test_captions_of_any_celeba_subset():
         "a photo of a man with a beard and a mustache"
     assert named_attributes({"Male": True, "Smiling": True, "Bangs": False, "Mustache": True}) == \
         {"Male": True, "Smiling": True, "Mustache": True}
+
+
+def test_grades_threshold_at_the_attributes_and_leave_the_identity_as_drawn():
+    for identity_id in range(200):
+        person = sample_identity(identity_id, 0)
+        graded = sample_grades(person, 0)
+        assert graded == sample_grades(person, 0)
+        assert (graded.attributes, graded.traits) == (person.attributes, person.traits)
+        for name in GRADED:
+            assert 0.0 <= graded.grades[name] <= 1.0
+            assert (graded.grades[name] >= 0.5) == person.attributes[name], (identity_id, name)
+        if not person.attributes["Male"]:
+            assert graded.grades["No_Beard"] == 1.0  # no woman has a beard, however faint
+    strengths = np.array([[sample_grades(sample_identity(i, 0), 0).grades["Big_Nose"]] for i in range(400)])
+    assert 0.2 < np.mean((strengths > 0.25) & (strengths < 0.75)) < 0.8  # half-way people exist
+
+
+def test_coarse_grades_keep_the_labels_and_the_fine_grades():
+    for identity_id in range(200):
+        person = sample_identity(identity_id, 0)
+        fine, coarse = sample_grades(person, 0), sample_grades(person, 0, coarse=True)
+        assert all(coarse.grades[name] == fine.grades[name] for name in GRADED)
+        assert (coarse.grades["Male"] >= 0.5) == person.attributes["Male"]
+        hair = [coarse.grades[c] for c in HAIR_COLOURS]
+        assert [h > 0.5 for h in hair] == [person.attributes[c] for c in HAIR_COLOURS]
+        assert sum(hair) == pytest.approx(0.0 if person.attributes["Bald"] else 1.0)
+        assert sum(h > 0 for h in hair) == (0 if person.attributes["Bald"] else 2)  # a mix of two colours

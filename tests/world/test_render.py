@@ -5,7 +5,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from w2w.world.identity import ATTRIBUTES, TRAITS, Identity
+from w2w.world.identity import ATTRIBUTES, GRADED, TRAITS, Identity
 from w2w.world.render import _face_geometry, neutral_nuisance, render_face
 
 SIZE = 64
@@ -100,3 +100,41 @@ def test_painting_changes_statistics_but_keeps_layout():
     assert np.abs(plain - painted).mean() > 8  # visibly a different style
     corr = np.corrcoef(plain.mean(2).ravel(), painted.mean(2).ravel())[0, 1]
     assert corr > 0.6  # but the same picture
+
+
+def graded(identity: Identity, **grades: float) -> Identity:
+    full = {name: float(identity.attributes[name]) for name in GRADED}
+    return replace(identity, grades={**full, **grades})
+
+
+def test_grades_at_the_attributes_draw_the_binary_world_exactly():
+    for identity in (base_identity(), base_identity(Male=False, Young=False, Eyeglasses=True, Chubby=True,
+                                                    Narrow_Eyes=True, Big_Nose=True, Pale_Skin=True),
+                     base_identity(No_Beard=False)):
+        assert np.array_equal(render_face(graded(identity), neutral_nuisance(), SIZE),
+                               render_face(identity, neutral_nuisance(), SIZE))
+
+
+@pytest.mark.parametrize("attribute", GRADED)
+def test_a_half_way_grade_draws_a_half_way_cue(attribute):
+    """Strength 0.5 changes the cue's region, by less than the full cue does there."""
+    person = base_identity(Male=True, No_Beard=True)
+    off, on = (render_face(graded(person, **{attribute: g}), neutral_nuisance(), SIZE).astype(int)
+               for g in (0.0, 1.0))
+    half = render_face(graded(person, **{attribute: 0.5}), neutral_nuisance(), SIZE).astype(int)
+    full_change, half_change = np.abs(on - off).sum(), np.abs(half - off).sum()
+    assert 0.15 * full_change < half_change < 0.95 * full_change, (half_change, full_change)
+    assert changed_box(off, half) is not None
+
+
+def test_coarse_grades_draw_sex_and_hair_half_way():
+    person = base_identity(Male=True)  # black hair
+    def drawn(male: float, black: float) -> np.ndarray:
+        grades = {**{name: float(person.attributes[name]) for name in GRADED}, "Male": male,
+                  "Black_Hair": black, "Blond_Hair": 1.0 - black, "Brown_Hair": 0.0, "Gray_Hair": 0.0}
+        return render_face(replace(person, grades=grades), neutral_nuisance(), SIZE).astype(int)
+    assert np.array_equal(drawn(1.0, 1.0), render_face(person, neutral_nuisance(), SIZE))
+    for a, b, half in ((drawn(0.0, 1.0), drawn(1.0, 1.0), drawn(0.5, 1.0)),
+                       (drawn(1.0, 0.0), drawn(1.0, 1.0), drawn(1.0, 0.6))):
+        full_change, half_change = np.abs(b - a).sum(), np.abs(half - a).sum()
+        assert 0.15 * full_change < half_change < 0.95 * full_change, (half_change, full_change)

@@ -7,6 +7,7 @@ two identities with equal attributes still look different.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,13 +50,22 @@ TRAITS: tuple[str, ...] = (
 )
 
 
+# Attributes whose cue can be drawn at a strength between absent and full (`sample_grades`); sex,
+# baldness and the hair colours stay categorical.
+GRADED: tuple[str, ...] = ("Young", "No_Beard", "Eyeglasses", "Pale_Skin", "Chubby", "Narrow_Eyes",
+                           "Big_Nose")
+
+
 @dataclass(frozen=True)
 class Identity:
-    """One person of the world: an id, binary attributes and continuous traits."""
+    """One person of the world: an id, binary attributes and continuous traits; `grades`, when set,
+    the strength in [0, 1] at which each GRADED attribute's cue is drawn (None: 1 if it has the
+    attribute, else 0)."""
 
     identity_id: int
     attributes: dict[str, bool]
     traits: dict[str, float]
+    grades: dict[str, float] | None = None
 
 
 def sample_attributes(rng: np.random.Generator) -> dict[str, bool]:
@@ -92,6 +102,29 @@ def sample_identity(identity_id: int, seed: int) -> Identity:
     attributes = sample_attributes(rng)
     traits = {name: float(rng.uniform(-1.0, 1.0)) for name in TRAITS}
     return Identity(identity_id, attributes, traits)
+
+
+def sample_grades(identity: Identity, seed: int, coarse: bool = False) -> Identity:
+    """The identity with its GRADED cues drawn at a continuous strength: uniform in [0.5, 1] where
+    it has the attribute, in [0, 0.5) where not, so that the binary label is the strength's
+    threshold, as a photo's label is of a beard's density (a beardless woman stays at 1, no beard).
+    `coarse`: sex too, and the hair's colour a mix of its own (weight in (0.5, 1]) and another
+    (the rest); baldness stays as drawn. From a stream of its own: the attributes and traits are the
+    identity's as drawn, and the GRADED cues the same with or without `coarse`."""
+    rng = np.random.default_rng([seed, identity.identity_id, 5])
+    u = rng.uniform(0.0, 0.5, size=len(GRADED))
+    a = identity.attributes
+    grades = {name: float(0.5 + x if a[name] else x) for name, x in zip(GRADED, u, strict=True)}
+    if not a["Male"]:
+        grades["No_Beard"] = 1.0
+    if coarse:
+        sex, share, pick = rng.uniform(0.0, 0.5), rng.uniform(0.0, 0.5), rng.integers(0, 3)
+        grades["Male"] = float(0.5 + sex if a["Male"] else sex)
+        own = next((c for c in HAIR_COLOURS if a[c]), None)
+        grades.update({c: 0.0 for c in HAIR_COLOURS})
+        if own is not None:  # a bald identity keeps no hair to colour
+            grades[own], grades[[c for c in HAIR_COLOURS if c != own][pick]] = 1.0 - share, float(share)
+    return dataclasses.replace(identity, grades=grades)
 
 
 def split_identities(n: int, heldout_fraction: float, seed: int) -> np.ndarray:

@@ -74,14 +74,34 @@ def _shade(rgb: tuple[int, ...], factor: float) -> tuple[int, ...]:
     return tuple(int(np.clip(v * factor, 0, 255)) for v in rgb)
 
 
+def _mix(a: float, b: float, g: float) -> float:
+    return a * (1 - g) + b * g  # exactly a at g = 0 and b at 1: a binary identity draws as it always did
+
+
+def grade(identity: Identity, name: str) -> float:
+    """The strength in [0, 1] at which the attribute's cue is drawn: the identity's grade where it
+    carries graded cues (w2w.world.identity.sample_grades), else 1 if it has the attribute, 0 if not."""
+    if identity.grades is not None and name in identity.grades:
+        return identity.grades[name]
+    return float(identity.attributes[name])
+
+
 def skin_rgb(identity: Identity) -> tuple[int, ...]:
-    if identity.attributes["Pale_Skin"]:
-        return _lerp(PALE_SKIN, (246, 226, 216), (identity.traits["skin_tone"] + 1) / 2)
-    return _lerp(SKIN_LIGHT, SKIN_DARK, (identity.traits["skin_tone"] + 1) / 2)
+    tone = (identity.traits["skin_tone"] + 1) / 2
+    g = grade(identity, "Pale_Skin")
+    pale = _lerp(PALE_SKIN, (246, 226, 216), tone) if g > 0 else None
+    normal = _lerp(SKIN_LIGHT, SKIN_DARK, tone) if g < 1 else None
+    return pale if normal is None else normal if pale is None else _lerp(normal, pale, g)
 
 
 def hair_rgb(identity: Identity) -> tuple[int, ...]:
-    colour = next((HAIR_RGB[c] for c in HAIR_RGB if identity.attributes[c]), BALD_BROW_RGB)
+    weights = [grade(identity, c) for c in HAIR_RGB] if identity.grades and "Black_Hair" in identity.grades \
+        else None
+    if weights and sum(weights) > 0:  # graded hair: a mix of colours (w2w.world.identity.sample_grades)
+        colour = tuple(int(round(sum(w * rgb[k] for w, rgb in zip(weights, HAIR_RGB.values(), strict=True))))
+                       for k in range(3))
+    else:
+        colour = next((HAIR_RGB[c] for c in HAIR_RGB if identity.attributes[c]), BALD_BROW_RGB)
     return _shade(colour, 1.0 + 0.12 * identity.traits["hair_shade"])
 
 
@@ -110,9 +130,10 @@ class _Canvas:
 
 
 def _face_geometry(identity: Identity) -> dict[str, float]:
-    a, t = identity.attributes, identity.traits
-    rx = 0.2 * (1 + 0.07 * t["face_width"]) * (1.28 if a["Chubby"] else 1.0)
-    ry = 0.27 * (1 + 0.06 * t["face_height"]) * (1.04 if a["Chubby"] else 1.0)
+    t = identity.traits
+    chubby = grade(identity, "Chubby")
+    rx = 0.2 * (1 + 0.07 * t["face_width"]) * _mix(1.0, 1.28, chubby)
+    ry = 0.27 * (1 + 0.06 * t["face_height"]) * _mix(1.0, 1.04, chubby)
     return {"cx": 0.5, "cy": 0.46, "rx": rx, "ry": ry}
 
 
@@ -120,10 +141,12 @@ def _draw_head(c: _Canvas, identity: Identity, nuisance: Nuisance, g: dict[str, 
     a, t = identity.attributes, identity.traits
     skin, hair = skin_rgb(identity), hair_rgb(identity)
     cx, cy, rx, ry = g["cx"], g["cy"], g["rx"], g["ry"]
-    if not a["Bald"] and not a["Male"]:  # long hair falls behind the shoulders
+    male = grade(identity, "Male")
+    if not a["Bald"] and male < 1:  # long hair falls behind the shoulders (shorter, the more male)
         length = 0.16 + 0.08 * (t["hair_length"] + 1)
+        bottom = _mix(cy + length + 0.1, cy - ry * 0.2, male)
         c.polygon([(cx - rx * 1.25, cy - ry * 0.2), (cx + rx * 1.25, cy - ry * 0.2),
-                   (cx + rx * 1.35, cy + length + 0.1), (cx - rx * 1.35, cy + length + 0.1)], hair)
+                   (cx + rx * 1.35, bottom), (cx - rx * 1.35, bottom)], hair)
     c.ellipse(cx, 1.06, 0.4, 0.2, fill=nuisance.clothes)  # shoulders
     c.polygon([(cx - 0.06, cy + ry * 0.6), (cx + 0.06, cy + ry * 0.6),
                (cx + 0.07, 0.86), (cx - 0.07, 0.86)], _shade(skin, 0.9))  # neck
@@ -131,16 +154,18 @@ def _draw_head(c: _Canvas, identity: Identity, nuisance: Nuisance, g: dict[str, 
     for side in (-1, 1):
         c.ellipse(cx + side * rx * 0.98, cy + 0.01, ear, ear * 1.5, fill=_shade(skin, 0.92))
     c.ellipse(cx, cy, rx, ry, fill=skin)
-    square = 0.5 * (t["jaw_square"] + 1) * (0.9 if a["Male"] else 0.45)
+    square = 0.5 * (t["jaw_square"] + 1) * _mix(0.45, 0.9, male)
     if square > 0.05:  # a squarer jaw: fill the lower corners of the ellipse
         jaw_w = rx * (0.55 + 0.35 * square)
         c.polygon([(cx - rx, cy), (cx + rx, cy), (cx + jaw_w, cy + ry * 0.93),
                    (cx - jaw_w, cy + ry * 0.93)], skin)
-    if a["Chubby"]:
+    chubby, young = grade(identity, "Chubby"), grade(identity, "Young")
+    if chubby > 0:
+        blush = _lerp(skin, (226, 128, 128), chubby)
         for side in (-1, 1):
-            c.ellipse(cx + side * rx * 0.55, cy + ry * 0.3, rx * 0.24, ry * 0.14, fill=(226, 128, 128))
-    if not a["Young"]:  # forehead lines, nasolabial folds and eye bags, bold enough for 8x8 latents
-        wrinkle = _shade(skin, 0.45)
+            c.ellipse(cx + side * rx * 0.55, cy + ry * 0.3, rx * 0.24, ry * 0.14, fill=blush)
+    if young < 1:  # forehead lines, nasolabial folds and eye bags, bold enough for 8x8 latents
+        wrinkle = _lerp(_shade(skin, 0.45), skin, young)
         for k in range(2):
             y = cy - ry * (0.42 + 0.11 * k)
             c.line([(cx - rx * 0.55, y), (cx, y - 0.006), (cx + rx * 0.55, y)], wrinkle, 0.028)
@@ -162,46 +187,55 @@ def _draw_head(c: _Canvas, identity: Identity, nuisance: Nuisance, g: dict[str, 
 
 
 def _draw_features(c: _Canvas, identity: Identity, nuisance: Nuisance, g: dict[str, float]) -> None:
-    a, t = identity.attributes, identity.traits
+    t = identity.traits
     skin, hair = skin_rgb(identity), hair_rgb(identity)
     cx, cy, rx, ry = g["cx"], g["cy"], g["rx"], g["ry"]
     eye_y = cy - ry * (0.12 + 0.08 * t["eye_height"])
     eye_dx = rx * (0.42 + 0.14 * t["eye_spacing"])
     eye_rx, eye_ry = 0.042, 0.03
     iris = _lerp((40, 120, 210), (80, 45, 20), (t["iris_hue"] + 1) / 2)
-    brow_w = 0.010 + 0.018 * (t["brow_thickness"] + 1) + (0.004 if a["Male"] else 0.0)
-    if not a["No_Beard"]:
-        beard = _shade(hair, 0.85)
+    male = grade(identity, "Male")
+    brow_w = 0.010 + 0.018 * (t["brow_thickness"] + 1) + 0.004 * male
+    beard_strength = 1 - grade(identity, "No_Beard")
+    if beard_strength > 0:
+        beard = _lerp(skin, _shade(hair, 0.85), beard_strength)
         c.polygon([(cx - rx * 0.98, cy + ry * 0.05), (cx - rx * 0.6, cy + ry * 0.95),
                    (cx, cy + ry * 1.12), (cx + rx * 0.6, cy + ry * 0.95),
                    (cx + rx * 0.98, cy + ry * 0.05), (cx + rx * 0.5, cy + ry * 0.5),
                    (cx - rx * 0.5, cy + ry * 0.5)], beard)
+    narrow, glasses = grade(identity, "Narrow_Eyes"), grade(identity, "Eyeglasses")
+    frame = _lerp(skin, (20, 20, 24), glasses)
     for side in (-1, 1):
         ex = cx + side * eye_dx
-        if a["Narrow_Eyes"]:  # a dark slit, no white showing
+        if narrow == 1:  # a dark slit, no white showing
             c.line([(ex - eye_rx, eye_y), (ex + eye_rx, eye_y)], (40, 30, 30), 0.014)
-        else:
+        elif narrow == 0:
             c.ellipse(ex, eye_y, eye_rx, eye_ry, fill=(250, 250, 250))
             c.ellipse(ex, eye_y, 0.024, 0.024, fill=iris)
+        else:  # half-way: the opening closes towards the slit under a darkening upper lid
+            open_ry = _mix(eye_ry, 0.006, narrow)
+            c.ellipse(ex, eye_y, eye_rx, open_ry, fill=(250, 250, 250))
+            c.ellipse(ex, eye_y, 0.024, min(0.024, open_ry), fill=iris)
+            c.line([(ex - eye_rx, eye_y - open_ry), (ex + eye_rx, eye_y - open_ry)], (40, 30, 30),
+                   0.014 * narrow)
         tilt = 0.05 * t["brow_tilt"] * side
         c.line([(ex - eye_rx, eye_y - 0.042 + tilt), (ex + eye_rx, eye_y - 0.042 - tilt)],
                _shade(hair, 0.8), brow_w)
-        if a["Eyeglasses"]:
-            c.ellipse(ex, eye_y, 0.058, 0.046, outline=(20, 20, 24), width=0.014)
-    if a["Eyeglasses"]:
-        c.line([(cx - eye_dx + 0.058, eye_y), (cx + eye_dx - 0.058, eye_y)], (20, 20, 24), 0.012)
+        if glasses > 0:
+            c.ellipse(ex, eye_y, 0.058, 0.046, outline=frame, width=0.014)
+    if glasses > 0:
+        c.line([(cx - eye_dx + 0.058, eye_y), (cx + eye_dx - 0.058, eye_y)], frame, 0.012)
     nose_y = cy + ry * (0.24 + 0.24 * t["nose_length"])
-    if a["Big_Nose"]:
-        c.polygon([(cx, eye_y + 0.005), (cx - 0.075, nose_y + 0.035), (cx + 0.075, nose_y + 0.035)],
-                  _shade(skin, 0.55))
-    else:
-        c.polygon([(cx, eye_y + 0.045), (cx - 0.024, nose_y), (cx + 0.024, nose_y)], _shade(skin, 0.78))
+    big = grade(identity, "Big_Nose")  # the small nose at 0, the big one at 1
+    top, half, drop = eye_y + _mix(0.045, 0.005, big), _mix(0.024, 0.075, big), _mix(0.0, 0.035, big)
+    c.polygon([(cx, top), (cx - half, nose_y + drop), (cx + half, nose_y + drop)],
+              _shade(skin, _mix(0.78, 0.55, big)))
     mouth_y = cy + ry * 0.55
     half = rx * (0.38 + 0.28 * t["mouth_width"])
     bend = 0.03 * nuisance.smile
-    lips = (170, 40, 60) if not a["Male"] else _shade(skin, 0.45)
+    lips = _lerp((170, 40, 60), _shade(skin, 0.45), male)
     c.line([(cx - half, mouth_y - bend), (cx, mouth_y + bend), (cx + half, mouth_y - bend)], lips,
-           (0.018 if not a["Male"] else 0.014) * (1 + 0.5 * t["mouth_width"]))
+           _mix(0.018, 0.014, male) * (1 + 0.5 * t["mouth_width"]))
 
 
 def render_face(identity: Identity, nuisance: Nuisance, size: int = 32,

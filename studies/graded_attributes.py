@@ -1,0 +1,283 @@
+"""Does a sampled model hold its person when the world draws half-way attributes? (issue 17, claim 1)
+
+    python studies/graded_attributes.py [--identities N] [--claim3 1] [VARIANT ...]
+    # default: a space of 320 train identities, every variant; about 20 minutes a variant but
+    # "binary" (a base UNet and N adapters trained); --claim3 1: about 8 minutes more a variant
+
+A blend of two people with the same attributes is a person; one across attributes asks the base for
+half a beard, which the base then draws whole or not at all from seed to seed (`sample_blends.py`),
+and the space's sampler mixes hundreds of people's attributes. The world draws every attribute's
+cue fully or not at all, so no training image shows a half-way state. In the "graded" world
+(`w2w.world.identity.sample_grades`) the cues of 7 attributes (Young, No_Beard, Eyeglasses,
+Pale_Skin, Chubby, Narrow_Eyes, Big_Nose) are drawn at a strength uniform in [0.5, 1] where the
+identity has the attribute and in [0, 0.5) where not: the labels, traits and nuisance stay the
+world's, only the cues' strengths spread, as a photo's binary label thresholds a beard's density.
+Sex, baldness and the hair colours stay categorical: the control inside the graded world.
+"graded_all" grades sex too (hair length, jaw, brows and lips between a woman's and a man's) and
+draws the hair's colour as a mix of its own and another (weight above 0.5 on its own); "binary_seed1"
+is the world as drawn on a base UNet trained from another seed, to say how far a base's own training
+draw moves these figures.
+
+Each variant gets its own base UNet ("binary": the committed base; the others the base stage's UNet
+recipe on their world's renders of all train identities, through the committed VAE and text
+encoder), fleet (the committed adapters; the others retrained with params.yaml's finetune section on
+their base), and a basis of all components of the first N train identities' adapters. Then, as
+evaluate_sampling does, 64 of those train models and 64 models the basis's sampler draws are sampled
+(its prompt, seeds, steps and guidance) and read: the judge's consistency across seeds; the trait
+spread (`sample_blends.trait_spread`); the grade spread, the sd across a model's seeds of each
+graded cue's strength read by a regressor trained here on fresh graded people (the trait regressor's
+recipe; the committed world's full and absent cues are its extremes, so it reads both worlds); and
+the attribute reader's calls, whether a model's seeds agree on each categorical attribute. The train
+models' similarity to 8 fresh references of their own world (the ladder's model rung) says what the
+graded world costs the fleet. `--claim3 1` reads claim 3 in each variant's world as
+`ambiguous_input.py` does, on `inversion_fit.py`'s 32 validation identities (fleet models trained
+for them where the variant retrains) in a basis of the N adapters less theirs: w2w against the
+single-image LoRA from a render and from the painting. Train identities only; no held-out identity
+is read. Kept under the ignored studies/runs/graded_attributes/ and reused.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from ambiguous_input import read_claim3, train_people  # studies/: the script's folder is first on sys.path
+from base_steps import trained_unet, with_unet
+from fleet_fit import ci, difference
+from inversion_fit import SEED as VALIDATION_SEED
+from sample_blends import sample_calls, sampled_as_evaluated, trait_spread
+from variants import parse_variants
+
+from w2w.base.latents import round_trip
+from w2w.evaluate.context import Context
+from w2w.evaluate.judged import trait_errors, truth_of
+from w2w.evaluate.ladder import sample_models, scored
+from w2w.evaluate.sampling import consistency
+from w2w.evaluate.share import encode_renders
+from w2w.evaluate.stats import sample_rows, unpaired_difference_ci
+from w2w.judge.api import Judge
+from w2w.judge.model import TraitNet, to_input
+from w2w.judge.train import TRAIT_FIRST_ID, TrainingSet, train_traits, with_round_trips
+from w2w.params import Params, load_params, override
+from w2w.space.edit import sample_coefficients
+from w2w.space.pca import fit_in_memory
+from w2w.storage import STREAM_EVAL, STREAM_IMAGES, STREAM_JUDGE
+from w2w.world.dataset import identities_from_table, render_identities
+from w2w.world.identity import ATTRIBUTES, GRADED, TRAITS, Identity, sample_grades, sample_identity
+
+DATA, RUNS = Path("data"), Path("studies/runs/graded_attributes")
+FRESH, CHECK = 6000, 500  # fresh graded people the grade regressor trains on, and reads to be checked
+VARIANTS = {  # how the world draws each person's cues, and the base UNet's seed
+    "binary": (None, None), "graded": ("fine", 0), "binary_seed1": (None, 1), "graded_all": ("all", 0)}
+
+
+def graded(people: list[Identity], seed: int, kind: str | None = "fine") -> list[Identity]:
+    """The people as a variant's world draws them: None as drawn, "fine" the 7 cues graded, "all"
+    sex and hair colour too."""
+    return people if kind is None else [sample_grades(i, seed, coarse=kind == "all") for i in people]
+
+
+def variant_base(ctx: Context, params: Params, name: str) -> Context:
+    """The committed context with the base stage's UNet retrained (at the variant's seed) on every
+    train identity's renders as the variant's world draws them (the world's render stream and
+    nuisance), encoded by the committed VAE."""
+    kind, seed = VARIANTS[name]
+    s = params.synthesize
+    train = np.flatnonzero(~ctx.heldout)
+    people = graded(identities_from_table(ctx.table.iloc[train]), s.seed, kind)
+    images = render_identities(people, s.images_per_identity, s.seed, STREAM_IMAGES, s.image_size,
+                               desc=f"{name} renders")                         # (T, K, S, S, 3)
+    latents = encode_renders(ctx.pipe, images).numpy()                          # (T, K, C, h, w)
+    cache = np.zeros((len(ctx.table), *latents.shape[1:]), np.float32)          # held-out rows unread
+    cache[train] = latents
+    p = override(params.base, seed=seed)
+    return with_unet(ctx, trained_unet(ctx, cache, p, RUNS / name / "unet"))
+
+
+def grade_reader(ctx: Context, params: Params) -> tuple[TraitNet, np.ndarray, np.ndarray]:
+    """A regressor of the 7 cue strengths (the trait regressor's network and recipe, VAE round trips
+    included) on one render each of FRESH graded people drawn afresh, and the population's mean and
+    sd of each strength; checked on CHECK more such people, through the VAE."""
+    p, size = params.judge, params.synthesize.image_size
+    people = graded([sample_identity(TRAIT_FIRST_ID + i, p.seed) for i in range(FRESH + CHECK)], p.seed)
+    images = render_identities(people, 1, p.seed, STREAM_JUDGE, size, desc="fresh graded people")[:, 0]
+    strengths = torch.tensor([[i.grades[a] for a in GRADED] for i in people], dtype=torch.float32)
+    mean, std = strengths[:FRESH].mean(0), strengths[:FRESH].std(0)
+    path = RUNS / "grade_reader.pt"
+    net = TraitNet(len(GRADED), p.width, size)
+    if path.is_file():
+        net.load_state_dict(torch.load(path))
+    else:
+        data = TrainingSet(torch.from_numpy(images[:FRESH]), torch.arange(FRESH),
+                           torch.zeros(FRESH, 1), strengths[:FRESH])
+        data = with_round_trips(data, lambda x: round_trip(ctx.pipe.vae, x))
+        net = train_traits(data, mean, std, p)
+        RUNS.mkdir(parents=True, exist_ok=True)
+        torch.save(net.state_dict(), path.with_suffix(".tmp"))
+        path.with_suffix(".tmp").rename(path)
+    net.eval()
+    read = read_grades(net, round_trip(ctx.pipe.vae, images[FRESH:]), mean.numpy(), std.numpy())
+    truth = strengths[FRESH:].numpy()
+    print(f"grade reader, {CHECK} fresh graded people through the VAE: correlation "
+          + ", ".join(f"{a} {np.corrcoef(read[:, j], truth[:, j])[0, 1]:.2f}" for j, a in enumerate(GRADED)),
+          flush=True)
+    return net, mean.numpy(), std.numpy()
+
+
+def world_trait_judge(ctx: Context, params: Params, kind: str | None) -> Judge:
+    """The committed judge with a trait regressor of the variant's world: the judge stage's recipe
+    (VAE round trips included) on one render each of FRESH people drawn afresh as that world draws
+    them. Trained alike for every world, so that each world's traits are read by a regressor that
+    has seen its drawing, the committed one (11,880 people of the world as drawn) aside."""
+    p, size = params.judge, params.synthesize.image_size
+    people = graded([sample_identity(TRAIT_FIRST_ID + i, p.seed) for i in range(FRESH)], p.seed, kind)
+    traits = torch.tensor([[i.traits[t] for t in TRAITS] for i in people], dtype=torch.float32)
+    mean, std = traits.mean(0), traits.std(0)
+    path = RUNS / f"traits_{kind or 'binary'}.pt"
+    net = TraitNet(len(TRAITS), p.width, size)
+    if path.is_file():
+        net.load_state_dict(torch.load(path))
+    else:
+        images = render_identities(people, 1, p.seed, STREAM_JUDGE, size, desc="fresh people")[:, 0]
+        data = TrainingSet(torch.from_numpy(images), torch.arange(FRESH), torch.zeros(FRESH, 1), traits)
+        net = train_traits(with_round_trips(data, lambda x: round_trip(ctx.pipe.vae, x)), mean, std, p)
+        RUNS.mkdir(parents=True, exist_ok=True)
+        torch.save(net.state_dict(), path.with_suffix(".tmp"))
+        path.with_suffix(".tmp").rename(path)
+    config = {**ctx.judge.config, "trait_mean": mean.tolist(), "trait_std": std.tolist()}
+    return Judge(ctx.judge.net, config, net.eval(), reader=ctx.judge.reader_net)
+
+
+@torch.no_grad()
+def read_grades(net: TraitNet, images: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """(n, 7) cue strengths read from images (n, S, S, 3) uint8."""
+    out = [net(to_input(torch.from_numpy(images[i:i + 512]))).numpy() for i in range(0, len(images), 512)]
+    return np.concatenate(out) * std + mean
+
+
+def readout(ctx: Context, params: Params, reader: tuple, adapters: np.ndarray, desc: str) -> dict:
+    """Per model (M,): consistency, trait spread, grade spread (RMS over the 7, in population sds),
+    categorical agreement; and per graded attribute the grade spread (M, 7)."""
+    net, mean, std = reader
+    images = sampled_as_evaluated(ctx, adapters, params, desc=desc)              # (M, n, S, S, 3)
+    m, n = images.shape[:2]
+    grades = read_grades(net, images.reshape(m * n, *images.shape[2:]), mean, std).reshape(m, n, -1)
+    per_grade = (grades / std).std(1, ddof=1)                                    # (M, 7)
+    calls = sample_calls(ctx.judge, images)                                      # (M, n, A)
+    categorical = [ctx.judge.attribute_names.index(a) for a in ATTRIBUTES if a not in GRADED]
+    agree = (calls[:, :, categorical] == calls[:, :1, categorical]).all(1).mean(1)
+    return {"consistency": consistency(ctx, images), "trait spread": trait_spread(ctx.judge, images),
+            "grade spread": np.sqrt((per_grade ** 2).mean(1)), "categorical agreed": agree,
+            "per grade": per_grade}
+
+
+def world_figures(ctx: Context, params: Params, reader: tuple, adapters: np.ndarray, ids: np.ndarray,
+                  trained_pos: np.ndarray, name: str) -> dict[str, dict]:
+    basis = fit_in_memory(adapters.astype(np.float64), ids, len(adapters) - 1, "exact", params.pca)
+    p = params.evaluate_sampling
+    drawn = basis.to_weights(sample_coefficients(basis, p.trained_models, p.seed))
+    return {"trained": readout(ctx, params, reader, adapters[trained_pos], f"{name} trained"),
+            "sampled": readout(ctx, params, reader, drawn, f"{name} sampled")}
+
+
+def report(name: str, figures: dict[str, dict], seed: int) -> None:
+    t, s = figures["trained"], figures["sampled"]
+    print(f"\n{name} world, {len(t['consistency'])} train models against as many sampled ones:")
+    for key in ("consistency", "trait spread", "grade spread", "categorical agreed"):
+        lo, hi = unpaired_difference_ci(s[key], t[key], seed)
+        print(f"  {key:18s} trained {t[key].mean():.3f} {ci(t[key])}  sampled {s[key].mean():.3f} "
+              f"{ci(s[key])}  sampled - trained {s[key].mean() - t[key].mean():+.3f} [{lo:+.3f}, {hi:+.3f}]",
+              flush=True)
+    print("  grade spread by attribute, trained / sampled: " + ", ".join(
+        f"{a} {t['per grade'][:, j].mean():.2f} / {s['per grade'][:, j].mean():.2f}"
+        for j, a in enumerate(GRADED)), flush=True)
+
+
+def gap_difference(b: dict, g: dict, key: str, seed: int) -> str:
+    """(sampled - trained) in one variant (g) minus the same in another (b), with a bootstrap
+    interval: the trained models are the same identities in both (resampled together), the two
+    sampled sets independent draws."""
+    rng = np.random.default_rng(seed)
+    tb, tg, sb, sg = (b["trained"][key], g["trained"][key], b["sampled"][key], g["sampled"][key])
+    point = (sg.mean() - tg.mean()) - (sb.mean() - tb.mean())
+    draws = []
+    for _ in range(2000):
+        i, j, k = (rng.integers(0, len(x), len(x)) for x in (tb, sb, sg))
+        draws.append((sg[k].mean() - tg[i].mean()) - (sb[j].mean() - tb[i].mean()))
+    lo, hi = np.percentile(draws, [2.5, 97.5])
+    return f"{point:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+
+
+def claim3(ctx: Context, vctx: Context, params: Params, name: str, adapters: np.ndarray, rows: np.ndarray
+           ) -> None:
+    """Claim 3 in the variant's world (`ambiguous_input.read_claim3`) on inversion_fit's validation
+    identities, in a basis of the variant's adapters (of the table rows `rows`) less theirs."""
+    val = np.sort(sample_rows(ctx.heldout, False, 32, VALIDATION_SEED))
+    fitted = ~np.isin(rows, val)
+    ids = ctx.table["identity_id"].to_numpy()[rows[fitted]]
+    basis = fit_in_memory(adapters[fitted].astype(np.float64), ids, int(fitted.sum()) - 1, "exact",
+                          params.pca)
+    people = graded(identities_from_table(ctx.table.iloc[val]), params.synthesize.seed, VARIANTS[name][0])
+    own = ctx.adapters(val) if name == "binary" else train_people(
+        vctx, people, params, RUNS / name / "validation", 1.0, f"{name} validation fleet")
+    read_claim3(vctx, params, name, basis, own, val, 1.0, people)
+
+
+def main(argv: list[str]) -> None:
+    args = parse_variants(argv, __doc__, VARIANTS, identities=320, claim3=0)
+    params = load_params()
+    p, q, seed = params.evaluate_sampling, params.evaluate_inversion, params.synthesize.seed
+    if not (DATA / "weights.zarr").is_dir():
+        sys.exit("data/weights.zarr: missing; run `dvc repro stack` first")
+    if args.identities < p.trained_models + 2:
+        sys.exit(f"--identities {args.identities}: needs at least {p.trained_models + 2} "
+                 f"(the trained models)")
+    torch.manual_seed(0)
+    ctx = Context.open(DATA / "world", DATA / "weights.zarr", DATA / "base", DATA / "judge")
+    ctx.pipe.unet.requires_grad_(False)
+    rows = np.sort(ctx.rows(False, args.identities, p.seed))                    # the space's train rows
+    trained_pos = np.searchsorted(rows, np.sort(ctx.rows(False, p.trained_models, p.seed)))  # a prefix
+    table = ctx.table.iloc[rows]
+    ids, own = table["identity_id"].to_numpy(), table.iloc[trained_pos]
+    reader = grade_reader(ctx, params)
+    worlds, rungs, own_errors = {}, {}, {}
+    for name in args.variants:
+        kind = VARIANTS[name][0]
+        if name == "binary":
+            vctx, adapters = ctx, ctx.adapters(rows)
+        else:
+            vctx = variant_base(ctx, params, name)
+            adapters = train_people(vctx, graded(identities_from_table(table), seed, kind), params,
+                                    RUNS / name / "fleet", 1.0, f"{name} fleet")
+        worlds[name] = world_figures(vctx, params, reader, adapters, ids, trained_pos, name)
+        report(name, worlds[name], p.seed)
+        references = render_identities(graded(identities_from_table(own), seed, kind), q.renders_per_identity,
+                                       q.seed, STREAM_EVAL, params.synthesize.image_size)
+        samples = sample_models(vctx, adapters[trained_pos], q, f"{name} rung")
+        rungs[name] = r = scored(vctx, name, samples, references, truth_of(own))
+        judge = world_trait_judge(ctx, params, kind)
+        own_errors[name] = trait_errors(judge, samples, truth_of(own))
+        ceiling = trait_errors(judge, references, truth_of(own))
+        print(f"  train models against 8 fresh renders of their world: similarity {r.similarity.mean():.3f} "
+              f"{ci(r.similarity)}, trait error {r.trait_error.mean():.3f} {ci(r.trait_error)}; by a "
+              f"regressor of its own world {own_errors[name].mean():.3f} {ci(own_errors[name])} "
+              f"(its 8 references {ceiling.mean():.3f})", flush=True)
+        if args.claim3:
+            claim3(ctx, vctx, params, name, adapters, rows)
+    names = list(worlds)
+    for i, a in enumerate(names):
+        for b in names[:i]:
+            print(f"\n{a} against {b}: train models, paired: similarity "
+                  f"{difference(rungs[a].similarity, rungs[b].similarity)}, trait error "
+                  f"{difference(rungs[a].trait_error, rungs[b].trait_error)} (each world's own "
+                  f"regressor {difference(own_errors[a], own_errors[b])}), consistency "
+                  f"{difference(worlds[a]['trained']['consistency'], worlds[b]['trained']['consistency'])}")
+            for key in ("consistency", "trait spread", "grade spread", "categorical agreed"):
+                print(f"  sampled - trained, {a} minus {b}, {key}: "
+                      f"{gap_difference(worlds[b], worlds[a], key, p.seed)}", flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
