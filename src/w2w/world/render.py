@@ -88,16 +88,14 @@ def grade(identity: Identity, name: str) -> float:
 
 def skin_rgb(identity: Identity) -> tuple[int, ...]:
     tone = (identity.traits["skin_tone"] + 1) / 2
-    g = grade(identity, "Pale_Skin")
-    pale = _lerp(PALE_SKIN, (246, 226, 216), tone) if g > 0 else None
-    normal = _lerp(SKIN_LIGHT, SKIN_DARK, tone) if g < 1 else None
-    return pale if normal is None else normal if pale is None else _lerp(normal, pale, g)
+    pale, normal = _lerp(PALE_SKIN, (246, 226, 216), tone), _lerp(SKIN_LIGHT, SKIN_DARK, tone)
+    return _lerp(normal, pale, grade(identity, "Pale_Skin"))
 
 
 def hair_rgb(identity: Identity) -> tuple[int, ...]:
-    weights = [grade(identity, c) for c in HAIR_RGB] if identity.grades and "Black_Hair" in identity.grades \
-        else None
-    if weights and sum(weights) > 0:  # graded hair: a mix of colours (w2w.world.identity.sample_grades)
+    graded = identity.grades is not None and "Black_Hair" in identity.grades  # sample_grades(coarse=True)
+    weights = [identity.grades[c] for c in HAIR_RGB] if graded else []
+    if sum(weights) > 0:  # a mix of colours
         colour = tuple(int(round(sum(w * rgb[k] for w, rgb in zip(weights, HAIR_RGB.values(), strict=True))))
                        for k in range(3))
     else:
