@@ -39,6 +39,7 @@ is read. Kept under the ignored studies/runs/graded_attributes/ and reused.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -58,7 +59,7 @@ from w2w.evaluate.sampling import consistency
 from w2w.evaluate.share import encode_renders
 from w2w.evaluate.stats import sample_rows, unpaired_difference_ci
 from w2w.judge.api import Judge
-from w2w.judge.model import TraitNet, to_input
+from w2w.judge.model import TraitNet
 from w2w.judge.train import TRAIT_FIRST_ID, TrainingSet, train_traits, with_round_trips
 from w2w.params import Params, load_params, override
 from w2w.space.edit import sample_coefficients
@@ -96,75 +97,74 @@ def variant_base(ctx: Context, params: Params, name: str) -> Context:
     return with_unet(ctx, trained_unet(ctx, cache, p, RUNS / name / "unet"))
 
 
-def grade_reader(ctx: Context, params: Params) -> tuple[TraitNet, np.ndarray, np.ndarray]:
-    """A regressor of the 7 cue strengths (the trait regressor's network and recipe, VAE round trips
-    included) on one render each of FRESH graded people drawn afresh, and the population's mean and
-    sd of each strength; checked on CHECK more such people, through the VAE."""
-    p, size = params.judge, params.synthesize.image_size
-    people = graded([sample_identity(TRAIT_FIRST_ID + i, p.seed) for i in range(FRESH + CHECK)], p.seed)
-    images = render_identities(people, 1, p.seed, STREAM_JUDGE, size, desc="fresh graded people")[:, 0]
-    strengths = torch.tensor([[i.grades[a] for a in GRADED] for i in people], dtype=torch.float32)
-    mean, std = strengths[:FRESH].mean(0), strengths[:FRESH].std(0)
-    path = RUNS / "grade_reader.pt"
-    net = TraitNet(len(GRADED), p.width, size)
+def regressor_judge(ctx: Context, params: Params, images: Callable[[], np.ndarray], targets: torch.Tensor,
+                    names: list[str], path: Path) -> Judge:
+    """The committed judge with its trait regressor replaced: the trait regressor's network and recipe
+    (VAE round trips included) trained on `images()` (n, S, S, 3) to `targets` (n, K), named `names`,
+    standardised by their mean and sd; kept in `path` and reused from there."""
+    p = params.judge
+    mean, std = targets.mean(0), targets.std(0)
+    net = TraitNet(targets.shape[1], p.width, params.synthesize.image_size)
     if path.is_file():
         net.load_state_dict(torch.load(path))
     else:
-        data = TrainingSet(torch.from_numpy(images[:FRESH]), torch.arange(FRESH),
-                           torch.zeros(FRESH, 1), strengths[:FRESH])
-        data = with_round_trips(data, lambda x: round_trip(ctx.pipe.vae, x))
-        net = train_traits(data, mean, std, p)
-        RUNS.mkdir(parents=True, exist_ok=True)
+        n = len(targets)
+        data = TrainingSet(torch.from_numpy(images()), torch.arange(n), torch.zeros(n, 1), targets)
+        net = train_traits(with_round_trips(data, lambda x: round_trip(ctx.pipe.vae, x)), mean, std, p)
+        path.parent.mkdir(parents=True, exist_ok=True)
         torch.save(net.state_dict(), path.with_suffix(".tmp"))
         path.with_suffix(".tmp").rename(path)
-    net.eval()
-    read = read_grades(net, round_trip(ctx.pipe.vae, images[FRESH:]), mean.numpy(), std.numpy())
+    config = {**ctx.judge.config, "traits": names, "trait_mean": mean.tolist(), "trait_std": std.tolist()}
+    return Judge(ctx.judge.net, config, net.eval(), reader=ctx.judge.reader_net)
+
+
+def fresh_people(params: Params, n: int, kind: str | None) -> list[Identity]:
+    """n people drawn afresh (the trait regressor's ids) as a variant's world draws them."""
+    seed = params.judge.seed
+    return graded([sample_identity(TRAIT_FIRST_ID + i, seed) for i in range(n)], seed, kind)
+
+
+def fresh_renders(params: Params, people: list[Identity]) -> np.ndarray:
+    """One render each (n, S, S, 3) of the judge's stream."""
+    p = params.judge
+    return render_identities(people, 1, p.seed, STREAM_JUDGE, params.synthesize.image_size,
+                             desc="fresh people")[:, 0]
+
+
+def grade_reader(ctx: Context, params: Params) -> Judge:
+    """A reader of the 7 cue strengths (as `predict_traits`), trained on one render each of FRESH
+    graded people drawn afresh; checked on CHECK more such people, through the VAE."""
+    people = fresh_people(params, FRESH + CHECK, "fine")
+    images = fresh_renders(params, people)
+    strengths = torch.tensor([[i.grades[a] for a in GRADED] for i in people], dtype=torch.float32)
+    reader = regressor_judge(ctx, params, lambda: images[:FRESH], strengths[:FRESH], list(GRADED),
+                             RUNS / "grade_reader.pt")
+    read = reader.predict_traits(round_trip(ctx.pipe.vae, images[FRESH:]))
     truth = strengths[FRESH:].numpy()
     print(f"grade reader, {CHECK} fresh graded people through the VAE: correlation "
           + ", ".join(f"{a} {np.corrcoef(read[:, j], truth[:, j])[0, 1]:.2f}" for j, a in enumerate(GRADED)),
           flush=True)
-    return net, mean.numpy(), std.numpy()
+    return reader
 
 
 def world_trait_judge(ctx: Context, params: Params, kind: str | None) -> Judge:
-    """The committed judge with a trait regressor of the variant's world: the judge stage's recipe
-    (VAE round trips included) on one render each of FRESH people drawn afresh as that world draws
-    them. Trained alike for every world, so that each world's traits are read by a regressor that
-    has seen its drawing, the committed one (11,880 people of the world as drawn) aside."""
-    p, size = params.judge, params.synthesize.image_size
-    people = graded([sample_identity(TRAIT_FIRST_ID + i, p.seed) for i in range(FRESH)], p.seed, kind)
+    """The committed judge with a trait regressor of the variant's world, trained on one render each
+    of FRESH people drawn afresh as that world draws them. Trained alike for every world, so that
+    each world's traits are read by a regressor that has seen its drawing, the committed one (11,880
+    people of the world as drawn) aside."""
+    people = fresh_people(params, FRESH, kind)
     traits = torch.tensor([[i.traits[t] for t in TRAITS] for i in people], dtype=torch.float32)
-    mean, std = traits.mean(0), traits.std(0)
-    path = RUNS / f"traits_{kind or 'binary'}.pt"
-    net = TraitNet(len(TRAITS), p.width, size)
-    if path.is_file():
-        net.load_state_dict(torch.load(path))
-    else:
-        images = render_identities(people, 1, p.seed, STREAM_JUDGE, size, desc="fresh people")[:, 0]
-        data = TrainingSet(torch.from_numpy(images), torch.arange(FRESH), torch.zeros(FRESH, 1), traits)
-        net = train_traits(with_round_trips(data, lambda x: round_trip(ctx.pipe.vae, x)), mean, std, p)
-        RUNS.mkdir(parents=True, exist_ok=True)
-        torch.save(net.state_dict(), path.with_suffix(".tmp"))
-        path.with_suffix(".tmp").rename(path)
-    config = {**ctx.judge.config, "trait_mean": mean.tolist(), "trait_std": std.tolist()}
-    return Judge(ctx.judge.net, config, net.eval(), reader=ctx.judge.reader_net)
+    return regressor_judge(ctx, params, lambda: fresh_renders(params, people), traits, list(TRAITS),
+                           RUNS / f"traits_{kind or 'binary'}.pt")
 
 
-@torch.no_grad()
-def read_grades(net: TraitNet, images: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
-    """(n, 7) cue strengths read from images (n, S, S, 3) uint8."""
-    out = [net(to_input(torch.from_numpy(images[i:i + 512]))).numpy() for i in range(0, len(images), 512)]
-    return np.concatenate(out) * std + mean
-
-
-def readout(ctx: Context, params: Params, reader: tuple, adapters: np.ndarray, desc: str) -> dict:
+def readout(ctx: Context, params: Params, reader: Judge, adapters: np.ndarray, desc: str) -> dict:
     """Per model (M,): consistency, trait spread, grade spread (RMS over the 7, in population sds),
     categorical agreement; and per graded attribute the grade spread (M, 7)."""
-    net, mean, std = reader
     images = sampled_as_evaluated(ctx, adapters, params, desc=desc)              # (M, n, S, S, 3)
     m, n = images.shape[:2]
-    grades = read_grades(net, images.reshape(m * n, *images.shape[2:]), mean, std).reshape(m, n, -1)
-    per_grade = (grades / std).std(1, ddof=1)                                    # (M, 7)
+    grades = reader.predict_traits(images.reshape(m * n, *images.shape[2:])).reshape(m, n, -1)
+    per_grade = (grades / np.asarray(reader.config["trait_std"])).std(1, ddof=1)  # (M, 7)
     calls = sample_calls(ctx.judge, images)                                      # (M, n, A)
     categorical = [ctx.judge.attribute_names.index(a) for a in ATTRIBUTES if a not in GRADED]
     agree = (calls[:, :, categorical] == calls[:, :1, categorical]).all(1).mean(1)
@@ -173,7 +173,7 @@ def readout(ctx: Context, params: Params, reader: tuple, adapters: np.ndarray, d
             "per grade": per_grade}
 
 
-def world_figures(ctx: Context, params: Params, reader: tuple, adapters: np.ndarray, ids: np.ndarray,
+def world_figures(ctx: Context, params: Params, reader: Judge, adapters: np.ndarray, ids: np.ndarray,
                   trained_pos: np.ndarray, name: str) -> dict[str, dict]:
     basis = fit_in_memory(adapters.astype(np.float64), ids, len(adapters) - 1, "exact", params.pca)
     p = params.evaluate_sampling
