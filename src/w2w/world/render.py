@@ -93,13 +93,9 @@ def skin_rgb(identity: Identity) -> tuple[int, ...]:
 
 
 def hair_rgb(identity: Identity) -> tuple[int, ...]:
-    graded = identity.grades is not None and "Black_Hair" in identity.grades  # sample_grades(coarse=True)
-    weights = [identity.grades[c] for c in HAIR_RGB] if graded else []
-    if sum(weights) > 0:  # a mix of colours
-        colour = tuple(int(round(sum(w * rgb[k] for w, rgb in zip(weights, HAIR_RGB.values(), strict=True))))
-                       for k in range(3))
-    else:
-        colour = next((HAIR_RGB[c] for c in HAIR_RGB if identity.attributes[c]), BALD_BROW_RGB)
+    weights = [grade(identity, c) for c in HAIR_RGB]  # one colour, or a mix (sample_grades(coarse=True))
+    colour = (tuple(int(round(sum(w * rgb[k] for w, rgb in zip(weights, HAIR_RGB.values(), strict=True))))
+                    for k in range(3)) if sum(weights) > 0 else BALD_BROW_RGB)
     return _shade(colour, 1.0 + 0.12 * identity.traits["hair_shade"])
 
 
