@@ -42,7 +42,16 @@ class SynthesizeParams(_Section):
     heldout_fraction: float = Field(gt=0.0, lt=1.0)
     image_size: int = Field(ge=16, le=1024, multiple_of=8)
     block_identities: int = Field(ge=1, le=4096)
+    graded_cues: Literal["none", "fine", "all"]  # miniature: cue strengths (w2w.world.identity.Grading)
+    grade_margin: float = Field(ge=0.0, lt=0.5)  # how far each graded strength keeps from its threshold
     seed: int = Field(ge=0)
+
+    @field_validator("graded_cues")
+    @classmethod
+    def _grades_are_the_miniatures(cls, value: str, info: ValidationInfo) -> str:
+        if value != "none" and info.data.get("source") == "folder":
+            raise ValueError("graded cues are the miniature world's; a folder's photos are as they are")
+        return value
 
 
 class JudgeParams(_Section):

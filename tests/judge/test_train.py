@@ -2,9 +2,11 @@
 
 import numpy as np
 import pandas as pd
+import pytest
 from committed import section
 from folders import write_photo_folder
 
+from w2w.judge import train
 from w2w.judge.api import Judge
 from w2w.judge.train import (
     TRAIT_FIRST_ID,
@@ -15,9 +17,9 @@ from w2w.judge.train import (
     with_round_trips,
 )
 from w2w.storage import STREAM_JUDGE
-from w2w.world.dataset import identities_from_table, render_identity, synthesize_world
+from w2w.world.dataset import identities_from_table, render_identities, render_identity, synthesize_world
 from w2w.world.folder import read_identity_folder
-from w2w.world.identity import ATTRIBUTES, TRAITS, sample_identity
+from w2w.world.identity import ATTRIBUTES, TRAITS, Grading, sample_identity
 
 
 def test_short_training_generalises_to_heldout(tmp_path):
@@ -98,6 +100,33 @@ def test_trait_regressor_trains_on_fresh_people():
     expected_rows = [[float(expected_attrs[label][a]) for a in ATTRIBUTES] for label in data.labels]
     assert data.attrs.tolist() == expected_rows
     assert not np.array_equal(data.images[0].numpy(), data.images[1].numpy())  # nuisance differs
+
+
+def test_fresh_people_are_drawn_as_the_world_grades_its_own():
+    grading = Grading("fine", 0.25)
+    graded = fresh_trait_set(6, seed=0, image_size=32, grading=grading)
+    people = [grading.draw(TRAIT_FIRST_ID + i, 0) for i in range(6)]
+    expected = render_identities(people, 1, 0, STREAM_JUDGE, 32)[:, 0]
+    assert np.array_equal(graded.images.numpy(), expected)
+    assert not np.array_equal(graded.images.numpy(), fresh_trait_set(6, seed=0, image_size=32).images.numpy())
+
+
+def test_the_judge_draws_its_fresh_people_with_the_worlds_grading(tmp_path, monkeypatch):
+    world = tmp_path / "world"
+    world.mkdir()
+    synthesize_world(section("synthesize", identities=8, images_per_identity=2, heldout_fraction=0.25,
+                             graded_cues="fine", grade_margin=0.1), world)
+    drawn = []
+
+    def record(*args, grading, **kwargs):
+        drawn.append(grading)
+        raise KeyboardInterrupt  # what follows is the judge's training, tested above
+
+    monkeypatch.setattr(train, "fresh_trait_set", record)
+    with pytest.raises(KeyboardInterrupt):
+        fit_and_evaluate(world, section("judge", renders_per_identity=2, epochs=1, width=4, embedding_dim=4,
+                                        style_renders_per_identity=1), tmp_path / "judge")
+    assert drawn == [Grading("fine", 0.1)]
 
 
 def test_the_style_head_learns_from_renders_beside_their_own_paintings(tmp_path):

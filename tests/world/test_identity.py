@@ -100,3 +100,19 @@ def test_coarse_grades_keep_the_labels_and_the_fine_grades():
         assert [h > 0.5 for h in hair] == [person.attributes[c] for c in HAIR_COLOURS]
         assert sum(hair) == pytest.approx(0.0 if person.attributes["Bald"] else 1.0)
         assert sum(h > 0 for h in hair) == (0 if person.attributes["Bald"] else 2)  # a mix of two colours
+
+
+def test_a_margin_keeps_every_strength_that_far_from_the_threshold():
+    for identity_id in range(200):
+        person = sample_identity(identity_id, 0)
+        assert sample_grades(person, 0, True, margin=0.0) == sample_grades(person, 0, True)
+        kept = sample_grades(person, 0, coarse=True, margin=0.25).grades
+        for name in (*GRADED, "Male"):
+            low, high = (0.75, 1.0) if person.attributes[name] else (0.0, 0.25)
+            if not (name == "No_Beard" and not person.attributes["Male"]):
+                assert low <= kept[name] <= high, (identity_id, name, kept[name])
+        other = sorted(kept[c] for c in HAIR_COLOURS)[-2]  # the weight of the colour mixed in
+        assert other < 0.25 and sum(kept[c] for c in HAIR_COLOURS) == pytest.approx(
+            0.0 if person.attributes["Bald"] else 1.0)
+    with pytest.raises(ValueError, match="margin 0.5"):
+        sample_grades(sample_identity(0, 0), 0, margin=0.5)

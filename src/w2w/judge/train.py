@@ -24,7 +24,7 @@ from w2w.judge.model import CosFaceHead, JudgeNet, TraitNet, to_input
 from w2w.params import JudgeParams
 from w2w.storage import STREAM_JUDGE
 from w2w.world.dataset import identities_from_table, render_identities
-from w2w.world.identity import ATTRIBUTES, TRAITS, sample_identity
+from w2w.world.identity import ATTRIBUTES, TRAITS, UNGRADED, Grading
 from w2w.world.references import is_folder_world
 
 TRAIT_FIRST_ID = 2_000_000  # the trait regressor's fresh people: above any world's ids (0, 1, ...)
@@ -67,13 +67,15 @@ def render_training_set(table: pd.DataFrame, p: JudgeParams, image_size: int) ->
     return TrainingSet(torch.from_numpy(images.reshape(-1, *images.shape[2:])), label_t, attrs, traits)
 
 
-def fresh_trait_set(n: int, seed: int, image_size: int, renders: int = 1) -> TrainingSet:
+def fresh_trait_set(n: int, seed: int, image_size: int, renders: int = 1,
+                    grading: Grading = UNGRADED) -> TrainingSet:
     """`renders` each of `n` people the renderer draws afresh (ids from TRAIT_FIRST_ID up), with
     their traits and attributes: the trait regressor's and the attribute reader's training set. The
     world's 480 train identities are only 480 trait vectors, so a regressor trained on them learns
     who is who; n distinct people teach what each trait looks like (studies/trait_reader.py). No
-    world identity, train or held-out, is among them."""
-    identities = [sample_identity(TRAIT_FIRST_ID + i, seed) for i in range(n)]
+    world identity, train or held-out, is among them. `grading`: the world's, so that they are
+    drawn as its people are."""
+    identities = [grading.draw(TRAIT_FIRST_ID + i, seed) for i in range(n)]
     images = render_identities(identities, renders, seed, STREAM_JUDGE, image_size, desc="trait renders")
     images = images.reshape(-1, *images.shape[2:])                       # (n * renders, S, S, 3)
     traits = torch.tensor([[i.traits[t] for t in TRAITS] for i in identities], dtype=torch.float32)
@@ -242,7 +244,7 @@ def fit_and_evaluate(world: Path, p: JudgeParams, out: Path, round_trip: Degrade
               "image_size": size}
     traits = reader = None
     if data.traits is not None:  # as many fresh people as the judge has training images
-        trait_data = fresh_trait_set(len(data.images), p.seed, size)
+        trait_data = fresh_trait_set(len(data.images), p.seed, size, grading=Grading.of_world(group.attrs))
         if round_trip is not None and p.vae_round_trip > 0:
             trait_data = with_round_trips(trait_data, round_trip)
         mean, std = trait_data.traits.mean(0), trait_data.traits.std(0)  # the population's

@@ -5,7 +5,8 @@ Output folder layout (all written in one atomic rename):
         images            (N, K, S, S, 3) uint8, every identity, row order = identities.parquet
         ood               (H, K_ood, S, S, 3) uint8, painting-style renders of held-out identities
         ood_identity_ids  (H,) int64
-    identities.parquet    identity_id, split, one bool column per attribute, trait_* floats
+    identities.parquet    identity_id, split, one bool column per attribute, trait_* floats, and
+                          grade_* floats where the world grades its cues (images.zarr's "grading")
     captions.json         generic prompt, caption per identity, vocabulary
     contact_sheet.png     first images of the first identities
 """
@@ -25,7 +26,7 @@ from tqdm import tqdm
 from w2w.params import SynthesizeParams
 from w2w.storage import COMPRESSORS, STREAM_IMAGES, STREAM_OOD
 from w2w.world.captions import GENERIC_PROMPT, caption_for, vocabulary
-from w2w.world.identity import ATTRIBUTES, TRAITS, Identity, sample_identity, split_identities
+from w2w.world.identity import ATTRIBUTES, TRAITS, Grading, Identity, split_identities
 from w2w.world.render import render_face, sample_nuisance
 from w2w.world.workers import map_in_processes
 
@@ -51,13 +52,17 @@ def identity_table(identities: list[Identity], heldout: np.ndarray) -> pd.DataFr
         row = {"identity_id": identity.identity_id, "split": "heldout" if is_heldout else "train"}
         row.update(identity.attributes)
         row.update({f"trait_{k}": v for k, v in identity.traits.items()})
+        row.update({f"grade_{k}": v for k, v in (identity.grades or {}).items()})
         rows.append(row)
     return pd.DataFrame(rows)
 
 
 def identities_from_table(table: pd.DataFrame) -> list[Identity]:
+    """The table's people as the world drew them, graded cues included where it has grade_* columns."""
+    graded = [c for c in table.columns if c.startswith("grade_")]
     return [Identity(int(row["identity_id"]), {a: bool(row[a]) for a in ATTRIBUTES},
-                     {t: float(row[f"trait_{t}"]) for t in TRAITS})
+                     {t: float(row[f"trait_{t}"]) for t in TRAITS},
+                     {c.removeprefix("grade_"): float(row[c]) for c in graded} if graded else None)
             for _, row in table.iterrows()]
 
 
@@ -86,13 +91,16 @@ def contact_sheet(images: np.ndarray, rows: int = 8, cols: int = 8) -> Image.Ima
 
 def synthesize_world(p: SynthesizeParams, out: Path) -> dict[str, float]:
     """Build the whole world into folder `out` (which must not exist yet); returns a summary."""
-    identities = [sample_identity(i, p.seed) for i in range(p.identities)]
+    grading = Grading(p.graded_cues, p.grade_margin)
+    identities = [grading.draw(i, p.seed) for i in range(p.identities)]
     heldout = split_identities(p.identities, p.heldout_fraction, p.seed)
     table = identity_table(identities, heldout)
     table.to_parquet(out / "identities.parquet", index=False)
     group = zarr.open_group(out / "images.zarr", mode="w", zarr_format=3)
     group.attrs.update({"attributes": list(ATTRIBUTES), "image_size": p.image_size,
                         "layout": "images: (identity, image, y, x, rgb) uint8"})
+    if grading.cues != "none":  # what the judge's fresh people are drawn with; a world without is "none"
+        group.attrs["grading"] = grading.as_attrs()
     _write_images(group, "images", identities, p.images_per_identity, p, STREAM_IMAGES, False)
     held = [i for i, h in zip(identities, heldout, strict=True) if h]
     _write_images(group, "ood", held, p.ood_images_per_identity, p, STREAM_OOD, True)

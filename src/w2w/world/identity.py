@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -104,27 +105,62 @@ def sample_identity(identity_id: int, seed: int) -> Identity:
     return Identity(identity_id, attributes, traits)
 
 
-def sample_grades(identity: Identity, seed: int, coarse: bool = False) -> Identity:
-    """The identity with its GRADED cues drawn at a continuous strength: uniform in [0.5, 1] where
-    it has the attribute, in [0, 0.5) where not, so that the binary label is the strength's
-    threshold, as a photo's label is of a beard's density (a beardless woman stays at 1, no beard).
-    `coarse`: sex too, and the hair's colour a mix of its own (weight in (0.5, 1]) and another
-    (the rest); baldness stays as drawn. From a stream of its own: the attributes and traits are the
-    identity's as drawn, and the GRADED cues the same with or without `coarse`."""
+def sample_grades(identity: Identity, seed: int, coarse: bool = False, margin: float = 0.0) -> Identity:
+    """The identity with its GRADED cues drawn at a continuous strength: uniform in [0.5 + margin, 1]
+    where it has the attribute, in [0, 0.5 - margin) where not, so that the binary label is the
+    strength's threshold, as a photo's label is of a beard's density (a beardless woman stays at 1,
+    no beard); `margin` keeps the strengths that far from it. `coarse`: sex too, and the hair's colour
+    a mix of its own and another (that one's weight below 0.5 - margin); baldness stays as drawn.
+    From a stream of its own: the attributes and traits are the identity's as drawn, and the GRADED
+    cues the same with or without `coarse`."""
+    if not 0.0 <= margin < 0.5:
+        raise ValueError(f"margin {margin}: must be in [0, 0.5)")
     rng = np.random.default_rng([seed, identity.identity_id, 5])
+    width = 1.0 - 2.0 * margin  # [0, 0.5) shrunk to [0, 0.5 - margin); 1.0 exactly at no margin
+
+    def strength(has: bool, x: float) -> float:
+        return float(0.5 + margin + x * width if has else x * width)
+
     u = rng.uniform(0.0, 0.5, size=len(GRADED))
     a = identity.attributes
-    grades = {name: float(0.5 + x if a[name] else x) for name, x in zip(GRADED, u, strict=True)}
+    grades = {name: strength(a[name], x) for name, x in zip(GRADED, u, strict=True)}
     if not a["Male"]:
         grades["No_Beard"] = 1.0
     if coarse:
         sex, share, pick = rng.uniform(0.0, 0.5), rng.uniform(0.0, 0.5), rng.integers(0, 3)
-        grades["Male"] = float(0.5 + sex if a["Male"] else sex)
+        grades["Male"] = strength(a["Male"], sex)
         own = next((c for c in HAIR_COLOURS if a[c]), None)
         grades.update({c: 0.0 for c in HAIR_COLOURS})
         if own is not None:  # a bald identity keeps no hair to colour
-            grades[own], grades[[c for c in HAIR_COLOURS if c != own][pick]] = 1.0 - share, float(share)
+            other = float(share * width)
+            grades[own], grades[[c for c in HAIR_COLOURS if c != own][pick]] = 1.0 - other, other
     return dataclasses.replace(identity, grades=grades)
+
+
+@dataclass(frozen=True)
+class Grading:
+    """How a world draws its people's cues (`sample_grades`): "none" fully or not at all, "fine" the
+    GRADED cues at graded strengths, "all" sex and hair colour too; `margin` keeps every strength
+    that far from its label's threshold."""
+
+    cues: Literal["none", "fine", "all"] = "none"
+    margin: float = 0.0
+
+    def draw(self, identity_id: int, seed: int) -> Identity:
+        """The world's person `identity_id` (`sample_identity`), its cues graded from the same seed."""
+        person = sample_identity(identity_id, seed)
+        return person if self.cues == "none" else sample_grades(person, seed, self.cues == "all", self.margin)
+
+    def as_attrs(self) -> dict:
+        return {"cues": self.cues, "margin": self.margin}
+
+    @classmethod
+    def of_world(cls, attrs) -> Grading:
+        """A world's grading from its images.zarr attributes (a world drawn without one: none)."""
+        return cls(**attrs["grading"]) if "grading" in attrs else UNGRADED
+
+
+UNGRADED = Grading()  # every cue drawn fully or not at all: the world as first drawn
 
 
 def split_identities(n: int, heldout_fraction: float, seed: int) -> np.ndarray:
