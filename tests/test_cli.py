@@ -3,10 +3,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 from snapshot import snapshot
 
 from w2w.cli import main
+from w2w.storage import STREAM_IMAGES
+from w2w.world.dataset import render_identity
+from w2w.world.identity import Grading
 
 W2W = str(Path(sys.executable).parent / "w2w")
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,6 +58,19 @@ def test_world_show_writes_a_grid(tmp_path):
     out = tmp_path / "world.png"
     assert main(["world", "show", "--identity", "0", "1", "--n", "3", "--out", str(out)]) == 0
     assert Image.open(out).size == (3 * 32, 2 * 32)
+
+
+def test_world_show_draws_graded_cues_as_a_graded_world_does(tmp_path, capsys):
+    plain, graded = tmp_path / "plain.png", tmp_path / "graded.png"
+    assert main(["world", "show", "--identity", "3", "--n", "2", "--out", str(plain)]) == 0
+    assert main(["world", "show", "--identity", "3", "--n", "2", "--out", str(graded), "--graded-cues", "all",
+                 "--grade-margin", "0.25"]) == 0
+    expected = render_identity(Grading("all", 0.25).draw(3, 0), 2, 0, STREAM_IMAGES, 32)
+    assert np.array_equal(np.asarray(Image.open(graded)), np.concatenate(list(expected), axis=1))
+    assert not np.array_equal(np.asarray(Image.open(plain)), np.asarray(Image.open(graded)))
+    assert main(["world", "show", "--out", str(tmp_path / "x.png"), "--grade-margin", "0.5"]) == 1
+    assert capsys.readouterr().err == "error: --grade-margin 0.5: must be in [0, 0.5)\n"
+    assert not (tmp_path / "x.png").exists()
 
 
 def test_an_image_out_is_never_a_file_the_command_did_not_write(tmp_path):

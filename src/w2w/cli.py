@@ -102,11 +102,13 @@ def _world_show(args: argparse.Namespace) -> int:
     from w2w.outputs import claim_image, save_image
     from w2w.storage import STREAM_IMAGES
     from w2w.world.dataset import contact_sheet, render_identity
-    from w2w.world.identity import sample_identity
+    from w2w.world.identity import Grading
 
+    if not 0.0 <= args.grade_margin < 0.5:
+        raise ValueError(f"--grade-margin {args.grade_margin}: must be in [0, 0.5)")
     claim_image(args.out, "world show", args.force)
-    rows = [render_identity(sample_identity(i, args.seed), args.n, args.seed, STREAM_IMAGES,
-                            args.size)
+    grading = Grading(args.graded_cues, args.grade_margin)
+    rows = [render_identity(grading.draw(i, args.seed), args.n, args.seed, STREAM_IMAGES, args.size)
             for i in args.identity]
     sheet = contact_sheet(np.concatenate(rows), rows=len(rows), cols=args.n)
     save_image(sheet, args.out, "world show", args.force)
@@ -201,6 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--n", type=int, default=8, help="renders per identity")
     w.add_argument("--seed", type=int, default=0, help="the world's seed (synthesize.seed)")
     w.add_argument("--size", type=int, default=32, help="image size in pixels")
+    w.add_argument("--graded-cues", choices=["none", "fine", "all"], default="none",
+                   help="draw the cues at graded strengths, as synthesize.graded_cues does")
+    w.add_argument("--grade-margin", type=float, default=0.0, help="as synthesize.grade_margin (0 to 0.5)")
     w.add_argument("--out", type=Path, default=Path("world.png"), help="PNG to write")
     w.add_argument("--force", action="store_true", help="replace --out if an earlier `world show` wrote it")
     w.set_defaults(func=_world_show)
