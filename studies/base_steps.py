@@ -31,6 +31,7 @@ import zarr
 from diffusers import UNet2DConditionModel
 from fleet_fit import ci, open_study, retrain  # studies/: the script's folder is first on sys.path
 
+from w2w.atomic import atomic_path
 from w2w.base.denoiser import train_unet
 from w2w.base.model import build_unet, encode_prompts, sampling_scheduler
 from w2w.base.pipeline import assemble_pipeline
@@ -81,7 +82,8 @@ def trained_unet(ctx: Context, cache: zarr.Array | np.ndarray, p: BaseParams, fo
     unet = train_unet(build_unet(p, latents.shape[-1]), train_latents, caption_idx, embeddings, p)
     print(f"unet {p.unet_steps} steps, {p.attention_heads} heads: trained in "
           f"{time.perf_counter() - start:.0f} s", flush=True)
-    unet.save_pretrained(folder, safe_serialization=True)
+    with atomic_path(folder, is_dir=True) as tmp:  # an interrupted save leaves no folder that loads
+        unet.save_pretrained(tmp, safe_serialization=True)
     return unet.requires_grad_(False)
 
 
