@@ -1,12 +1,13 @@
 """Does a sampled model hold its person when the world draws half-way attributes? (issue 17, claim 1)
 
     python studies/graded_attributes.py [--identities N] [--claim3 1] [--directions 1] [--share 1]
-                                        [VARIANT ...]
+                                        [--judge 1] [VARIANT ...]
     # default: a space of 320 train identities, every variant; about 20 minutes a variant but
     # "binary" (a base UNet and N adapters trained); --claim3 1: claim 3 alone, about 11 minutes a
     # variant (kept, and compared across the variants named); --directions 1: the directions' AUCs
     # alone, about a minute once the variants are trained; --share 1: the identity share alone,
-    # about 3 minutes a variant
+    # about 3 minutes a variant; --judge 1: claim 1's consistencies alone, each world read by a
+    # judge trained on it, about 8 minutes a graded variant
 
 A blend of two people with the same attributes is a person; one across attributes asks the base for
 half a beard, which the base then draws whole or not at all from seed to seed (`sample_blends.py`),
@@ -44,13 +45,17 @@ the edits: the directions stage's classifier on each variant's basis coefficient
 identities, out of fold (5 folds), an AUC per attribute with its interval; beside it, how well one
 render tells each graded label (the grade reader's strength, through the VAE, on fresh people of
 that world). `--share 1` reads the identity share (`identity_share.py`'s defaults) of the 64 train
-models' identities in each variant's world, on its base. Train identities only; no held-out
+models' identities in each variant's world, on its base. `--judge 1` reads the sampler's gap
+again with the judge's identity network retrained on each graded world's renders of its train
+identities (the judge stage's recipe; the world as drawn keeps the committed judge, trained so),
+so that no world is read by a judge that learned another's drawing. Train identities only; no held-out
 identity is read. Kept under the ignored
 studies/runs/graded_attributes/ and reused.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -76,13 +81,20 @@ from w2w.evaluate.sampling import consistency
 from w2w.evaluate.share import adapter_cosines, encode_renders, train_halves
 from w2w.evaluate.stats import auc_ci, sample_rows, unpaired_difference_ci
 from w2w.judge.api import Judge
-from w2w.judge.model import TraitNet
-from w2w.judge.train import TRAIT_FIRST_ID, TrainingSet, train_traits, with_round_trips
+from w2w.judge.model import JudgeNet, TraitNet
+from w2w.judge.train import (
+    TRAIT_FIRST_ID,
+    TrainingSet,
+    render_training_set,
+    train_judge,
+    train_traits,
+    with_round_trips,
+)
 from w2w.params import Params, load_params, override
 from w2w.space.edit import sample_coefficients
 from w2w.space.pca import fit_in_memory
 from w2w.storage import STREAM_EVAL, STREAM_IMAGES, STREAM_JUDGE
-from w2w.world.dataset import identities_from_table, render_identities
+from w2w.world.dataset import identities_from_table, identity_table, render_identities
 from w2w.world.identity import ATTRIBUTES, GRADED, TRAITS, Identity, sample_grades, sample_identity
 
 DATA, RUNS = Path("data"), Path("studies/runs/graded_attributes")
@@ -323,6 +335,29 @@ def identity_shares(ctx: Context, params: Params, name: str, rows: np.ndarray) -
     return same
 
 
+def world_judge(ctx: Context, params: Params, name: str) -> Judge:
+    """The committed judge for the world as drawn; for a graded variant, the judge stage's identity
+    and attribute network retrained alike on that world's renders of the train identities (its
+    renders, stream and VAE round trips), kept in the variant's judge.pt. Nothing else of the judge
+    is retrained, and none of its held-out figures is read."""
+    if VARIANTS[name][0] is None:
+        return ctx.judge
+    p, path = params.judge, RUNS / name / "judge.pt"
+    people = graded(identities_from_table(ctx.table), params.synthesize.seed, VARIANTS[name][0])
+    table = identity_table(people, ctx.heldout)                   # render_training_set keeps the train rows
+    size = params.synthesize.image_size
+    net = JudgeNet(len(ATTRIBUTES), p.width, p.embedding_dim, size)
+    if path.is_file():
+        net.load_state_dict(torch.load(path))
+    else:
+        data = with_round_trips(render_training_set(table, p, size), lambda x: round_trip(ctx.pipe.vae, x))
+        net = train_judge(data, p)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(net.state_dict(), path.with_suffix(".tmp"))
+        path.with_suffix(".tmp").rename(path)
+    return Judge(net, {**ctx.judge.config, "attributes": list(ATTRIBUTES)})
+
+
 def variant_adapters(ctx: Context, params: Params, name: str, rows: np.ndarray) -> tuple[Context, np.ndarray]:
     """The variant's base (a context) and its fleet's adapters of the table rows `rows`."""
     if name == "binary":
@@ -333,7 +368,7 @@ def variant_adapters(ctx: Context, params: Params, name: str, rows: np.ndarray) 
 
 
 def main(argv: list[str]) -> None:
-    args = parse_variants(argv, __doc__, VARIANTS, identities=320, claim3=0, directions=0, share=0)
+    args = parse_variants(argv, __doc__, VARIANTS, identities=320, claim3=0, directions=0, share=0, judge=0)
     params = load_params()
     p, q, seed = params.evaluate_sampling, params.evaluate_inversion, params.synthesize.seed
     if not (DATA / "weights.zarr").is_dir():
@@ -362,6 +397,24 @@ def main(argv: list[str]) -> None:
                   f"{auc[low][0]:.3f} [{auc[low][1]:.3f}, {auc[low][2]:.3f}]; mean "
                   f"{np.mean([v[0] for v in auc.values()]):.3f}; " + ", ".join(
                       f"{a} {v[0]:.3f}" for a, v in auc.items()), flush=True)
+        return
+    if args.judge:
+        gaps = {}
+        for name in args.variants:
+            vctx, adapters = variant_adapters(ctx, params, name, rows)
+            vctx = dataclasses.replace(vctx, judge=world_judge(ctx, params, name))
+            basis = fit_in_memory(adapters.astype(np.float64), ids, len(adapters) - 1, "exact", params.pca)
+            drawn = basis.to_weights(sample_coefficients(basis, p.trained_models, p.seed))
+            trained, sampled = (consistency(vctx, sampled_as_evaluated(vctx, w, params, desc=f"{name} {k}"))
+                                for k, w in (("trained", adapters[trained_pos]), ("sampled", drawn)))
+            gaps[name] = {"trained": {"consistency": trained}, "sampled": {"consistency": sampled}}
+            lo, hi = unpaired_difference_ci(sampled, trained, p.seed)
+            print(f"{name}, read by a judge of its own world: consistency trained {trained.mean():.3f} "
+                  f"{ci(trained)}, sampled {sampled.mean():.3f} {ci(sampled)}, sampled - trained "
+                  f"{sampled.mean() - trained.mean():+.3f} "
+                  f"[{lo:+.3f}, {hi:+.3f}]" + "".join(
+                      f"; minus {b}'s gap {gap_difference(gaps[b], gaps[name], 'consistency', p.seed)}"
+                      for b in list(gaps)[:-1]), flush=True)
         return
     if args.share:
         shares = {name: identity_shares(ctx, params, name, rows[trained_pos]) for name in args.variants}
