@@ -228,20 +228,26 @@ def variant_adapters(ctx: Context, params: Params, name: str, rows: np.ndarray) 
     return vctx, train_people(vctx, people, params, RUNS / name / "fleet", 1.0, f"{name} fleet")
 
 
+def open_space(params: Params, identities: int) -> tuple[Context, np.ndarray, np.ndarray]:
+    """The committed context, the space's train rows (a seeded sample of `identities`, sorted) and
+    the positions among them of the 64 trained models' rows (evaluate_sampling's, a prefix)."""
+    p = params.evaluate_sampling
+    if not (DATA / "weights.zarr").is_dir():
+        sys.exit("data/weights.zarr: missing; run `dvc repro stack` first")
+    if identities < p.trained_models + 2:
+        sys.exit(f"--identities {identities}: needs at least {p.trained_models + 2} (the trained models)")
+    torch.manual_seed(0)
+    ctx = Context.open(DATA / "world", DATA / "weights.zarr", DATA / "base", DATA / "judge")
+    ctx.pipe.unet.requires_grad_(False)
+    rows = np.sort(ctx.rows(False, identities, p.seed))
+    return ctx, rows, np.searchsorted(rows, np.sort(ctx.rows(False, p.trained_models, p.seed)))
+
+
 def main(argv: list[str]) -> None:
     args = parse_variants(argv, __doc__, VARIANTS, identities=320)
     params = load_params()
     p, q, seed = params.evaluate_sampling, params.evaluate_inversion, params.synthesize.seed
-    if not (DATA / "weights.zarr").is_dir():
-        sys.exit("data/weights.zarr: missing; run `dvc repro stack` first")
-    if args.identities < p.trained_models + 2:
-        sys.exit(f"--identities {args.identities}: needs at least {p.trained_models + 2} "
-                 f"(the trained models)")
-    torch.manual_seed(0)
-    ctx = Context.open(DATA / "world", DATA / "weights.zarr", DATA / "base", DATA / "judge")
-    ctx.pipe.unet.requires_grad_(False)
-    rows = np.sort(ctx.rows(False, args.identities, p.seed))                    # the space's train rows
-    trained_pos = np.searchsorted(rows, np.sort(ctx.rows(False, p.trained_models, p.seed)))  # a prefix
+    ctx, rows, trained_pos = open_space(params, args.identities)
     table = ctx.table.iloc[rows]
     ids, own = table["identity_id"].to_numpy(), table.iloc[trained_pos]
     reader = grade_reader(ctx, params)

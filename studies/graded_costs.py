@@ -43,6 +43,7 @@ from graded_attributes import (
     gap_difference,
     grade_reader,
     graded,
+    open_space,
     variant_adapters,
     variant_base,
 )
@@ -237,17 +238,7 @@ def main(argv: list[str]) -> None:
     if args.measure not in MEASURES:
         sys.exit(f"--measure {args.measure!r}: one of {', '.join(MEASURES)}")
     params = load_params()
-    p = params.evaluate_sampling
-    if not (DATA / "weights.zarr").is_dir():
-        sys.exit("data/weights.zarr: missing; run `dvc repro stack` first")
-    if args.identities < p.trained_models + 2:
-        sys.exit(f"--identities {args.identities}: needs at least {p.trained_models + 2} "
-                 f"(the trained models)")
-    torch.manual_seed(0)
-    ctx = Context.open(DATA / "world", DATA / "weights.zarr", DATA / "base", DATA / "judge")
-    ctx.pipe.unet.requires_grad_(False)
-    rows = np.sort(ctx.rows(False, args.identities, p.seed))                    # the space's train rows
-    trained_pos = np.searchsorted(rows, np.sort(ctx.rows(False, p.trained_models, p.seed)))  # a prefix
+    ctx, rows, trained_pos = open_space(params, args.identities)
     if args.measure == "claim3":
         compare_claim3({name: claim3(ctx, params, name, rows) for name in args.variants})
     elif args.measure == "directions":
