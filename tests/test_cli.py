@@ -70,6 +70,8 @@ def test_world_show_draws_graded_cues_as_a_graded_world_does(tmp_path, capsys):
     assert not np.array_equal(np.asarray(Image.open(plain)), np.asarray(Image.open(graded)))
     assert main(["world", "show", "--out", str(tmp_path / "x.png"), "--grade-margin", "0.5"]) == 1
     assert capsys.readouterr().err == "error: --grade-margin 0.5: must be in [0, 0.5)\n"
+    assert main(["world", "show", "--out", str(tmp_path / "x.png"), "--grade-margin", "0.25"]) == 1
+    assert "give --graded-cues too" in capsys.readouterr().err
     assert not (tmp_path / "x.png").exists()
 
 

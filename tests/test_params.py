@@ -45,7 +45,10 @@ def test_out_of_range_names_key_and_value():
     ({"synthesize": {"source": "folder", "graded_cues": "fine"}},
      "synthesize.graded_cues: graded cues are the miniature world's; a folder's photos are as they are, "
      "got 'fine'"),
-    ({"synthesize": {"grade_margin": 0.5}}, "synthesize.grade_margin: must be < 0.5, got 0.5"),
+    ({"synthesize": {"graded_cues": "fine", "grade_margin": 0.5}},
+     "synthesize.grade_margin: must be < 0.5, got 0.5"),
+    ({"synthesize": {"grade_margin": 0.25}}, "synthesize.grade_margin: a margin keeps graded strengths from "
+                                             "their threshold: set graded_cues too, got 0.25"),
     ({"base": {"source": "hub"}}, "base.source: must be one of 'miniature' or 'pretrained', got 'hub'"),
     ({"base": {"vae_channels": [16]}}, "base.vae_channels: must have at least 2 items, got [16]"),
     ({"base": {"unet_channels": 32}}, "base.unet_channels: must be a list, got 32"),

@@ -106,6 +106,8 @@ def _world_show(args: argparse.Namespace) -> int:
 
     if not 0.0 <= args.grade_margin < 0.5:
         raise ValueError(f"--grade-margin {args.grade_margin}: must be in [0, 0.5)")
+    if args.grade_margin > 0 and args.graded_cues == "none":
+        raise ValueError("--grade-margin keeps graded strengths from their threshold: give --graded-cues too")
     claim_image(args.out, "world show", args.force)
     grading = Grading(args.graded_cues, args.grade_margin)
     rows = [render_identity(grading.draw(i, args.seed), args.n, args.seed, STREAM_IMAGES, args.size)

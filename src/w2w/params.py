@@ -53,6 +53,13 @@ class SynthesizeParams(_Section):
             raise ValueError("graded cues are the miniature world's; a folder's photos are as they are")
         return value
 
+    @field_validator("grade_margin")
+    @classmethod
+    def _a_margin_needs_grades(cls, value: float, info: ValidationInfo) -> float:
+        if value > 0 and info.data.get("graded_cues") == "none":
+            raise ValueError("a margin keeps graded strengths from their threshold: set graded_cues too")
+        return value
+
 
 class JudgeParams(_Section):
     """The yardstick CNN: attribute head plus identity embedding."""
