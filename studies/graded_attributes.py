@@ -50,6 +50,7 @@ from fleet_fit import ci, difference
 from sample_blends import sample_calls, sampled_as_evaluated, trait_spread
 from variants import parse_variants
 
+from w2w.atomic import atomic_path
 from w2w.base.latents import round_trip
 from w2w.evaluate.context import Context
 from w2w.evaluate.judged import trait_errors, truth_of
@@ -120,9 +121,8 @@ def regressor_judge(ctx: Context, params: Params, images: Callable[[], np.ndarra
         n = len(targets)
         data = TrainingSet(torch.from_numpy(images()), torch.arange(n), torch.zeros(n, 1), targets)
         net = train_traits(with_round_trips(data, lambda x: round_trip(ctx.pipe.vae, x)), mean, std, p)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(net.state_dict(), path.with_suffix(".tmp"))
-        path.with_suffix(".tmp").rename(path)
+        with atomic_path(path) as tmp:
+            torch.save(net.state_dict(), tmp)
     config = {**ctx.judge.config, "traits": names, "trait_mean": mean.tolist(), "trait_std": std.tolist()}
     return Judge(ctx.judge.net, config, net.eval(), reader=ctx.judge.reader_net)
 

@@ -54,6 +54,7 @@ from sample_blends import sampled_as_evaluated
 from sklearn.metrics import roc_auc_score
 from variants import parse_variants
 
+from w2w.atomic import atomic_path
 from w2w.base.latents import round_trip
 from w2w.evaluate.context import Context
 from w2w.evaluate.sampling import consistency
@@ -95,10 +96,8 @@ def claim3(ctx: Context, params: Params, name: str, rows: np.ndarray) -> dict[st
         w2w, lora = read[f"w2w {setting}"], read[f"lora {setting}"]
         out[f"{setting} similarity gap"] = w2w.similarity - lora.similarity
         out[f"{setting} trait error gap"] = w2w.trait_error - lora.trait_error
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_suffix(".tmp"), "wb") as f:
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
         np.savez(f, **out)
-    path.with_suffix(".tmp").rename(path)
     return out
 
 
@@ -156,9 +155,8 @@ def identity_shares(ctx: Context, params: Params, name: str, rows: np.ndarray) -
     a, b = train_halves(vctx.pipe, DATA / "base", latents[:, :n], latents[:, n:],
                         [i.identity_id for i in people], params.finetune, masks[:, :n], masks[:, n:])
     same, _ = adapter_cosines(a, b)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.save(path.with_suffix(".tmp.npy"), same)
-    path.with_suffix(".tmp.npy").rename(path)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.save(f, same)
     return same
 
 
@@ -179,9 +177,8 @@ def world_judge(ctx: Context, params: Params, name: str) -> Judge:
     else:
         data = with_round_trips(render_training_set(table, p, size), lambda x: round_trip(ctx.pipe.vae, x))
         net = train_judge(data, p)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(net.state_dict(), path.with_suffix(".tmp"))
-        path.with_suffix(".tmp").rename(path)
+        with atomic_path(path) as tmp:
+            torch.save(net.state_dict(), tmp)
     return Judge(net, {**ctx.judge.config, "attributes": list(ATTRIBUTES)})
 
 
