@@ -98,6 +98,10 @@ VARIANTS: dict[str, dict] = {  # overrides of params.yaml's finetune section; th
     # an image's two draws as a pair: one timestep, and noises e and -e if antithetic (the same compute)
     "person_t400_draws2_same_t": PERSON_T400 | {"draws_per_image": 2, "draw_pairing": "same_timestep"},
     "person_t400_draws2_antithetic": PERSON_T400 | {"draws_per_image": 2, "draw_pairing": "antithetic"},
+    # fewer parameters per adapter (the committed recipe otherwise): the query or the value projections
+    # alone, of self- and cross-attention, the scaling kept
+    "person_t400_draws2_to_q": PERSON_T400 | {"draws_per_image": 2, "targets": ["to_q"]},
+    "person_t400_draws2_to_v": PERSON_T400 | {"draws_per_image": 2, "targets": ["to_v"]},
     "person_t400_draws4_antithetic": PERSON_T400 | {"draws_per_image": 4, "draw_pairing": "antithetic"},
     # AdamW's eps above the typical gradient (a median sqrt(v) about 8e-5): steps follow the gradient's
     # size, so the nearly flat directions no longer take full steps on noise alone

@@ -131,6 +131,11 @@ VARIANTS = {
     "snr1": Variant(finetune={"snr_gamma": 1.0}),
     "fixed_all_t400": Variant(fixed_scene=True, fixed_pose=True, finetune={"timestep_range": [400, 1000]}),
     "pose_double_t400": Variant(pose_scale=2.0, finetune={"timestep_range": [400, 1000]}),
+    # fewer parameters per adapter, so the same identities are more adapters per parameter: the
+    # value or the query projections alone (each of self- and cross-attention), the scaling kept
+    "to_v": Variant(finetune={"targets": ["to_v"]}),
+    "to_q": Variant(finetune={"targets": ["to_q"]}),
+    "fixed_all_to_v": Variant(fixed_scene=True, fixed_pose=True, finetune={"targets": ["to_v"]}),
 }
 POSE_FIELDS = ("rotation_deg", "scale", "brightness", "light_strength", "smile")
 

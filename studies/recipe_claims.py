@@ -49,6 +49,8 @@ VARIANTS = {  # finetune overrides of params.yaml's section; {}: the committed f
     "steps100": {"steps": 100},
     "eps3e-4_steps100": {"adam_eps": 3e-4, "steps": 100},
     "rank4": {"rank": 4, "lora_alpha": 108.0},  # more room in the adapter, the scaling kept (27)
+    "to_q": {"targets": ["to_q"]},  # less room: the query projections alone (1,408 of 2,688 parameters)
+    "to_v": {"targets": ["to_v"]},  # the value projections alone (1,280)
 }
 
 
@@ -57,12 +59,13 @@ def with_recipe(params: Params, overrides: dict) -> Params:
 
 
 def at_rank(ctx: Context, params: Params) -> Context:
-    """The context that renders the recipe's adapters: the committed layers at its rank (lora_A
-    (r, in), lora_B (out, r)) and its scaling."""
+    """The context that renders the recipe's adapters: the committed layers that its targets name
+    (to_q and to_v committed), at its rank (lora_A (r, in), lora_B (out, r)), and its scaling."""
     fp, layout = params.finetune, ctx.layout
-    shapes = tuple((fp.rank, s[1]) if key.endswith("lora_A.weight") else (s[0], fp.rank)
-                   for key, s in zip(layout.keys, layout.shapes, strict=True))
-    return dataclasses.replace(ctx, layout=AdapterLayout(layout.keys, shapes),
+    kept = [(key, s) for key, s in zip(layout.keys, layout.shapes, strict=True)
+            if key.rsplit(".", 2)[0].split(".")[-1] in fp.targets]  # "...attn1.to_q.lora_A.weight"
+    shapes = tuple((fp.rank, s[1]) if key.endswith("lora_A.weight") else (s[0], fp.rank) for key, s in kept)
+    return dataclasses.replace(ctx, layout=AdapterLayout(tuple(k for k, _ in kept), shapes),
                                scaling=fp.lora_alpha / fp.rank)
 
 
