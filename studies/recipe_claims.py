@@ -9,7 +9,8 @@ judge similarity by 0.07, but not its trait error (`identity_share.py`, `space_f
 gain the fleet's own models on both yardsticks, and rank 4 their trait error. None was read on the
 claims the share is meant to serve. Here each variant retrains every train identity's adapter
 with params.yaml's finetune section and the variant's overrides ("defaults": the committed fleet,
-no retraining; a rank's adapters rendered at its own layout and the same scaling), fits a basis to
+no retraining; a rank's or targets' adapters rendered at their own layout and the same scaling; to_q and
+to_v alone are fewer parameters per adapter, which lifts the identity share), fits a basis to
 all of them but N validation train identities' (`inversion_fit.py`'s sample) and reads:
 - claim 3 as `ambiguous_input.py` reads it: each validation identity's first render, and its
   painting, made a model by w2w in that basis and by the single-image LoRA, which trains with the
