@@ -17,18 +17,13 @@ from __future__ import annotations
 
 import sys
 
-import numpy as np
-from ambiguous_input import draw, train_people, validation_basis  # studies/ is on sys.path
+from ambiguous_input import draw  # studies/ is on sys.path
 from fleet_fit import ci
-from inversion_fit import SEED
-from recipe_claims import DATA, RUNS, VARIANTS, at_rank, with_recipe
+from recipe_claims import VARIANTS, open_committed, recipe_space
 from variants import parse_variants
 
-from w2w.evaluate.context import Context
 from w2w.evaluate.inversion import score_models, single_image_lora, w2w_inversion
 from w2w.evaluate.judged import truth_of
-from w2w.evaluate.stats import sample_rows
-from w2w.params import load_params
 from w2w.storage import STREAM_EVAL, STREAM_IMAGES
 from w2w.world.dataset import identities_from_table
 
@@ -44,16 +39,9 @@ def main(argv: list[str]) -> None:
     args = parse_variants(argv, __doc__, VARIANTS, identities=32, default=["to_v"],
                           w2w="0.03,0.1,0.3", lora="0.005,0.01,0.02")
     w2w_lrs, lora_lrs = lrs(args.w2w), lrs(args.lora)
-    params = load_params()
-    committed = Context.open(DATA / "world", DATA / "weights.zarr", DATA / "base", DATA / "judge")
-    rows = np.sort(sample_rows(committed.heldout, False, args.identities, SEED))  # the validation identities
-    train_rows = np.flatnonzero(~committed.heldout)
+    committed, rows, train_rows = open_committed(args.identities)
     for name in args.variants:
-        varied = with_recipe(params, VARIANTS[name])
-        ctx = at_rank(committed, varied)
-        adapters = (train_people(ctx, identities_from_table(ctx.table.iloc[train_rows]), varied, RUNS / name,
-                                 1.0, f"{name}: fleet") if VARIANTS[name] else ctx.adapters(train_rows))
-        basis = validation_basis(ctx, varied, adapters, rows)
+        ctx, varied, _, basis = recipe_space(committed, name, rows, train_rows)
         p, fp = varied.evaluate_inversion, varied.finetune
         table = ctx.table.iloc[rows]
         people = identities_from_table(table)

@@ -83,6 +83,25 @@ def read_claim1(ctx: Context, params: Params, basis: Basis, own: np.ndarray) -> 
     return out
 
 
+def open_committed(identities: int) -> tuple[Context, np.ndarray, np.ndarray]:
+    """The committed pipeline's context, `identities` validation train rows (inversion_fit's sample,
+    sorted) and every train row."""
+    committed = Context.open(DATA / "world", DATA / "weights.zarr", DATA / "base", DATA / "judge")
+    rows = np.sort(sample_rows(committed.heldout, False, identities, SEED))
+    return committed, rows, np.flatnonzero(~committed.heldout)
+
+
+def recipe_space(committed: Context, name: str, rows: np.ndarray, train_rows: np.ndarray
+                 ) -> tuple[Context, Params, np.ndarray, Basis]:
+    """Variant `name`'s context, params, train adapters (T, D) (retrained and kept under RUNS, or the
+    committed fleet's) and the basis of all of them but the validation `rows`'."""
+    varied = with_recipe(load_params(), VARIANTS[name])
+    ctx = at_rank(committed, varied)
+    adapters = (train_people(ctx, identities_from_table(ctx.table.iloc[train_rows]), varied, RUNS / name,
+                             1.0, f"{name}: fleet") if VARIANTS[name] else ctx.adapters(train_rows))
+    return ctx, varied, adapters, validation_basis(ctx, varied, adapters, rows)
+
+
 def unpaired(x: np.ndarray, y: np.ndarray) -> str:
     lo, hi = unpaired_difference_ci(x, y, 0)
     return f"{x.mean() - y.mean():+.3f} [{lo:+.3f}, {hi:+.3f}]"
@@ -90,18 +109,11 @@ def unpaired(x: np.ndarray, y: np.ndarray) -> str:
 
 def main(argv: list[str]) -> None:
     args = parse_variants(argv, __doc__, VARIANTS, identities=32)
-    params = load_params()
-    committed = Context.open(DATA / "world", DATA / "weights.zarr", DATA / "base", DATA / "judge")
-    rows = np.sort(sample_rows(committed.heldout, False, args.identities, SEED))  # inversion_fit's validation
-    train_rows = np.flatnonzero(~committed.heldout)
+    committed, rows, train_rows = open_committed(args.identities)
     own = np.searchsorted(train_rows, rows)
     first: tuple[str, dict, dict] | None = None
     for name in args.variants:
-        varied = with_recipe(params, VARIANTS[name])
-        ctx = at_rank(committed, varied)
-        adapters = (train_people(ctx, identities_from_table(ctx.table.iloc[train_rows]), varied, RUNS / name,
-                                 1.0, f"{name}: fleet") if VARIANTS[name] else ctx.adapters(train_rows))
-        basis = validation_basis(ctx, varied, adapters, rows)
+        ctx, varied, adapters, basis = recipe_space(committed, name, rows, train_rows)
         scored = read_claim3(ctx, varied, name, basis, adapters[own], rows, 1.0)
         claim1 = read_claim1(ctx, varied, basis, adapters[own])
         for key, x in claim1.items():
