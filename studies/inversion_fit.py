@@ -49,6 +49,11 @@ VARIANTS = {
     "w2w_k128": ("w2w", {"components": 128}, {}),
     "w2w_steps400": ("w2w", {"steps": 400}, {}),              # both methods' budget doubled
     "w2w_steps100_draws8": ("w2w", {"steps": 100, "draws_per_step": 8}, {}),  # the same budget
+    # the reference's out-of-distribution recipe (1,000 of its 10,000 inversion components, lr 1, 800
+    # steps), scaled: a tenth of the components, at the lr it pairs with
+    "w2w_k64_lr1": ("w2w", {"components": 64, "lr": 1.0}, {}),
+    "w2w_k128_lr1": ("w2w", {"components": 128, "lr": 1.0}, {}),
+    "w2w_k64_lr1_steps800": ("w2w", {"components": 64, "lr": 1.0, "steps": 800}, {}),
     "lora": ("lora", {}, {}),
     "lora_lr0.005": ("lora", {}, {"lr": 0.005}),
     "lora_lr0.02": ("lora", {}, {"lr": 0.02}),
