@@ -1,6 +1,6 @@
 """Do the fleet recipe's share levers carry to the space's claims? (issue 17, claims 1 and 3)
 
-    python studies/recipe_claims.py [--identities N] [VARIANT ...]
+    python studies/recipe_claims.py [--identities N] [--measure claims|projection|directions] [VARIANT ...]
     # default: 32 validation identities, every variant; about 7 minutes for "defaults", 25 for a
     # variant at the fleet's 70 steps (rank4 too), 32 at 100 (retrained adapters are kept and reused)
 
@@ -18,6 +18,10 @@ all of them but N validation train identities' (`inversion_fit.py`'s sample) and
 - claim 1 as `evaluate_sampling` reads it: models drawn by the space's sampler, their consistency
   across seeds and the trait regressor's spread across them, against the validation identities'
   own fleet models.
+`--measure projection` reads the space's goals instead (about 2 minutes a variant once its fleet is
+kept): the validation identities' own fleet models projected onto that basis, scored as claim 3's
+models are, and the projections' relative residuals. `--measure directions`: the directions
+stage's classifier on every train adapter's coefficients, out of fold (graded_costs.py's).
 Every figure is then compared with the first variant's: paired on the validation identities, the
 sampled models unpaired. No held-out identity is read. Needs `dvc repro directions`.
 """
@@ -29,18 +33,23 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from ambiguous_input import read_claim3, train_people, validation_basis  # studies/ is on sys.path
+from ambiguous_input import draw, read_claim3, train_people, validation_basis  # studies/ is on sys.path
 from fleet_fit import ci, difference
+from graded_costs import direction_aucs
 from inversion_fit import SEED
 from sample_blends import sampled_as_evaluated, trait_spread
 from variants import parse_variants
 
 from w2w.adapters.layout import AdapterLayout
 from w2w.evaluate.context import Context
+from w2w.evaluate.inversion import score_models
+from w2w.evaluate.judged import truth_of
+from w2w.evaluate.ladder import projected
 from w2w.evaluate.sampling import consistency, sample
 from w2w.evaluate.stats import sample_rows, unpaired_difference_ci
 from w2w.params import Params, load_params
 from w2w.space.basis import Basis
+from w2w.storage import STREAM_EVAL
 from w2w.world.dataset import identities_from_table
 
 DATA, RUNS = Path("data"), Path("studies/runs/recipe_claims")
@@ -102,18 +111,58 @@ def recipe_space(committed: Context, name: str, rows: np.ndarray, train_rows: np
     return ctx, varied, adapters, validation_basis(ctx, varied, adapters, rows)
 
 
+def read_projection(ctx: Context, params: Params, basis: Basis, own: np.ndarray, rows: np.ndarray
+                    ) -> dict[str, np.ndarray]:
+    """The space goals on the validation rows: their fleet models `own` (len(rows), D) and those
+    models projected onto `basis`, scored as read_claim3 scores them; and the projections' relative
+    residuals (standardised)."""
+    p = params.evaluate_inversion
+    table = ctx.table.iloc[rows]
+    people = identities_from_table(table)
+    references, _ = draw(people, p.renders_per_identity, p.seed, STREAM_EVAL, params, 1.0)
+    truth, traits = table[ctx.judge.attribute_names].to_numpy(dtype=bool), truth_of(table)
+    inside, residual = projected(basis, own)
+    model = score_models(ctx, own, references, truth, traits, p, "fleet")
+    projection = score_models(ctx, inside, references, truth, traits, p, "projected")
+    return {"residual": residual, "model similarity": model.similarity,
+            "model trait error": model.trait_error, "projected similarity": projection.similarity,
+            "projected trait error": projection.trait_error}
+
+
 def unpaired(x: np.ndarray, y: np.ndarray) -> str:
     lo, hi = unpaired_difference_ci(x, y, 0)
     return f"{x.mean() - y.mean():+.3f} [{lo:+.3f}, {hi:+.3f}]"
 
 
 def main(argv: list[str]) -> None:
-    args = parse_variants(argv, __doc__, VARIANTS, identities=32)
+    args = parse_variants(argv, __doc__, VARIANTS, identities=32, measure="claims")
+    if args.measure not in ("claims", "projection", "directions"):
+        sys.exit(f"--measure: {args.measure!r}; known: claims, projection, directions")
     committed, rows, train_rows = open_committed(args.identities)
     own = np.searchsorted(train_rows, rows)
     first: tuple[str, dict, dict] | None = None
+    readings: dict[str, dict[str, np.ndarray]] = {}
     for name in args.variants:
         ctx, varied, adapters, basis = recipe_space(committed, name, rows, train_rows)
+        if args.measure == "directions":  # on every train adapter, the basis fitted to them all
+            table = ctx.table.iloc[train_rows]
+            labels = {a: table[a].to_numpy(dtype=bool) for a in ctx.judge.attribute_names}
+            aucs = direction_aucs(varied, adapters, table["identity_id"].to_numpy(), labels)
+            worst = min(aucs, key=lambda a: aucs[a][0])
+            print(f"{name:8s} direction AUC out of fold, mean {np.mean([v[0] for v in aucs.values()]):.3f}, "
+                  f"worst {worst} {aucs[worst][0]:.3f} [{aucs[worst][1]:.3f}, {aucs[worst][2]:.3f}]; "
+                  + ", ".join(f"{a} {v[0]:.3f}" for a, v in aucs.items()), flush=True)
+            continue
+        if args.measure == "projection":
+            readings[name] = r = read_projection(ctx, varied, basis, adapters[own], rows)
+            kept = r["projected similarity"].mean() / r["model similarity"].mean()
+            print(f"{name:8s} a basis of {len(adapters) - len(rows)} ({basis.k} components): "
+                  f"projection keeps {kept:.2f} of its model's similarity", flush=True)
+            for key, x in r.items():
+                versus = (f"   vs {args.variants[0]}: {difference(x, readings[args.variants[0]][key])}"
+                          if name != args.variants[0] else "")
+                print(f"{name:8s} {key:22s} {x.mean():.3f} {ci(x)}{versus}", flush=True)
+            continue
         scored = read_claim3(ctx, varied, name, basis, adapters[own], rows, 1.0)
         claim1 = read_claim1(ctx, varied, basis, adapters[own])
         for key, x in claim1.items():
