@@ -42,7 +42,8 @@ MEASURED_RENDERS = 8
 
 OLD = {"lr_schedule": "constant", "steps": 70, "average_tail": 0.0,  # the recipe before this work,
        "background_weight": 1.0, "timestep_range": [0, 1000],  # pinned as params.yaml moves on
-       "draws_per_image": 1, "draw_pairing": "independent", "adam_eps": 1e-8}
+       "draws_per_image": 1, "draw_pairing": "independent", "adam_eps": 1e-8,
+       "targets": ["to_q", "to_v"]}  # the adapters of every variant before to_v alone (README)
 PERSON_T400 = OLD | {"background_weight": 0.1, "timestep_range": [400, 1000]}  # the recipe of [400, 1000)
 VARIANTS: dict[str, dict] = {  # overrides of params.yaml's finetune section; the first is the baseline
     "constant70": OLD,

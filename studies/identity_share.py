@@ -53,7 +53,7 @@ STREAM = 97                 # a render stream nothing trains on (the world's str
 
 # the fleet's noise draws when the variants were measured, pinned under each variant's own overrides so
 # that their README figures reproduce if params.yaml's draws move (they did, to 1 with 16 renders, and back)
-MEASURED_WITH = {"draws_per_image": 2}
+MEASURED_WITH = {"draws_per_image": 2, "targets": ["to_q", "to_v"]}  # to_v alone since (README)
 
 
 @dataclasses.dataclass(frozen=True)
