@@ -10,7 +10,7 @@ from diffusers import StableDiffusionPipeline
 from diffusers.utils import convert_state_dict_to_diffusers
 from peft import LoraConfig, get_peft_model_state_dict, set_peft_model_state_dict
 
-from w2w.adapters.layout import AdapterLayout
+from w2w.adapters.layout import AdapterLayout, lora_layer_names
 from w2w.adapters.lora import lora_target_names
 
 
@@ -25,11 +25,12 @@ def layout_for(unet, targets: tuple[str, ...] = ("to_q", "to_v"), rank: int = 1)
 
 
 def save_stock_lora(unet, layout: AdapterLayout, vector: np.ndarray, folder: Path, alpha: float,
-                    file_alpha: float, diffusers_names: bool,
-                    targets: tuple[str, ...] = ("to_q", "to_v")) -> None:
+                    file_alpha: float, diffusers_names: bool, targets: tuple[str, ...] | None = None) -> None:
     """`vector`, a rank-1 model at scaling `alpha`, saved by stock diffusers from `unet` wrapped by peft
     with `file_alpha` (B rescaled so that the model is the same); with `diffusers_names`, keys converted
-    as diffusers' training scripts do (lora.down / lora.up)."""
+    as diffusers' training scripts do (lora.down / lora.up). `targets`: the layers peft wraps (default:
+    the layout's own, e.g. to_v alone for the default fleet)."""
+    targets = targets or tuple(dict.fromkeys(name.split(".")[-1] for name in lora_layer_names(layout.keys)))
     unet.add_adapter(LoraConfig(r=1, lora_alpha=file_alpha, target_modules=list(targets)))
     state = {k: v.clone() for k, v in layout.unflatten(vector).items()}
     for key in state:

@@ -21,7 +21,7 @@ W2W = str(Path(sys.executable).parent / "w2w")
 def fleet_of_two(unet, folder: Path) -> Path:
     g = torch.Generator().manual_seed(0)
     weights = {}
-    for name in lora_target_names(unet, ("to_q", "to_v")):
+    for name in lora_target_names(unet, tuple(section("finetune").targets)):  # as the config says
         layer = unet.get_submodule(name)
         weights[f"{name}.lora_A.weight"] = torch.randn(2, 1, layer.in_features, generator=g) * 0.3
         weights[f"{name}.lora_B.weight"] = torch.randn(2, layer.out_features, 1, generator=g) * 0.3
