@@ -103,6 +103,10 @@ VARIANTS: dict[str, dict] = {  # overrides of params.yaml's finetune section; th
     # alone, of self- and cross-attention, the scaling kept
     "person_t400_draws2_to_q": PERSON_T400 | {"draws_per_image": 2, "targets": ["to_q"]},
     "person_t400_draws2_to_v": PERSON_T400 | {"draws_per_image": 2, "targets": ["to_v"]},
+    # to_v alone with more fit: a smaller adapter may want more steps or a larger step
+    "person_t400_draws2_to_v_steps100": PERSON_T400 | {"draws_per_image": 2, "targets": ["to_v"],
+                                                       "steps": 100},
+    "person_t400_draws2_to_v_lr02": PERSON_T400 | {"draws_per_image": 2, "targets": ["to_v"], "lr": 0.02},
     "person_t400_draws4_antithetic": PERSON_T400 | {"draws_per_image": 4, "draw_pairing": "antithetic"},
     # AdamW's eps above the typical gradient (a median sqrt(v) about 8e-5): steps follow the gradient's
     # size, so the nearly flat directions no longer take full steps on noise alone
