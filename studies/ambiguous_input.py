@@ -124,6 +124,15 @@ def validation_basis(ctx: Context, params: Params, adapters: np.ndarray, rows: n
                          "exact", params.pca)
 
 
+def judged_against(ctx: Context, params: Params, people: list[Identity], rows: np.ndarray, scale: float
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What the validation rows' models are scored against: `evaluate_inversion`'s references of each
+    of `people` at pose `scale` (M, r, S, S, 3), their true attributes (M, A) and traits (M, T)."""
+    p, table = params.evaluate_inversion, ctx.table.iloc[rows]
+    references, _ = draw(people, p.renders_per_identity, p.seed, STREAM_EVAL, params, scale)
+    return references, table[ctx.judge.attribute_names].to_numpy(dtype=bool), truth_of(table)
+
+
 def read_claim3(ctx: Context, params: Params, name: str, basis: Basis, own: np.ndarray, rows: np.ndarray,
                 scale: float, people: list[Identity] | None = None) -> dict[str, Scored]:
     """Claim 3 on the validation rows: their fleet models `own` (len(rows), D), and w2w in `basis`
@@ -133,8 +142,7 @@ def read_claim3(ctx: Context, params: Params, name: str, basis: Basis, own: np.n
     p, fp, seed = params.evaluate_inversion, params.finetune, params.synthesize.seed
     table = ctx.table.iloc[rows]
     people = people or identities_from_table(table)
-    references, _ = draw(people, p.renders_per_identity, p.seed, STREAM_EVAL, params, scale)
-    truth, traits = table[ctx.judge.attribute_names].to_numpy(dtype=bool), truth_of(table)
+    references, truth, traits = judged_against(ctx, params, people, rows, scale)
     inputs = {"render": draw(people, 1, seed, STREAM_IMAGES, params, scale)[0][:, 0],
               "painting": draw(people, 1, seed, STREAM_OOD, params, scale, painting=True)[0][:, 0]}
     print(f"\n{name}: pose, light and smile x{scale:g}; {len(rows)} validation train identities, a basis of "

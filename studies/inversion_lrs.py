@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import sys
 
-from ambiguous_input import draw  # studies/ is on sys.path
+from ambiguous_input import draw, judged_against  # studies/ is on sys.path
 from fleet_fit import ci
 from recipe_claims import VARIANTS, open_committed, recipe_space
 from variants import parse_variants
 
 from w2w.evaluate.inversion import score_models, single_image_lora, w2w_inversion
-from w2w.evaluate.judged import truth_of
-from w2w.storage import STREAM_EVAL, STREAM_IMAGES
+from w2w.storage import STREAM_IMAGES
 from w2w.world.dataset import identities_from_table
 
 
@@ -45,8 +44,7 @@ def main(argv: list[str]) -> None:
         p, fp = varied.evaluate_inversion, varied.finetune
         table = ctx.table.iloc[rows]
         people = identities_from_table(table)
-        references, _ = draw(people, p.renders_per_identity, p.seed, STREAM_EVAL, varied, 1.0)
-        truth, traits = table[ctx.judge.attribute_names].to_numpy(dtype=bool), truth_of(table)
+        references, truth, traits = judged_against(ctx, varied, people, rows, 1.0)
         render = draw(people, 1, varied.synthesize.seed, STREAM_IMAGES, varied, 1.0)[0][:, 0]
         ids = table["identity_id"].tolist()
         for method, grid in (("w2w", w2w_lrs), ("LoRA", lora_lrs)):

@@ -33,7 +33,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from ambiguous_input import draw, read_claim3, train_people, validation_basis  # studies/ is on sys.path
+from ambiguous_input import (  # studies/ is on sys.path
+    judged_against,
+    read_claim3,
+    train_people,
+    validation_basis,
+)
 from fleet_fit import ci, difference
 from graded_costs import direction_aucs
 from inversion_fit import SEED
@@ -44,13 +49,11 @@ from w2w.adapters.layout import AdapterLayout
 from w2w.adapters.lora import lora_target_names
 from w2w.evaluate.context import Context
 from w2w.evaluate.inversion import score_models
-from w2w.evaluate.judged import truth_of
 from w2w.evaluate.ladder import projected
 from w2w.evaluate.sampling import consistency, sample
 from w2w.evaluate.stats import sample_rows, unpaired_difference_ci
 from w2w.params import Params, load_params
 from w2w.space.basis import Basis
-from w2w.storage import STREAM_EVAL
 from w2w.world.dataset import identities_from_table
 
 DATA, RUNS = Path("data"), Path("studies/runs/recipe_claims")
@@ -121,10 +124,8 @@ def read_projection(ctx: Context, params: Params, basis: Basis, own: np.ndarray,
     models projected onto `basis`, scored as read_claim3 scores them; and the projections' relative
     residuals (standardised)."""
     p = params.evaluate_inversion
-    table = ctx.table.iloc[rows]
-    people = identities_from_table(table)
-    references, _ = draw(people, p.renders_per_identity, p.seed, STREAM_EVAL, params, 1.0)
-    truth, traits = table[ctx.judge.attribute_names].to_numpy(dtype=bool), truth_of(table)
+    people = identities_from_table(ctx.table.iloc[rows])
+    references, truth, traits = judged_against(ctx, params, people, rows, 1.0)
     inside, residual = projected(basis, own)
     model = score_models(ctx, own, references, truth, traits, p, "fleet")
     projection = score_models(ctx, inside, references, truth, traits, p, "projected")
