@@ -11,17 +11,6 @@ from diffusers.utils import convert_state_dict_to_diffusers
 from peft import LoraConfig, get_peft_model_state_dict, set_peft_model_state_dict
 
 from w2w.adapters.layout import AdapterLayout, lora_layer_names
-from w2w.adapters.lora import lora_target_names
-
-
-def layout_for(unet, targets: tuple[str, ...] = ("to_q", "to_v"), rank: int = 1) -> AdapterLayout:
-    """The flat layout of rank-`rank` adapters on `unet`'s `targets`, in the project's flatten order."""
-    shapes = {}
-    for name in lora_target_names(unet, targets):
-        layer = unet.get_submodule(name)
-        shapes[f"{name}.lora_A.weight"] = (rank, layer.in_features)
-        shapes[f"{name}.lora_B.weight"] = (layer.out_features, rank)
-    return AdapterLayout(tuple(shapes), tuple(shapes.values()))
 
 
 def save_stock_lora(unet, layout: AdapterLayout, vector: np.ndarray, folder: Path, alpha: float,

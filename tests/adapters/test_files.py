@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 from peft import LoraConfig, inject_adapter_in_model, set_peft_model_state_dict
 from safetensors import safe_open
-from stock import layout_for, save_stock_lora
+from stock import save_stock_lora
 
 from w2w.adapters.files import LORA_WEIGHTS, export_lora, loaded_adapter_vector, lora_config
 from w2w.adapters.layout import AdapterLayout
+from w2w.adapters.lora import layout_for
 from w2w.adapters.merge import merge_lora
 from w2w.base.pipeline import generate, load_lora, load_pipeline
 
@@ -18,7 +19,7 @@ PROMPT = "a photo of sks person"
 
 
 def random_adapter(unet, rank=1, seed=0):
-    layout = layout_for(unet, rank=rank)
+    layout = layout_for(unet, ("to_q", "to_v"), rank)
     return layout, np.random.default_rng(seed).normal(0, 0.3, layout.dim).astype(np.float32)
 
 

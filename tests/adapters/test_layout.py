@@ -1,11 +1,15 @@
+import typing
+
 import numpy as np
 import pytest
 import torch
 from committed import section
+from peft import LoraConfig, inject_adapter_in_model
 
 from w2w.adapters.layout import AdapterLayout
 from w2w.adapters.lora import lora_target_names
 from w2w.base.model import build_unet
+from w2w.params import FinetuneParams
 
 
 def test_default_miniature_unet_has_the_documented_dimension():
@@ -20,6 +24,26 @@ def test_default_miniature_unet_has_the_documented_dimension():
         weights[f"{name}.lora_A.weight"] = torch.zeros(1, layer.in_features)
         weights[f"{name}.lora_B.weight"] = torch.zeros(layer.out_features, 1)
     assert AdapterLayout.from_weights(weights).dim == 2688
+
+
+ALLOWED_TARGETS = typing.get_args(typing.get_args(FinetuneParams.model_fields["targets"].annotation)[0])
+
+
+@pytest.mark.parametrize("target", ALLOWED_TARGETS)
+def test_each_allowed_target_names_the_layers_peft_wraps(target):
+    # the layout and a stock peft adapter must agree on which layers a target names; "to_out.0" is a
+    # dotted path, which matching on the last name component alone found nowhere
+    unet = build_unet(section("base"), 8)
+    names = lora_target_names(unet, (target,))
+    inject_adapter_in_model(LoraConfig(r=1, target_modules=[target]), unet)
+    wrapped = sorted(n.removesuffix(".lora_A.default") for n, _ in unet.named_modules()
+                     if n.endswith(".lora_A.default"))
+    assert len(names) == 14 and sorted(names) == wrapped  # 7 transformer blocks x (attn1, attn2)
+
+
+def test_a_target_that_names_no_layer_is_refused():
+    with pytest.raises(ValueError, match="'to_x' names no Linear layer"):
+        lora_target_names(build_unet(section("base"), 8), ("to_v", "to_x"))
 
 
 def test_flatten_unflatten_round_trip_is_exact():

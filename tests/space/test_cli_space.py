@@ -171,10 +171,12 @@ def test_project_places_a_stock_diffusers_lora_in_the_space(micro_space, tmp_pat
 
 
 def test_project_refuses_a_lora_of_other_layers_in_one_line(micro_space, tmp_path, capsys):
-    from stock import layout_for, save_stock_lora
+    from stock import save_stock_lora
+
+    from w2w.adapters.lora import layout_for
 
     unet = load_pipeline(micro_space / "base" / "model").unet
-    layout = layout_for(unet, ("to_k",))
+    layout = layout_for(unet, ("to_k",), 1)
     save_stock_lora(unet, layout, np.full(layout.dim, 0.1, np.float32), tmp_path / "to_k", alpha=1.0,
                     file_alpha=1.0, diffusers_names=False, targets=("to_k",))
     assert main(["project", str(tmp_path / "to_k"), "--out", str(tmp_path / "out"), *paths(micro_space)]) == 1

@@ -14,19 +14,39 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
+from w2w.adapters.layout import AdapterLayout
+
 BLOCK_ORDER = ("down_blocks", "mid_block", "up_blocks")  # the reference flatten order
 
 
 def lora_target_names(unet: nn.Module, targets: tuple[str, ...]) -> list[str]:
-    """Names of the targeted Linear layers, ordered down_blocks -> mid_block -> up_blocks."""
+    """Names of the targeted Linear layers, ordered down_blocks -> mid_block -> up_blocks.
+
+    A target names the layers whose path ends with it, as peft's `target_modules` does: "to_v", or a
+    dotted one such as "to_out.0" (the attention's output Linear). One that names no layer is an error.
+    """
     names = [name for name, module in unet.named_modules()
-             if isinstance(module, nn.Linear) and name.split(".")[-1] in targets
-             and name.split(".")[0] in BLOCK_ORDER]
+             if isinstance(module, nn.Linear) and name.split(".")[0] in BLOCK_ORDER
+             and any(name.endswith(f".{target}") for target in targets)]
+    missing = [t for t in targets if not any(name.endswith(f".{t}") for name in names)]
+    if missing:
+        raise ValueError(f"LoRA target {missing[0]!r} names no Linear layer of the UNet's blocks")
 
     def key(name: str) -> tuple[int, int]:
         return BLOCK_ORDER.index(name.split(".")[0]), names.index(name)
 
     return sorted(names, key=key)
+
+
+def layout_for(unet: nn.Module, targets: tuple[str, ...], rank: int) -> AdapterLayout:
+    """The flat layout of rank-`rank` adapters on `unet`'s `targets`: lora_A (r, in) and lora_B
+    (out, r) of each targeted layer, in the flatten order, without training one."""
+    keys, shapes = [], []
+    for name in lora_target_names(unet, targets):
+        layer = unet.get_submodule(name)
+        keys += [f"{name}.lora_A.weight", f"{name}.lora_B.weight"]
+        shapes += [(rank, layer.in_features), (layer.out_features, rank)]
+    return AdapterLayout(tuple(keys), tuple(shapes))
 
 
 def shared_init(layers: list[nn.Linear], rank: int, seed: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
