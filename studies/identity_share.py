@@ -136,6 +136,9 @@ VARIANTS = {
     "to_v": Variant(finetune={"targets": ["to_v"]}),
     "to_q": Variant(finetune={"targets": ["to_q"]}),
     "fixed_all_to_v": Variant(fixed_scene=True, fixed_pose=True, finetune={"targets": ["to_v"]}),
+    # to_v with more room: rank 2 (the scaling kept), or the keys as well
+    "to_v_rank2": Variant(finetune={"targets": ["to_v"], "rank": 2, "lora_alpha": 54.0}),
+    "to_k_to_v": Variant(finetune={"targets": ["to_k", "to_v"]}),
 }
 POSE_FIELDS = ("rotation_deg", "scale", "brightness", "light_strength", "smile")
 
