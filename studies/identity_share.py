@@ -25,6 +25,7 @@ identities. Each variant also says how much of the person one of its renders sho
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -35,7 +36,7 @@ import torch
 from fleet_fit import difference  # studies/: the script's folder is first on sys.path
 from variants import parse_variants
 
-from w2w.adapters.lora import lora_target_names
+from w2w.adapters.lora import layout_for
 from w2w.base.pipeline import load_pipeline
 from w2w.evaluate.judged import similarities
 from w2w.evaluate.share import adapter_cosines, encode_renders, train_halves
@@ -192,11 +193,9 @@ def renders(identity: Identity, n: int, seed: int, size: int, v: Variant) -> tup
 def input_side(unet: torch.nn.Module, targets: list[str], rank: int) -> np.ndarray:
     """(D,) True where the flat adapter holds a lora_A (the input side, which starts from the shared
     initialisation), False where a lora_B (which starts at 0): the adapter layout's order."""
-    sides = []
-    for name in lora_target_names(unet, tuple(targets)):
-        layer = unet.get_submodule(name)
-        sides += [np.ones(rank * layer.in_features, bool), np.zeros(layer.out_features * rank, bool)]
-    return np.concatenate(sides)
+    layout = layout_for(unet, tuple(targets), rank)
+    return np.concatenate([np.full(math.prod(shape), key.endswith(".lora_A.weight"))
+                           for key, shape in zip(layout.keys, layout.shapes, strict=True)])
 
 
 def measure(name: str, v: Variant, params: Params, pipe, judge: Judge, table: pd.DataFrame, rows: np.ndarray
