@@ -10,19 +10,25 @@ second group would show as a gap:
     python studies/heldout_history.py                # the world before: 600 identities, a fifth held out
     python studies/heldout_history.py --before 600 --fraction 0.2
 
+With `--against COMMIT` it instead pairs the same identities' scores with those a run committed at
+COMMIT wrote (another recipe's fleet, the same held-out identities): the to_v fleet against the
+to_q/to_v one before it is `--against cd9b37f`.
+
 Reads only the stage's committed per-identity scores; trains and samples nothing.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
+import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from w2w.evaluate.stats import bootstrap_ci, unpaired_difference_ci
+from w2w.evaluate.stats import bootstrap_ci, paired_difference_ci, unpaired_difference_ci
 from w2w.params import load_params
 from w2w.world.identity import split_identities
 
@@ -35,14 +41,36 @@ def was_train(identity_ids: np.ndarray, before: int, fraction: float, seed: int)
     return np.array([i < before and not heldout_before[i] for i in identity_ids])
 
 
+def paired_against(scores: pd.DataFrame, commit: str) -> None:
+    """Each score's mean difference from the same identities' scores at `commit`, paired."""
+    shown = subprocess.run(["git", "show", f"{commit}:{SCORES}"], capture_output=True, text=True)
+    if shown.returncode:
+        sys.exit(f"--against {commit}: no {SCORES} there ({shown.stderr.strip()})")
+    before = pd.read_csv(io.StringIO(shown.stdout)).set_index("identity_id")
+    missing = sorted(set(scores["identity_id"]) - set(before.index))
+    if missing:
+        sys.exit(f"--against {commit}: {len(missing)} of the identities are not scored there, "
+                 f"e.g. {missing[0]}")
+    print(f"{len(scores)} held-out identities, now against {commit} (paired)")
+    for column in ("identity_similarity", "trait_error"):
+        now, then = scores[column].to_numpy(), before.loc[scores["identity_id"], column].to_numpy()
+        lo, hi = paired_difference_ci(now, then)
+        print(f"{column}: now {now.mean():.3f}, {commit} {then.mean():.3f}, "
+              f"difference {(now - then).mean():+.3f} [{lo:+.3f}, {hi:+.3f}]")
+
+
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--before", type=int, default=600, help="identities of the earlier world")
     parser.add_argument("--fraction", type=float, default=0.2, help="its synthesize.heldout_fraction")
+    parser.add_argument("--against", metavar="COMMIT", help="pair the scores with a run committed there")
     args = parser.parse_args(argv)
     if not SCORES.is_file():
         sys.exit(f"{SCORES}: missing; run `dvc repro evaluate_finetune` first")
+    if args.against:
+        paired_against(pd.read_csv(SCORES), args.against)
+        return
     if args.before < 2 or not 0 < args.fraction < 1:
         sys.exit(f"--before must be at least 2 and --fraction in (0, 1), "
                  f"got {args.before} and {args.fraction}")
