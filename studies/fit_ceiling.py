@@ -5,14 +5,14 @@
 The held-out fleet's trait error (0.73) sits far above its renders' (0.44), the goal asks 0.35, and
 no recipe change has moved it by more than a few hundredths. This study asks where that gap lives:
 in the fleet's compute (70 steps), in its data (8 renders, whose nuisance an adapter memorises), in
-the adapter's size (rank 1 on the value projections), in the sampler, or in the base itself. Each
+the adapter's size and place (rank 1 on the value projections), in the sampler, or in the base itself. Each
 variant fits a seeded sample of TRAIN identities (never held-out; `fleet_fit.py`'s sample) with
 more of one of those, up to the whole UNet fine-tuned on 64 renders, and is sampled and scored as
 the ladder's model rungs are (the inversion's prompts, seeds and guidance unless the variant
 changes the sampler; the judge's similarity and the trait error against fresh renders). The
 variants share identities, references and sampling noise, so their differences are paired against
 the first (the committed recipe). The floor is as many other renders through the base's VAE as a
-model has samples; the last table is each trait's error. About 110 minutes for every variant on 2
+model has samples; the last table is each trait's error. About 120 minutes for every variant on 2
 cores (the whole UNet about 16 minutes a learning rate, the 600-step adapters 9 to 20). Needs
 `dvc repro judge`.
 """
@@ -55,6 +55,9 @@ VARIANTS: dict[str, dict] = {  # LoRA variants: overrides of params.yaml's finet
     "qkvo_rank4_renders64_steps600": QKVO,
     # the same at a smaller step: at the fleet's lr 0.01 its 56 layers' adapters lose the person
     "qkvo_rank4_renders64_steps600_lr3e-3": QKVO | {"lr": 3e-3},
+    # which projection carries the geometry: rank 1 on another target, the committed compute
+    **{f"rank1_{'_'.join(t).replace('.0', '')}": COMMITTED | {"targets": t}
+       for t in (["to_q"], ["to_k"], ["to_out.0"], ["to_q", "to_v"])},
     # the base: every weight of the UNet fine-tuned (DreamBooth without a prior), same data and loss
     "whole_unet_lr1e-4": {"whole_unet": True, "lr": 1e-4},
     "whole_unet_lr4e-4": {"whole_unet": True, "lr": 4e-4},

@@ -140,6 +140,7 @@ VARIANTS = {
     # to_v with more room: rank 2 (the scaling kept), or the keys as well
     "to_v_rank2": Variant(finetune={"targets": ["to_v"], "rank": 2, "lora_alpha": 54.0}),
     "to_k_to_v": Variant(finetune={"targets": ["to_k", "to_v"]}),
+    "to_out": Variant(finetune={"targets": ["to_out.0"]}),  # attention's output projections (fit_ceiling.py)
 }
 POSE_FIELDS = ("rotation_deg", "scale", "brightness", "light_strength", "smile")
 

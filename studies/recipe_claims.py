@@ -70,6 +70,8 @@ VARIANTS = {  # finetune overrides of params.yaml's section; {}: the committed f
     # the keys as well (2,560 parameters either way)
     "to_v_rank2": {"targets": ["to_v"], "rank": 2, "lora_alpha": 54.0},
     "to_k_to_v": {"targets": ["to_k", "to_v"]},
+    # the attention output projections (1,408): the fleet gains as 9x to_v's steps (fit_ceiling.py)
+    "to_out": {"targets": ["to_out.0"]},
 }
 
 
