@@ -51,7 +51,7 @@ VARIANTS: dict[str, dict] = {  # LoRA variants: overrides of params.yaml's finet
     # data: 64 renders, 16 of them a step, so the nuisance averages out (about 17x)
     "renders64_steps600": COMMITTED | {"renders": 64, "images_per_step": 16, "steps": 600,
                                        "lr_schedule": "cosine"},
-    # size: rank 4 on q, k, v and out of every attention layer (about 20x the parameters)
+    # size: rank 4 on q, k, v and out of every attention layer (21,504 parameters, about 17x)
     "qkvo_rank4_renders64_steps600": QKVO,
     # the same at a smaller step: at the fleet's lr 0.01 its 56 layers' adapters lose the person
     "qkvo_rank4_renders64_steps600_lr3e-3": QKVO | {"lr": 3e-3},
@@ -120,7 +120,7 @@ def whole_unet_samples(ctx, rows: np.ndarray, lr: float, p) -> np.ndarray:
     return np.stack(out)
 
 
-def trait_errors(judge, images: np.ndarray, truth: np.ndarray) -> np.ndarray:
+def per_trait_errors(judge, images: np.ndarray, truth: np.ndarray) -> np.ndarray:
     """(M, T) each identity's absolute error per trait, population sds, of its images' mean estimate
     (the trait error is their mean over T)."""
     return np.abs(standard_traits(judge, images) - truth / np.asarray(judge.config["trait_std"]))
@@ -151,12 +151,12 @@ def main(argv: list[str]) -> None:
         trips = round_trip(ctx.pipe.vae, probes.reshape(-1, *probes.shape[2:])).reshape(probes.shape)
     floor = scored(ctx, "renders", trips, references, truth)
     print(f"{f'{n} renders through the VAE':30s} {scores(floor)}", flush=True)
-    first, per_trait = None, {"references": trait_errors(ctx.judge, references, truth),
-                              f"{n} renders, VAE": trait_errors(ctx.judge, trips, truth)}
+    first, per_trait = None, {"references": per_trait_errors(ctx.judge, references, truth),
+                              f"{n} renders, VAE": per_trait_errors(ctx.judge, trips, truth)}
     for name in args.variants:
         images = samples_of(ctx, latents, rows, VARIANTS[name], p)
         rung = scored(ctx, name, images, references, truth)
-        per_trait[name] = trait_errors(ctx.judge, images, truth)
+        per_trait[name] = per_trait_errors(ctx.judge, images, truth)
         line = f"{name:30s} {scores(rung)}"
         if first is None:
             first = rung
