@@ -41,7 +41,8 @@ from w2w.judge.api import TRAIT_COLUMNS
 from w2w.params import load_params
 from w2w.world.references import identity_probes
 
-COMMITTED = PERSON_T400 | {"draws_per_image": 2, "targets": ["to_v"]}  # params.yaml's finetune today
+COMMITTED = PERSON_T400 | {"draws_per_image": 2, "targets": ["to_v"]}  # params.yaml's finetune when measured
+# (to_out.0 since: the variant rank1_to_out); each variant's figures pair against this one
 QKVO = COMMITTED | {"renders": 64, "images_per_step": 16, "steps": 600, "lr_schedule": "cosine", "rank": 4,
                     "lora_alpha": 108.0, "targets": ["to_q", "to_k", "to_v", "to_out.0"]}  # scaling 27 kept
 VARIANTS: dict[str, dict] = {  # LoRA variants: overrides of params.yaml's finetune (fleet_fit's retrain)

@@ -54,7 +54,7 @@ STREAM = 97                 # a render stream nothing trains on (the world's str
 
 # the fleet's noise draws when the variants were measured, pinned under each variant's own overrides so
 # that their README figures reproduce if params.yaml's draws move (they did, to 1 with 16 renders, and back)
-MEASURED_WITH = {"draws_per_image": 2, "targets": ["to_q", "to_v"]}  # to_v alone since (README)
+MEASURED_WITH = {"draws_per_image": 2, "targets": ["to_q", "to_v"]}  # to_v since, then to_out.0 (README)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -56,9 +56,9 @@ from w2w.space.basis import Basis
 from w2w.world.dataset import identities_from_table
 
 DATA, RUNS = Path("data"), Path("studies/runs/recipe_claims")
-VARIANTS = {  # finetune overrides of params.yaml's section; {}: the committed fleet (to_v alone since
-    "defaults": {},  # it was measured here; the variants below measured against to_q and to_v, which
-    "to_q_to_v": {"targets": ["to_q", "to_v"]},  # this retrains: the fleet of those measurements)
+VARIANTS = {  # finetune overrides of params.yaml's section; {}: the committed fleet (to_out.0 since it was
+    "defaults": {},  # measured here against "to_v", the fleet before; the variants below were measured
+    "to_q_to_v": {"targets": ["to_q", "to_v"]},  # against to_q and to_v, which this retrains)
     "eps3e-4": {"adam_eps": 3e-4, "targets": ["to_q", "to_v"]},
     "steps100": {"steps": 100, "targets": ["to_q", "to_v"]},
     "eps3e-4_steps100": {"adam_eps": 3e-4, "steps": 100, "targets": ["to_q", "to_v"]},
