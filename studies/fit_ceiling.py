@@ -58,7 +58,9 @@ VARIANTS: dict[str, dict] = {  # LoRA variants: overrides of params.yaml's finet
     "qkvo_rank4_renders64_steps600_lr3e-3": QKVO | {"lr": 3e-3},
     # which projection carries the geometry: rank 1 on another target, the committed compute
     **{f"rank1_{'_'.join(t).replace('.0', '')}": COMMITTED | {"targets": t}
-       for t in (["to_q"], ["to_k"], ["to_out.0"], ["to_q", "to_v"])},
+       for t in (["to_q"], ["to_k"], ["to_out.0"], ["to_q", "to_v"], ["to_v", "to_out.0"])},
+    # more room on the output projections, the scaling kept (27)
+    "rank2_to_out": COMMITTED | {"targets": ["to_out.0"], "rank": 2, "lora_alpha": 54.0},
     # the base: every weight of the UNet fine-tuned (DreamBooth without a prior), same data and loss
     "whole_unet_lr1e-4": {"whole_unet": True, "lr": 1e-4},
     "whole_unet_lr4e-4": {"whole_unet": True, "lr": 4e-4},

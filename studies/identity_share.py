@@ -141,6 +141,9 @@ VARIANTS = {
     "to_v_rank2": Variant(finetune={"targets": ["to_v"], "rank": 2, "lora_alpha": 54.0}),
     "to_k_to_v": Variant(finetune={"targets": ["to_k", "to_v"]}),
     "to_out": Variant(finetune={"targets": ["to_out.0"]}),  # attention's output projections (fit_ceiling.py)
+    # more room than to_out.0 alone: the value projections beside it, or rank 2 (the scaling kept)
+    "to_v_to_out": Variant(finetune={"targets": ["to_v", "to_out.0"]}),
+    "to_out_rank2": Variant(finetune={"targets": ["to_out.0"], "rank": 2, "lora_alpha": 54.0}),
 }
 POSE_FIELDS = ("rotation_deg", "scale", "brightness", "light_strength", "smile")
 

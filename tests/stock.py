@@ -3,6 +3,7 @@ the layout of adapters on a UNet."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +19,10 @@ def save_stock_lora(unet, layout: AdapterLayout, vector: np.ndarray, folder: Pat
     """`vector`, a rank-1 model at scaling `alpha`, saved by stock diffusers from `unet` wrapped by peft
     with `file_alpha` (B rescaled so that the model is the same); with `diffusers_names`, keys converted
     as diffusers' training scripts do (lora.down / lora.up). `targets`: the layers peft wraps (default:
-    the layout's own, e.g. to_v alone for the default fleet)."""
-    targets = targets or tuple(dict.fromkeys(name.split(".")[-1] for name in lora_layer_names(layout.keys)))
+    the layout's own, e.g. to_out.0 alone for the default fleet)."""
+    # a layer's name after its attention block ("...attn1.to_out.0" -> "to_out.0"): peft matches suffixes
+    targets = targets or tuple(dict.fromkeys(re.sub(r"^.*\.attn\d\.", "", name)
+                                             for name in lora_layer_names(layout.keys)))
     unet.add_adapter(LoraConfig(r=1, lora_alpha=file_alpha, target_modules=list(targets)))
     state = {k: v.clone() for k, v in layout.unflatten(vector).items()}
     for key in state:

@@ -124,7 +124,7 @@ def test_repro_then_runs_visible_over_rest(two_configurations, ui_server):
     assert base_metrics["heldout_denoising_loss"] > 0
     assert (project_copy / "data" / "base" / "model" / "model_index.json").is_file()
     weights = zarr.open_array(project_copy / "data" / "weights.zarr" / "weights", mode="r")
-    assert weights.shape == (24, 1280)  # every micro identity, the default adapter layout (rank-1 to_v)
+    assert weights.shape == (24, 1408)  # every micro identity, the default adapter layout (rank-1 to_out.0)
     fleet = json.loads((project_copy / "metrics" / "finetune.json").read_text())
     assert fleet["identities"] == 24 and fleet["evaluated_identities"] == 2
     has_interval(fleet, "identity_similarity_mean")
