@@ -61,6 +61,12 @@ VARIANTS: dict[str, dict] = {  # LoRA variants: overrides of params.yaml's finet
        for t in (["to_q"], ["to_k"], ["to_out.0"], ["to_q", "to_v"], ["to_v", "to_out.0"])},
     # more room on the output projections, the scaling kept (27)
     "rank2_to_out": COMMITTED | {"targets": ["to_out.0"], "rank": 2, "lora_alpha": 54.0},
+    # the other outputs into the residual stream: the feed-forward's (ff.net.2, 1,760 parameters at rank 1)
+    # and its input (ff.net.0.proj, GEGLU's, 3,168), alone and beside to_out.0; and to_out.0 of one
+    # attention only, self (attn1) or cross (attn2), 704 each
+    **{f"rank1_{name}": COMMITTED | {"targets": t} for name, t in (
+        ("ff2", ["ff.net.2"]), ("ff0", ["ff.net.0.proj"]), ("to_out_ff2", ["to_out.0", "ff.net.2"]),
+        ("attn1_out", ["attn1.to_out.0"]), ("attn2_out", ["attn2.to_out.0"]))},
     # the base: every weight of the UNet fine-tuned (DreamBooth without a prior), same data and loss
     "whole_unet_lr1e-4": {"whole_unet": True, "lr": 1e-4},
     "whole_unet_lr4e-4": {"whole_unet": True, "lr": 4e-4},

@@ -144,6 +144,10 @@ VARIANTS = {
     # more room than to_out.0 alone: the value projections beside it, or rank 2 (the scaling kept)
     "to_v_to_out": Variant(finetune={"targets": ["to_v", "to_out.0"]}),
     "to_out_rank2": Variant(finetune={"targets": ["to_out.0"], "rank": 2, "lora_alpha": 54.0}),
+    # the feed-forward's output beside or instead of to_out.0 (fit_ceiling.py's rank1_ff2, rank1_to_out_ff2)
+    "ff2": Variant(finetune={"targets": ["ff.net.2"]}),
+    "to_out_ff2": Variant(finetune={"targets": ["to_out.0", "ff.net.2"]}),
+    "ff0": Variant(finetune={"targets": ["ff.net.0.proj"]}),  # the feed-forward's input (rank1_ff0)
 }
 POSE_FIELDS = ("rotation_deg", "scale", "brightness", "light_strength", "smile")
 

@@ -74,6 +74,10 @@ VARIANTS = {  # finetune overrides of params.yaml's section; {}: the committed f
     "to_out": {"targets": ["to_out.0"]},
     # more room on the output projections, the scaling kept: the fleet +0.056 over rank 1 (fit_ceiling.py)
     "to_out_rank2": {"targets": ["to_out.0"], "rank": 2, "lora_alpha": 54.0},
+    # the feed-forward beside or instead of them (fit_ceiling.py): its output (ff.net.2, 3,168 parameters
+    # with to_out.0) or its input alone (ff.net.0.proj, 3,168)
+    "to_out_ff2": {"targets": ["to_out.0", "ff.net.2"]},
+    "ff0": {"targets": ["ff.net.0.proj"]},
 }
 
 

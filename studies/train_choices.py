@@ -143,20 +143,44 @@ def prior(ctx: Context, basis: Basis, weights: tuple[float, ...] = (0.0, 0.01, 0
 
 def guidance(ctx: Context, basis: Basis) -> None:
     """The guidance scale the evaluations sample with: train identities' own fleet models, judged
-    against fresh renders of their identity (similarity, and trait error), 95 % intervals."""
+    against fresh renders of their identity (similarity, and trait error) and across their seeds
+    (consistency), and as many models drawn by the space's sampler (their consistency, and its gap
+    to the trained models'), each paired against the committed scale, 95 % intervals."""
     params = load_params()
-    p0 = params.evaluate_finetune
+    p0, ps = params.evaluate_finetune, params.evaluate_sampling
     rows = ctx.rows(False, 32, p0.seed)
     table = ctx.table.iloc[rows]
     renders = identity_references(ctx.world, table, p0.renders_per_identity, p0.seed)
-    for scale in (1.0, 2.0, 3.0, 5.0, 7.0):
+    drawn = sample(basis, len(rows), ps.seed, ps.covariance, ps.components)
+    committed = p0.guidance_scale
+    measured: dict[float, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+    for scale in sorted({1.0, 1.5, 2.0, 3.0, 4.0, 5.0, committed}):
         images = render_models(ctx.pipe, ctx.adapters(rows), ctx.layout, ctx.scaling, params.finetune.prompt,
                                p0.samples_per_identity, p0.seed, p0.sampler_steps, scale,
                                desc=f"guidance {scale:g}")
         rung = scored(ctx, f"guidance {scale:g}", images, renders, truth_of(table))
+        own = consistency(ctx, images)
+        sampled = consistency(ctx, render_models(
+            ctx.pipe, drawn, ctx.layout, ctx.scaling, params.finetune.prompt, ps.samples_per_model,
+            ps.seed, ps.sampler_steps, scale, desc=f"sampled, guidance {scale:g}"))
+        measured[scale] = (rung.similarity, rung.trait_error, own, sampled)
         sim, err = with_ci("s", rung.similarity), with_ci("e", rung.trait_error)
-        print(f"guidance {scale:g}: similarity {sim['s_mean']:.3f} {sim['s_mean_ci']}, trait error "
-              f"{err['e_mean']:.3f} {err['e_mean_ci']} ({len(rows)} train identities)", flush=True)
+        lo, hi = unpaired_difference_ci(sampled, own, ps.seed)
+        print(f"guidance {scale:g}: similarity {sim['s_mean']:.3f} {np.round(sim['s_mean_ci'], 3).tolist()}, "
+              f"trait error {err['e_mean']:.3f} {np.round(err['e_mean_ci'], 3).tolist()}, "
+              f"consistency {own.mean():.3f} "
+              f"{np.round(bootstrap_ci(own), 3).tolist()}; sampled models' consistency {sampled.mean():.3f}, "
+              f"sampled - trained {sampled.mean() - own.mean():+.3f} [{lo:+.3f}, {hi:+.3f}] "
+              f"({len(rows)} train identities)", flush=True)
+    base = measured[committed]
+    for scale, m in measured.items():
+        if scale == committed:
+            continue
+        parts = []
+        for name, x, y in zip(("similarity", "trait error", "consistency"), m[:3], base[:3], strict=True):
+            lo, hi = paired_difference_ci(x, y)
+            parts.append(f"{name} {(per_identity(x) - per_identity(y)).mean():+.3f} [{lo:+.3f}, {hi:+.3f}]")
+        print(f"guidance {scale:g} - {committed:g}, paired: " + ", ".join(parts), flush=True)
 
 
 def components(ctx: Context, basis: Basis) -> None:
