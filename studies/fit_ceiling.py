@@ -26,7 +26,6 @@ import sys
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
 from fleet_fit import PERSON_T400, ci, difference, open_study, retrain, world_latents, world_masks
 from tqdm import tqdm
 from variants import parse_variants
@@ -36,7 +35,7 @@ from w2w.base.latents import round_trip
 from w2w.base.model import encode_prompts, training_scheduler
 from w2w.evaluate.judged import standard_traits
 from w2w.evaluate.ladder import sample_models, scored
-from w2w.fleet.train import draw_batch, identity_generator, person_weights, step_lr
+from w2w.fleet.train import draw_batch, identity_generator, per_sample_mse, person_weights, step_lr
 from w2w.judge.api import TRAIT_COLUMNS
 from w2w.params import load_params
 from w2w.world.references import identity_probes
@@ -99,8 +98,7 @@ def train_whole_unet(unet: torch.nn.Module, context: torch.Tensor, latents: torc
         pred = model(scheduler.add_noise(x0, noise, t), t,
                      encoder_hidden_states=context.expand(len(x0), *context.shape)).sample
         w = weights[picks]                                                            # (B, 1, h, w)
-        squared = F.mse_loss(pred, noise, reduction="none")
-        loss = ((squared * w).flatten(1).sum(1) / w.expand_as(squared).flatten(1).sum(1)).mean()
+        loss = per_sample_mse(pred, noise, w).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), p.grad_clip)

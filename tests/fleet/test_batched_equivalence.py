@@ -15,6 +15,7 @@ from w2w.fleet.train import (
     averaged_steps,
     draw_batch,
     draw_timesteps,
+    per_sample_mse,
     person_weights,
     snr_weights,
     step_lr,
@@ -231,6 +232,17 @@ def test_person_weights_pool_the_masks_to_the_latent_grid():
     assert torch.allclose(w[0, 0], torch.ones(1, 4, 4))
     assert w[0, 1, 0, 0, 0] == pytest.approx(1.0) and w[0, 1, 0, 2, 2] == pytest.approx(0.1)
     assert w[0, 1, 0, 1, 0] == pytest.approx(1.0) and w[0, 1, 0, 0, 1] == pytest.approx(0.1)
+
+
+def test_per_sample_mse_is_a_weighted_mean_over_each_samples_pixels():
+    pred, target = torch.zeros(2, 3, 2, 2), torch.zeros(2, 3, 2, 2)
+    target[0, :, 0, 0] = 2.0  # sample 0: squared error 4 on one of its 4 pixels
+    target[1] = 1.0           # sample 1: 1 everywhere
+    assert per_sample_mse(pred, target).tolist() == pytest.approx([1.0, 1.0])
+    w = torch.full((2, 1, 2, 2), 0.1)
+    w[:, 0, 0, 0] = 1.0       # the pixel with the error counts 10x
+    assert per_sample_mse(pred, target, w).tolist() == pytest.approx([4.0 / 1.3, 1.0])
+    assert per_sample_mse(pred, target, torch.ones(2, 1, 2, 2)).tolist() == pytest.approx([1.0, 1.0])
 
 
 def test_a_loss_weighted_to_the_person():

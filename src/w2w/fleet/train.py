@@ -120,6 +120,16 @@ def person_weights(masks: torch.Tensor, latent_hw: tuple[int, int], background_w
     return scene_weighted(share, background_weight).unflatten(0, (k, n))
 
 
+def per_sample_mse(pred: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | None = None
+                   ) -> torch.Tensor:
+    """(B,) each sample's squared error (B, C, h, w): its mean over the latent pixels, or with
+    `weights` (B, 1, h, w) its weighted mean, so that a mostly-scene image weighs as much as any."""
+    squared = F.mse_loss(pred, target, reduction="none")                          # (B, C, h, w)
+    if weights is None:
+        return squared.flatten(1).mean(1)
+    return (squared * weights).flatten(1).sum(1) / weights.expand_as(squared).flatten(1).sum(1)
+
+
 def draw_prior(generators: list[torch.Generator], pool: torch.Tensor, m: int, span: tuple[int, int],
                sampling: str = "uniform") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """m class-prior latents per identity from the shared pool (P, C, h, w), with noise and timesteps."""
@@ -228,9 +238,7 @@ def train_identities(unet: UNet2DConditionModel, scheduler: DDPMScheduler, laten
                                     ).flatten(0, 2)
             with autocast(latents.device, cfg.autocast):
                 pred = unet(scheduler.add_noise(x0, noise, t), t, encoder_hidden_states=ctx).sample
-            squared = F.mse_loss(pred.float(), noise, reduction="none")               # (B, C, h, w)
-            per_sample = ((squared * w).flatten(1).sum(1) / w.expand_as(squared).flatten(1).sum(1)
-                          if weighted else squared.flatten(1).mean(1))                 # (B,)
+            per_sample = per_sample_mse(pred.float(), noise, w)                      # (B,)
             if cfg.snr_gamma > 0:
                 per_sample = per_sample * snr_weights(scheduler, t, cfg.snr_gamma)
             means = per_sample.view(identities, parts, n).mean(2)             # (K, parts)
