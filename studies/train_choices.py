@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from fleet_fit import ci, difference  # studies/: the script's folder is first on sys.path
 
 from w2w.adapters.render import render_models
 from w2w.evaluate.context import Context
@@ -26,13 +27,7 @@ from w2w.evaluate.inversion import score_models, single_image_lora, w2w_inversio
 from w2w.evaluate.judged import judged_attributes, truth_of
 from w2w.evaluate.ladder import scored
 from w2w.evaluate.sampling import consistency, identity_embeddings, nearest_similarity
-from w2w.evaluate.stats import (
-    bootstrap_ci,
-    paired_difference_ci,
-    per_identity,
-    unpaired_difference_ci,
-    with_ci,
-)
+from w2w.evaluate.stats import unpaired_difference_ci
 from w2w.params import FinetuneParams, load_params
 from w2w.space.attributes import fit_attribute_directions, labels_of, usable_attributes
 from w2w.space.basis import Basis
@@ -136,9 +131,7 @@ def prior(ctx: Context, basis: Basis, weights: tuple[float, ...] = (0.0, 0.01, 0
                 continue
             for name in ("similarity", "trait_error", "realistic"):
                 x, y = getattr(sc, name), getattr(none, name)
-                lo, hi = paired_difference_ci(x, y)
-                print(f"  vs none, {name}: {(per_identity(x) - per_identity(y)).mean():+.3f} "
-                      f"[{lo:+.3f}, {hi:+.3f}]", flush=True)
+                print(f"  vs none, {name}: {difference(x, y)}", flush=True)
 
 
 def guidance(ctx: Context, basis: Basis) -> None:
@@ -153,7 +146,7 @@ def guidance(ctx: Context, basis: Basis) -> None:
     renders = identity_references(ctx.world, table, p0.renders_per_identity, p0.seed)
     drawn = sample(basis, len(rows), ps.seed, ps.covariance, ps.components)
     committed = p0.guidance_scale
-    measured: dict[float, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+    measured: dict[float, tuple[np.ndarray, ...]] = {}  # similarity, trait error, consistency
     for scale in sorted({1.0, 1.5, 2.0, 3.0, 4.0, 5.0, committed}):
         images = render_models(ctx.pipe, ctx.adapters(rows), ctx.layout, ctx.scaling, params.finetune.prompt,
                                p0.samples_per_identity, p0.seed, p0.sampler_steps, scale,
@@ -163,23 +156,19 @@ def guidance(ctx: Context, basis: Basis) -> None:
         sampled = consistency(ctx, render_models(
             ctx.pipe, drawn, ctx.layout, ctx.scaling, params.finetune.prompt, ps.samples_per_model,
             ps.seed, ps.sampler_steps, scale, desc=f"sampled, guidance {scale:g}"))
-        measured[scale] = (rung.similarity, rung.trait_error, own, sampled)
-        sim, err = with_ci("s", rung.similarity), with_ci("e", rung.trait_error)
+        measured[scale] = (rung.similarity, rung.trait_error, own)
         lo, hi = unpaired_difference_ci(sampled, own, ps.seed)
-        print(f"guidance {scale:g}: similarity {sim['s_mean']:.3f} {np.round(sim['s_mean_ci'], 3).tolist()}, "
-              f"trait error {err['e_mean']:.3f} {np.round(err['e_mean_ci'], 3).tolist()}, "
-              f"consistency {own.mean():.3f} "
-              f"{np.round(bootstrap_ci(own), 3).tolist()}; sampled models' consistency {sampled.mean():.3f}, "
+        print(f"guidance {scale:g}: similarity {rung.similarity.mean():.3f} {ci(rung.similarity)}, "
+              f"trait error {rung.trait_error.mean():.3f} {ci(rung.trait_error)}, "
+              f"consistency {own.mean():.3f} {ci(own)}; sampled models' consistency {sampled.mean():.3f}, "
               f"sampled - trained {sampled.mean() - own.mean():+.3f} [{lo:+.3f}, {hi:+.3f}] "
               f"({len(rows)} train identities)", flush=True)
     base = measured[committed]
     for scale, m in measured.items():
         if scale == committed:
             continue
-        parts = []
-        for name, x, y in zip(("similarity", "trait error", "consistency"), m[:3], base[:3], strict=True):
-            lo, hi = paired_difference_ci(x, y)
-            parts.append(f"{name} {(per_identity(x) - per_identity(y)).mean():+.3f} [{lo:+.3f}, {hi:+.3f}]")
+        parts = [f"{name} {difference(x, y)}"
+                 for name, x, y in zip(("similarity", "trait error", "consistency"), m, base, strict=True)]
         print(f"guidance {scale:g} - {committed:g}, paired: " + ", ".join(parts), flush=True)
 
 
@@ -225,8 +214,7 @@ def sampling(ctx: Context, basis: Basis) -> None:
     truth = ctx.table.loc[~ctx.heldout, names].to_numpy(dtype=float).mean(0)
     own = ctx.rows(False, p.trained_models, p.seed)
     trained = consistency(ctx, render(ctx.adapters(own), "train models"))
-    print(f"train fleet models: consistency {trained.mean():.3f} "
-          f"{np.round(bootstrap_ci(trained), 3).tolist()}", flush=True)
+    print(f"train fleet models: consistency {trained.mean():.3f} {ci(trained)}", flush=True)
     for k in (32, 64, 128, 256, 0):
         images = render(sample(basis, p.models, p.seed, p.covariance, k), f"sampled, {k or basis.k}")
         sampled = consistency(ctx, images)
@@ -269,9 +257,7 @@ def timesteps(ctx: Context, basis: Basis) -> None:
         everything, noisy = scores
         for name, x, y in (("similarity", noisy.similarity, everything.similarity),
                            ("trait error", noisy.trait_error, everything.trait_error)):
-            lo, hi = paired_difference_ci(x, y)
-            gain = (per_identity(x) - per_identity(y)).mean()
-            print(f"{method} [400, 1000) - all, {name}: {gain:+.3f} [{lo:+.3f}, {hi:+.3f}]", flush=True)
+            print(f"{method} [400, 1000) - all, {name}: {difference(x, y)}", flush=True)
 
 
 STUDIES = {"edits": edits, "inversion": inversion, "recovery": recovery, "prior": prior,
