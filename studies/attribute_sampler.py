@@ -1,0 +1,155 @@
+"""Attributes first, then a blend of people who share them: a sampler whose models hold one person.
+Are they consistent across seeds, and are they new people?
+
+    python studies/attribute_sampler.py [--people 4,6,8,12,16]   # needs the default run's outputs
+                                                               # (dvc repro pca); about 4 minutes
+
+Train identities only. `sample_blends.py` found that the space's Gaussian sampler fails claim 1 here
+by mixing attribute states (half a beard), while a blend of train people who share all 13
+attributes, their displacements from the mean added and divided by sqrt(n), is as consistent as a
+trained model. This study asks the other half of claim 1 of such a sampler: is a blend a new
+person, or is it one of the people it was made from?
+
+Split (train identities in a seeded order): 32 left out of the gallery and 32 in it calibrate the
+novelty threshold exactly as `evaluate_sampling` does; 64 further train identities are left out of
+the gallery too; they are new to the gallery but not to the judge, which trained on every train
+identity's renders, so 32 + 64 people the renderer draws afresh (`inversion_space.py`'s, trained
+once by the fleet's recipe and shared) stand in for new people (the held-out control, which this
+study must not read), calibrating a second threshold and scored as a control;
+64 of the gallery are the seen control; the gallery is every other train identity. A blend of n is
+made from the gallery alone: a random gallery identity's attributes (so attribute combinations come
+at the train set's rates), it and n - 1 gallery identities with the fewest attributes different
+from its own (`sample_blends.nearest_attributes`), displacements from the gallery's mean adapter
+added and divided by sqrt(n). The space's own sampler (the committed basis, all components) is
+measured beside it.
+
+For each kind of model, 64 models sampled as evaluate_sampling samples them: consistency across
+seeds (against the seen control's, unpaired), the trait regressor's spread across seeds, the
+similarity to the nearest gallery identity (the novelty score), the share called novel by the
+calibrated threshold, and for blends the similarity to the nearest of the people blended and the
+trait error against their mean traits (is the blend a person between them?), beside the same against
+another blend's people.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+from ambiguous_input import train_people  # studies/ is on sys.path
+from sample_blends import nearest_attributes, sampled_as_evaluated, trait_spread  # studies/ is on sys.path
+
+from w2w.evaluate.context import Context
+from w2w.evaluate.judged import mean_embeddings, trait_errors, truth_of
+from w2w.evaluate.sampling import consistency, identity_embeddings, novelty_threshold
+from w2w.evaluate.stats import bootstrap_ci, unpaired_difference_ci
+from w2w.params import load_params
+from w2w.space.basis import Basis
+from w2w.space.edit import sample
+from w2w.world.identity import sample_identity
+
+DATA = Path("data")
+FRESH = Path("studies/runs/inversion_space/fresh")  # inversion_space.py's fresh people, shared
+FRESH_FIRST_ID = 5_000_000  # space_size.py's: above every world's ids
+
+
+def blend_people(ctx: Context, gallery: np.ndarray, n_models: int, people: int, seed: int
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """n_models blends (M, D) of `people` gallery rows that share attributes, and those rows (M, people):
+    a random gallery row first, then its nearest by attributes."""
+    rng = np.random.default_rng(seed)
+    first = gallery[rng.integers(0, len(gallery), n_models)]
+    others, exact = nearest_attributes(ctx.table, first, gallery, people - 1, seed + people)
+    print(f"blends of {people}: all alike in every attribute for {exact} of {n_models}", flush=True)
+    groups = np.concatenate([first[:, None], others], 1)                          # (M, people)
+    mean = ctx.adapters(gallery).mean(0)                                          # (D,)
+    unique = np.unique(groups)
+    w = ctx.adapters(unique)[np.searchsorted(unique, groups)] - mean              # (M, people, D)
+    return (mean + w.sum(1) / people ** 0.5).astype(np.float32), groups
+
+
+def summary(name: str, values: np.ndarray) -> str:
+    lo, hi = bootstrap_ci(values)
+    return f"{name} {values.mean():.3f} [{lo:.3f}, {hi:.3f}]"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--people", default="4,6,8,12,16", help="comma-separated blend sizes")
+    args = parser.parse_args(argv)
+    ctx = Context.open(DATA / "world", DATA / "weights.zarr", DATA / "base", DATA / "judge")
+    params = load_params()
+    p = params.evaluate_sampling
+    m, c = p.trained_models, p.calibration_models
+    order = ctx.rows(False, int((~ctx.heldout).sum()), p.seed)  # every train row, seeded order
+    left_out, seen_in = order[:c], order[c:2 * c]
+    new_people, seen = order[2 * c:2 * c + m], order[2 * c + m:2 * c + 2 * m]
+    gallery = np.sort(order[~np.isin(order, np.r_[left_out, new_people])])
+    print(f"gallery {len(gallery)} train identities; {len(new_people)} new people left out of it",
+          flush=True)
+    embeddings = identity_embeddings(ctx, gallery)                                # (G, E)
+
+    def rendered(adapters: np.ndarray, desc: str) -> np.ndarray:
+        return sampled_as_evaluated(ctx, adapters, params, desc=desc)
+
+    def nearest(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(M,) similarity to the nearest gallery identity, and which gallery row it is."""
+        cos = mean_embeddings(ctx.judge, images) @ embeddings.T
+        return cos.max(1), gallery[cos.argmax(1)]
+
+    people = [sample_identity(FRESH_FIRST_ID + i, params.synthesize.seed) for i in range(c + m)]
+    fresh = train_people(ctx, people, params, FRESH, 1.0, "fresh people")        # (c + m, D)
+    seen_score = nearest(rendered(ctx.adapters(seen_in), "seen"))[0]
+    thresholds = {"train models left out (evaluate_sampling's)": novelty_threshold(
+                      nearest(rendered(ctx.adapters(left_out), "left out"))[0], seen_score),
+                  "fresh people's models": novelty_threshold(
+                      nearest(rendered(fresh[:c], "fresh"))[0], seen_score)}
+    for name, value in thresholds.items():
+        print(f"novelty threshold calibrated on {name} against seen: {value:.3f}", flush=True)
+    truth = truth_of(ctx.table)                                                  # (N, T)
+
+    made = {"train fleet models in the gallery (seen)": (ctx.adapters(seen), None),
+            "train fleet models left out of it (new to the gallery, not to the judge)": (
+                ctx.adapters(new_people), None),
+            "fresh people's models (new to the gallery, the judge and the base)": (fresh[c:], None),
+            "the space's sampler (Gaussian per component)": (
+                sample(Basis.load(DATA / "basis"), m, p.seed, p.covariance, p.components), None)}
+    for people in (int(k) for k in args.people.split(",")):
+        made[f"attributes first, a blend of {people} / sqrt {people}"] = blend_people(
+            ctx, gallery, m, people, p.seed)
+    seen_name, fresh_name = list(made)[0], list(made)[2]
+    print("| models | consistency | vs seen train models | vs fresh people's | trait spread "
+          "| nearest gallery similarity | vs fresh people's "
+          "| called novel (left-out rule / fresh rule) | nearest of the people blended "
+          "| trait error vs their mean (vs another blend's people) |\n"
+          "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |", flush=True)
+    consistent, score = {}, {}
+
+    def versus(values: np.ndarray, reference: np.ndarray | None) -> str:
+        if reference is None or values is reference:
+            return ""
+        lo, hi = unpaired_difference_ci(values, reference, p.seed)
+        return f"{values.mean() - reference.mean():+.3f} [{lo:+.3f}, {hi:+.3f}]"
+
+    for name, (adapters, groups) in made.items():
+        images = rendered(adapters, name)
+        consistent[name], spread = consistency(ctx, images), trait_spread(ctx.judge, images)
+        score[name] = nearest(images)[0]
+        own = blended = ""
+        if groups is not None:
+            e = mean_embeddings(ctx.judge, images)                                # (M, E)
+            members = embeddings[np.searchsorted(gallery, groups)]                # (M, people, E)
+            own = summary("", np.einsum("me,mpe->mp", e, members).max(1))
+            other = np.roll(groups, 1, axis=0)  # another blend's people: the yardstick's far end
+            blended = (summary("", trait_errors(ctx.judge, images, truth[groups].mean(1)))
+                       + f" ({trait_errors(ctx.judge, images, truth[other].mean(1)).mean():.3f})")
+        print(f"| {name} | {summary('', consistent[name])} | "
+              f"{versus(consistent[name], consistent[seen_name])} | "
+              f"{versus(consistent[name], consistent.get(fresh_name))} | {spread.mean():.3f} | "
+              f"{summary('', score[name])} | {versus(score[name], score.get(fresh_name))} | "
+              f"{' / '.join(f'{np.mean(score[name] < t):.3f}' for t in thresholds.values())} | {own} | "
+              f"{blended} |", flush=True)
+
+if __name__ == "__main__":
+    main()
