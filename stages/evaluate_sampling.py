@@ -1,4 +1,5 @@
-"""DVC stage `evaluate_sampling`: new identities from the space, consistent and novel or not."""
+"""DVC stage `evaluate_sampling`: new identities from the space, consistent and novel or not, by the
+reference's sampler and, beside it, the miniature profile's attributes-first blends."""
 
 from pathlib import Path
 
@@ -9,7 +10,8 @@ from w2w.params import load_params_or_exit
 WORLD, BASE, JUDGE = Path("data/world"), Path("data/base"), Path("data/judge")
 WEIGHTS, BASIS = Path("data/weights.zarr"), Path("data/basis")
 METRICS = Path("metrics/sampling.json")
-GRID = Path("reports/sampling_grid.png")
+GRIDS = {"reference": Path("reports/sampling_grid.png"),  # the reference's Gaussian
+         "alike": Path("reports/sampling_alike_grid.png")}     # attributes first (w2w.space.alike)
 
 
 def main() -> None:
@@ -25,8 +27,9 @@ def main() -> None:
         metrics, samples = measure_sampling(ctx, Basis.load(BASIS), params.evaluate_sampling,
                                             params.finetune.prompt)
         run.log_metrics({k: v for k, v in metrics.items() if k != "covariance"})
-        save_png(grid_image(samples[:16]), GRID)  # a sampled identity per row, its seeds across
-        run.log_artifact(GRID, "grids")
+        for name, path in GRIDS.items():  # a sampled identity per row, its seeds across
+            save_png(grid_image(samples[name][:16]), path)
+            run.log_artifact(path, "grids")
         write_json(METRICS, metrics)
 
 

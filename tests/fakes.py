@@ -1,9 +1,20 @@
 """Stand-ins with known answers for what the evaluation reads: a judge that answers from tables,
-and the row selection of a zarr array."""
+the row selection of a zarr array, and a small basis."""
 
 from __future__ import annotations
 
 import numpy as np
+
+from w2w.space.basis import Basis
+
+
+def toy_basis(seed: int = 0) -> Basis:
+    """A basis of 5 orthonormal components in 20 weights, fitted to 50 train identities."""
+    rng = np.random.default_rng(seed)
+    comps = np.linalg.qr(rng.standard_normal((20, 5)))[0].T  # (5, 20) orthonormal rows
+    train = rng.standard_normal((50, 5)) * np.array([5, 4, 3, 2, 1])
+    return Basis(rng.standard_normal(20), rng.uniform(0.5, 2, 20), comps, np.ones(5), np.ones(5),
+                 np.ones(5) / 5, train, np.arange(50))
 
 
 class TableJudge:

@@ -255,6 +255,7 @@ class EvaluateSamplingParams(_Section):
     components: int = Field(ge=0)  # leading coefficients sampled (the rest at the mean); 0: all
     trained_models: int = Field(ge=2, le=100_000)  # held-out (and train) fleet models, the controls
     calibration_models: int = Field(ge=2, le=100_000)  # train fleet models per class calibrating novelty
+    alike_people: int = Field(ge=1, le=100_000)  # attributes-first blends of this many (w2w.space.alike)
     samples_per_model: int = Field(ge=2, le=256)  # seeds per model
     sampler_steps: int = Field(ge=1, le=1000)
     guidance_scale: float = Field(ge=1.0, le=30.0)

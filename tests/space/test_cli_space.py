@@ -184,3 +184,42 @@ def test_project_refuses_a_lora_of_other_layers_in_one_line(micro_space, tmp_pat
     assert f"error: {tmp_path / 'to_k'}: the LoRA adapts" in err
     assert "layers outside the space's layout" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_sample_alike_draws_blends_of_train_identities_who_share(micro_space, micro_world, tmp_path):
+    from w2w.adapters.files import UNET_PREFIX
+    from w2w.space.loader import Space
+
+    space = Space.open(micro_space / "weights.zarr", micro_space / "basis")
+    train = space.basis.to_weights(space.basis.train_coefficients)          # (n_train, D)
+
+    def sampled(alike: int, out: str) -> np.ndarray:
+        assert main(["sample", "--n", "3", "--seed", "1", "--alike", str(alike), "--attributes",
+                     str(micro_world / "identities.parquet"), "--out", str(tmp_path / out),
+                     *paths(micro_space), "--preview", "0"]) == 0
+        files = [load_file(tmp_path / out / f"sample-{i:03d}" / "pytorch_lora_weights.safetensors")
+                 for i in range(3)]
+        return np.stack([space.layout.flatten({k.removeprefix(UNET_PREFIX): v for k, v in f.items()})
+                         for f in files])
+
+    ones = sampled(1, "ones")  # a blend of one is a train identity's own model (in the space)
+    assert all(np.abs(train - v).max(1).min() < 1e-4 for v in ones)
+    info = json.loads((tmp_path / "ones" / "info.json").read_text())
+    assert (info["alike"], info["attributes"]) == (1, str(micro_world / "identities.parquet"))
+    pairs = sampled(2, "pairs")  # a blend of two is none of them
+    assert all(np.abs(train - v).max(1).min() > 1e-3 for v in pairs)
+
+
+@pytest.mark.parametrize("table, message", [
+    (None, "no such file"),
+    ("identity_id,Male\n0,true\n", "no attributes for"),
+    ("identity_id,score\n0,1.5\n", "expected an identity_id column and attribute (true/false) columns"),
+])
+def test_sample_alike_names_a_bad_attributes_file(micro_space, tmp_path, capsys, table, message):
+    path = tmp_path / "attributes.csv"
+    if table is not None:
+        path.write_text(table)
+    assert main(["sample", "--alike", "2", "--attributes", str(path), "--out", str(tmp_path / "out"),
+                 *paths(micro_space)]) == 1
+    assert f"--attributes {path}: " in (err := capsys.readouterr().err) and message in err
+    assert not (tmp_path / "out").exists()

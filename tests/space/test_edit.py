@@ -1,18 +1,10 @@
 """Edits move exactly along directions; sampling is deterministic per seed."""
 
 import numpy as np
+from fakes import toy_basis
 
-from w2w.space.basis import Basis
 from w2w.space.directions import Directions
 from w2w.space.edit import edit, sample, sample_coefficients
-
-
-def toy_basis(seed: int = 0) -> Basis:
-    rng = np.random.default_rng(seed)
-    comps = np.linalg.qr(rng.standard_normal((20, 5)))[0].T  # (5, 20) orthonormal rows
-    train = rng.standard_normal((50, 5)) * np.array([5, 4, 3, 2, 1])
-    return Basis(rng.standard_normal(20), rng.uniform(0.5, 2, 20), comps, np.ones(5), np.ones(5),
-                 np.ones(5) / 5, train, np.arange(50))
 
 
 def test_edit_moves_coefficients_by_strength_times_scale_and_keeps_the_residual():

@@ -8,6 +8,11 @@
   train fleet models are scored the same way, as controls that show whether the rule works;
 - attributes: the judged attribute rates of the sampled models against the train set's rates;
 - realistic: the share of their samples that the judge's style head calls a render, not a painting.
+
+Two samplers are measured: the reference's Gaussian (the headline), and the miniature profile's
+attributes-first blends (`w2w.space.alike`) beside it. Novelty is also read
+without a threshold: a sampled model's similarity to its nearest train identity against the held-out
+fleet models' (new people's), unpaired.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from w2w.evaluate.context import Context
 from w2w.evaluate.judged import judged_attributes, mean_embeddings, realistic_fractions
 from w2w.evaluate.stats import sample_rows, unpaired_difference_ci, with_ci
 from w2w.params import EvaluateSamplingParams
+from w2w.space.alike import sample_alike
 from w2w.space.basis import Basis
 from w2w.space.edit import sample
 
@@ -58,9 +64,34 @@ def novelty_threshold(novel: np.ndarray, seen: np.ndarray) -> float:
     return float(cuts[int(np.argmax(accuracy))])
 
 
+def sampler_metrics(prefix: str, sampled: np.ndarray, ctx: Context, gallery: np.ndarray, threshold: float,
+                    trained_consistency: np.ndarray, heldout_nearest: np.ndarray, truth: np.ndarray,
+                    seed: int) -> dict:
+    """One sampler's figures, names prefixed: its models' consistency against the trained held-out
+    models' (unpaired), novel fraction, nearest train identity against the held-out models' (a new
+    person's), realism and attribute rates against the train set's (truth, (A,))."""
+    consistent, near = consistency(ctx, sampled), nearest_similarity(ctx, sampled, gallery)
+    rates = judged_attributes(ctx.judge, sampled).mean(0)
+    names = ctx.judge.attribute_names
+    return {
+        **with_ci(f"{prefix}consistency", consistent),
+        **with_ci(f"{prefix}realistic", realistic_fractions(ctx.judge, sampled)),
+        f"{prefix}consistency_difference": float(consistent.mean() - trained_consistency.mean()),
+        f"{prefix}consistency_difference_ci": list(unpaired_difference_ci(consistent, trained_consistency,
+                                                                         seed)),
+        **with_ci(f"{prefix}novel_fraction", (near < threshold).astype(float)),
+        **with_ci(f"{prefix}nearest_similarity", near),
+        f"{prefix}nearest_similarity_difference": float(near.mean() - heldout_nearest.mean()),
+        f"{prefix}nearest_similarity_difference_ci": list(unpaired_difference_ci(near, heldout_nearest,
+                                                                                seed)),
+        f"{prefix}attribute_rate": {a: float(r) for a, r in zip(names, rates, strict=True)},
+        f"{prefix}attribute_rate_abs_diff_mean": float(np.abs(rates - truth).mean())}
+
+
 def measure_sampling(ctx: Context, basis: Basis, p: EvaluateSamplingParams, prompt: str
-                     ) -> tuple[dict, np.ndarray]:
-    """Metrics and the sampled models' samples (M, n, S, S, 3) for a grid.
+                     ) -> tuple[dict, dict[str, np.ndarray]]:
+    """Metrics, and each sampler's models' samples (M, n, S, S, 3) for a grid: "reference" (the
+    Gaussian) and "alike" (blends of `alike_people` train identities, at most all of them).
 
     Novelty is calibrated on train identities only: the fleet models of `calibration_models` train
     identities left out of the gallery are known novel, those of as many others in it known seen;
@@ -84,26 +115,29 @@ def measure_sampling(ctx: Context, basis: Basis, p: EvaluateSamplingParams, prom
     sampled = render(sample(basis, p.models, p.seed, p.covariance, p.components), "sampled")
     trained = render(ctx.adapters(ctx.rows(True, p.trained_models, p.seed)), "trained (held-out)")
     own = render(ctx.adapters(own_rows), "trained (train)")
-    novel = {name: nearest_similarity(ctx, images, gallery) < threshold
-             for name, images in (("sampled", sampled), ("heldout", trained), ("train", own))}
-    consistent = {"sampled": consistency(ctx, sampled), "trained": consistency(ctx, trained)}
-    lo, hi = unpaired_difference_ci(consistent["sampled"], consistent["trained"], p.seed)
-    rates, names = judged_attributes(ctx.judge, sampled).mean(0), ctx.judge.attribute_names
+    nearest = {"heldout": nearest_similarity(ctx, trained, gallery),
+               "train": nearest_similarity(ctx, own, gallery)}
+    consistent = consistency(ctx, trained)
+    names = ctx.judge.attribute_names
     truth = ctx.table.loc[~ctx.heldout, names].to_numpy(dtype=float).mean(0)
+    novel = {name: (score < threshold).astype(float) for name, score in nearest.items()}
     separated = novel["heldout"].mean() >= 0.9 and novel["train"].mean() <= 0.2
     metrics = {
-        **with_ci("consistency", consistent["sampled"]),
-        **with_ci("trained_consistency", consistent["trained"]),
-        **with_ci("realistic", realistic_fractions(ctx.judge, sampled)),
+        **sampler_metrics("", sampled, ctx, gallery, threshold, consistent, nearest["heldout"], truth,
+                          p.seed),
+        **with_ci("trained_consistency", consistent),
         **with_ci("trained_realistic", realistic_fractions(ctx.judge, trained)),
-        "consistency_difference": float(consistent["sampled"].mean() - consistent["trained"].mean()),
-        "consistency_difference_ci": [lo, hi],
-        **with_ci("novel_fraction", novel["sampled"]),
         **with_ci("novel_fraction_heldout_models", novel["heldout"]),
         **with_ci("novel_fraction_train_models", novel["train"]),
+        **with_ci("nearest_similarity_heldout_models", nearest["heldout"]),
+        **with_ci("nearest_similarity_train_models", nearest["train"]),
         "novelty_rule_valid": bool(separated), "novelty_threshold": threshold,
-        "attribute_rate": {a: float(r) for a, r in zip(names, rates, strict=True)},
         "train_attribute_rate": {a: float(r) for a, r in zip(names, truth, strict=True)},
-        "attribute_rate_abs_diff_mean": float(np.abs(rates - truth).mean()),
-        "models": p.models, "trained_models": len(own_rows), "covariance": p.covariance}
-    return metrics, sampled
+        "models": p.models, "trained_models": len(own_rows), "covariance": p.covariance,
+        "alike_people": (people := min(p.alike_people, len(basis.train_identity_ids)))}
+    labels = ctx.table.set_index("identity_id").loc[basis.train_identity_ids, names].to_numpy(bool)
+    alike = render(sample_alike(basis, labels, p.models, p.seed, people),
+                   f"sampled, attributes first ({people} alike)")
+    metrics.update(sampler_metrics("alike_", alike, ctx, gallery, threshold, consistent, nearest["heldout"],
+                                   truth, p.seed))
+    return metrics, {"reference": sampled, "alike": alike}
