@@ -1,4 +1,5 @@
-"""DVC stage `evaluate_edits`: w2w edits on held-out identities against prompting and raw weights."""
+"""DVC stage `evaluate_edits`: w2w edits on held-out identities against prompting and raw weights, and
+the world's own edits of the same identities as the yardsticks' ceiling."""
 
 import tempfile
 from pathlib import Path
@@ -19,7 +20,8 @@ def main() -> None:
     import numpy as np
 
     from w2w.evaluate.context import Context
-    from w2w.evaluate.edits import measure_edits
+    from w2w.evaluate.edit_ceiling import world_edit_ceiling
+    from w2w.evaluate.edits import heldout_rows, measure_edits
     from w2w.evaluate.figures import grid_image, save_png, write_csv
     from w2w.space.basis import Basis
     from w2w.space.directions import Directions
@@ -30,6 +32,9 @@ def main() -> None:
         metrics, curve, grids = measure_edits(ctx, Basis.load(BASIS), Directions.load(DIRECTIONS),
                                               params.evaluate_edits, params.directions,
                                               params.finetune.prompt)
+        p = params.evaluate_edits  # the ceiling: the world's own edits of the same identities
+        metrics["world_edit"] = world_edit_ceiling(ctx, heldout_rows(ctx, p), metrics["attributes"],
+                                                   p.samples_per_model, p.seed)
         run.log_metrics({k: v for k, v in metrics.items() if k not in ("attributes", "train_flip_rate")})
         write_csv(CURVE, curve)
         # one row per attribute: for each grid identity, original | w2w | w2w matched | prompt | raw weights?

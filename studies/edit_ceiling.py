@@ -21,7 +21,6 @@ yardstick's ceiling with nothing edited: only the nuisance differs). Edits the w
 from __future__ import annotations
 
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -33,33 +32,11 @@ from w2w.judge.api import Judge
 from w2w.params import load_params
 from w2w.storage import STREAM_EVAL
 from w2w.world.dataset import identities_from_table, render_identities
-from w2w.world.identity import ATTRIBUTES, HAIR_COLOURS, Identity
+from w2w.world.edit import never_drawn, world_edit
+from w2w.world.identity import ATTRIBUTES
 
 DATA = Path("data")
 RENDERS = 4  # per edit, as evaluate_edits samples each model
-
-
-def world_edit(identity: Identity, attribute: str) -> Identity:
-    """The same person with `attribute` at the opposite of its true state, as the world draws it."""
-    a = dict(identity.attributes)
-    target = not a[attribute]
-    if attribute in HAIR_COLOURS:
-        colour = attribute if target else ("Black_Hair" if attribute == "Brown_Hair" else "Brown_Hair")
-        a.update({c: c == colour for c in HAIR_COLOURS}, Bald=False)
-    elif attribute == "Bald" and not target:
-        a.update(Bald=False, Brown_Hair=True)
-    else:
-        a[attribute] = target
-        if attribute == "Bald":
-            a.update({c: False for c in HAIR_COLOURS})
-    return replace(identity, attributes=a)
-
-
-def never_drawn(identity: Identity, attribute: str) -> bool:
-    """A beard or baldness asked of a woman: the world's attribute sampler never draws one."""
-    male = identity.attributes["Male"]
-    return not male and ((attribute == "No_Beard" and identity.attributes["No_Beard"])
-                         or (attribute == "Bald" and not identity.attributes["Bald"]))
 
 
 def summary(values: np.ndarray) -> str:

@@ -81,6 +81,8 @@ def check_evaluation_outputs(project: Path) -> None:
         for name in ("flip_rate", "identity_similarity", "other_attributes_kept", "target_shift"):
             has_interval(figures, f"{name}_mean")
     has_interval(edits["w2w_vs_prompting"], "identity_similarity_difference")
+    for name in ("flip_rate", "identity_similarity", "other_attributes_kept"):  # the world's own edits
+        has_interval(edits["world_edit"], f"{name}_mean")
     assert 1.0 <= edits["w2w_vs_prompting"]["strength"] <= 2.0  # interpolated within the sweep (1, 2)
     assert edits["strength"] in (1.0, 2.0) and edits["identities"] == 2  # chosen on train identities
     inversion = json.loads((project / "metrics" / "inversion.json").read_text())
@@ -102,6 +104,9 @@ def check_evaluation_outputs(project: Path) -> None:
     for name in ("consistency_mean", "novel_fraction_mean", "novel_fraction_heldout_models_mean",
                  "consistency_difference"):
         has_interval(sampling, name)
+    for name in ("alike_consistency_mean", "alike_consistency_difference", "nearest_similarity_difference",
+                 "alike_nearest_similarity_difference"):  # the attributes-first sampler, beside
+        has_interval(sampling, name)
     assert sampling["models"] == 4 and isinstance(sampling["novelty_rule_valid"], bool)
     curve = (project / "plots" / "edits_strength.csv").read_text().splitlines()
     assert curve[0].startswith("strength,") and len(curve) == 3
@@ -109,7 +114,7 @@ def check_evaluation_outputs(project: Path) -> None:
     summary = (project / "reports" / "summary.md").read_text()
     assert summary.index("## Ceiling ladder") < summary.index("| 2. edits: the attribute changes |")
     assert "![edits](edits_grid.png)" in summary
-    for grid in ("edits_grid.png", "inversion_grid.png", "sampling_grid.png"):
+    for grid in ("edits_grid.png", "inversion_grid.png", "sampling_grid.png", "sampling_alike_grid.png"):
         assert (project / "reports" / grid).stat().st_size > 0
 
 

@@ -171,3 +171,18 @@ def test_the_attributes_first_sampler_is_reported_beside_the_reference_with_nove
     assert "| figure | reference (Gaussian) | attributes first (12 alike) |" in text
     assert "| consistency (sampled models) | 0.400 [0.350, 0.450] | 0.600 [0.550, 0.650] |" in text
     assert "![sampling, attributes first](sampling_alike_grid.png)" in text
+
+
+def test_the_worlds_own_edit_is_the_edits_ceiling_where_the_world_can_draw_it(tmp_path):
+    write_metrics(tmp_path)
+    assert "the world's own edit" not in summary_markdown(tmp_path)     # metrics from before it
+    edits = json.loads((tmp_path / "edits.json").read_text())
+    (tmp_path / "edits.json").write_text(json.dumps({**edits, "world_edit": {}}))
+    assert "the world's own edit" not in summary_markdown(tmp_path)     # photos: no ceiling
+    edit_metrics(tmp_path, world_edit={**m("flip_rate", 0.99, 0.98, 1.0),
+                                       **m("identity_similarity", 0.52, 0.5, 0.55),
+                                       **m("other_attributes_kept", 0.97, 0.96, 0.98)})
+    text = summary_markdown(tmp_path)
+    assert "| the world's own edit (ceiling: the person drawn with the attribute changed) | - | 0.990" in text
+    assert ("| 2. edits: identity kept | identity similarity >= 0.75 | 0.800 [0.700, 0.850] (a perfect edit, "
+            "the world's own: 0.520 [0.500, 0.550]) | **undecided** |") in text

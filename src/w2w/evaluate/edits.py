@@ -213,6 +213,11 @@ def raw_displacements(ctx: Context, basis: Basis, attributes: list[str], p: Dire
     return np.stack([basis.std * raw.vector(a) for a in attributes]).astype(np.float32)
 
 
+def heldout_rows(ctx: Context, p: EvaluateEditsParams) -> np.ndarray:
+    """The held-out identities the edits are read on: the seeded order's from `heldout_offset` on."""
+    return ctx.rows(True, p.identities, p.seed, p.heldout_offset)
+
+
 def measure_edits(ctx: Context, basis: Basis, directions: Directions, p: EvaluateEditsParams,
                   dp: DirectionsParams, prompt: str) -> tuple[dict, list[dict], dict[str, np.ndarray]]:
     """Metrics (held-out, at the strengths chosen on train identities), the train identities'
@@ -230,7 +235,7 @@ def measure_edits(ctx: Context, basis: Basis, directions: Directions, p: Evaluat
     # held-out identities are measured once, at the strengths chosen on train identities
     asked = {m: [s] for m, s in chosen.items()}
     asked["w2w"] = sorted({chosen["w2w"], matched})
-    held_rows = ctx.rows(True, p.identities, p.seed, p.heldout_offset)
+    held_rows = heldout_rows(ctx, p)
     base, held = sweep(ctx, held_rows, attributes, displacements, p, prompt, asked)
     w2w, at_match, prompting = held["w2w"][chosen["w2w"]], held["w2w"][matched], held["prompt"][0.0]
 
