@@ -54,24 +54,27 @@ def nearest_mean(adapters: np.ndarray, labels: np.ndarray, combination: np.ndarr
 
 
 def group_displacements(ctx: Context, rows: np.ndarray, attributes: list[str], targets: np.ndarray,
-                        people: int, seed: int) -> np.ndarray:
+                        people: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(M, A, D): for each row and attribute, the mean of the people nearest the row's attributes
-    with the attribute at its target, minus the mean of those nearest its own."""
+    with the attribute at its target, minus the mean of those nearest its own; and (M, A) where that
+    is an edit (False where the judge misread the person, who has the target already)."""
     rng = np.random.default_rng(seed)
     gallery = np.setdiff1d(np.flatnonzero(~ctx.heldout), rows)
     adapters = ctx.adapters(gallery).astype(np.float64)                        # (G, D)
     labels = ctx.table.iloc[gallery][list(ATTRIBUTES)].to_numpy(bool)          # (G, A13)
     out = np.zeros((len(rows), len(attributes), adapters.shape[1]))
+    valid = np.zeros((len(rows), len(attributes)), bool)
     for i, person in enumerate(identities_from_table(ctx.table.iloc[rows])):
         own = np.array([person.attributes[a] for a in ATTRIBUTES])
         here = nearest_mean(adapters, labels, own, people, rng)
         for j, a in enumerate(attributes):
             if person.attributes[a] == targets[i, j]:  # the judge misread it: the person has it already
                 continue
+            valid[i, j] = True
             moved = world_edit(person, a).attributes
             there = nearest_mean(adapters, labels, np.array([moved[b] for b in ATTRIBUTES]), people, rng)
             out[i, j] = there - here
-    return out.astype(np.float32)
+    return out.astype(np.float32), valid
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -89,14 +92,19 @@ def main(argv: list[str] | None = None) -> None:
                           p, prompt, {"w2w": list(STAGE_STRENGTHS)})
     columns = ctx.judge_columns(attributes)
     targets = ~base.judged[:, columns]                                                    # (M, A)
-    moves = group_displacements(ctx, rows, attributes, targets, args.people, p.seed)      # (M, A, D)
+    moves, valid = group_displacements(ctx, rows, attributes, targets, args.people, p.seed)  # (M, A, D)
+
+    def per_identity(values: np.ndarray) -> np.ndarray:  # (M,) over the edits, misread cells left out
+        return np.array([v[ok].mean() for v, ok in zip(values.astype(float), valid, strict=True)])
+
     m, a = targets.shape
     for s in (float(x) for x in args.strengths.split(",")):
         edited = (base.adapters[:, None] + s * moves).reshape(m * a, -1)
         images = sweep_render(ctx, edited, p, prompt, f"groups x{s:g}").reshape(m, a, *base.images.shape[1:])
         results.setdefault("groups", {})[s] = score(ctx, base, columns, images, targets)
     ceiling = world_edit_ceiling(ctx, rows, attributes, p.samples_per_model, p.seed)
-    print(f"{m} train identities x {a} attributes; groups of {args.people}\n")
+    print(f"{m} train identities x {a} attributes; groups of {args.people}; {int((~valid).sum())} edits "
+          "left out where the judge misread the person (the target is the person's own state)\n")
     print("| edit | strength | flip | identity kept | other attributes kept | trait change |\n"
           "| --- | --- | --- | --- | --- | --- |")
     print(f"| the world's own edit (ceiling) | - | {ceiling['flip_rate_mean']:.3f} | "
@@ -104,17 +112,16 @@ def main(argv: list[str] | None = None) -> None:
           f"{ceiling['trait_change_mean']:.3f} |")
     for method, by_strength in results.items():
         for s, sc in sorted(by_strength.items()):
-            line = " | ".join(f"{v.mean():.3f} {np.round(bootstrap_ci(v.mean(1)), 3).tolist()}"
-                              for v in (sc.flip.astype(float), sc.identity_similarity, sc.others_kept,
-                                        sc.trait_change))
+            cells = [per_identity(v)
+                     for v in (sc.flip, sc.identity_similarity, sc.others_kept, sc.trait_change)]
+            line = " | ".join(f"{v.mean():.3f} {np.round(bootstrap_ci(v), 3).tolist()}" for v in cells)
             print(f"| {method} | {s:g} | {line} |", flush=True)
-    w2w_flips = {t: float(sc.flip.mean()) for t, sc in results["w2w"].items()}
+    w2w_flips = {t: per_identity(sc.flip).mean() for t, sc in results["w2w"].items()}
     for s, sc in sorted(results["groups"].items()):  # against the w2w strength flipping most alike
-        t = min(w2w_flips, key=lambda t: abs(w2w_flips[t] - sc.flip.mean()))
+        t = min(w2w_flips, key=lambda t: abs(w2w_flips[t] - per_identity(sc.flip).mean()))
         diffs = []
         for name in ("flip", "identity_similarity", "others_kept"):
-            x = getattr(sc, name).astype(float).mean(1)
-            y = getattr(results["w2w"][t], name).astype(float).mean(1)
+            x, y = per_identity(getattr(sc, name)), per_identity(getattr(results["w2w"][t], name))
             lo, hi = paired_difference_ci(x, y, p.seed)
             diffs.append(f"{name} {x.mean() - y.mean():+.3f} [{lo:+.3f}, {hi:+.3f}]")
         print(f"groups x{s:g} against w2w x{t:g}, paired: " + "; ".join(diffs))

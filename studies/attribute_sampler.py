@@ -17,11 +17,11 @@ identity's renders, so 32 + 64 people the renderer draws afresh (`inversion_spac
 once by the fleet's recipe and shared) stand in for new people (the held-out control, which this
 study must not read), calibrating a second threshold and scored as a control;
 64 of the gallery are the seen control; the gallery is every other train identity. A blend of n is
-made from the gallery alone: a random gallery identity's attributes (so attribute combinations come
-at the train set's rates), it and n - 1 gallery identities with the fewest attributes different
-from its own (`sample_blends.nearest_attributes`), displacements from the gallery's mean adapter
-added and divided by sqrt(n). The space's own sampler (the committed basis, all components) is
-measured beside it.
+made from the gallery alone, as `w2w.space.alike` makes one from the basis's train identities: a
+random gallery identity (so attribute combinations come at the train set's rates), it and the n - 1
+gallery identities with the fewest attributes different from its own, displacements from the
+gallery's mean adapter added and divided by sqrt(n). The space's own sampler (the committed basis,
+all components) is measured beside it.
 
 For each kind of model, 64 models sampled as evaluate_sampling samples them: consistency across
 seeds (against the seen control's, unpaired), the trait regressor's spread across seeds, the
@@ -38,13 +38,14 @@ from pathlib import Path
 
 import numpy as np
 from ambiguous_input import train_people  # studies/ is on sys.path
-from sample_blends import nearest_attributes, sampled_as_evaluated, trait_spread  # studies/ is on sys.path
+from sample_blends import sampled_as_evaluated, trait_spread  # studies/ is on sys.path
 
 from w2w.evaluate.context import Context
 from w2w.evaluate.judged import mean_embeddings, trait_errors, truth_of
 from w2w.evaluate.sampling import consistency, identity_embeddings, novelty_threshold
 from w2w.evaluate.stats import bootstrap_ci, unpaired_difference_ci
 from w2w.params import load_params
+from w2w.space.alike import alike_groups, attribute_labels, blend
 from w2w.space.basis import Basis
 from w2w.space.edit import sample
 from w2w.world.identity import sample_identity
@@ -56,17 +57,14 @@ FRESH_FIRST_ID = 5_000_000  # space_size.py's: above every world's ids
 
 def blend_people(ctx: Context, gallery: np.ndarray, n_models: int, people: int, seed: int
                  ) -> tuple[np.ndarray, np.ndarray]:
-    """n_models blends (M, D) of `people` gallery rows that share attributes, and those rows (M, people):
-    a random gallery row first, then its nearest by attributes."""
-    rng = np.random.default_rng(seed)
-    first = gallery[rng.integers(0, len(gallery), n_models)]
-    others, exact = nearest_attributes(ctx.table, first, gallery, people - 1, seed + people)
-    print(f"blends of {people}: all alike in every attribute for {exact} of {n_models}", flush=True)
-    groups = np.concatenate([first[:, None], others], 1)                          # (M, people)
-    mean = ctx.adapters(gallery).mean(0)                                          # (D,)
-    unique = np.unique(groups)
-    w = ctx.adapters(unique)[np.searchsorted(unique, groups)] - mean              # (M, people, D)
-    return (mean + w.sum(1) / people ** 0.5).astype(np.float32), groups
+    """n_models blends (M, D) as `w2w.space.alike` draws them, of gallery rows' adapters, and the
+    blended rows (M, people)."""
+    adapters = ctx.adapters(gallery).astype(np.float64)                          # (G, D)
+    labels = attribute_labels(ctx.table, ctx.table["identity_id"].to_numpy()[gallery])   # (G, A)
+    groups = alike_groups(labels, n_models, people, seed)                        # (M, people) into gallery
+    alike = (labels[groups[:, 1:]] == labels[groups[:, :1]]).all((1, 2)).sum()
+    print(f"blends of {people}: {alike} of {n_models} groups alike in every attribute", flush=True)
+    return blend(adapters, groups).astype(np.float32), gallery[groups]
 
 
 def summary(name: str, values: np.ndarray) -> str:

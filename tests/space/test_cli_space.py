@@ -223,3 +223,14 @@ def test_sample_alike_names_a_bad_attributes_file(micro_space, tmp_path, capsys,
                  *paths(micro_space)]) == 1
     assert f"--attributes {path}: " in (err := capsys.readouterr().err) and message in err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--alike", "100000"], "--alike 100000: more than the space's"),
+    (["--alike", "2", "--covariance", "full"], "--covariance sets the Gaussian's draws"),
+    (["--alike", "-1"], "--alike must be >= 0"),
+])
+def test_sample_alike_names_a_bad_option(micro_space, micro_world, tmp_path, capsys, args, message):
+    assert main(["sample", *args, "--attributes", str(micro_world / "identities.parquet"),
+                 "--out", str(tmp_path / "out"), *paths(micro_space)]) == 1
+    assert message in capsys.readouterr().err and not (tmp_path / "out").exists()

@@ -59,3 +59,6 @@ def test_beards_and_baldness_on_women_are_never_drawn():
     woman = person(Male=False, Brown_Hair=True)
     assert never_drawn(woman, "No_Beard") and never_drawn(woman, "Bald")
     assert not never_drawn(woman, "Eyeglasses") and not never_drawn(person(Brown_Hair=True), "No_Beard")
+    # a bearded or bald man made a woman keeps his beard or baldness: the world never draws her
+    assert never_drawn(person(No_Beard=False, Brown_Hair=True), "Male")
+    assert never_drawn(person(Bald=True), "Male") and not never_drawn(person(Brown_Hair=True), "Male")

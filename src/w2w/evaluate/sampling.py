@@ -24,7 +24,7 @@ from w2w.evaluate.context import Context
 from w2w.evaluate.judged import judged_attributes, mean_embeddings, realistic_fractions
 from w2w.evaluate.stats import sample_rows, unpaired_difference_ci, with_ci
 from w2w.params import EvaluateSamplingParams
-from w2w.space.alike import sample_alike
+from w2w.space.alike import attribute_labels, sample_alike
 from w2w.space.basis import Basis
 from w2w.space.edit import sample
 
@@ -91,7 +91,8 @@ def sampler_metrics(prefix: str, sampled: np.ndarray, ctx: Context, gallery: np.
 def measure_sampling(ctx: Context, basis: Basis, p: EvaluateSamplingParams, prompt: str
                      ) -> tuple[dict, dict[str, np.ndarray]]:
     """Metrics, and each sampler's models' samples (M, n, S, S, 3) for a grid: "reference" (the
-    Gaussian) and "alike" (blends of `alike_people` train identities, at most all of them).
+    Gaussian) and "alike" (blends of the `alike_people` train identities nearest in attributes, at
+    most all of them).
 
     Novelty is calibrated on train identities only: the fleet models of `calibration_models` train
     identities left out of the gallery are known novel, those of as many others in it known seen;
@@ -135,8 +136,8 @@ def measure_sampling(ctx: Context, basis: Basis, p: EvaluateSamplingParams, prom
         "train_attribute_rate": {a: float(r) for a, r in zip(names, truth, strict=True)},
         "models": p.models, "trained_models": len(own_rows), "covariance": p.covariance,
         "alike_people": (people := min(p.alike_people, len(basis.train_identity_ids)))}
-    labels = ctx.table.set_index("identity_id").loc[basis.train_identity_ids, names].to_numpy(bool)
-    alike = render(sample_alike(basis, labels, p.models, p.seed, people),
+    alike = render(sample_alike(basis, attribute_labels(ctx.table, basis.train_identity_ids), p.models,
+                                p.seed, people),
                    f"sampled, attributes first ({people} alike)")
     metrics.update(sampler_metrics("alike_", alike, ctx, gallery, threshold, consistent, nearest["heldout"],
                                    truth, p.seed))

@@ -1,4 +1,4 @@
-"""Sampling attributes first: a new identity as a blend of train identities who share their attributes.
+"""Sampling attributes first: a new identity as a blend of train identities nearest in attributes.
 
 The reference samples each PCA coefficient from a Gaussian with the train variances
 (`w2w.space.edit.sample`). Where attributes are binary, as in the miniature world, such a draw mixes
@@ -52,7 +52,9 @@ def alike_groups(labels: np.ndarray, n: int, people: int, seed: int) -> np.ndarr
 
 def blend(coefficients: np.ndarray, groups: np.ndarray) -> np.ndarray:
     """(n, k): each group's displacements from the mean of coefficients (T, k) added and divided by
-    sqrt(people), so that a blend sits as far from the mean as one identity does."""
+    sqrt(people). People's own particulars, unrelated across a group, add to one identity's spread;
+    what the group shares (its attributes' states) is multiplied by sqrt(people): 12 people nearest
+    in attributes sit about 1.5 times as far from the mean as one identity (the committed basis)."""
     centre = coefficients.mean(0)                                        # (k,)
     moved = coefficients[groups] - centre                                # (n, people, k)
     return centre + moved.sum(1) / np.sqrt(groups.shape[1])
@@ -60,8 +62,9 @@ def blend(coefficients: np.ndarray, groups: np.ndarray) -> np.ndarray:
 
 def sample_alike_coefficients(basis: Basis, labels: np.ndarray, n: int, seed: int, people: int
                               ) -> tuple[np.ndarray, np.ndarray]:
-    """n new identities' coefficients (n, basis.k), each a blend of `people` train identities who
-    share their attributes, and those identities' rows of basis.train_coefficients (n, people).
+    """n new identities' coefficients (n, basis.k), each a blend of `people` train identities nearest
+    in attributes (`alike_groups`: all alike where enough are), and those identities' rows of
+    basis.train_coefficients (n, people).
     labels (n_train, A): the train identities' attributes, in the basis's train order."""
     if len(labels) != len(basis.train_coefficients):
         raise ValueError(f"labels: one row per train identity of the basis "

@@ -94,15 +94,18 @@ def edit_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def check_attributes_file(path: Path) -> None:
+    if not path.is_file():
+        raise ValueError(f"--attributes {path}: no such file (the world's identities.parquet, or a csv "
+                         "with identity_id and true/false attribute columns)")
+
+
 def read_labels(path: Path, identity_ids: np.ndarray) -> np.ndarray:
     """The train identities' attributes (n_train, A) from an identities table (parquet or csv)."""
     import pandas as pd
 
     from w2w.space.alike import attribute_labels
 
-    if not path.is_file():
-        raise ValueError(f"--attributes {path}: no such file (the world's identities.parquet, or a csv "
-                         "with identity_id and true/false attribute columns)")
     table = pd.read_csv(path) if path.suffix == ".csv" else pd.read_parquet(path)
     try:
         return attribute_labels(table, identity_ids)
@@ -115,6 +118,10 @@ def sample_command(args: argparse.Namespace) -> int:
         raise ValueError(f"--n must be >= 1, got {args.n}")
     if args.alike < 0:
         raise ValueError(f"--alike must be >= 0, got {args.alike}")
+    if args.alike and args.covariance:
+        raise ValueError("--covariance sets the Gaussian's draws; --alike draws blends instead: give one")
+    if args.alike:
+        check_attributes_file(args.attributes)
     claim_output(args.out, "sample", args.force)  # before the heavy imports: a refusal is at once
     sampler = preview_sampler(args)  # the params file is checked before any work
     from w2w.space.alike import sample_alike
@@ -123,12 +130,14 @@ def sample_command(args: argparse.Namespace) -> int:
 
     space = Space.open(args.weights, args.basis)
     if args.alike:
-        vectors = sample_alike(space.basis, read_labels(args.attributes, space.basis.train_identity_ids),
-                               args.n, args.seed, args.alike)
+        ids = space.basis.train_identity_ids
+        if args.alike > len(ids):
+            raise ValueError(f"--alike {args.alike}: more than the space's {len(ids)} train identities")
+        vectors = sample_alike(space.basis, read_labels(args.attributes, ids), args.n, args.seed, args.alike)
         how = {"alike": args.alike, "attributes": str(args.attributes)}
     else:
-        vectors = sample(space.basis, args.n, args.seed, args.covariance)
-        how = {"covariance": args.covariance}
+        covariance = args.covariance or "diagonal"
+        vectors, how = sample(space.basis, args.n, args.seed, covariance), {"covariance": covariance}
     named = {f"sample-{i:03d}": v for i, v in enumerate(vectors)}
     write_models(space, named, args.out, args.model, args.prompt, args.preview, sampler,
                  {"command": "sample", "n": args.n, "seed": args.seed, **how}, args.force)
@@ -241,11 +250,12 @@ def add_space_commands(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("sample", help="sample new identities' models from the space")
     s.add_argument("--n", type=int, default=4, help="models to sample")
     s.add_argument("--seed", type=int, default=0, help="seed of the coefficient draws")
-    s.add_argument("--covariance", choices=["diagonal", "full"], default="diagonal",
-                   help="Gaussian of the train coefficients: per-component variances, or the full covariance")
+    s.add_argument("--covariance", choices=["diagonal", "full"],
+                   help="Gaussian of the train coefficients: per-component variances (the default, the "
+                        "reference's), or the full covariance")
     s.add_argument("--alike", type=int, default=0, metavar="N",
-                   help="attributes first (not the reference's sampler): a random train identity's "
-                        "attributes, then a blend of N train identities who share them (the evaluation's "
+                   help="attributes first (not the reference's sampler): a random train identity, blended "
+                        "with the N - 1 train identities nearest it in attributes (the evaluation's "
                         "evaluate_sampling.alike_people); 0: the Gaussian")
     s.add_argument("--attributes", type=Path, default=Path("data/world/identities.parquet"),
                    help="the train identities' attributes, for --alike: identity_id and true/false columns")

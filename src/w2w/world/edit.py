@@ -33,8 +33,8 @@ def world_edit(identity: Identity, attribute: str) -> Identity:
 
 
 def never_drawn(identity: Identity, attribute: str) -> bool:
-    """A beard or baldness asked of a woman: the world's attribute sampler never draws one, so no
-    model in the space was trained on such a person."""
-    a = identity.attributes
-    return not a["Male"] and ((attribute == "No_Beard" and a["No_Beard"])
-                              or (attribute == "Bald" and not a["Bald"]))
+    """The edit gives a woman a beard or baldness (asked of a woman, or a bearded or bald man made a
+    woman): the world's attribute sampler never draws one, so no model in the space was trained on
+    such a person."""
+    edited = world_edit(identity, attribute).attributes
+    return not edited["Male"] and (not edited["No_Beard"] or edited["Bald"])
