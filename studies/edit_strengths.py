@@ -1,0 +1,83 @@
+"""One edit strength for every attribute, or one per attribute?
+
+    python studies/edit_strengths.py   # needs the default run's outputs; about 6 minutes
+
+Train identities only. `evaluate_edits` chooses one strength for all 13 attributes on its 24
+selection train identities: the smallest of the sweep whose mean flip rate reaches 0.9, else the
+most flipping (12 in the committed run). Attributes flip at very different strengths
+(`edit_flips.py`): glasses or a big nose at a few train stds, a beard or another sex barely at 16.
+Here the same rule picks a strength per attribute on the same 24 identities, and both choices are
+read on 24 other train identities (validation), paired: flip rate, identity kept and other
+attributes kept, as the stage scores them, with the world's own edit of the validation people as
+the yardsticks' ceiling.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from w2w.evaluate.context import Context
+from w2w.evaluate.edit_ceiling import world_edit_ceiling
+from w2w.evaluate.edits import Scores, choose_strength, sweep, w2w_displacements
+from w2w.evaluate.stats import bootstrap_ci, paired_difference_ci
+from w2w.params import load_params
+from w2w.space.basis import Basis
+from w2w.space.directions import Directions
+
+DATA = Path("data")
+
+
+def main() -> None:
+    params = load_params()
+    p, prompt = params.evaluate_edits, params.finetune.prompt
+    ctx = Context.open(DATA / "world", DATA / "weights.zarr", DATA / "base", DATA / "judge")
+    basis, directions = Basis.load(DATA / "basis"), Directions.load(DATA / "directions")
+    attributes = [a for a in directions.attributes if a in ctx.judge.attribute_names]
+    d = w2w_displacements(basis, directions, attributes)                               # (A, D)
+    n = p.selection_identities
+    order = ctx.rows(False, 2 * n, p.seed)
+    selection, validation = order[:n], order[n:]
+    _, chosen_on = sweep(ctx, selection, attributes, {"w2w": d}, p, prompt)
+    by = chosen_on["w2w"]
+    common = choose_strength(by, p.flip_target)
+    per = np.array([choose_strength({s: sc_slice(sc, j) for s, sc in by.items()}, p.flip_target)
+                    for j in range(len(attributes))])
+    print(f"one strength: {common:g}; per attribute: "
+          + ", ".join(f"{a} {s:g}" for a, s in zip(attributes, per, strict=True)), flush=True)
+    # per-attribute strengths as one sweep at strength 1 of displacements scaled per attribute
+    _, read = sweep(ctx, validation, attributes, {"one": d * common, "per attribute": d * per[:, None]},
+                    p, prompt, {"one": [1.0], "per attribute": [1.0]})
+    ceiling = world_edit_ceiling(ctx, validation, attributes, p.samples_per_model, p.seed)
+    one, each, prompting = read["one"][1.0], read["per attribute"][1.0], read["prompt"][0.0]
+    print(f"\n{len(validation)} validation train identities\n\n"
+          "| edit | flip | identity kept | other attributes kept | trait change |\n"
+          "| --- | --- | --- | --- | --- |")
+    print(f"| the world's own edit (ceiling) | {ceiling['flip_rate_mean']:.3f} | "
+          f"{ceiling['identity_similarity_mean']:.3f} | {ceiling['other_attributes_kept_mean']:.3f} | "
+          f"{ceiling['trait_change_mean']:.3f} |")
+    for name, sc in ((f"one strength ({common:g})", one), ("a strength per attribute", each),
+                     ("prompting", prompting)):
+        cells = [v.astype(float).mean(1) for v in (sc.flip, sc.identity_similarity, sc.others_kept,
+                                                   sc.trait_change)]
+        print(f"| {name} | " + " | ".join(f"{v.mean():.3f} {np.round(bootstrap_ci(v), 3).tolist()}"
+                                          for v in cells) + " |")
+    pairs = [(name, getattr(each, key).astype(float).mean(1), getattr(one, key).astype(float).mean(1))
+             for name, key in (("flip", "flip"), ("identity kept", "identity_similarity"),
+                               ("other attributes kept", "others_kept"))]
+    print("\nper attribute against one strength, paired: " + "; ".join(
+        f"{name} {(x - y).mean():+.3f} {np.round(paired_difference_ci(x, y, p.seed), 3).tolist()}"
+        for name, x, y in pairs))
+    print("flip per attribute (one / per attribute): " + ", ".join(
+        f"{a} {one.flip[:, j].mean():.2f}/{each.flip[:, j].mean():.2f}" for j, a in enumerate(attributes)))
+
+
+def sc_slice(scores: Scores, j: int) -> Scores:
+    """One attribute's column of a Scores, as a Scores (flip rates per identity for choose_strength)."""
+    return replace(scores, flip=scores.flip[:, j:j + 1])
+
+
+if __name__ == "__main__":
+    main()
