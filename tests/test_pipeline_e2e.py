@@ -85,6 +85,9 @@ def check_evaluation_outputs(project: Path) -> None:
         has_interval(edits["world_edit"], f"{name}_mean")
     assert 1.0 <= edits["w2w_vs_prompting"]["strength"] <= 2.0  # interpolated within the sweep (1, 2)
     assert edits["strength"] in (1.0, 2.0) and edits["identities"] == 2  # chosen on train identities
+    assert set(edits["strengths"]) == set(edits["attributes"])  # each attribute's own, from the sweep
+    assert set(edits["strengths"].values()) <= {1.0, 2.0}
+    has_interval(edits["one_strength"], "flip_rate_mean")      # one strength for all, beside them
     inversion = json.loads((project / "metrics" / "inversion.json").read_text())
     for method in ("w2w", "single_image_lora"):
         for setting in ("in_distribution", "ood", "in_distribution_trait_error"):

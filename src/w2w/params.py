@@ -223,6 +223,7 @@ class EvaluateEditsParams(_Section):
     selection_identities: int = Field(ge=1, le=100_000)  # train identities choosing the strength
     strengths: list[float] = Field(min_length=1)  # train stds
     flip_target: float = Field(gt=0.0, le=1.0)  # smallest strength with this train flip rate
+    strength_per_attribute: bool  # the flip-target rule per attribute (else one strength for all)
     delay: int = Field(ge=0, le=1000)  # delayed injection: original weights for t > delay; 0: off
     samples_per_model: int = Field(ge=1, le=256)  # one initial noise each, shared by all models
     sampler_steps: int = Field(ge=1, le=1000)

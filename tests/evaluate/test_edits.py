@@ -1,5 +1,7 @@
 """The edit evaluation's parts: prompt forms, edited weights, and the train-only strength choice."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from fakes import TableJudge
@@ -91,7 +93,7 @@ def test_trait_change_is_the_mean_absolute_move_of_the_estimated_traits_in_popul
     assert scores.trait_change == pytest.approx(np.array([[0.25, 0.25]]))
 
 
-def fake_edits(monkeypatch, raw: np.ndarray):
+def fake_edits(monkeypatch, raw: np.ndarray, per_attribute: bool = False):
     """measure_edits on a fake sweep: train identities reach the flip target at strength 2, held-out
     ones already at 1; prompting flips half of the train identities' edits, none of the held-out ones'.
     Returns what each sweep was asked for and the outputs."""
@@ -136,7 +138,7 @@ def fake_edits(monkeypatch, raw: np.ndarray):
     ctx = SimpleNamespace(judge=SimpleNamespace(attribute_names=["Eyeglasses"]), rows=rows)
     directions = SimpleNamespace(attributes=["Eyeglasses"])
     p = section("evaluate_edits", strengths=[1.0, 2.0, 3.0], flip_target=0.9, grid_identities=2,
-                heldout_offset=7)
+                heldout_offset=7, strength_per_attribute=per_attribute)
     return asked, edits.measure_edits(ctx, None, directions, p, section("directions"), "sks person")
 
 
@@ -181,3 +183,25 @@ def test_matched_strength_reaches_prompting_flip_rate():
     assert matched_strength(sweep, scores(0.9)) == 3.0                 # none reaches it: the most flipping
     # the first crossing, not a later strength that falls back to prompting's rate
     assert matched_strength({1.0: scores(0.2), 2.0: scores(0.6), 3.0: scores(0.5)}, scores(0.5)) == 1.75
+
+
+def test_each_attribute_takes_the_rule_alone():
+    from w2w.evaluate.edits import attribute_strengths
+
+    def two(a: float, b: float) -> Scores:  # attribute 0 flips at rate a, attribute 1 at rate b
+        first, second = scores(a), scores(b)
+        return replace(first, flip=np.concatenate([first.flip, second.flip], 1))
+
+    sweep = {1.0: two(0.9, 0.2), 2.0: two(1.0, 0.6), 3.0: two(1.0, 0.5)}
+    assert attribute_strengths(sweep, 0.9).tolist() == [1.0, 2.0]  # the second never reaches: its best
+    assert choose_strength(sweep, 0.9) == 2.0                       # one strength for both: the mean's
+
+
+def test_per_attribute_strengths_are_chosen_on_train_identities_and_read_once_held_out(monkeypatch):
+    asked, (metrics, curve, grids) = fake_edits(monkeypatch, raw=np.array([[1.0, 0.01, 0]]),
+                                                per_attribute=True)
+    assert metrics["strengths"] == {"Eyeglasses": 2.0}                      # the train rule, per attribute
+    assert asked["held"] == {"w2w": [1.0, 2.0], "w2w_per_attribute": [1.0]}  # scaled directions at 1
+    assert metrics["flip_rate_mean"] == pytest.approx(0.9)                  # the headline: per attribute
+    assert metrics["one_strength"]["flip_rate_mean"] == 1.0                 # beside it: one strength (2)
+    assert metrics["strength"] == 2.0

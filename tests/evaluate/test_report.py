@@ -184,3 +184,16 @@ def test_the_worlds_own_edit_is_the_edits_ceiling_where_the_world_can_draw_it(tm
     assert "| the world's own edit (ceiling: the person drawn with the attribute changed) | - | 0.990" in text
     assert ("| 2. edits: identity kept | identity similarity >= 0.75 | 0.800 [0.700, 0.850] (a perfect edit, "
             "the world's own: 0.520 [0.500, 0.550]) | **undecided** |") in text
+
+
+def test_per_attribute_strengths_head_the_edits_table_with_the_one_strength_beside(tmp_path):
+    write_metrics(tmp_path)
+    assert "one strength for all" not in summary_markdown(tmp_path)      # metrics of one strength
+    edits = json.loads((tmp_path / "edits.json").read_text())
+    edits.update({"strengths": {"Eyeglasses": 4.0},
+                  "one_strength": {**EDIT, **m("flip_rate", 0.5, 0.4, 0.6)}})
+    (tmp_path / "edits.json").write_text(json.dumps(edits))
+    text = summary_markdown(tmp_path)
+    assert "| w2w | per attribute | 0.950 [0.920, 0.970] |" in text
+    assert "| w2w, one strength for all | 2.000 | 0.500 [0.400, 0.600] |" in text
+    assert "Strengths per attribute (train stds, chosen on train identities): Eyeglasses 4." in text

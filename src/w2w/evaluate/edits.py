@@ -13,7 +13,9 @@ unedited model's samples (add glasses to those without, remove them from those w
   (positive: the edit moves the judged attribute the right way, even where it does not flip it).
 
 The operating strength of each method is chosen on train identities only: the smallest strength
-of the sweep whose mean train flip rate reaches `flip_target`, else the one with the highest.
+of the sweep whose mean train flip rate reaches `flip_target`, else the one with the highest. With
+`strength_per_attribute` the w2w edit takes that rule per attribute (`attribute_strengths`), and
+the one strength's figures are kept beside it (`one_strength`).
 Against prompting, w2w is compared where it flips as often as prompting does: at the strength
 where the train flip curve, interpolated between the sweep's strengths, reaches prompting's train
 flip rate (`matched_strength`), so that "keeps more of the identity" is read at an equal flip rate,
@@ -26,7 +28,7 @@ basis's span and the two are one direction up to the solver's tolerance (`SAME_D
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -42,6 +44,7 @@ from w2w.world import captions
 
 WITH_PHRASES, ADJECTIVES = dict(captions.WITH_PHRASES), dict(captions.ADJECTIVES)  # the captions' words
 SAME_DIRECTION = 0.02  # the raw displacement within this relative difference of the w2w one: one direction
+PER_ATTRIBUTE = "w2w_per_attribute"  # the held-out sweep's method: each attribute at its own strength
 
 
 def prompt_edit(attribute: str, target: bool, prompt: str = "sks person") -> tuple[str, str]:
@@ -171,6 +174,14 @@ def choose_strength(scores: dict[float, Scores], target: float) -> float:
     return reaching[0] if reaching else max(rates, key=rates.get)
 
 
+def attribute_strengths(scores: dict[float, Scores], target: float) -> np.ndarray:
+    """(A,) `choose_strength` for each attribute alone: its smallest strength whose mean flip rate
+    reaches `target`, else its most flipping one."""
+    n_attributes = next(iter(scores.values())).flip.shape[1]
+    return np.array([choose_strength({s: replace(sc, flip=sc.flip[:, j:j + 1]) for s, sc in scores.items()},
+                                     target) for j in range(n_attributes)])
+
+
 def matched_strength(scores: dict[float, Scores], prompting: Scores) -> float:
     """The strength at which a weight edit flips as often as prompting on the same identities: where
     the mean flip rate first reaches prompting's, by linear interpolation between the two swept
@@ -235,9 +246,15 @@ def measure_edits(ctx: Context, basis: Basis, directions: Directions, p: Evaluat
     # held-out identities are measured once, at the strengths chosen on train identities
     asked = {m: [s] for m, s in chosen.items()}
     asked["w2w"] = sorted({chosen["w2w"], matched})
+    per = attribute_strengths(chosen_on["w2w"], p.flip_target) if p.strength_per_attribute else None
+    held_displacements = dict(displacements)
+    if per is not None:  # each attribute at its own strength: one edit at strength 1 of scaled directions
+        held_displacements[PER_ATTRIBUTE] = displacements["w2w"] * per[:, None]
+        asked[PER_ATTRIBUTE] = [1.0]
     held_rows = heldout_rows(ctx, p)
-    base, held = sweep(ctx, held_rows, attributes, displacements, p, prompt, asked)
-    w2w, at_match, prompting = held["w2w"][chosen["w2w"]], held["w2w"][matched], held["prompt"][0.0]
+    base, held = sweep(ctx, held_rows, attributes, held_displacements, p, prompt, asked)
+    one, at_match, prompting = held["w2w"][chosen["w2w"]], held["w2w"][matched], held["prompt"][0.0]
+    w2w = one if per is None else held[PER_ATTRIBUTE][1.0]
 
     def versus_prompting(edit: Scores) -> dict:
         return {**paired("identity_similarity_difference", edit.identity_similarity,
@@ -246,6 +263,10 @@ def measure_edits(ctx: Context, basis: Basis, directions: Directions, p: Evaluat
                 **paired("flip_rate_difference", edit.flip, prompting.flip)}
 
     metrics = w2w.summary(attributes)
+    if per is not None:
+        metrics.update({"strengths": {a: float(s) for a, s in zip(attributes, per, strict=True)},
+                        "one_strength": {k: v for k, v in one.summary(attributes).items()
+                                         if not isinstance(v, dict)}})
     metrics.update({"strength": chosen["w2w"], "strength_at_grid_edge": chosen["w2w"] == max(p.strengths),
                     "identities": len(base.adapters), "attributes": attributes,
                     "prompt_baseline": prompting.summary(attributes),

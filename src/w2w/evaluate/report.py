@@ -117,7 +117,9 @@ def edits_table(edits: dict) -> list[str]:
     raw, vs_prompt = edits["raw_weight_baseline"], edits["w2w_vs_prompting"]
     lines = ["| method | strength | flip rate | identity similarity | trait change | other attributes kept "
              "| target shift |", "| --- | --- | --- | --- | --- | --- | --- |"]
-    methods = [("w2w", edits, edits["strength"]),
+    per = edits.get("strengths")  # each attribute at its own strength, chosen on train identities
+    methods = [("w2w", edits, "per attribute" if per else edits["strength"]),
+               *([("w2w, one strength for all", edits["one_strength"], edits["strength"])] if per else []),
                ("w2w, as often flipped as prompting (train)", vs_prompt, vs_prompt["strength"]),
                ("prompting", edits["prompt_baseline"], "-")]
     if raw.get("rendered", True):
@@ -134,6 +136,9 @@ def edits_table(edits: dict) -> list[str]:
     same = ("" if raw.get("rendered", True) else
             " The raw weight direction is the w2w one (largest relative difference "
             f"{raw['max_relative_difference']:.3f}: the basis keeps every component), so it is not rendered.")
+    if per:
+        lines += ["", "Strengths per attribute (train stds, chosen on train identities): "
+                  + ", ".join(f"{a} {v:g}" for a, v in per.items()) + "."]
     lines += ["", "Trait change: how far the trait regressor's estimate of the person's continuous traits",
               "moved from the unedited samples' (mean absolute change, population sds; lower keeps more of",
               "the person). Flips and target shift are read by the judge's attribute reader where it has one",
