@@ -42,7 +42,7 @@ from sample_blends import sampled_as_evaluated, trait_spread  # studies/ is on s
 
 from w2w.evaluate.context import Context
 from w2w.evaluate.judged import mean_embeddings, trait_errors, truth_of
-from w2w.evaluate.sampling import consistency, identity_embeddings, novelty_threshold
+from w2w.evaluate.sampling import consistency, identity_embeddings, nearest_similarity, novelty_threshold
 from w2w.evaluate.stats import bootstrap_ci, unpaired_difference_ci
 from w2w.params import load_params
 from w2w.space.alike import alike_groups, attribute_labels, blend
@@ -91,18 +91,16 @@ def main(argv: list[str] | None = None) -> None:
     def rendered(adapters: np.ndarray, desc: str) -> np.ndarray:
         return sampled_as_evaluated(ctx, adapters, params, desc=desc)
 
-    def nearest(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(M,) similarity to the nearest gallery identity, and which gallery row it is."""
-        cos = mean_embeddings(ctx.judge, images) @ embeddings.T
-        return cos.max(1), gallery[cos.argmax(1)]
+    def nearest(images: np.ndarray) -> np.ndarray:  # (M,) similarity to the nearest gallery identity
+        return nearest_similarity(ctx, images, embeddings)
 
     people = [sample_identity(FRESH_FIRST_ID + i, params.synthesize.seed) for i in range(c + m)]
     fresh = train_people(ctx, people, params, FRESH, 1.0, "fresh people")        # (c + m, D)
-    seen_score = nearest(rendered(ctx.adapters(seen_in), "seen"))[0]
+    seen_score = nearest(rendered(ctx.adapters(seen_in), "seen"))
     thresholds = {"train models left out (evaluate_sampling's)": novelty_threshold(
-                      nearest(rendered(ctx.adapters(left_out), "left out"))[0], seen_score),
+                      nearest(rendered(ctx.adapters(left_out), "left out")), seen_score),
                   "fresh people's models": novelty_threshold(
-                      nearest(rendered(fresh[:c], "fresh"))[0], seen_score)}
+                      nearest(rendered(fresh[:c], "fresh")), seen_score)}
     for name, value in thresholds.items():
         print(f"novelty threshold calibrated on {name} against seen: {value:.3f}", flush=True)
     truth = truth_of(ctx.table)                                                  # (N, T)
@@ -133,7 +131,7 @@ def main(argv: list[str] | None = None) -> None:
     for name, (adapters, groups) in made.items():
         images = rendered(adapters, name)
         consistent[name], spread = consistency(ctx, images), trait_spread(ctx.judge, images)
-        score[name] = nearest(images)[0]
+        score[name] = nearest(images)
         own = blended = ""
         if groups is not None:
             e = mean_embeddings(ctx.judge, images)                                # (M, E)
@@ -148,6 +146,7 @@ def main(argv: list[str] | None = None) -> None:
               f"{summary('', score[name])} | {versus(score[name], score.get(fresh_name))} | "
               f"{' / '.join(f'{np.mean(score[name] < t):.3f}' for t in thresholds.values())} | {own} | "
               f"{blended} |", flush=True)
+
 
 if __name__ == "__main__":
     main()

@@ -14,14 +14,13 @@ the yardsticks' ceiling.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from w2w.evaluate.context import Context
 from w2w.evaluate.edit_ceiling import world_edit_ceiling
-from w2w.evaluate.edits import Scores, choose_strength, sweep, w2w_displacements
+from w2w.evaluate.edits import attribute_strengths, choose_strength, sweep, w2w_displacements
 from w2w.evaluate.stats import bootstrap_ci, paired_difference_ci
 from w2w.params import load_params
 from w2w.space.basis import Basis
@@ -43,8 +42,7 @@ def main() -> None:
     _, chosen_on = sweep(ctx, selection, attributes, {"w2w": d}, p, prompt)
     by = chosen_on["w2w"]
     common = choose_strength(by, p.flip_target)
-    per = np.array([choose_strength({s: sc_slice(sc, j) for s, sc in by.items()}, p.flip_target)
-                    for j in range(len(attributes))])
+    per = attribute_strengths(by, p.flip_target)
     print(f"one strength: {common:g}; per attribute: "
           + ", ".join(f"{a} {s:g}" for a, s in zip(attributes, per, strict=True)), flush=True)
     # per-attribute strengths as one sweep at strength 1 of displacements scaled per attribute
@@ -72,11 +70,6 @@ def main() -> None:
         for name, x, y in pairs))
     print("flip per attribute (one / per attribute): " + ", ".join(
         f"{a} {one.flip[:, j].mean():.2f}/{each.flip[:, j].mean():.2f}" for j, a in enumerate(attributes)))
-
-
-def sc_slice(scores: Scores, j: int) -> Scores:
-    """One attribute's column of a Scores, as a Scores (flip rates per identity for choose_strength)."""
-    return replace(scores, flip=scores.flip[:, j:j + 1])
 
 
 if __name__ == "__main__":
