@@ -3,10 +3,11 @@
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 import pytest
 from fakes import TableJudge
 
-from w2w.evaluate.edits import Scores, Unedited, choose_strength, prompt_edit, weight_edits
+from w2w.evaluate.edits import Scores, Unedited, choose_strength, drawable_summary, prompt_edit, weight_edits
 from w2w.world.identity import ATTRIBUTES
 
 
@@ -93,7 +94,7 @@ def test_trait_change_is_the_mean_absolute_move_of_the_estimated_traits_in_popul
     assert scores.trait_change == pytest.approx(np.array([[0.25, 0.25]]))
 
 
-def fake_edits(monkeypatch, raw: np.ndarray, per_attribute: bool = False):
+def fake_edits(monkeypatch, raw: np.ndarray, per_attribute: bool = False, table: pd.DataFrame | None = None):
     """measure_edits on a fake sweep: train identities reach the flip target at strength 2, held-out
     ones already at 1; prompting flips half of the train identities' edits, none of the held-out ones'.
     Returns what each sweep was asked for and the outputs."""
@@ -135,7 +136,8 @@ def fake_edits(monkeypatch, raw: np.ndarray, per_attribute: bool = False):
         asked["start"] = start
         return held_rows
 
-    ctx = SimpleNamespace(judge=SimpleNamespace(attribute_names=["Eyeglasses"]), rows=rows)
+    ctx = SimpleNamespace(judge=SimpleNamespace(attribute_names=["Eyeglasses"]), rows=rows,
+                          table=pd.DataFrame({"identity_id": np.arange(30)}) if table is None else table)
     directions = SimpleNamespace(attributes=["Eyeglasses"])
     p = section("evaluate_edits", strengths=[1.0, 2.0, 3.0], flip_target=0.9, grid_identities=2,
                 heldout_offset=7, strength_per_attribute=per_attribute)
@@ -205,3 +207,29 @@ def test_per_attribute_strengths_are_chosen_on_train_identities_and_read_once_he
     assert metrics["flip_rate_mean"] == pytest.approx(0.9)                  # the headline: per attribute
     assert metrics["one_strength"]["flip_rate_mean"] == 1.0                 # beside it: one strength (2)
     assert metrics["strength"] == 2.0
+
+
+def test_the_drawable_figures_average_each_identitys_drawable_edits_only():
+    flip = np.array([[True, False, False], [True, True, True]])        # (M, A)
+    similarity = np.array([[0.8, 0.0, 0.2], [0.5, 0.5, 0.5]])
+    drawn = np.array([[True, False, True], [True, True, True]])         # the first's second: never drawn
+    sc = Scores(flip, similarity, np.ones((2, 3)), np.zeros((2, 3)), None, np.full((2, 3), 0.3))
+    out = drawable_summary(sc, drawn)
+    assert out["flip_rate_mean"] == pytest.approx((0.5 + 1.0) / 2)      # not (1/3 + 1) / 2
+    assert out["identity_similarity_mean"] == pytest.approx((0.5 + 0.5) / 2)
+    assert out["trait_change_mean"] == pytest.approx(0.3)
+    assert (out["edits"], out["never_drawn"]) == (5, 1)
+    assert "target_shift_mean" not in out                               # the world's own edit has none
+
+
+def test_in_the_world_the_edits_it_never_draws_are_read_apart(monkeypatch):
+    from w2w.world.dataset import identity_table
+    from w2w.world.identity import sample_identity
+
+    people = [sample_identity(i, 0) for i in range(30)]
+    table = identity_table(people, np.zeros(30, bool))
+    _, (photos, _, _) = fake_edits(monkeypatch, raw=np.array([[1.0, 0.01, 0]]))
+    assert "drawable" not in photos                                    # photos: no truth to judge by
+    _, (metrics, _, _) = fake_edits(monkeypatch, raw=np.array([[1.0, 0.01, 0]]), table=table)
+    assert (metrics["drawable"]["edits"], metrics["drawable"]["never_drawn"]) == (10, 0)  # glasses: all drawn
+    assert metrics["drawable"]["flip_rate_mean"] == metrics["flip_rate_mean"]

@@ -197,3 +197,15 @@ def test_per_attribute_strengths_head_the_edits_table_with_the_one_strength_besi
     assert "| w2w | per attribute | 0.950 [0.920, 0.970] |" in text
     assert "| w2w, one strength for all | 2.000 | 0.500 [0.400, 0.600] |" in text
     assert "Strengths per attribute (train stds, chosen on train identities): Eyeglasses 4." in text
+
+
+def test_the_edits_the_world_draws_get_their_own_row_beside_the_ceiling(tmp_path):
+    write_metrics(tmp_path)
+    assert "edits the world draws" not in summary_markdown(tmp_path)    # metrics from before it
+    edits = json.loads((tmp_path / "edits.json").read_text())
+    edits["drawable"] = {**m("flip_rate", 0.97, 0.95, 0.99), **m("identity_similarity", 0.4, 0.35, 0.45),
+                         "edits": 471, "never_drawn": 49}
+    (tmp_path / "edits.json").write_text(json.dumps(edits))
+    text = summary_markdown(tmp_path)
+    assert ("| w2w, on the 471 edits the world draws (as its own edit below) | 2.000 | 0.970 [0.950, 0.990] "
+            "| 0.400 [0.350, 0.450] |") in text

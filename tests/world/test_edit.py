@@ -5,7 +5,7 @@ from dataclasses import replace
 import numpy as np
 
 from w2w.world.dataset import render_identity
-from w2w.world.edit import never_drawn, world_edit
+from w2w.world.edit import drawn_edits, never_drawn, world_edit
 from w2w.world.identity import ATTRIBUTES, HAIR_COLOURS, sample_identity
 
 
@@ -62,3 +62,10 @@ def test_beards_and_baldness_on_women_are_never_drawn():
     # a bearded or bald man made a woman keeps his beard or baldness: the world never draws her
     assert never_drawn(person(No_Beard=False, Brown_Hair=True), "Male")
     assert never_drawn(person(Bald=True), "Male") and not never_drawn(person(Brown_Hair=True), "Male")
+
+
+def test_drawn_edits_mark_each_persons_edits_the_world_draws():
+    woman, man = person(Male=False, Brown_Hair=True), person(Brown_Hair=True)
+    drawn = drawn_edits([woman, man], ["No_Beard", "Eyeglasses", "Bald"])
+    assert drawn.tolist() == [[False, True, False], [True, True, True]]
+    assert drawn_edits([], ["Bald"]).shape == (0, 1)

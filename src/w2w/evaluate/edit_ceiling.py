@@ -13,12 +13,11 @@ from __future__ import annotations
 import numpy as np
 
 from w2w.evaluate.context import Context
-from w2w.evaluate.edits import Unedited, score
+from w2w.evaluate.edits import Unedited, drawable_summary, score
 from w2w.evaluate.judged import attribute_probabilities, mean_embeddings, standard_traits, truth_of
-from w2w.evaluate.stats import with_ci
 from w2w.storage import STREAM_EVAL
 from w2w.world.dataset import identities_from_table, render_identities
-from w2w.world.edit import never_drawn, world_edit
+from w2w.world.edit import drawn_edits, world_edit
 
 
 def world_edit_ceiling(ctx: Context, rows: np.ndarray, attributes: list[str], renders: int, seed: int
@@ -37,14 +36,6 @@ def world_edit_ceiling(ctx: Context, rows: np.ndarray, attributes: list[str], re
                     mean_embeddings(ctx.judge, own), standard_traits(ctx.judge, own))
     targets = np.array([[not p.attributes[a] for a in attributes] for p in people])       # (M, A)
     s = score(ctx, base, ctx.judge_columns(attributes), edited, targets)
-    drawn = ~np.array([[never_drawn(p, a) for a in attributes] for p in people])          # (M, A)
-
-    def drawable(values: np.ndarray | None) -> np.ndarray | None:  # (M,) each identity's mean
-        return None if values is None else np.array([v[d].mean() for v, d in zip(values, drawn, strict=True)])
-
+    drawn = drawn_edits(people, attributes)                                             # (M, A)
     kept = {a: float(s.identity_similarity[drawn[:, j], j].mean()) for j, a in enumerate(attributes)}
-    return {**with_ci("flip_rate", drawable(s.flip.astype(float))),
-            **with_ci("identity_similarity", drawable(s.identity_similarity)),
-            **with_ci("other_attributes_kept", drawable(s.others_kept)),
-            **with_ci("trait_change", drawable(s.trait_change)),
-            "identity_similarity": kept, "edits": int(drawn.sum()), "never_drawn": int((~drawn).sum())}
+    return {**drawable_summary(s, drawn), "identity_similarity": kept}

@@ -34,13 +34,15 @@ import numpy as np
 
 from w2w.adapters.render import render_models
 from w2w.evaluate.context import Context
-from w2w.evaluate.judged import attribute_probabilities, mean_embeddings, standard_traits
+from w2w.evaluate.judged import attribute_probabilities, mean_embeddings, standard_traits, truth_of
 from w2w.evaluate.stats import paired, with_ci
 from w2w.params import DirectionsParams, EvaluateEditsParams
 from w2w.space.attributes import labels_of
 from w2w.space.basis import Basis
 from w2w.space.directions import Directions, fit_directions
 from w2w.world import captions
+from w2w.world.dataset import identities_from_table
+from w2w.world.edit import drawn_edits
 
 WITH_PHRASES, ADJECTIVES = dict(captions.WITH_PHRASES), dict(captions.ADJECTIVES)  # the captions' words
 SAME_DIRECTION = 0.02  # the raw displacement within this relative difference of the w2w one: one direction
@@ -125,6 +127,20 @@ def score(ctx: Context, base: Unedited, columns: list[int], images: np.ndarray, 
     change = (None if traits is None or base.traits is None else
               np.abs(traits.reshape(m, a, -1) - base.traits[:, None]).mean(2))       # (M, A)
     return Scores(flip, similarity, kept, shift, images, change)
+
+
+def drawable_summary(sc: Scores, drawn: np.ndarray) -> dict:
+    """Flip rate, identity similarity, other attributes kept and trait change over the edits the
+    world draws (`drawn` (M, A) bool, `w2w.world.edit.drawn_edits`): each identity's mean over its
+    drawable edits, with intervals over identities; the number of edits left out beside them."""
+    def drawable(values: np.ndarray | None) -> np.ndarray | None:  # (M,)
+        return None if values is None else np.array([v[d].mean() for v, d in zip(values, drawn, strict=True)])
+
+    return {**with_ci("flip_rate", drawable(sc.flip.astype(float))),
+            **with_ci("identity_similarity", drawable(sc.identity_similarity)),
+            **with_ci("other_attributes_kept", drawable(sc.others_kept)),
+            **with_ci("trait_change", drawable(sc.trait_change)),
+            "edits": int(drawn.sum()), "never_drawn": int((~drawn).sum())}
 
 
 def weight_edits(base: Unedited, displacements: np.ndarray, signs: np.ndarray, strength: float
@@ -263,6 +279,10 @@ def measure_edits(ctx: Context, basis: Basis, directions: Directions, p: Evaluat
                 **paired("flip_rate_difference", edit.flip, prompting.flip)}
 
     metrics = w2w.summary(attributes)
+    if truth_of(ctx.table) is not None:  # the miniature world: also over the edits it draws, by each
+        # person's true attributes, as its own edit (the ceiling) is read; no render added
+        drawn = drawn_edits(identities_from_table(ctx.table.iloc[held_rows]), attributes)
+        metrics["drawable"] = drawable_summary(w2w, drawn)
     if per is not None:
         metrics.update({"strengths": {a: float(s) for a, s in zip(attributes, per, strict=True)},
                         "one_strength": {k: v for k, v in one.summary(attributes).items()

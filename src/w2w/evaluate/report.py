@@ -118,7 +118,10 @@ def edits_table(edits: dict) -> list[str]:
     lines = ["| method | strength | flip rate | identity similarity | trait change | other attributes kept "
              "| target shift |", "| --- | --- | --- | --- | --- | --- | --- |"]
     per = edits.get("strengths")  # each attribute at its own strength, chosen on train identities
-    methods = [("w2w", edits, "per attribute" if per else edits["strength"]),
+    chosen = "per attribute" if per else edits["strength"]
+    methods = [("w2w", edits, chosen),
+               *([(f"w2w, on the {edits['drawable']['edits']} edits the world draws (as its own edit below)",
+                   edits["drawable"], chosen)] if edits.get("drawable") else []),
                *([("w2w, one strength for all", edits["one_strength"], edits["strength"])] if per else []),
                ("w2w, as often flipped as prompting (train)", vs_prompt, vs_prompt["strength"]),
                ("prompting", edits["prompt_baseline"], "-")]

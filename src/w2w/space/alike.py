@@ -14,13 +14,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from w2w.space.attributes import attribute_columns
 from w2w.space.basis import Basis
 
 
 def attribute_labels(table: pd.DataFrame, identity_ids: np.ndarray) -> np.ndarray:
     """(len(identity_ids), A) bool: the table's attribute (bool) columns at those identities, in order.
     table: an identities table with an identity_id column (the world's identities.parquet)."""
-    names = [c for c in table.columns if table[c].dtype == bool]
+    names = attribute_columns(table)
     if "identity_id" not in table.columns or not names:
         raise ValueError("expected an identity_id column and attribute (true/false) columns")
     by_id = table.set_index("identity_id")

@@ -16,13 +16,18 @@ from w2w.space.basis import Basis
 from w2w.space.directions import Directions, check_attributes, fit_scored_directions
 
 
+def attribute_columns(table: pd.DataFrame) -> list[str]:
+    """The identities table's attribute columns: its bool ones, in table order."""
+    return [c for c in table.columns if table[c].dtype == bool]
+
+
 def labels_of(table: pd.DataFrame, names: list[str], rows: np.ndarray) -> dict[str, np.ndarray]:
     return {a: table[a].to_numpy(dtype=bool)[rows] for a in names}
 
 
 def usable_attributes(table: pd.DataFrame, train: np.ndarray, test: np.ndarray) -> list[str]:
     """Bool attribute columns with both classes in the train and the held-out rows."""
-    names = [c for c in table.columns if table[c].dtype == bool]
+    names = attribute_columns(table)
 
     def both_classes(a: str, rows: np.ndarray) -> bool:
         return 0 < table[a].to_numpy()[rows].sum() < len(rows)
@@ -57,7 +62,7 @@ def fit_attribute_directions(world: Path, weights_zarr: Path, basis: Basis, p: D
         raise InputError(f"{weights_zarr}: train rows differ from the basis's; rerun the pca stage")
     held = group["weights"].get_orthogonal_selection((test, slice(None)))
     xtrain, xtest = basis.train_coefficients[:, :components], basis.to_coefficients(held)[:, :components]
-    check_attributes([c for c in table.columns if table[c].dtype == bool], p.debias)
+    check_attributes(attribute_columns(table), p.debias)
     names = usable_attributes(table, train, test)
     if not names:
         raise ValueError("no attribute has both classes among the train and the held-out identities")

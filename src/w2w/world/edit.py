@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
+
 from w2w.world.identity import HAIR_COLOURS, Identity
 
 
@@ -38,3 +40,9 @@ def never_drawn(identity: Identity, attribute: str) -> bool:
     such a person."""
     edited = world_edit(identity, attribute).attributes
     return not edited["Male"] and (not edited["No_Beard"] or edited["Bald"])
+
+
+def drawn_edits(people: list[Identity], attributes: list[str]) -> np.ndarray:
+    """(M, A) bool: which of the people's edits the world draws (not `never_drawn`)."""
+    return ~np.array([[never_drawn(p, a) for a in attributes] for p in people], dtype=bool).reshape(
+        len(people), len(attributes))
