@@ -1,6 +1,7 @@
 """Which correlated attributes to project out of each edit direction?
 
-    python studies/edit_debias.py   # needs the default run's outputs; about 35 minutes
+    python studies/edit_debias.py             # needs the default run's outputs; about 35 minutes
+    python studies/edit_debias.py flip_kept   # the second question below; about 15 minutes
 
 Train identities only. The reference "debiases" a direction by projecting out the directions of
 attributes that correlate with it (its Bald loses Male, Young and Chubby); `directions.debias`
@@ -8,8 +9,9 @@ lists three such cases. An edit that moves a correlated attribute along with its
 "other attributes kept" yardstick (0.852 held-out, goal 0.9, the world's own edit 0.965). Each
 variant below fits the 13 directions on the train coefficients as the `directions` stage does,
 chooses a strength per attribute on `evaluate_edits`' 24 selection train identities by the stage's
-own rule, and is read on 24 other train identities (validation), paired with the committed lists:
-- `committed`: params.yaml's `directions.debias`;
+own rule, and is read on 24 other train identities (validation), paired with the three lists
+`directions.debias` held when this was asked (`THREE`; the flip_kept answer replaced them):
+- `before`: those three lists;
 - `none`: no attribute projected out;
 - `correlated`: each attribute loses every attribute whose train labels correlate with its own at
   |r| >= 0.2 (phi coefficient, train identities);
@@ -23,10 +25,17 @@ own rule, and is read on 24 other train identities (validation), paired with the
   variant's).
 Then, for three of them, which other attributes each edit moves (validation; the share of
 identities whose judged attribute changed).
+
+`flip_kept`, asked after that answer: per attribute, among the list before, the colours-kept
+list and all others, the one keeping the most other attributes on the selection identities among
+those whose flip rate there is within 0.05 of the list before's; fitted as one set of lists
+and read, against the lists before, on 24 train identities neither question read before (the
+seeded train order's 49th to 72nd).
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +53,7 @@ from w2w.space.directions import Directions, fit_scored_directions
 DATA = Path("data")
 THRESHOLD = 0.2  # |phi| of two attributes' train labels above which one is projected out of the other
 TIE = 0.05        # flip rates this close on the selection identities are a tie (one identity is 0.042)
+THREE = {"Bald": ["Male", "Young"], "Gray_Hair": ["Young"], "No_Beard": ["Male"]}  # directions.debias before
 COLOURS = {"Black_Hair", "Blond_Hair", "Brown_Hair", "Gray_Hair"}  # one at most per person
 
 
@@ -74,6 +84,8 @@ def moved(ctx: Context, base_judged: np.ndarray, sc: Scores, columns: list[int])
 
 
 def main() -> None:
+    if sys.argv[1:] == ["flip_kept"]:
+        return flip_kept()
     params = load_params()
     p, prompt = params.evaluate_edits, params.finetune.prompt
     ctx = Context.open(DATA / "world", DATA / "weights.zarr", DATA / "base", DATA / "judge")
@@ -82,7 +94,7 @@ def main() -> None:
     attributes = [a for a in names if a in ctx.judge.attribute_names]
     columns = ctx.judge_columns(attributes)
     train = np.flatnonzero(~ctx.heldout)
-    variants = {"committed": params.directions.debias, "none": {},
+    variants = {"before": THREE, "none": {},
                 "correlated": correlated(ctx.table, names, train, THRESHOLD),
                 "correlated_colours_kept": {a: [b for b in v if not {a, b} <= COLOURS] for a, v in
                                             correlated(ctx.table, names, train, THRESHOLD).items()},
@@ -111,7 +123,7 @@ def main() -> None:
     print("\nper attribute, chosen on the selection identities: " + "; ".join(
         f"{a}: {v} {chosen[a]}" for a, v in zip(attributes, pick, strict=True)))
     report(read, attributes, p.seed, len(validation), len(selection))
-    for name in ("committed", "correlated", "per_attribute"):
+    for name in ("before", "correlated", "per_attribute"):
         share = moved(ctx, base.judged, read[name], columns)
         np.fill_diagonal(share, 0.0)
         print(f"\n{name}: edits that move other attributes (share of identities, >= 0.15):")
@@ -159,13 +171,58 @@ def report(read: dict[str, Scores], attributes: list[str], seed: int, n_val: int
     for name, sc in read.items():
         print(f"| {name} | " + " | ".join(cell(means(sc, k)) for k in keys) + " |")
     for name, sc in read.items():
-        print(f"\n{name}, paired against committed: " + "; ".join(
-            f"{k} {(means(sc, k) - means(read['committed'], k)).mean():+.3f} "
-            f"{np.round(paired_difference_ci(means(sc, k), means(read['committed'], k), seed), 3).tolist()}"
+        print(f"\n{name}, paired against before: " + "; ".join(
+            f"{k} {(means(sc, k) - means(read['before'], k)).mean():+.3f} "
+            f"{np.round(paired_difference_ci(means(sc, k), means(read['before'], k), seed), 3).tolist()}"
             for k in keys))
         print("  per attribute, flip / others kept: " + ", ".join(
             f"{a} {sc.flip[:, j].mean():.2f}/{sc.others_kept[:, j].mean():.2f}"
             for j, a in enumerate(attributes)))
+
+def flip_kept() -> None:
+    params = load_params()
+    p, prompt = params.evaluate_edits, params.finetune.prompt
+    ctx = Context.open(DATA / "world", DATA / "weights.zarr", DATA / "base", DATA / "judge")
+    basis = Basis.load(DATA / "basis")
+    names = Directions.load(DATA / "directions").attributes
+    attributes = [a for a in names if a in ctx.judge.attribute_names]
+    near = correlated(ctx.table, names, np.flatnonzero(~ctx.heldout), THRESHOLD)
+    variants = {"before": THREE,
+                "correlated_colours_kept": {a: [b for b in v if not {a, b} <= COLOURS]
+                                            for a, v in near.items()},
+                "all": {a: [b for b in names if b != a] for a in names}}
+    n = p.selection_identities
+    order = ctx.rows(False, 3 * n, p.seed)
+    selection, fresh = order[:n], order[2 * n:]                  # the validation 24 between are left out
+    d, chosen_on, strengths = {}, {}, {}
+    for name, debias in variants.items():
+        d[name] = w2w_displacements(basis, train_directions(ctx, basis, names, debias, params), attributes)
+        _, by = sweep(ctx, selection, attributes, {"w2w": d[name]}, p, prompt)
+        strengths[name] = attribute_strengths(by["w2w"], p.flip_target)
+        chosen_on[name] = column_scores([by["w2w"][s] for s in strengths[name]])
+    pick = [flip_kept_variant(chosen_on, list(variants), j) for j in range(len(attributes))]
+    for j, (a, v) in enumerate(zip(attributes, pick, strict=True)):
+        mine, ref = chosen_on[v], chosen_on["before"]
+        print(f"{a}: {v} (selection flip {mine.flip[:, j].mean():.2f} against {ref.flip[:, j].mean():.2f}, "
+              f"others kept {mine.others_kept[:, j].mean():.2f} against {ref.others_kept[:, j].mean():.2f})")
+    lists = {a: variants[v].get(a, []) for a, v in zip(attributes, pick, strict=True)}
+    print("directions.debias: {" + ", ".join(f"{a}: [{', '.join(r)}]" for a, r in lists.items() if r) + "}")
+    # attribute j's direction and strength depend on its own list alone: the picked variant's row j
+    chosen = np.stack([d[v][j] * strengths[v][j] for j, v in enumerate(pick)])
+    print("strengths: " + ", ".join(f"{a} {strengths[v][j]:g}"
+                                    for j, (a, v) in enumerate(zip(attributes, pick, strict=True))))
+    _, out = sweep(ctx, fresh, attributes, {"before": d["before"] * strengths["before"][:, None],
+                                            "per_attribute": chosen}, p, prompt,
+                   {"before": [1.0], "per_attribute": [1.0]})
+    report({k: out[k][1.0] for k in ("before", "per_attribute")}, attributes, p.seed, len(fresh), n)
+
+
+def flip_kept_variant(chosen_on: dict[str, Scores], order: list[str], j: int) -> str:
+    """Attribute j's variant: among those flipping it within TIE of the list before's rate on
+    the selection identities, the one keeping the most other attributes there."""
+    flip = {v: chosen_on[v].flip[:, j].mean() for v in order}
+    kept = [v for v in order if flip[v] >= flip["before"] - TIE]
+    return max(kept, key=lambda v: (chosen_on[v].others_kept[:, j].mean(), -order.index(v)))
 
 if __name__ == "__main__":
     main()
