@@ -65,6 +65,24 @@ def correlated(table: pd.DataFrame, names: list[str], train: np.ndarray, thresho
             for i, a in enumerate(names)}
 
 
+def open_study() -> tuple:
+    """The default run's params, evaluation context and basis, the directions' attribute names, and
+    those of them the judge reads."""
+    params = load_params()
+    ctx = Context.open(DATA / "world", DATA / "weights.zarr", DATA / "base", DATA / "judge")
+    names = Directions.load(DATA / "directions").attributes
+    attributes = [a for a in names if a in ctx.judge.attribute_names]
+    return params, ctx, Basis.load(DATA / "basis"), names, attributes
+
+
+def debias_lists(ctx: Context, names: list[str]) -> dict[str, dict[str, list[str]]]:
+    """The lists compared: variant -> attribute -> attributes projected out of its direction."""
+    near = correlated(ctx.table, names, np.flatnonzero(~ctx.heldout), THRESHOLD)
+    return {"before": THREE, "none": {}, "correlated": near,
+            "correlated_colours_kept": {a: [b for b in v if not {a, b} <= COLOURS] for a, v in near.items()},
+            "all": {a: [b for b in names if b != a] for a in names}}
+
+
 def train_directions(ctx: Context, basis: Basis, names: list[str], debias: dict[str, list[str]],
                      params) -> Directions:
     """The `directions` stage's fit on the train coefficients alone (no held-out row is read)."""
@@ -86,19 +104,10 @@ def moved(ctx: Context, base_judged: np.ndarray, sc: Scores, columns: list[int])
 def main() -> None:
     if sys.argv[1:] == ["flip_kept"]:
         return flip_kept()
-    params = load_params()
+    params, ctx, basis, names, attributes = open_study()
     p, prompt = params.evaluate_edits, params.finetune.prompt
-    ctx = Context.open(DATA / "world", DATA / "weights.zarr", DATA / "base", DATA / "judge")
-    basis = Basis.load(DATA / "basis")
-    names = Directions.load(DATA / "directions").attributes
-    attributes = [a for a in names if a in ctx.judge.attribute_names]
     columns = ctx.judge_columns(attributes)
-    train = np.flatnonzero(~ctx.heldout)
-    variants = {"before": THREE, "none": {},
-                "correlated": correlated(ctx.table, names, train, THRESHOLD),
-                "correlated_colours_kept": {a: [b for b in v if not {a, b} <= COLOURS] for a, v in
-                                            correlated(ctx.table, names, train, THRESHOLD).items()},
-                "all": {a: [b for b in names if b != a] for a in names}}
+    variants = debias_lists(ctx, names)
     print("correlated at |r| >= 0.2: " + "; ".join(f"{a}: {', '.join(v)}"
                                                     for a, v in variants["correlated"].items() if v))
     n = p.selection_identities
@@ -179,18 +188,12 @@ def report(read: dict[str, Scores], attributes: list[str], seed: int, n_val: int
             f"{a} {sc.flip[:, j].mean():.2f}/{sc.others_kept[:, j].mean():.2f}"
             for j, a in enumerate(attributes)))
 
+
 def flip_kept() -> None:
-    params = load_params()
+    params, ctx, basis, names, attributes = open_study()
     p, prompt = params.evaluate_edits, params.finetune.prompt
-    ctx = Context.open(DATA / "world", DATA / "weights.zarr", DATA / "base", DATA / "judge")
-    basis = Basis.load(DATA / "basis")
-    names = Directions.load(DATA / "directions").attributes
-    attributes = [a for a in names if a in ctx.judge.attribute_names]
-    near = correlated(ctx.table, names, np.flatnonzero(~ctx.heldout), THRESHOLD)
-    variants = {"before": THREE,
-                "correlated_colours_kept": {a: [b for b in v if not {a, b} <= COLOURS]
-                                            for a, v in near.items()},
-                "all": {a: [b for b in names if b != a] for a in names}}
+    compared = debias_lists(ctx, names)
+    variants = {k: compared[k] for k in ("before", "correlated_colours_kept", "all")}
     n = p.selection_identities
     order = ctx.rows(False, 3 * n, p.seed)
     selection, fresh = order[:n], order[2 * n:]                  # the validation 24 between are left out
