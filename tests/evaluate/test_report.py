@@ -87,6 +87,12 @@ def edit_metrics(folder, **changes) -> None:
     (folder / "edits.json").write_text(json.dumps(edits))
 
 
+def add_edit_metrics(folder, **added) -> None:
+    """Figures the edits stage writes now and the written metrics lack: set at the top level."""
+    edits = json.loads((folder / "edits.json").read_text())
+    (folder / "edits.json").write_text(json.dumps({**edits, **added}))
+
+
 def test_edits_against_prompting_are_read_at_the_strength_that_flips_as_often(tmp_path):
     write_metrics(tmp_path)
     edit_metrics(tmp_path, w2w_vs_prompting={"flip_rate_difference": 0.01,
@@ -174,8 +180,7 @@ def test_the_attributes_first_sampler_is_reported_beside_the_reference_with_near
 def test_the_worlds_own_edit_is_the_edits_ceiling_where_the_world_can_draw_it(tmp_path):
     write_metrics(tmp_path)
     assert "the world's own edit" not in summary_markdown(tmp_path)     # metrics from before it
-    edits = json.loads((tmp_path / "edits.json").read_text())
-    (tmp_path / "edits.json").write_text(json.dumps({**edits, "world_edit": {}}))
+    add_edit_metrics(tmp_path, world_edit={})
     assert "the world's own edit" not in summary_markdown(tmp_path)     # photos: no ceiling
     edit_metrics(tmp_path, world_edit={**m("flip_rate", 0.99, 0.98, 1.0),
                                        **m("identity_similarity", 0.52, 0.5, 0.55),
@@ -189,10 +194,8 @@ def test_the_worlds_own_edit_is_the_edits_ceiling_where_the_world_can_draw_it(tm
 def test_per_attribute_strengths_head_the_edits_table_with_the_one_strength_beside(tmp_path):
     write_metrics(tmp_path)
     assert "one strength for all" not in summary_markdown(tmp_path)      # metrics of one strength
-    edits = json.loads((tmp_path / "edits.json").read_text())
-    edits.update({"strengths": {"Eyeglasses": 4.0},
-                  "one_strength": {**EDIT, **m("flip_rate", 0.5, 0.4, 0.6)}})
-    (tmp_path / "edits.json").write_text(json.dumps(edits))
+    add_edit_metrics(tmp_path, strengths={"Eyeglasses": 4.0},
+                     one_strength={**EDIT, **m("flip_rate", 0.5, 0.4, 0.6)})
     text = summary_markdown(tmp_path)
     assert "| w2w | per attribute | 0.950 [0.920, 0.970] |" in text
     assert "| w2w, one strength for all | 2.000 | 0.500 [0.400, 0.600] |" in text
@@ -202,10 +205,9 @@ def test_per_attribute_strengths_head_the_edits_table_with_the_one_strength_besi
 def test_the_edits_the_world_draws_get_their_own_row_beside_the_ceiling(tmp_path):
     write_metrics(tmp_path)
     assert "edits the world draws" not in summary_markdown(tmp_path)    # metrics from before it
-    edits = json.loads((tmp_path / "edits.json").read_text())
-    edits["drawable"] = {**m("flip_rate", 0.97, 0.95, 0.99), **m("identity_similarity", 0.4, 0.35, 0.45),
-                         "edits": 471, "never_drawn": 49}
-    (tmp_path / "edits.json").write_text(json.dumps(edits))
+    add_edit_metrics(tmp_path, drawable={**m("flip_rate", 0.97, 0.95, 0.99),
+                                         **m("identity_similarity", 0.4, 0.35, 0.45),
+                                         "edits": 471, "never_drawn": 49})
     text = summary_markdown(tmp_path)
     assert ("| w2w, on the 471 edits the world draws (as its own edit below) | 2.000 | 0.970 [0.950, 0.990] "
             "| 0.400 [0.350, 0.450] |") in text
