@@ -29,6 +29,7 @@ from w2w.evaluate.inversion import Scored, score_models, single_image_lora, w2w_
 from w2w.evaluate.judged import truth_of
 from w2w.evaluate.stats import sample_rows
 from w2w.params import load_params
+from w2w.space.basis import Basis
 from w2w.space.pca import fit_basis
 from w2w.storage import STREAM_IMAGES, STREAM_OOD
 from w2w.world.dataset import identities_from_table, render_identities
@@ -38,7 +39,8 @@ from w2w.world.references import identity_references
 DATA = Path("data")
 SEED = 23  # the validation sample: train identities, none of the edits' or the other studies' seeds
 
-# variant -> (method, evaluate_inversion overrides, finetune overrides for the LoRA); the first of each
+# variant -> (method, evaluate_inversion overrides, finetune overrides: the LoRA's lr, either method's
+# lr_schedule and average_tail, which both take from the fleet); the first of each
 # method is params.yaml's (w2w lr 0.1; the LoRA at the fleet's lr 0.01), the rest are paired against it
 VARIANTS = {
     "w2w": ("w2w", {}, {}),
@@ -54,11 +56,19 @@ VARIANTS = {
     "w2w_k64_lr1": ("w2w", {"components": 64, "lr": 1.0}, {}),
     "w2w_k128_lr1": ("w2w", {"components": 128, "lr": 1.0}, {}),
     "w2w_k64_lr1_steps800": ("w2w", {"components": 64, "lr": 1.0, "steps": 800}, {}),
+    # Adam's iterates at lr 0.1 in whitened coordinates still move at the end: a cosine decay of the
+    # lr, or the mean of the last half of the iterates, at no extra compute (both methods)
+    "w2w_tail0.5": ("w2w", {}, {"average_tail": 0.5}),
+    "w2w_cosine": ("w2w", {}, {"lr_schedule": "cosine"}),
+    "w2w_cosine_lr0.2": ("w2w", {"lr": 0.2}, {"lr_schedule": "cosine"}),
     "lora": ("lora", {}, {}),
     "lora_lr0.005": ("lora", {}, {"lr": 0.005}),
     "lora_lr0.02": ("lora", {}, {"lr": 0.02}),
     "lora_steps400": ("lora", {"steps": 400}, {}),
     "lora_steps100_draws8": ("lora", {"steps": 100, "draws_per_step": 8}, {}),
+    "lora_tail0.5": ("lora", {}, {"average_tail": 0.5}),
+    "lora_cosine": ("lora", {}, {"lr_schedule": "cosine"}),
+    "lora_cosine_lr0.02": ("lora", {}, {"lr_schedule": "cosine", "lr": 0.02}),
 }
 # the loss weighted to the person by the input's mask, as the fleet's (finetune.background_weight for
 # the scene; the reference's inversion may be masked to the face), both methods
@@ -66,24 +76,36 @@ PERSON = {"w2w_person": "w2w", "lora_person": "lora"}
 VARIANTS.update({name: (method, {}, {}) for name, method in PERSON.items()})
 
 
+def validation_space(ctx: Context, params, identities: int) -> tuple[np.ndarray, Basis]:
+    """The validation train rows (SEED's sample, sorted) and a basis fitted as the pca stage fits it
+    (every component) to every other train adapter: the space as a held-out identity meets it."""
+    rows = np.sort(sample_rows(ctx.heldout, False, identities, SEED))
+    fitted = np.setdiff1d(np.flatnonzero(~ctx.heldout), rows)
+    basis = fit_basis(ctx.weights, fitted, ctx.table["identity_id"].to_numpy(), params.pca.model_copy(
+        update={"components": len(fitted) - 1, "method": "exact"}))
+    print(f"{len(rows)} validation train identities; a basis of the other {len(fitted)} train adapters, "
+          f"{basis.k} components", flush=True)
+    return rows, basis
+
+
+def one_image_inputs(ctx: Context, rows: np.ndarray, seed: int) -> dict[str, np.ndarray]:
+    """Each row's first training render and its painting, (M, S, S, 3) each."""
+    people = identities_from_table(ctx.table.iloc[rows])
+    return {"render": np.asarray(ctx.images.get_orthogonal_selection((rows, 0))),
+            "painting": render_identities(people, 1, seed, STREAM_OOD, ctx.image_size, painting=True)[:, 0]}
+
+
 def main(argv: list[str]) -> None:
     args = parse_variants(argv, __doc__, VARIANTS, identities=32)
     params = load_params()
     p, fp = params.evaluate_inversion, params.finetune
     ctx = Context.open(DATA / "world", DATA / "weights.zarr", DATA / "base", DATA / "judge")
-    rows = np.sort(sample_rows(ctx.heldout, False, args.identities, SEED))  # validation: train identities
-    fitted = np.setdiff1d(np.flatnonzero(~ctx.heldout), rows)
-    ids = ctx.table["identity_id"].to_numpy()
-    basis = fit_basis(ctx.weights, fitted, ids, params.pca.model_copy(
-        update={"components": len(fitted) - 1, "method": "exact"}))
-    print(f"{len(rows)} validation train identities; a basis of the other {len(fitted)} train adapters, "
-          f"{basis.k} components", flush=True)
+    rows, basis = validation_space(ctx, params, args.identities)
     table = ctx.table.iloc[rows]
     renders = identity_references(ctx.world, table, p.renders_per_identity, p.seed)
     truth, traits = table[ctx.judge.attribute_names].to_numpy(dtype=bool), truth_of(table)
+    inputs = one_image_inputs(ctx, rows, params.synthesize.seed)
     people, seed, size = identities_from_table(table), params.synthesize.seed, ctx.image_size
-    inputs = {"render": np.asarray(ctx.images.get_orthogonal_selection((rows, 0))),
-              "painting": render_identities(people, 1, seed, STREAM_OOD, size, painting=True)[:, 0]}
     masks = {"render": np.stack([identity_masks(i, 1, seed, STREAM_IMAGES, size)[0] for i in people]),
              "painting": np.stack([identity_masks(i, 1, seed, STREAM_OOD, size)[0] for i in people])}
     scores: dict[str, dict[str, Scored]] = {}
@@ -106,13 +128,15 @@ def main(argv: list[str]) -> None:
                          f"trait {difference(s.trait_error, base.trait_error)}, "
                          f"realistic {difference(s.realistic, base.realistic)}")
             print(line, flush=True)
-    print("\nw2w - LoRA, paired (each w2w variant against the LoRA at the fleet's lr and the same steps "
-          "and draws):")
+    print("\nw2w - LoRA, paired (each w2w variant against the LoRA variant of its name, else the LoRA at the "
+          "fleet's lr and the same steps and draws):")
     steps = {v: (VARIANTS[v][1].get("steps", p.steps), VARIANTS[v][1].get("draws_per_step", p.draws_per_step))
              for v in scores}
     for name in (v for v in scores if VARIANTS[v][0] == "w2w"):
-        lora = next((v for v in scores if VARIANTS[v][0] == "lora" and not VARIANTS[v][2]
-                     and steps[v] == steps[name] and (v in PERSON) == (name in PERSON)), None)
+        twin = "lora" + name.removeprefix("w2w")  # w2w_tail0.5 against lora_tail0.5
+        lora = twin if twin in scores else next(
+            (v for v in scores if VARIANTS[v][0] == "lora" and not VARIANTS[v][2]
+             and steps[v] == steps[name] and (v in PERSON) == (name in PERSON)), None)
         for setting in inputs if lora else ():
             w, lo = scores[name][setting], scores[lora][setting]
             print(f"{name:13s} - {lora:13s} {setting:8s} similarity "

@@ -106,6 +106,10 @@ def test_w2w_inversion_draws_the_fleets_timesteps(invert_batch_seen):
         inversion.w2w_inversion(ctx, basis, images, section("evaluate_inversion"),
                                 section("finetune", timestep_range=span))
         assert seen["timestep_range"] == tuple(span)
+    # and ends as the fleet (and the LoRA) does: its lr schedule and tail average
+    inversion.w2w_inversion(ctx, basis, images, section("evaluate_inversion"),
+                            section("finetune", lr_schedule="cosine", average_tail=0.5))
+    assert (seen["lr_schedule"], seen["average_tail"]) == ("cosine", 0.5)
 
 
 def test_single_image_lora_trains_the_fleet_recipe_on_one_image_with_plain_independent_draws(monkeypatch):
@@ -124,15 +128,16 @@ def test_single_image_lora_trains_the_fleet_recipe_on_one_image_with_plain_indep
     ctx = SimpleNamespace(pipe=SimpleNamespace(vae=None, text_encoder=None, tokenizer=None, unet=None),
                           layout=SimpleNamespace(flatten=lambda weights, stacked: weights["w"].numpy()))
     fp = section("finetune", images_per_step=3, draws_per_image=4, draw_pairing="antithetic",
-                 background_weight=0.1, prior_weight=1.0, adam_eps=1e-4)
+                 background_weight=0.1, prior_weight=1.0, adam_eps=1e-4, lr_schedule="cosine",
+                 average_tail=0.5)
     p = section("evaluate_inversion")
     out = inversion.single_image_lora(ctx, images, [7, 9], p, fp)
     cfg = seen["cfg"]
     assert out.shape == (2, 1) and seen["ids"] == [7, 9] and seen["prior"] is None and seen["masks"] is None
     assert (cfg.draws, cfg.pairing, cfg.images_per_step, cfg.prior_weight, cfg.background_weight) == (
         1, "independent", 0, 0.0, 1.0)
-    assert (cfg.steps, cfg.lr, cfg.adam_eps, cfg.timestep_range) == (
-        p.steps, fp.lr, 1e-4, tuple(fp.timestep_range))                  # the rest: the fleet's recipe
+    assert (cfg.steps, cfg.lr, cfg.adam_eps, cfg.timestep_range, cfg.lr_schedule, cfg.average_tail) == (
+        p.steps, fp.lr, 1e-4, tuple(fp.timestep_range), "cosine", 0.5)  # the rest: the fleet's recipe
     assert seen["block"].shape == (2, p.draws_per_step, 4, 2, 2)
     assert all(torch.equal(seen["block"][k, j], torch.from_numpy(latents[k]))
                for k in range(2) for j in range(p.draws_per_step))

@@ -104,6 +104,33 @@ def test_a_prior_on_the_coefficients_pulls_the_result_towards_the_mean(micro_spa
     assert spread(strong) < 0.05 * spread(free)
 
 
+def test_the_tail_average_is_the_mean_of_the_last_iterates(micro_space, micro_world):
+    image = np.asarray(zarr.open_group(micro_world / "images.zarr", mode="r")["images"][0, 0])
+    # a run of 3 steps is the first 3 of a run of 4 (the same draws): its result is iterate 3
+    third, fourth = run(micro_space, image, steps=3), run(micro_space, image, steps=4)
+    assert np.array_equal(run(micro_space, image, steps=4, average_tail=0.0), fourth)  # 0: the last
+    np.testing.assert_allclose(run(micro_space, image, steps=4, average_tail=0.5), (third + fourth) / 2,
+                               rtol=1e-5, atol=1e-7)
+
+
+def test_a_cosine_schedule_takes_smaller_steps_at_the_end(micro_space, micro_world):
+    image = np.asarray(zarr.open_group(micro_world / "images.zarr", mode="r")["images"][0, 0])
+    # step 0 runs at the full lr either way; step 1 of 2 at half of it under the cosine
+    assert np.array_equal(run(micro_space, image, steps=1, lr_schedule="cosine"), run(micro_space, image, steps=1))
+    first = run(micro_space, image, steps=1)
+    constant, cosine = (run(micro_space, image, steps=2, lr_schedule=s) for s in ("constant", "cosine"))
+    assert 0 < np.linalg.norm(cosine - first) < np.linalg.norm(constant - first)
+
+
+@pytest.mark.parametrize("option", [dict(lr_schedule="linear"), dict(average_tail=1.0), dict(average_tail=-0.1)])
+def test_a_bad_schedule_or_tail_is_refused_before_any_work(micro_space, option, monkeypatch):
+    pipe, basis, layout = space_parts(micro_space)
+    monkeypatch.setattr(pipe, "vae", None)  # reached only after the check: the encode would fail
+    with pytest.raises(ValueError, match="lr_schedule|average_tail"):
+        invert(pipe, basis, layout, 1, 27.0, np.zeros((32, 32, 3), np.uint8), "sks person", k=8,
+               steps=1, lr=0.5, progress=False, **option)
+
+
 @pytest.mark.parametrize("bad", [(600, 400), (0, 1001), (-1, 500), (500, 500)])
 def test_a_bad_timestep_range_is_refused_before_any_work(micro_space, bad, monkeypatch):
     pipe, basis, layout = space_parts(micro_space)

@@ -4,7 +4,8 @@ For each held-out identity, one image (a normal render, or the world's "painting
 into a model two ways with the same step budget (steps x noise draws of the one image per step):
 - w2w: only the PCA coefficients are optimised (`invert_batch`);
 - single-image LoRA: the full rank-1 adapter, trained like a fleet identity on that one image.
-Both draw their noise timesteps where the fleet trains (`finetune.timestep_range`).
+Both draw their noise timesteps where the fleet trains (`finetune.timestep_range`), and end as it
+does (`finetune.lr_schedule`, `finetune.average_tail`).
 Each model is scored by the judge on its samples (several prompts and seeds) against fresh renders
 of the identity (identity similarity) and against its true attributes (agreement). The fleet's
 own model of the identity (trained on all its images) is scored too, as the reference.
@@ -64,13 +65,19 @@ def single_image_lora(ctx: Context, images: np.ndarray, ids: list[int], p: Evalu
 def w2w_inversion(ctx: Context, basis: Basis, images: np.ndarray, p: EvaluateInversionParams,
                   fp: FinetuneParams, person: np.ndarray | None = None) -> np.ndarray:
     """(K, D) models of `images` in the space; `person` as `single_image_lora`'s."""
+    return basis.to_weights(w2w_coefficients(ctx, basis, images, p, fp, person))
+
+
+def w2w_coefficients(ctx: Context, basis: Basis, images: np.ndarray, p: EvaluateInversionParams,
+                     fp: FinetuneParams, person: np.ndarray | None = None) -> np.ndarray:
+    """(K, basis.k) the coefficients `w2w_inversion` finds for `images`."""
     # at the fleet's training timesteps, as the LoRA: on 16 train identities [400, 1000) against all
     # 1000 gained +0.098 [0.043, 0.150] similarity, -0.067 trait error (studies/train_choices.py timesteps)
     mask = None if person is None else scene_weighted(person, fp.background_weight)
-    coefficients = invert_batch(ctx.pipe, basis, ctx.layout, fp.rank, fp.lora_alpha, images, fp.prompt,
-                                p.components or basis.k, p.steps, p.lr, p.seed, p.draws_per_step,
-                                mask=mask, timestep_range=tuple(fp.timestep_range))
-    return basis.to_weights(coefficients)
+    return invert_batch(ctx.pipe, basis, ctx.layout, fp.rank, fp.lora_alpha, images, fp.prompt,
+                        p.components or basis.k, p.steps, p.lr, p.seed, p.draws_per_step,
+                        mask=mask, timestep_range=tuple(fp.timestep_range),
+                        lr_schedule=fp.lr_schedule, average_tail=fp.average_tail)
 
 
 def score_models(ctx: Context, adapters: np.ndarray, renders: np.ndarray, truth: np.ndarray,

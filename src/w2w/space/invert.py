@@ -25,6 +25,7 @@ from w2w.adapters.lora import batched_lora, load_flat_adapters, shared_init
 from w2w.base.latents import encode_images
 from w2w.base.model import encode_prompts, training_scheduler
 from w2w.errors import InputError
+from w2w.fleet.train import averaged_steps, step_lr
 from w2w.space.basis import Basis
 from w2w.world.folder import rgb_on_white
 
@@ -82,7 +83,8 @@ def invert(pipe: StableDiffusionPipeline, basis: Basis, layout: AdapterLayout, r
            image: np.ndarray, prompt: str, k: int, steps: int, lr: float, seed: int = 0, batch: int = 8,
            mask: np.ndarray | None = None, whiten: bool = True, progress: bool = True,
            on_step: Callable[[int], None] | None = None,
-           timestep_range: tuple[int, int] | None = None, prior_weight: float = 0.0) -> np.ndarray:
+           timestep_range: tuple[int, int] | None = None, prior_weight: float = 0.0,
+           lr_schedule: str = "constant", average_tail: float = 0.0) -> np.ndarray:
     """Coefficients (basis.k,) of the model of the identity in `image` (S, S, 3) uint8; only the
     first k are optimised. `mask` (S, S) in [0, 1] weights the loss (e.g. the face region).
 
@@ -91,16 +93,20 @@ def invert(pipe: StableDiffusionPipeline, basis: Basis, layout: AdapterLayout, r
     `on_step(i)` runs after step i (a progress bar; an exception from it stops the inversion).
     `timestep_range` [low, high): where the noise timesteps are drawn; None: all of them.
     `prior_weight`: adds prior_weight / 2 * mean(z^2), z = c / sigma, to the loss: a Gaussian prior of
-    the train population on the coefficients (0: none, the reference's)."""
+    the train population on the coefficients (0: none, the reference's).
+    `lr_schedule`: "constant" (the reference's) or "cosine" (from lr down to 0 over the steps).
+    `average_tail`: the result is the mean of the last fraction of iterates; 0: the last."""
     return invert_batch(pipe, basis, layout, rank, alpha, image[None], prompt, k, steps, lr, seed, batch,
-                        mask, whiten, progress, on_step, timestep_range, prior_weight)[0]
+                        mask, whiten, progress, on_step, timestep_range, prior_weight, lr_schedule,
+                        average_tail)[0]
 
 
 def invert_batch(pipe: StableDiffusionPipeline, basis: Basis, layout: AdapterLayout, rank: int,
                  alpha: float, images: np.ndarray, prompt: str, k: int, steps: int, lr: float,
                  seed: int = 0, batch: int = 8, mask: np.ndarray | None = None, whiten: bool = True,
                  progress: bool = True, on_step: Callable[[int], None] | None = None,
-                 timestep_range: tuple[int, int] | None = None, prior_weight: float = 0.0) -> np.ndarray:
+                 timestep_range: tuple[int, int] | None = None, prior_weight: float = 0.0,
+                 lr_schedule: str = "constant", average_tail: float = 0.0) -> np.ndarray:
     """`invert` for K images (K, S, S, 3) in one pass: coefficients (K, basis.k). Image j draws its
     noise from seed + j, so its result equals `invert(images[j], seed=seed + j)`. Timesteps are drawn
     from `timestep_range` [low, high), by default the whole schedule (the reference's). `mask`: one
@@ -111,6 +117,10 @@ def invert_batch(pipe: StableDiffusionPipeline, basis: Basis, layout: AdapterLay
     if not 0 <= low < high <= total:  # before any work, so a bad range never costs an encode
         raise ValueError(f"timestep_range must be (low, high) with 0 <= low < high <= {total}, "
                          f"got {timestep_range}")
+    step_lr(lr, lr_schedule, 0, steps)  # a bad schedule name fails here, before the encode
+    if not 0.0 <= average_tail < 1.0:
+        raise ValueError(f"average_tail must be in [0, 1), got {average_tail}")
+    tail = averaged_steps(steps, average_tail)  # the last `tail` iterates are averaged
     k, n = min(k, basis.k), len(images)
     if mask is not None and np.ndim(mask) == 3 and len(mask) != n:  # before the encode, as the range
         raise ValueError(f"{len(mask)} inversion masks for {n} images")
@@ -125,6 +135,7 @@ def invert_batch(pipe: StableDiffusionPipeline, basis: Basis, layout: AdapterLay
     u = torch.zeros(n, k, requires_grad=True)  # c = sigma * u
     spread = torch.from_numpy(np.sqrt(basis.explained_variance[:k])).float()  # the prior's sd of c
     opt = torch.optim.Adam([u], lr=lr)
+    u_sum = torch.zeros(n, k)  # the sum of the averaged iterates
     generators = [torch.Generator().manual_seed(seed + j) for j in range(n)]
     names = lora_layer_names(layout.keys)
     x0 = x0.repeat_interleave(batch, 0)                                   # (K*batch, C, h, w) image-major
@@ -150,11 +161,14 @@ def invert_batch(pipe: StableDiffusionPipeline, basis: Basis, layout: AdapterLay
             u.grad = sigma * ((std * grad_w) @ comps.T)
             if prior_weight:  # d/du of prior_weight / 2 * mean((sigma * u / spread)^2)
                 u.grad += prior_weight * sigma ** 2 * u.detach() / (spread ** 2 * k)
+            opt.param_groups[0]["lr"] = step_lr(lr, lr_schedule, step, steps)
             opt.step()
+            if step >= steps - tail:
+                u_sum += u.detach()
             if on_step is not None:
                 on_step(step)
     out = np.zeros((n, basis.k))
-    out[:, :k] = (sigma * u.detach()).numpy()
+    out[:, :k] = (sigma * u_sum / tail).numpy()  # tail 1: the last iterate
     return out
 
 
