@@ -1,4 +1,4 @@
-"""The edit evaluation's parts: prompt forms, edited weights, and the train-only strength choice."""
+"""The edit evaluation's parts: edited weights, and the train-only strength choice."""
 
 from dataclasses import replace
 
@@ -7,26 +7,7 @@ import pandas as pd
 import pytest
 from fakes import TableJudge
 
-from w2w.evaluate.edits import Scores, Unedited, choose_strength, drawable_summary, prompt_edit, weight_edits
-from w2w.world.identity import ATTRIBUTES
-
-
-@pytest.mark.parametrize("attribute", ATTRIBUTES)
-def test_every_world_attribute_has_both_prompt_forms(attribute):
-    add, remove = prompt_edit(attribute, True), prompt_edit(attribute, False)
-    assert add != remove
-    assert all("sks" in prompt for prompt, _ in (add, remove))  # the identity's token stays
-
-
-def test_prompt_forms_read_as_intended():
-    assert prompt_edit("Eyeglasses", True) == ("sks person with eyeglasses", "")
-    assert prompt_edit("Eyeglasses", False) == ("sks person", "a photo of a person with eyeglasses")
-    assert prompt_edit("Male", False) == ("sks woman", "")
-    assert prompt_edit("No_Beard", False) == ("sks person with a beard", "")
-    # CelebA attributes of a folder source: the captions' words, else the attribute's name
-    assert prompt_edit("Smiling", True) == ("smiling sks person", "")
-    assert prompt_edit("Wearing_Hat", False) == ("sks person", "a photo of a person with a hat")
-    assert prompt_edit("Attractive", True) == ("sks person, attractive", "")
+from w2w.evaluate.edits import Scores, Unedited, choose_strength, drawable_summary, weight_edits
 
 
 def test_weight_edits_move_each_identity_towards_its_target():

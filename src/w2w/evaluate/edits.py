@@ -35,36 +35,17 @@ import numpy as np
 from w2w.adapters.render import render_models
 from w2w.evaluate.context import Context
 from w2w.evaluate.judged import attribute_probabilities, mean_embeddings, standard_traits, truth_of
+from w2w.evaluate.prompting import prompt_edit
 from w2w.evaluate.stats import paired, with_ci
 from w2w.params import DirectionsParams, EvaluateEditsParams
 from w2w.space.attributes import labels_of
 from w2w.space.basis import Basis
 from w2w.space.directions import Directions, fit_directions
-from w2w.world import captions
 from w2w.world.dataset import identities_from_table
 from w2w.world.edit import drawn_edits
 
-WITH_PHRASES, ADJECTIVES = dict(captions.WITH_PHRASES), dict(captions.ADJECTIVES)  # the captions' words
 SAME_DIRECTION = 0.02  # the raw displacement within this relative difference of the w2w one: one direction
 PER_ATTRIBUTE = "w2w_per_attribute"  # the held-out sweep's method: each attribute at its own strength
-
-
-def prompt_edit(attribute: str, target: bool, prompt: str = "sks person") -> tuple[str, str]:
-    """The prompting baseline's (prompt, negative prompt) asking `prompt` for attribute = target."""
-    if attribute in WITH_PHRASES:
-        phrase = WITH_PHRASES[attribute]
-        return (f"{prompt} with {phrase}", "") if target else (prompt, f"a photo of a person with {phrase}")
-    if attribute in ADJECTIVES:
-        word = ADJECTIVES[attribute]
-        return (f"{word} {prompt}", "") if target else (prompt, f"a photo of a {word} person")
-    if attribute == "Male":
-        return prompt.replace("person", "man" if target else "woman"), ""
-    if attribute == "Young":
-        return f"{'young' if target else 'old'} {prompt}", ""
-    if attribute == "No_Beard":
-        return (prompt, "a photo of a person with a beard") if target else (f"{prompt} with a beard", "")
-    words = attribute.replace("_", " ").lower()  # no caption states it (Attractive, Blurry): its name
-    return (f"{prompt}, {words}", "") if target else (prompt, f"a photo of a person, {words}")
 
 
 @dataclass
