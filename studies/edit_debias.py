@@ -132,8 +132,9 @@ def main() -> None:
     print("\nper attribute, chosen on the selection identities: " + "; ".join(
         f"{a}: {v} {chosen[a]}" for a, v in zip(attributes, pick, strict=True)))
     report(read, attributes, p.seed, len(validation), len(selection))
+    unedited = base.judged  # every variant's sweep read the same unedited models (rows, prompt, seeds)
     for name in ("before", "correlated", "per_attribute"):
-        share = moved(ctx, base.judged, read[name], columns)
+        share = moved(ctx, unedited, read[name], columns)
         np.fill_diagonal(share, 0.0)
         print(f"\n{name}: edits that move other attributes (share of identities, >= 0.15):")
         for i, a in enumerate(attributes):

@@ -19,19 +19,13 @@ identity kept nor the trait change is worse by its paired interval.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
+from edit_strengths import open_stage_edits  # studies/: the script's folder is first on sys.path
 
-from w2w.evaluate.context import Context
 from w2w.evaluate.edit_ceiling import world_edit_ceiling
-from w2w.evaluate.edits import Scores, attribute_strengths, sweep, w2w_displacements
+from w2w.evaluate.edits import Scores, attribute_strengths, sweep
 from w2w.evaluate.stats import bootstrap_ci, paired_difference_ci
-from w2w.params import load_params
-from w2w.space.basis import Basis
-from w2w.space.directions import Directions
 
-DATA = Path("data")
 DELAYS = [0, 900, 800]          # 0: edited throughout (the stage); the sampler's 20 steps start at 951
 LONGER = [24.0, 32.0]           # added to the stage's sweep for the delayed edits
 KEYS = {"flip": "flip", "identity kept": "identity_similarity", "other attributes kept": "others_kept",
@@ -44,12 +38,8 @@ def means(sc: Scores, key: str) -> np.ndarray:
 
 
 def main() -> None:
-    params = load_params()
+    params, ctx, attributes, d = open_stage_edits()
     p, prompt = params.evaluate_edits, params.finetune.prompt
-    ctx = Context.open(DATA / "world", DATA / "weights.zarr", DATA / "base", DATA / "judge")
-    basis, directions = Basis.load(DATA / "basis"), Directions.load(DATA / "directions")
-    attributes = [a for a in directions.attributes if a in ctx.judge.attribute_names]
-    d = w2w_displacements(basis, directions, attributes)                               # (A, D)
     n = p.selection_identities
     order = ctx.rows(False, 4 * n, p.seed)
     selection, fresh = order[:n], order[3 * n:]   # the 48 between were read by the other edit studies

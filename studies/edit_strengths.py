@@ -29,13 +29,19 @@ from w2w.space.directions import Directions
 DATA = Path("data")
 
 
-def main() -> None:
+def open_stage_edits() -> tuple:
+    """The default run's params, evaluation context, the attributes the edits stage edits and their
+    w2w displacements (A, D) per unit strength, from the stage's directions."""
     params = load_params()
-    p, prompt = params.evaluate_edits, params.finetune.prompt
     ctx = Context.open(DATA / "world", DATA / "weights.zarr", DATA / "base", DATA / "judge")
     basis, directions = Basis.load(DATA / "basis"), Directions.load(DATA / "directions")
     attributes = [a for a in directions.attributes if a in ctx.judge.attribute_names]
-    d = w2w_displacements(basis, directions, attributes)                               # (A, D)
+    return params, ctx, attributes, w2w_displacements(basis, directions, attributes)
+
+
+def main() -> None:
+    params, ctx, attributes, d = open_stage_edits()
+    p, prompt = params.evaluate_edits, params.finetune.prompt
     n = p.selection_identities
     order = ctx.rows(False, 2 * n, p.seed)
     selection, validation = order[:n], order[n:]
