@@ -20,7 +20,7 @@ identity kept nor the trait change is worse by its paired interval.
 from __future__ import annotations
 
 import numpy as np
-from edit_strengths import open_stage_edits  # studies/: the script's folder is first on sys.path
+from edit_strengths import KEYS, means, open_stage_edits  # studies/: the script's folder is first on sys.path
 
 from w2w.evaluate.edit_ceiling import world_edit_ceiling
 from w2w.evaluate.edits import Scores, attribute_strengths, sweep
@@ -28,13 +28,6 @@ from w2w.evaluate.stats import bootstrap_ci, paired_difference_ci
 
 DELAYS = [0, 900, 800]          # 0: edited throughout (the stage); the sampler's 20 steps start at 951
 LONGER = [24.0, 32.0]           # added to the stage's sweep for the delayed edits
-KEYS = {"flip": "flip", "identity kept": "identity_similarity", "other attributes kept": "others_kept",
-        "trait change": "trait_change"}
-
-
-def means(sc: Scores, key: str) -> np.ndarray:
-    """(M,) each identity's mean over the attributes."""
-    return getattr(sc, key).astype(float).mean(1)
 
 
 def main() -> None:

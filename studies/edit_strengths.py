@@ -20,13 +20,23 @@ import numpy as np
 
 from w2w.evaluate.context import Context
 from w2w.evaluate.edit_ceiling import world_edit_ceiling
-from w2w.evaluate.edits import attribute_strengths, choose_strength, sweep, w2w_displacements
+from w2w.evaluate.edits import Scores, attribute_strengths, choose_strength, sweep, w2w_displacements
 from w2w.evaluate.stats import bootstrap_ci, paired_difference_ci
 from w2w.params import load_params
 from w2w.space.basis import Basis
 from w2w.space.directions import Directions
 
 DATA = Path("data")
+
+
+# the edits' yardsticks: name -> Scores field
+KEYS = {"flip": "flip", "identity kept": "identity_similarity", "other attributes kept": "others_kept",
+        "trait change": "trait_change"}
+
+
+def means(sc: Scores, key: str) -> np.ndarray:
+    """(M,) each identity's mean of a Scores field over the attributes."""
+    return getattr(sc, key).astype(float).mean(1)
 
 
 def open_stage_edits() -> tuple:

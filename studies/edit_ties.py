@@ -17,14 +17,12 @@ neither identity kept nor trait change is worse by its paired interval.
 from __future__ import annotations
 
 import numpy as np
-from edit_strengths import open_stage_edits  # studies/: the script's folder is first on sys.path
+from edit_strengths import KEYS, means, open_stage_edits  # studies/: the script's folder is first on sys.path
 
 from w2w.evaluate.edits import Scores, attribute_strengths, sweep
 from w2w.evaluate.stats import bootstrap_ci, paired_difference_ci
 
 TIE = 0.05
-KEYS = {"flip": "flip", "identity kept": "identity_similarity", "other attributes kept": "others_kept",
-        "trait change": "trait_change"}
 
 
 def tied_strengths(scores: dict[float, Scores], target: float, tie: float) -> np.ndarray:
@@ -38,10 +36,6 @@ def tied_strengths(scores: dict[float, Scores], target: float, tie: float) -> np
         near = reaching if len(reaching) else np.flatnonzero(rates[:, j] >= rates[:, j].max() - tie)
         out.append(strengths[near[0]])
     return np.array(out)
-
-
-def means(sc: Scores, key: str) -> np.ndarray:
-    return getattr(sc, key).astype(float).mean(1)
 
 
 def main() -> None:
