@@ -40,6 +40,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from edit_strengths import train_blocks  # studies/: the script's folder is first on sys.path
 
 from w2w.evaluate.context import Context
 from w2w.evaluate.edits import Scores, attribute_strengths, sweep, w2w_displacements
@@ -110,9 +111,7 @@ def main() -> None:
     variants = debias_lists(ctx, names)
     print("correlated at |r| >= 0.2: " + "; ".join(f"{a}: {', '.join(v)}"
                                                     for a, v in variants["correlated"].items() if v))
-    n = p.selection_identities
-    order = ctx.rows(False, 2 * n, p.seed)
-    selection, validation = order[:n], order[n:]
+    selection, validation = train_blocks(ctx, p, 1)
     read, chosen_on, strengths = {}, {}, {}
     for name, debias in variants.items():
         d = w2w_displacements(basis, train_directions(ctx, basis, names, debias, params), attributes)
@@ -195,9 +194,7 @@ def flip_kept() -> None:
     p, prompt = params.evaluate_edits, params.finetune.prompt
     compared = debias_lists(ctx, names)
     variants = {k: compared[k] for k in ("before", "correlated_colours_kept", "all")}
-    n = p.selection_identities
-    order = ctx.rows(False, 3 * n, p.seed)
-    selection, fresh = order[:n], order[2 * n:]                  # the validation 24 between are left out
+    selection, fresh = train_blocks(ctx, p, 2)                   # the validation block 1 is left out
     d, chosen_on, strengths = {}, {}, {}
     for name, debias in variants.items():
         d[name] = w2w_displacements(basis, train_directions(ctx, basis, names, debias, params), attributes)
@@ -218,7 +215,8 @@ def flip_kept() -> None:
     _, out = sweep(ctx, fresh, attributes, {"before": d["before"] * strengths["before"][:, None],
                                             "per_attribute": chosen}, p, prompt,
                    {"before": [1.0], "per_attribute": [1.0]})
-    report({k: out[k][1.0] for k in ("before", "per_attribute")}, attributes, p.seed, len(fresh), n)
+    read = {k: out[k][1.0] for k in ("before", "per_attribute")}
+    report(read, attributes, p.seed, len(fresh), len(selection))
 
 
 def flip_kept_variant(chosen_on: dict[str, Scores], order: list[str], j: int) -> str:

@@ -20,7 +20,7 @@ identity kept nor the trait change is worse by its paired interval.
 from __future__ import annotations
 
 import numpy as np
-from edit_strengths import KEYS, means, open_stage_edits  # studies/: the script's folder is first on sys.path
+from edit_strengths import KEYS, means, open_stage_edits, train_blocks  # studies/ is on sys.path
 
 from w2w.evaluate.edit_ceiling import world_edit_ceiling
 from w2w.evaluate.edits import Scores, attribute_strengths, sweep
@@ -33,9 +33,7 @@ LONGER = [24.0, 32.0]           # added to the stage's sweep for the delayed edi
 def main() -> None:
     params, ctx, attributes, d = open_stage_edits()
     p, prompt = params.evaluate_edits, params.finetune.prompt
-    n = p.selection_identities
-    order = ctx.rows(False, 4 * n, p.seed)
-    selection, fresh = order[:n], order[3 * n:]   # the 48 between were read by the other edit studies
+    selection, fresh = train_blocks(ctx, p, 3)   # blocks 1 and 2 were read by the other edit studies
     read: dict[int, Scores] = {}
     for delay in DELAYS:
         pd_ = p.model_copy(update={"delay": delay})
@@ -47,7 +45,8 @@ def main() -> None:
         _, out = sweep(ctx, fresh, attributes, {"w2w": d * per[:, None]}, pd_, prompt, {"w2w": [1.0]})
         read[delay] = out["w2w"][1.0]
     ceiling = world_edit_ceiling(ctx, fresh, attributes, p.samples_per_model, p.seed)
-    print(f"\n{len(fresh)} fresh train identities, a strength per attribute chosen on {n} others\n\n"
+    print(f"\n{len(fresh)} fresh train identities, a strength per attribute chosen on {len(selection)} "
+          "others\n\n"
           "| delay | " + " | ".join(KEYS) + " |\n| --- |" + " --- |" * len(KEYS))
     print("| the world's own edit (ceiling) | " + " | ".join(
         f"{ceiling[f'{k}_mean']:.3f}" for k in ("flip_rate", "identity_similarity", "other_attributes_kept",

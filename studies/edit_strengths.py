@@ -39,6 +39,15 @@ def means(sc: Scores, key: str) -> np.ndarray:
     return getattr(sc, key).astype(float).mean(1)
 
 
+def train_blocks(ctx: Context, p, block: int) -> tuple[np.ndarray, np.ndarray]:
+    """The edits stage's selection train identities (the seeded train order's first
+    p.selection_identities) and the block-th as many after them (block 1: the next ones). Each edit
+    study reads its own block, so that none reads identities another has chosen on."""
+    n = p.selection_identities
+    order = ctx.rows(False, (block + 1) * n, p.seed)
+    return order[:n], order[block * n:(block + 1) * n]
+
+
 def open_stage_edits() -> tuple:
     """The default run's params, evaluation context, the attributes the edits stage edits and their
     w2w displacements (A, D) per unit strength, from the stage's directions."""
@@ -52,9 +61,7 @@ def open_stage_edits() -> tuple:
 def main() -> None:
     params, ctx, attributes, d = open_stage_edits()
     p, prompt = params.evaluate_edits, params.finetune.prompt
-    n = p.selection_identities
-    order = ctx.rows(False, 2 * n, p.seed)
-    selection, validation = order[:n], order[n:]
+    selection, validation = train_blocks(ctx, p, 1)
     _, chosen_on = sweep(ctx, selection, attributes, {"w2w": d}, p, prompt)
     by = chosen_on["w2w"]
     common = choose_strength(by, p.flip_target)

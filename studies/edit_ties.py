@@ -17,7 +17,7 @@ neither identity kept nor trait change is worse by its paired interval.
 from __future__ import annotations
 
 import numpy as np
-from edit_strengths import KEYS, means, open_stage_edits  # studies/: the script's folder is first on sys.path
+from edit_strengths import KEYS, means, open_stage_edits, train_blocks  # studies/ is on sys.path
 
 from w2w.evaluate.edits import Scores, attribute_strengths, sweep
 from w2w.evaluate.stats import bootstrap_ci, paired_difference_ci
@@ -41,9 +41,7 @@ def tied_strengths(scores: dict[float, Scores], target: float, tie: float) -> np
 def main() -> None:
     params, ctx, attributes, d = open_stage_edits()
     p, prompt = params.evaluate_edits, params.finetune.prompt
-    n = p.selection_identities
-    order = ctx.rows(False, 5 * n, p.seed)
-    selection, fresh = order[:n], order[4 * n:]    # the 72 between were read by the other edit studies
+    selection, fresh = train_blocks(ctx, p, 4)   # blocks 1 to 3 were read by the other edit studies
     _, by = sweep(ctx, selection, attributes, {"w2w": d}, p, prompt)
     by = by["w2w"]
     print("selection flip rate per strength: " + "; ".join(
