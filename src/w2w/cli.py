@@ -1,5 +1,5 @@
 """The `w2w` command line: `w2w params check|show|use|overrides`, `w2w world show`, `w2w generate`,
-`w2w export`, `w2w edit`, `w2w sample`, `w2w invert`, `w2w project`, `w2w import-reference`,
+`w2w export`, `w2w edit`, `w2w sample`, `w2w invert`, `w2w project`, `w2w direction`, `w2w import-reference`,
 `w2w explore`."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from w2w.explore.cli import add_explore_command
 from w2w.params import PARAMS_FILE, load_params_or_exit
 from w2w.reference.cli import add_reference_commands
 from w2w.space.cli import add_space_commands
+from w2w.space.direction_cli import add_direction_command
 
 _default_format = warnings.formatwarning
 
@@ -236,6 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="replace --out if it holds an earlier export (never anything else)")
     e.set_defaults(func=_export)
     add_space_commands(sub)
+    add_direction_command(sub)
     add_reference_commands(sub)
     add_explore_command(sub)
     return parser

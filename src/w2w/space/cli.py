@@ -86,12 +86,29 @@ def edit_command(args: argparse.Namespace) -> int:
     strengths = parse_strengths(args.set, directions.attributes)
     if not strengths:
         raise ValueError("give at least one --set ATTRIBUTE=STRENGTH")
-    original = space.row(args.identity)
+    original = space.row(args.identity) if args.lora is None else lora_vector(space, args.model, args.lora)
     vector = edit(original, strengths, space.basis, directions)
+    source = {"identity": args.identity} if args.lora is None else {"lora": str(args.lora)}
     write_models(space, {"": vector}, args.out, args.model, args.prompt, args.preview, sampler,
-                 {"command": "edit", "identity": args.identity, "strengths": strengths, "delay": args.delay},
+                 {"command": "edit", **source, "strengths": strengths, "delay": args.delay},
                  args.force, original if args.delay is not None else None, args.delay or 0)
     return 0
+
+
+def lora_vector(space: Space, model: Path, lora: Path) -> np.ndarray:
+    """A LoRA file or folder (any format diffusers reads) as a (D,) vector of the space's layout."""
+    from w2w.adapters.files import loaded_adapter_vector
+    from w2w.base.pipeline import load_lora, load_pipeline
+
+    pipe = load_pipeline(model)
+    load_lora(pipe, lora, adapter_name="loaded")
+    if getattr(pipe.text_encoder, "peft_config", None):
+        raise ValueError(f"{lora}: the LoRA also adapts the text encoder, which the space does not model")
+    try:
+        return loaded_adapter_vector(pipe.unet, "loaded", space.layout, space.lora["r"],
+                                     space.lora["lora_alpha"])
+    except ValueError as error:  # another rank or other layers: name the file the user gave
+        raise ValueError(f"{lora}: {error}") from error
 
 
 def check_attributes_file(path: Path) -> None:
@@ -198,22 +215,10 @@ def projection_figures(basis, vector: np.ndarray) -> dict:
 def project_command(args: argparse.Namespace) -> int:
     claim_output(args.out, "project", args.force)  # before the heavy imports: a refusal is at once
     sampler = preview_sampler(args)  # the params file is checked before any work
-    from w2w.adapters.files import loaded_adapter_vector
-    from w2w.base.pipeline import load_lora, load_pipeline
     from w2w.space.loader import Space
 
     space = Space.open(args.weights, args.basis)
-    pipe = load_pipeline(args.model)
-    load_lora(pipe, args.lora, adapter_name="projected")
-    if getattr(pipe.text_encoder, "peft_config", None):
-        raise ValueError(f"{args.lora}: the LoRA also adapts the text encoder, which the space does not "
-                         "model")
-    try:
-        vector = loaded_adapter_vector(pipe.unet, "projected", space.layout, space.lora["r"],
-                                       space.lora["lora_alpha"])
-    except ValueError as error:  # another rank or other layers: name the file the user gave
-        raise ValueError(f"{args.lora}: {error}") from error
-    figures = projection_figures(space.basis, vector)
+    figures = projection_figures(space.basis, lora_vector(space, args.model, args.lora))
     write_models(space, {"": space.basis.to_weights(np.asarray(figures["coefficients"]))}, args.out,
                  args.model, args.prompt, args.preview, sampler,
                  {"command": "project", "lora": str(args.lora), **figures}, args.force)
@@ -238,7 +243,10 @@ def add_common(p: argparse.ArgumentParser) -> None:
 
 def add_space_commands(sub: argparse._SubParsersAction) -> None:
     e = sub.add_parser("edit", help="edit an identity's model along attribute directions")
-    e.add_argument("--identity", type=int, required=True, help="identity id of the model to edit")
+    which = e.add_mutually_exclusive_group(required=True)
+    which.add_argument("--identity", type=int, help="identity id of the fleet model to edit")
+    which.add_argument("--lora", type=Path, help="a LoRA of the space's layers to edit instead (e.g. w2w "
+                                                 "invert's output folder)")
     e.add_argument("--set", action="append", default=[], metavar="ATTRIBUTE=STRENGTH",
                    help="strength in train standard deviations along the direction, e.g. Eyeglasses=+2")
     e.add_argument("--directions", type=Path, default=Path("data/directions"),
