@@ -16,7 +16,7 @@ from w2w.space.directions import Directions
 from w2w.space.image_direction import direction_between, with_direction
 from w2w.space.loader import Space
 
-INVERSION = ["--steps", "4", "--k", "4"]
+INVERSION = ["--steps", "4", "--k", "4", "--images-per-pass", "2"]  # 3 images: two passes
 PARAMS = Path(__file__).resolve().parents[2] / "params.yaml"  # its `preview` section, for w2w edit
 
 
@@ -133,6 +133,9 @@ def test_direction_alone_holds_only_the_new_direction_and_is_replaced_only_with_
     ("name", "direction name 'my direction': use letters"),
     ("taken", "'{attribute}' is already a direction"),
     ("no-directions", "--directions {tmp}/none: no directions folder"),
+    ("same", "--from and --to are the same folder"),
+    ("timesteps", "--timesteps must be LOW HIGH with 0 <= LOW < HIGH <= 1000, got 600 200"),
+    ("per-pass", "--images-per-pass must be positive"),
 ])
 def test_direction_refuses_bad_input_in_one_line(micro_space, folders, tmp_path, capsys, case, message):
     dark, light = folders
@@ -153,8 +156,13 @@ def test_direction_refuses_bad_input_in_one_line(micro_space, folders, tmp_path,
         name = attribute
     elif case == "no-directions":
         extra = ["--directions", str(tmp_path / "none")]
+    elif case == "same":
+        target = dark
+    elif case == "timesteps":
+        extra += ["--timesteps", "600", "200"]
+    last = ["--images-per-pass", "0"] if case == "per-pass" else []  # after INVERSION's, which it overrides
     code = main(["direction", name, "--from", str(source), "--to", str(target), *extra, "--out",
-                 str(tmp_path / "out"), *INVERSION, *space_options(micro_space)])
+                 str(tmp_path / "out"), *INVERSION, *space_options(micro_space), *last])
     err = capsys.readouterr().err
     assert code == 1 and message.format(tmp=tmp_path, attribute=attribute) in err, err
     assert not (tmp_path / "out").exists()

@@ -14,18 +14,17 @@ import numpy as np
 
 from w2w.outputs import claim_output
 
-CHUNK = 16  # images inverted together: one batched pass, memory bounded for any folder size
-
 
 def invert_folder(space, pipe, files: list[Path], args: argparse.Namespace, lr: float, seed: int
                   ) -> np.ndarray:
-    """(n, k) coefficients of each image's model; image j draws its noise from seed + j."""
+    """(n, k) coefficients of each image's model, `args.images_per_pass` images at a time (one
+    batched inversion each); image j draws its noise from seed + j."""
     from w2w.space.invert import invert_batch, load_image
 
-    size = int(pipe.vae.config.sample_size)
+    size, chunk = int(pipe.vae.config.sample_size), args.images_per_pass
     found = []
-    for start in range(0, len(files), CHUNK):
-        images = np.stack([load_image(path, size) for path in files[start:start + CHUNK]])
+    for start in range(0, len(files), chunk):
+        images = np.stack([load_image(path, size) for path in files[start:start + chunk]])
         print(f"inverting {start + 1}-{start + len(images)} of {len(files)} ({files[0].parent})", flush=True)
         found.append(invert_batch(pipe, space.basis, space.layout, space.lora["r"], space.lora["lora_alpha"],
                                   images, args.prompt, args.k or space.basis.k, args.steps, lr,
@@ -35,17 +34,23 @@ def invert_folder(space, pipe, files: list[Path], args: argparse.Namespace, lr: 
 
 
 def check_options(args: argparse.Namespace) -> None:
-    from w2w.base.model import SD_SCHEDULE
+    """The options alone, before any file is read."""
+    if args.steps < 1 or (args.lr is not None and args.lr <= 0) or args.k < 0 or args.images_per_pass < 1:
+        raise ValueError(f"--steps, --lr and --images-per-pass must be positive and --k >= 0, got "
+                         f"{args.steps}, {args.lr}, {args.images_per_pass}, {args.k}")
+    if not args.name.isidentifier():  # it becomes `--set NAME=STRENGTH` and a key in JSON
+        raise ValueError(f"direction name {args.name!r}: use letters, digits and _, e.g. Painting")
+    if args.source.resolve() == args.target.resolve():
+        raise ValueError(f"--from and --to are the same folder ({args.source}): no direction between them")
 
-    if args.steps < 1 or (args.lr is not None and args.lr <= 0) or args.k < 0:
-        raise ValueError(f"--steps and --lr must be positive and --k >= 0, got {args.steps}, {args.lr}, "
-                         f"{args.k}")
+
+def check_timesteps(args: argparse.Namespace) -> None:
+    from w2w.base.model import SD_SCHEDULE  # torch and diffusers: after the output is claimed
+
     total = SD_SCHEDULE["num_train_timesteps"]
     if args.timesteps is not None and not 0 <= args.timesteps[0] < args.timesteps[1] <= total:
         raise ValueError(f"--timesteps must be LOW HIGH with 0 <= LOW < HIGH <= {total}, got "
                          f"{' '.join(map(str, args.timesteps))}")
-    if not args.name.isidentifier():  # it becomes `--set NAME=STRENGTH` and a key in JSON
-        raise ValueError(f"direction name {args.name!r}: use letters, digits and _, e.g. Painting")
 
 
 def direction_command(args: argparse.Namespace) -> int:
@@ -57,6 +62,7 @@ def direction_command(args: argparse.Namespace) -> int:
         raise ValueError(f"--directions {args.directions}: no directions folder (run the directions "
                          "stage, or pass --alone to write the new direction by itself)")
     claim_output(args.out, "direction", args.force)  # before the heavy imports: a refusal is at once
+    check_timesteps(args)
     import zarr
 
     from w2w.base.pipeline import load_pipeline
@@ -110,6 +116,9 @@ def add_direction_command(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--steps", type=int, default=200, help="inversion steps per image")
     d.add_argument("--lr", type=float, default=None, help="the inversion's lr (default: w2w invert's)")
     d.add_argument("--seed", type=int, default=0, help="seed of the inversions' draws")
+    d.add_argument("--images-per-pass", type=int, default=16,
+                   help="images inverted together in one batched pass (fewer: less memory, e.g. on a GPU at "
+                        "the real scale)")
     d.add_argument("--timesteps", type=int, nargs=2, metavar=("LOW", "HIGH"),
                    help="the inversions' noise timesteps [LOW, HIGH) (default: all; the evaluation "
                         "and studies/painting_direction.py use the fleet's, 400 1000)")
