@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import zarr
 from PIL import Image
 from safetensors.torch import load_file
 
@@ -86,6 +87,13 @@ def test_direction_command_writes_a_folder_that_edit_applies(micro_space, folder
     assert info["command"] == "direction" and len(info["from"]) == 3 and len(info["to"]) == 2
     assert info["offset"] == pytest.approx(np.mean(info["to_positions"]) - np.mean(info["from_positions"]))
     written, before = Directions.load(out), Directions.load(micro_space / "directions")
+    group = zarr.open_group(out, mode="r")  # each image's model: the direction refits from them
+    space = Space.open(micro_space / "weights.zarr", micro_space / "basis")
+    refit = direction_between(group["from_coefficients"][:].astype(np.float64),
+                              group["to_coefficients"][:].astype(np.float64), space.basis.train_coefficients)
+    assert group["from_coefficients"].shape == (3, space.basis.k)
+    np.testing.assert_allclose(refit.unit, written.directions[-1], atol=1e-5)
+    assert refit.offset == pytest.approx(info["offset"], rel=1e-4)
     assert written.attributes == [*before.attributes, "Light"]
     attribute = before.attributes[0]
 
@@ -99,7 +107,6 @@ def test_direction_command_writes_a_folder_that_edit_applies(micro_space, folder
     with_new = edit("new", "--identity", "0", "--set", f"{attribute}=2", "--directions", str(out))
     assert same_weights(with_old, with_new)
 
-    space = Space.open(micro_space / "weights.zarr", micro_space / "basis")
     light_edit = edit("light-edit", "--identity", "0", "--set", "Light=1.5", "--directions", str(out))
     expected = space.row(0) + space.basis.direction_to_weights(1.5 * written.vector("Light"))
     expected = {UNET_PREFIX + k: v for k, v in space.layout.unflatten(expected).items()}

@@ -1,8 +1,9 @@
 """`w2w direction NAME --from A/ --to B/`: a direction of the space from two folders of images.
 
 Writes a directions folder that `w2w edit --directions` reads: the space's attribute directions
-(`--directions`, unless `--alone`) with the new one beside them, and info.json recording the images,
-the inversion's settings and where each folder's models sit along the direction.
+(`--directions`, unless `--alone`) with the new one beside them; arrays `from_coefficients` and
+`to_coefficients` (n, k), each image's model in the space; and info.json recording the images (in
+those rows' order), the inversion's settings and where each folder's models sit along the direction.
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ def direction_command(args: argparse.Namespace) -> int:
     from w2w.space.image_direction import direction_between, positions_summary, with_direction
     from w2w.space.invert import DEFAULT_LR
     from w2w.space.loader import Space
+    from w2w.storage import COMPRESSORS
 
     space = Space.open(args.weights, args.basis)
     existing = None if args.alone else Directions.load(args.directions)
@@ -89,6 +91,10 @@ def direction_command(args: argparse.Namespace) -> int:
             "to_positions": found.target.tolist()}
     with output_folder(args.out, "direction", args.force, info) as tmp:
         directions.save(tmp, debias)
+        group = zarr.open_group(tmp, mode="a")  # each image's model, to refit from without inverting again
+        for side, models in zip(("from", "to"), coefficients, strict=True):
+            group.create_array(f"{side}_coefficients", data=models.astype(np.float32),
+                               compressors=COMPRESSORS)
     print(positions_summary(found))
     print(f"wrote {args.out}: `w2w edit --directions {args.out} --set {args.name}={-found.offset:+.1f}` "
           "moves a model by the folders' difference, back from --to towards --from")
