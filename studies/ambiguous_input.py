@@ -76,11 +76,11 @@ def recipe_key(params: Params) -> str:
 
 
 def train_people(ctx: Context, people: list[Identity], params: Params, folder: Path, scale: float,
-                 desc: str) -> np.ndarray:
+                 desc: str, mirror: bool = False) -> np.ndarray:
     """(len(people), D) adapters trained with params.yaml's finetune section on each person's
     training renders at pose `scale` (`posed`; the world's own renders at 1), CHUNK people at a time,
     each chunk saved under folder/<recipe key>/ as it is done and reused from there."""
-    folder = folder / recipe_key(params)
+    folder = folder / (recipe_key(params) + ("_mirrored" if mirror else ""))
     folder.mkdir(parents=True, exist_ok=True)
     n, chunks = params.synthesize.images_per_identity, []
     for start in tqdm(range(0, len(people), CHUNK), desc=f"{desc}, {CHUNK} a chunk"):
@@ -88,6 +88,8 @@ def train_people(ctx: Context, people: list[Identity], params: Params, folder: P
         path = folder / f"adapters_{start:05d}_{len(part)}.npy"  # a longer list reuses the full chunks
         if not path.is_file():
             images, masks = draw(part, n, params.synthesize.seed, STREAM_IMAGES, params, scale)
+            if mirror:  # each render followed by its mirror image (width: axis 3 of (M, n, S, S, ...))
+                images, masks = (np.concatenate([x, np.flip(x, 3)], 1) for x in (images, masks))
             adapters, _ = train_adapters(ctx.pipe, encode_renders(ctx.pipe, images),
                                          [i.identity_id for i in part], params.finetune,
                                          masks=torch.from_numpy(masks))

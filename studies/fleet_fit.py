@@ -45,6 +45,7 @@ OLD = {"lr_schedule": "constant", "steps": 70, "average_tail": 0.0,  # the recip
        "draws_per_image": 1, "draw_pairing": "independent", "adam_eps": 1e-8,
        "targets": ["to_q", "to_v"]}  # the adapters of every variant before to_v alone (README)
 PERSON_T400 = OLD | {"background_weight": 0.1, "timestep_range": [400, 1000]}  # the recipe of [400, 1000)
+NOW = PERSON_T400 | {"draws_per_image": 2, "targets": ["to_out.0"]}  # the committed run's recipe
 VARIANTS: dict[str, dict] = {  # overrides of params.yaml's finetune section; the first is the baseline
     "constant70": OLD,
     "cosine70": OLD | {"lr_schedule": "cosine"},
@@ -125,6 +126,12 @@ VARIANTS: dict[str, dict] = {  # overrides of params.yaml's finetune section; th
     # the eps's smaller steps in more of them (the fleet's compute times 100/70 and 2)
     **{f"person_t400_draws2_eps3e-4_steps{n}":
        PERSON_T400 | {"draws_per_image": 2, "adam_eps": 3e-4, "steps": n} for n in (100, 140)},
+    # each render and its mirror image (pose, shift and light are drawn symmetric; the hair's parting is
+    # a signed trait, so a mirror shows it on the other side): the committed recipe, at 2 draws, and
+    # with mirrors at 1 draw (the same image passes) or 2 (twice them)
+    "to_out": NOW,
+    "to_out_mirrored_draws1": NOW | {"mirrored": True, "draws_per_image": 1},
+    "to_out_mirrored": NOW | {"mirrored": True},
 }
 
 
@@ -139,13 +146,23 @@ def difference(x: np.ndarray, y: np.ndarray) -> str:
     return f"{(per_identity(x) - per_identity(y)).mean():+.3f} [{lo:+.3f}, {hi:+.3f}]"
 
 
-def world_latents(ctx: Context, rows: np.ndarray, renders: int) -> torch.Tensor:
-    """(M, renders, C, h, w): the world's render stream with `renders` per identity, as synthesize
-    would draw it, through the base's VAE as the latent cache is."""
+def world_images(ctx: Context, rows: np.ndarray, renders: int) -> np.ndarray:
+    """(M, renders, S, S, 3): the world's render stream with `renders` per identity, as synthesize
+    would draw it."""
     synth = load_params().synthesize
-    images = np.stack([render_identity(i, renders, synth.seed, STREAM_IMAGES, synth.image_size)
-                       for i in identities_from_table(ctx.table.iloc[rows])])
-    return encode_renders(ctx.pipe, images)
+    return np.stack([render_identity(i, renders, synth.seed, STREAM_IMAGES, synth.image_size)
+                     for i in identities_from_table(ctx.table.iloc[rows])])
+
+
+def world_latents(ctx: Context, rows: np.ndarray, renders: int) -> torch.Tensor:
+    """(M, renders, C, h, w): `world_images` through the base's VAE, as the latent cache is."""
+    return encode_renders(ctx.pipe, world_images(ctx, rows, renders))
+
+
+def mirrored(x: torch.Tensor | np.ndarray, axis: int):
+    """Each identity's images followed by their mirror images, along the images axis 1."""
+    x = torch.as_tensor(x)
+    return torch.cat([x, torch.flip(x, (axis,))], 1)
 
 
 def world_masks(ctx: Context, rows: np.ndarray, renders: int) -> torch.Tensor:
@@ -160,12 +177,18 @@ def retrain(ctx: Context, latents: zarr.Array, rows: np.ndarray, overrides: dict
     """(M, D) adapters of table rows `rows`, retrained with params.yaml's finetune plus overrides,
     and the context that renders them (their layout and scaling: rank and targets may differ)."""
     overrides = dict(overrides)
-    renders = overrides.pop("renders", 0)
+    renders, mirror = overrides.pop("renders", 0), overrides.pop("mirrored", False)
     p = load_params().finetune.model_copy(update=overrides)
     ids = ctx.table["identity_id"].to_numpy()[rows].tolist()
-    block = (world_latents(ctx, rows, renders) if renders else  # (M, n, C, h, w)
-             torch.from_numpy(np.stack([np.asarray(latents[r, :MEASURED_RENDERS]) for r in rows])))
-    masks = world_masks(ctx, rows, block.shape[1]) if p.background_weight < 1 else None
+    n = renders or MEASURED_RENDERS
+    if mirror:  # re-rendered with their mirror images and re-encoded: (M, 2n, C, h, w)
+        block = encode_renders(ctx.pipe, mirrored(world_images(ctx, rows, n), 3).numpy())
+    else:
+        block = (world_latents(ctx, rows, renders) if renders else  # (M, n, C, h, w)
+                 torch.from_numpy(np.stack([np.asarray(latents[r, :MEASURED_RENDERS]) for r in rows])))
+    masks = None
+    if p.background_weight < 1:
+        masks = mirrored(world_masks(ctx, rows, n), 3) if mirror else world_masks(ctx, rows, block.shape[1])
     adapters, layout = train_adapters(ctx.pipe, block, ids, p, masks=masks)
     return adapters, dataclasses.replace(ctx, layout=layout, scaling=p.lora_alpha / p.rank)
 

@@ -64,6 +64,7 @@ class Variant:
     fixed_scene: bool = False                 # one background and clothes per identity
     fixed_pose: bool = False                  # one pose, scale, shift, light and smile per identity
     pose_scale: float = 1.0                   # pose, light and smile this far from the identity's own
+    mirrored: bool = False                    # each half's renders and their mirror images
 
 
 VARIANTS = {
@@ -148,6 +149,13 @@ VARIANTS = {
     "ff2": Variant(finetune={"targets": ["ff.net.2"]}),
     "to_out_ff2": Variant(finetune={"targets": ["to_out.0", "ff.net.2"]}),
     "ff0": Variant(finetune={"targets": ["ff.net.0.proj"]}),  # the feed-forward's input (rank1_ff0)
+    # mirror images as free renders: pose, shift and light are drawn symmetric about the centre, so a
+    # mirror is another nuisance draw of the same person but for the hair's parting (a signed trait)
+    "to_out_mirrored": Variant(mirrored=True, finetune={"targets": ["to_out.0"]}),  # twice the passes
+    "to_out_mirrored_draws1": Variant(mirrored=True, finetune={"targets": ["to_out.0"],
+                                                               "draws_per_image": 1}),  # the same passes
+    "to_out_renders8_draws1": Variant(renders_per_half=8, finetune={"targets": ["to_out.0"],
+                                                                    "draws_per_image": 1}),  # fresh renders
 }
 POSE_FIELDS = ("rotation_deg", "scale", "brightness", "light_strength", "smile")
 
@@ -198,6 +206,14 @@ def renders(identity: Identity, n: int, seed: int, size: int, v: Variant) -> tup
     return fixed_renders(identity, n, seed, STREAM, size, fix)
 
 
+def with_mirrors(images, n: int):
+    """(M, 2n, S, S, ...) halves of n renders -> (M, 4n, ...): each half followed by its mirror images."""
+    flip = np.flip if isinstance(images, np.ndarray) else (lambda x, axis: torch.flip(x, (axis,)))
+    cat = np.concatenate if isinstance(images, np.ndarray) else torch.cat
+    halves = [images[:, :n], images[:, n:]]
+    return cat([part for h in halves for part in (h, flip(h, axis=3))], 1)  # width is axis 3 of (M, n, S, S)
+
+
 def input_side(unet: torch.nn.Module, targets: list[str], rank: int) -> np.ndarray:
     """(D,) True where the flat adapter holds a lora_A (the input side, which starts from the shared
     initialisation), False where a lora_B (which starts at 0): the adapter layout's order."""
@@ -214,8 +230,11 @@ def measure(name: str, v: Variant, params: Params, pipe, judge: Judge, table: pd
     drawn = [renders(i, 2 * v.renders_per_half, params.synthesize.seed, size, v) for i in identities]
     images = np.stack([d[0] for d in drawn])                          # (M, 2n, S, S, 3)
     masks = torch.from_numpy(np.stack([d[1] for d in drawn]))       # (M, 2n, S, S)
-    latents = encode_renders(pipe, images)                            # (M, 2n, C, h, w)
     n = v.renders_per_half
+    trained = with_mirrors(images, n) if v.mirrored else images
+    masks = with_mirrors(masks, n) if v.mirrored else masks
+    latents = encode_renders(pipe, trained)                           # (M, 2n or 4n, C, h, w)
+    n = 2 * n if v.mirrored else n
     ids = [i.identity_id for i in identities]
     a, b = train_halves(pipe, DATA / "base", latents[:, :n], latents[:, n:], ids, p,
                         masks[:, :n], masks[:, n:])

@@ -78,6 +78,9 @@ VARIANTS = {  # finetune overrides of params.yaml's section; {}: the committed f
     # with to_out.0) or its input alone (ff.net.0.proj, 3,168)
     "to_out_ff2": {"targets": ["to_out.0", "ff.net.2"]},
     "ff0": {"targets": ["ff.net.0.proj"]},
+    # each render and its mirror image at 1 draw, the same image passes (fleet_fit.py, identity_share.py);
+    # "mirrored" is the study's, not a finetune key; the single-image LoRA trains on its image alone
+    "to_out_mirrored_draws1": {"draws_per_image": 1, "mirrored": True},
 }
 
 
@@ -117,10 +120,12 @@ def recipe_space(committed: Context, name: str, rows: np.ndarray, train_rows: np
                  ) -> tuple[Context, Params, np.ndarray, Basis]:
     """Variant `name`'s context, params, train adapters (T, D) (retrained and kept under RUNS, or the
     committed fleet's) and the basis of all of them but the validation `rows`'."""
-    varied = with_recipe(load_params(), VARIANTS[name])
+    overrides = dict(VARIANTS[name])
+    mirror = overrides.pop("mirrored", False)
+    varied = with_recipe(load_params(), overrides)
     ctx = at_rank(committed, varied)
     adapters = (train_people(ctx, identities_from_table(ctx.table.iloc[train_rows]), varied, RUNS / name,
-                             1.0, f"{name}: fleet") if VARIANTS[name] else ctx.adapters(train_rows))
+                             1.0, f"{name}: fleet", mirror) if VARIANTS[name] else ctx.adapters(train_rows))
     return ctx, varied, adapters, validation_basis(ctx, varied, adapters, rows)
 
 
