@@ -119,6 +119,22 @@ def test_direction_command_writes_a_folder_that_edit_applies(micro_space, folder
     assert all(torch.allclose(from_lora[k], light_edit[k], atol=1e-6) for k in light_edit)
     assert json.loads((tmp_path / "from-lora" / "info.json").read_text())["lora"] == str(tmp_path / "row0")
 
+
+def test_the_explorer_shows_a_written_direction_as_a_slider(micro_space, micro_world, folders, tmp_path):
+    from w2w.explore.app import build_app
+    from w2w.explore.session import ExploreSpace
+    from w2w.params import PreviewParams
+
+    dark, light = folders
+    assert main(["direction", "Light", "--from", str(dark), "--to", str(light), "--directions",
+                 str(micro_space / "directions"), "--out", str(tmp_path / "dirs"), *INVERSION,
+                 *space_options(micro_space)]) == 0
+    sampler = PreviewParams(sampler_steps=2, guidance_scale=2.0, seed=0)
+    explorer = ExploreSpace.open(micro_space / "weights.zarr", micro_space / "basis", tmp_path / "dirs",
+                                 micro_space / "base" / "model", sampler, judge=None, world=micro_world)
+    labels = {getattr(block, "label", None) for block in build_app(explorer).blocks.values()}
+    assert {"Light", *Directions.load(micro_space / "directions").attributes} <= labels
+
 def test_direction_alone_holds_only_the_new_direction_and_is_replaced_only_with_force(
         micro_space, folders, tmp_path, capsys):
     dark, light = folders
