@@ -16,6 +16,7 @@ import numpy as np
 
 from w2w.outputs import claim_output
 from w2w.params import PARAMS_FILE, PreviewParams, load_params_or_exit
+from w2w.space.inversion_options import add_inversion_options, check_inversion_steps, check_timesteps
 
 if TYPE_CHECKING:  # the loader's imports are heavy: a refused --out answers before them
     from w2w.space.loader import Space
@@ -162,20 +163,13 @@ def sample_command(args: argparse.Namespace) -> int:
 
 
 def invert_command(args: argparse.Namespace) -> int:
-    if args.steps < 1 or (args.lr is not None and args.lr <= 0) or args.k < 0:
-        raise ValueError(f"--steps and --lr must be positive and --k >= 0, got {args.steps}, {args.lr}, "
-                         f"{args.k}")
+    check_inversion_steps(args)
     claim_output(args.out, "invert", args.force)  # before the heavy imports: a refusal is at once
     sampler = preview_sampler(args)  # the params file is checked before any work
-    from w2w.base.model import SD_SCHEDULE
+    check_timesteps(args)
     from w2w.base.pipeline import load_pipeline
     from w2w.space.invert import DEFAULT_LR, check_image, invert, load_image
     from w2w.space.loader import Space
-
-    total = SD_SCHEDULE["num_train_timesteps"]  # the schedule every base here trains and inverts with
-    if args.timesteps is not None and not 0 <= args.timesteps[0] < args.timesteps[1] <= total:
-        raise ValueError(f"--timesteps must be LOW HIGH with 0 <= LOW < HIGH <= {total}, got "
-                         f"{' '.join(map(str, args.timesteps))}")
 
     for path in (args.image, args.mask):
         if path is not None:
@@ -271,16 +265,8 @@ def add_space_commands(sub: argparse._SubParsersAction) -> None:
     s.set_defaults(func=sample_command)
     i = sub.add_parser("invert", help="a model of the identity in one image (optimises PCA coefficients)")
     i.add_argument("image", type=Path, help="one image of the identity (any size; RGBA on white)")
-    i.add_argument("--k", type=int, default=0, help="leading components optimised (0: all)")
-    i.add_argument("--steps", type=int, default=200, help="optimisation steps")
-    i.add_argument("--lr", type=float, default=None,
-                   help="Adam, on coefficients / their train std (default: the evaluation's, chosen on "
-                        "validation train identities)")
-    i.add_argument("--seed", type=int, default=0, help="seed of the noise and timestep draws")
     i.add_argument("--mask", type=Path, help="greyscale image: where the loss counts (white)")
-    i.add_argument("--timesteps", type=int, nargs=2, metavar=("LOW", "HIGH"),
-                   help="draw the noise timesteps from [LOW, HIGH) (default: all 1000, the reference's); "
-                        "the evaluation uses the fleet's finetune.timestep_range")
+    add_inversion_options(i)
     add_common(i)
     i.set_defaults(func=invert_command)
     p = sub.add_parser("project", help="place a LoRA trained elsewhere in the space: its coefficients, "

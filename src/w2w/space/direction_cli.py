@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from w2w.outputs import claim_output
+from w2w.space.inversion_options import add_inversion_options, check_inversion_steps, check_timesteps
 
 
 def invert_folder(space, pipe, files: list[Path], args: argparse.Namespace, lr: float, seed: int
@@ -36,22 +37,13 @@ def invert_folder(space, pipe, files: list[Path], args: argparse.Namespace, lr: 
 
 def check_options(args: argparse.Namespace) -> None:
     """The options alone, before any file is read."""
-    if args.steps < 1 or (args.lr is not None and args.lr <= 0) or args.k < 0 or args.images_per_pass < 1:
-        raise ValueError(f"--steps, --lr and --images-per-pass must be positive and --k >= 0, got "
-                         f"{args.steps}, {args.lr}, {args.images_per_pass}, {args.k}")
+    check_inversion_steps(args)
+    if args.images_per_pass < 1:
+        raise ValueError(f"--images-per-pass must be positive, got {args.images_per_pass}")
     if not args.name.isidentifier():  # it becomes `--set NAME=STRENGTH` and a key in JSON
         raise ValueError(f"direction name {args.name!r}: use letters, digits and _, e.g. Painting")
     if args.source.resolve() == args.target.resolve():
         raise ValueError(f"--from and --to are the same folder ({args.source}): no direction between them")
-
-
-def check_timesteps(args: argparse.Namespace) -> None:
-    from w2w.base.model import SD_SCHEDULE  # torch and diffusers: after the output is claimed
-
-    total = SD_SCHEDULE["num_train_timesteps"]
-    if args.timesteps is not None and not 0 <= args.timesteps[0] < args.timesteps[1] <= total:
-        raise ValueError(f"--timesteps must be LOW HIGH with 0 <= LOW < HIGH <= {total}, got "
-                         f"{' '.join(map(str, args.timesteps))}")
 
 
 def direction_command(args: argparse.Namespace) -> int:
@@ -118,16 +110,10 @@ def add_direction_command(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--basis", type=Path, default=Path("data/basis"), help="the PCA basis folder")
     d.add_argument("--model", type=Path, default=Path("data/base/model"), help="base pipeline folder")
     d.add_argument("--prompt", default="sks person", help="the fine-tuning prompt")
-    d.add_argument("--k", type=int, default=0, help="leading components optimised (0: all)")
-    d.add_argument("--steps", type=int, default=200, help="inversion steps per image")
-    d.add_argument("--lr", type=float, default=None, help="the inversion's lr (default: w2w invert's)")
-    d.add_argument("--seed", type=int, default=0, help="seed of the inversions' draws")
+    add_inversion_options(d)  # each image's, as w2w invert's (studies/painting_direction.py: 400 1000)
     d.add_argument("--images-per-pass", type=int, default=16,
                    help="images inverted together in one batched pass (fewer: less memory, e.g. on a GPU at "
                         "the real scale)")
-    d.add_argument("--timesteps", type=int, nargs=2, metavar=("LOW", "HIGH"),
-                   help="the inversions' noise timesteps [LOW, HIGH) (default: all; the evaluation "
-                        "and studies/painting_direction.py use the fleet's, 400 1000)")
     d.add_argument("--force", action="store_true",
                    help="replace --out if it holds an earlier output of this same command (nothing else)")
     d.set_defaults(func=direction_command)

@@ -15,7 +15,6 @@ such units separate the two folders.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,8 +83,8 @@ def with_direction(directions: Directions | None, name: str, found: ImageDirecti
                       np.append(directions.scales, found.scale))
 
 
-def positions_summary(found: ImageDirection, names: Sequence[str] = ("from", "to")) -> str:
+def positions_summary(found: ImageDirection) -> str:
     """One line: where the two folders' models sit along the direction."""
-    parts = [f"{label} {x.mean():+.2f} (sd {x.std():.2f})"
-             for label, x in zip(names, (found.source, found.target), strict=True)]
+    parts = [f"{label} {x.mean():+.2f} (sd {x.std():.2f})" for label, x in (("from", found.source),
+                                                                          ("to", found.target))]
     return f"along it, in train stds from the train mean: {', '.join(parts)}; apart {found.offset:.2f}"
