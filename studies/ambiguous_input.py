@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from fleet_fit import ci, difference  # studies/: the script's folder is first on sys.path
+from fleet_fit import ci, difference, mirrored  # studies/: the script's folder is first on sys.path
 from identity_share import fixed_renders, nuisance_fixer
 from inversion_fit import SEED
 from tqdm import tqdm
@@ -88,8 +88,8 @@ def train_people(ctx: Context, people: list[Identity], params: Params, folder: P
         path = folder / f"adapters_{start:05d}_{len(part)}.npy"  # a longer list reuses the full chunks
         if not path.is_file():
             images, masks = draw(part, n, params.synthesize.seed, STREAM_IMAGES, params, scale)
-            if mirror:  # each render followed by its mirror image (width: axis 3 of (M, n, S, S, ...))
-                images, masks = (np.concatenate([x, np.flip(x, 3)], 1) for x in (images, masks))
+            if mirror:  # each render followed by its mirror image
+                images, masks = mirrored(images), mirrored(masks)
             adapters, _ = train_adapters(ctx.pipe, encode_renders(ctx.pipe, images),
                                          [i.identity_id for i in part], params.finetune,
                                          masks=torch.from_numpy(masks))

@@ -159,10 +159,9 @@ def world_latents(ctx: Context, rows: np.ndarray, renders: int) -> torch.Tensor:
     return encode_renders(ctx.pipe, world_images(ctx, rows, renders))
 
 
-def mirrored(x: torch.Tensor | np.ndarray, axis: int):
-    """Each identity's images followed by their mirror images, along the images axis 1."""
-    x = torch.as_tensor(x)
-    return torch.cat([x, torch.flip(x, (axis,))], 1)
+def mirrored(x: np.ndarray) -> np.ndarray:
+    """Each identity's images (M, n, S, S, ...) followed by their mirror images: (M, 2n, S, S, ...)."""
+    return np.concatenate([x, np.flip(x, 3)], 1)
 
 
 def world_masks(ctx: Context, rows: np.ndarray, renders: int) -> torch.Tensor:
@@ -182,13 +181,14 @@ def retrain(ctx: Context, latents: zarr.Array, rows: np.ndarray, overrides: dict
     ids = ctx.table["identity_id"].to_numpy()[rows].tolist()
     n = renders or MEASURED_RENDERS
     if mirror:  # re-rendered with their mirror images and re-encoded: (M, 2n, C, h, w)
-        block = encode_renders(ctx.pipe, mirrored(world_images(ctx, rows, n), 3).numpy())
+        block = encode_renders(ctx.pipe, mirrored(world_images(ctx, rows, n)))
     else:
         block = (world_latents(ctx, rows, renders) if renders else  # (M, n, C, h, w)
                  torch.from_numpy(np.stack([np.asarray(latents[r, :MEASURED_RENDERS]) for r in rows])))
     masks = None
     if p.background_weight < 1:
-        masks = mirrored(world_masks(ctx, rows, n), 3) if mirror else world_masks(ctx, rows, block.shape[1])
+        masks = (torch.from_numpy(mirrored(world_masks(ctx, rows, n).numpy())) if mirror
+                 else world_masks(ctx, rows, block.shape[1]))
     adapters, layout = train_adapters(ctx.pipe, block, ids, p, masks=masks)
     return adapters, dataclasses.replace(ctx, layout=layout, scaling=p.lora_alpha / p.rank)
 

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from fleet_fit import difference  # studies/: the script's folder is first on sys.path
+from fleet_fit import difference, mirrored  # studies/: the script's folder is first on sys.path
 from variants import parse_variants
 
 from w2w.adapters.lora import layout_for
@@ -206,12 +206,10 @@ def renders(identity: Identity, n: int, seed: int, size: int, v: Variant) -> tup
     return fixed_renders(identity, n, seed, STREAM, size, fix)
 
 
-def with_mirrors(images, n: int):
+def with_mirrors(x: np.ndarray, n: int) -> np.ndarray:
     """(M, 2n, S, S, ...) halves of n renders -> (M, 4n, ...): each half followed by its mirror images."""
-    flip = np.flip if isinstance(images, np.ndarray) else (lambda x, axis: torch.flip(x, (axis,)))
-    cat = np.concatenate if isinstance(images, np.ndarray) else torch.cat
-    halves = [images[:, :n], images[:, n:]]
-    return cat([part for h in halves for part in (h, flip(h, axis=3))], 1)  # width is axis 3 of (M, n, S, S)
+    halves = x.reshape(len(x) * 2, n, *x.shape[2:])                  # (2M, n, ...): a half a row
+    return mirrored(halves).reshape(len(x), 4 * n, *x.shape[2:])
 
 
 def input_side(unet: torch.nn.Module, targets: list[str], rank: int) -> np.ndarray:
@@ -229,10 +227,10 @@ def measure(name: str, v: Variant, params: Params, pipe, judge: Judge, table: pd
     identities = identities_from_table(table.iloc[rows])
     drawn = [renders(i, 2 * v.renders_per_half, params.synthesize.seed, size, v) for i in identities]
     images = np.stack([d[0] for d in drawn])                          # (M, 2n, S, S, 3)
-    masks = torch.from_numpy(np.stack([d[1] for d in drawn]))       # (M, 2n, S, S)
+    masks = np.stack([d[1] for d in drawn])                          # (M, 2n, S, S)
     n = v.renders_per_half
     trained = with_mirrors(images, n) if v.mirrored else images
-    masks = with_mirrors(masks, n) if v.mirrored else masks
+    masks = torch.from_numpy(with_mirrors(masks, n) if v.mirrored else masks)
     latents = encode_renders(pipe, trained)                           # (M, 2n or 4n, C, h, w)
     n = 2 * n if v.mirrored else n
     ids = [i.identity_id for i in identities]

@@ -36,6 +36,7 @@ from w2w.evaluate.inversion import w2w_coefficients
 from w2w.evaluate.stats import bootstrap_ci, paired_difference_ci
 from w2w.space.basis import Basis
 from w2w.space.directions import Directions
+from w2w.space.image_direction import direction_between
 from w2w.storage import STREAM_IMAGES
 from w2w.world.dataset import identities_from_table, render_identities
 from w2w.world.edit import drawn_edits, world_edit
@@ -66,17 +67,19 @@ def pair_coefficients(ctx: Context, basis: Basis, rows: np.ndarray, attributes: 
 def paired_displacements(basis: Basis, original: np.ndarray, edited: np.ndarray, drawn: np.ndarray,
                          has: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(A, D) weight displacements of strength 1 along each attribute's paired direction (towards
-    the attribute, one train std along it), and (A, k) the unit directions."""
-    towards = np.where(has, -1.0, 1.0)[..., None]                     # (M, A, 1): + adds the attribute
-    differences = towards * (edited - original[:, None])               # (M, A, k)
+    the attribute, one train std along it: `w2w direction`'s construction on each attribute's pairs),
+    and (A, k) the unit directions."""
     units, out = [], []
     for j in range(edited.shape[1]):
-        if not drawn[:, j].any():
+        pairs = drawn[:, j]
+        if not pairs.any():
             raise SystemExit(f"error: no fitting identity gives a pair for attribute {j}; give more --pairs")
-        shift = differences[drawn[:, j], j].mean(0)
-        unit = shift / np.linalg.norm(shift)
-        units.append(unit)
-        out.append(basis.direction_to_weights(unit * (basis.train_coefficients @ unit).std()))
+        had = has[pairs, j, None]                                         # (m, 1): the original has it
+        found = direction_between(np.where(had, edited[pairs, j], original[pairs]),   # without it
+                                  np.where(had, original[pairs], edited[pairs, j]),   # with it
+                                  basis.train_coefficients)
+        units.append(found.unit)
+        out.append(basis.direction_to_weights(found.unit * found.scale))
     return np.stack(out), np.stack(units)
 
 

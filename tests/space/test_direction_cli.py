@@ -18,7 +18,6 @@ from w2w.space.image_direction import direction_between, with_direction
 from w2w.space.loader import Space
 
 INVERSION = ["--steps", "4", "--k", "4", "--images-per-pass", "2"]  # 3 images: two passes
-PARAMS = Path(__file__).resolve().parents[2] / "params.yaml"  # its `preview` section, for w2w edit
 
 
 def space_options(space: Path) -> list[str]:
