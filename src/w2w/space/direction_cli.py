@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from w2w.errors import InputError
 from w2w.outputs import claim_output
 from w2w.space.inversion_options import add_inversion_options, check_inversion_steps, check_timesteps
 
@@ -73,7 +74,10 @@ def direction_command(args: argparse.Namespace) -> int:
     lr = DEFAULT_LR if args.lr is None else args.lr
     coefficients = [invert_folder(space, pipe, files, args, lr, args.seed + offset)
                     for files, offset in ((source, 0), (target, len(source)))]
-    found = direction_between(*coefficients, space.basis.train_coefficients)
+    try:
+        found = direction_between(*coefficients, space.basis.train_coefficients)
+    except InputError as error:  # name the folders the user gave
+        raise InputError(f"--from {args.source} and --to {args.target}: {error}") from None
     directions = with_direction(existing, args.name, found)
     info = {"command": "direction", "name": args.name, "from": [str(p) for p in source],
             "to": [str(p) for p in target], "directions": None if args.alone else str(args.directions),
