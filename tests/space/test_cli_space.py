@@ -234,3 +234,41 @@ def test_sample_alike_names_a_bad_option(micro_space, micro_world, tmp_path, cap
     assert main(["sample", *args, "--attributes", str(micro_world / "identities.parquet"),
                  "--out", str(tmp_path / "out"), *paths(micro_space)]) == 1
     assert message in capsys.readouterr().err and not (tmp_path / "out").exists()
+
+
+def test_commands_that_read_a_lora_or_invert_load_the_base_once_and_preview_it_bare(micro_space, tmp_path,
+                                                                                  monkeypatch):
+    """`edit --lora`, `project` and `invert` load the base pipeline once: a LoRA is read through it
+    and unloaded again, the inversion's adapter is removed, and that pipeline draws the preview,
+    which is the written model's samples on a freshly loaded base, byte for byte."""
+    import w2w.base.pipeline as pipeline
+    from w2w.params import load_params
+    from w2w.space.cli import PREVIEW_PROMPT_DEFAULT, lora_vector
+    from w2w.space.delayed import model_samples
+    from w2w.space.loader import Space
+    from w2w.world.dataset import contact_sheet
+
+    model = micro_space / "base" / "model"
+    space = Space.open(micro_space / "weights.zarr", micro_space / "basis")
+    sampler = load_params(PARAMS).preview
+    assert main(["export", "--weights", str(micro_space / "weights.zarr"), "--identity", "0",
+                 "--out", str(tmp_path / "row0")]) == 0
+    Image.fromarray(np.full((32, 32, 3), 128, np.uint8)).save(tmp_path / "photo.png")
+    loads = []
+    monkeypatch.setattr(pipeline, "load_pipeline", lambda path: loads.append(path) or load_pipeline(path))
+    meta = json.loads((micro_space / "directions" / "zarr.json").read_text())
+    attribute = meta["attributes"]["attributes"][0]
+    commands = {"edit": ["edit", "--lora", str(tmp_path / "row0"), "--set", f"{attribute}=2", "--directions",
+                         str(micro_space / "directions")],
+                "project": ["project", str(tmp_path / "row0")],
+                "invert": ["invert", str(tmp_path / "photo.png"), "--steps", "3", "--k", "4"]}
+    for name, command in commands.items():
+        loads.clear()
+        assert main([*command, "--out", str(tmp_path / name), *paths(micro_space)]) == 0
+        assert len(loads) == 1, f"{name} loaded the base {len(loads)} times"
+        vector = lora_vector(space, load_pipeline(model), tmp_path / name)
+        fresh = model_samples(load_pipeline(model), space.layout, space.scaling, vector,
+                              PREVIEW_PROMPT_DEFAULT, 2, sampler.seed, sampler.sampler_steps,
+                              sampler.guidance_scale)
+        expected = np.asarray(contact_sheet(fresh, rows=1, cols=2))
+        assert np.array_equal(np.asarray(Image.open(tmp_path / name / "preview.png")), expected), name

@@ -26,10 +26,11 @@ PREVIEW_PROMPT_DEFAULT = "sks person"
 
 def write_models(space: Space, vectors: dict[str, np.ndarray], out: Path, model: Path, prompt: str,
                  preview: int, sampler: PreviewParams | None, info: dict, force: bool,
-                 delayed_from: np.ndarray | None = None, delay: int = 0) -> None:
+                 delayed_from: np.ndarray | None = None, delay: int = 0, pipe=None) -> None:
     """One LoRA folder per vector (out/<name>/, or out/ itself for the name ""), a preview grid
     (a row of samples per model) and info.json; atomically. With `delayed_from`, previews sample
-    with those weights for t > delay and the new ones after (delayed injection)."""
+    with those weights for t > delay and the new ones after (delayed injection). `pipe`: the base
+    `model`, already loaded and bare, for the previews (else it is loaded when they are asked for)."""
     from w2w.adapters.files import write_lora_files
     from w2w.base.pipeline import load_pipeline
     from w2w.outputs import output_folder
@@ -37,7 +38,10 @@ def write_models(space: Space, vectors: dict[str, np.ndarray], out: Path, model:
     from w2w.world.dataset import contact_sheet
 
     config = space.lora_config()
-    pipe = load_pipeline(model) if preview else None
+    if not preview:
+        pipe = None
+    elif pipe is None:
+        pipe = load_pipeline(model)
     rows = []
     with output_folder(out, info["command"], force, info) as tmp:
         for name, vector in vectors.items():
@@ -78,6 +82,7 @@ def parse_strengths(items: list[str], known: list[str]) -> dict[str, float]:
 def edit_command(args: argparse.Namespace) -> int:
     claim_output(args.out, "edit", args.force)  # before the heavy imports: a refusal is at once
     sampler = preview_sampler(args)  # the params file is checked before any work
+    from w2w.base.pipeline import load_pipeline
     from w2w.space.directions import Directions
     from w2w.space.edit import edit
     from w2w.space.loader import Space
@@ -87,29 +92,33 @@ def edit_command(args: argparse.Namespace) -> int:
     strengths = parse_strengths(args.set, directions.attributes)
     if not strengths:
         raise ValueError("give at least one --set ATTRIBUTE=STRENGTH")
-    original = space.row(args.identity) if args.lora is None else lora_vector(space, args.model, args.lora)
+    pipe = None if args.lora is None else load_pipeline(args.model)  # read the LoRA, then the previews
+    original = space.row(args.identity) if pipe is None else lora_vector(space, pipe, args.lora)
     vector = edit(original, strengths, space.basis, directions)
     source = {"identity": args.identity} if args.lora is None else {"lora": str(args.lora)}
     write_models(space, {"": vector}, args.out, args.model, args.prompt, args.preview, sampler,
                  {"command": "edit", **source, "strengths": strengths, "delay": args.delay},
-                 args.force, original if args.delay is not None else None, args.delay or 0)
+                 args.force, original if args.delay is not None else None, args.delay or 0, pipe)
     return 0
 
 
-def lora_vector(space: Space, model: Path, lora: Path) -> np.ndarray:
-    """A LoRA file or folder (any format diffusers reads) as a (D,) vector of the space's layout."""
+def lora_vector(space: Space, pipe, lora: Path) -> np.ndarray:
+    """A LoRA file or folder (any format diffusers reads) as a (D,) vector of the space's layout,
+    read through the base `pipe`, which is left bare again: the same pipeline draws the previews."""
     from w2w.adapters.files import loaded_adapter_vector
-    from w2w.base.pipeline import load_lora, load_pipeline
+    from w2w.base.pipeline import load_lora
 
-    pipe = load_pipeline(model)
-    load_lora(pipe, lora, adapter_name="loaded")
-    if getattr(pipe.text_encoder, "peft_config", None):
-        raise ValueError(f"{lora}: the LoRA also adapts the text encoder, which the space does not model")
     try:
-        return loaded_adapter_vector(pipe.unet, "loaded", space.layout, space.lora["r"],
-                                     space.lora["lora_alpha"])
-    except ValueError as error:  # another rank or other layers: name the file the user gave
-        raise ValueError(f"{lora}: {error}") from error
+        load_lora(pipe, lora, adapter_name="loaded")
+        if getattr(pipe.text_encoder, "peft_config", None):
+            raise ValueError(f"{lora}: the LoRA also adapts the text encoder, which the space does not model")
+        try:
+            return loaded_adapter_vector(pipe.unet, "loaded", space.layout, space.lora["r"],
+                                         space.lora["lora_alpha"])
+        except ValueError as error:  # another rank or other layers: name the file the user gave
+            raise ValueError(f"{lora}: {error}") from error
+    finally:
+        pipe.unload_lora_weights()
 
 
 def check_attributes_file(path: Path) -> None:
@@ -187,7 +196,7 @@ def invert_command(args: argparse.Namespace) -> int:
                  sampler,
                  {"command": "invert", "image": str(args.image), "k": args.k, "steps": args.steps,
                   "lr": lr, "seed": args.seed, "timesteps": args.timesteps,
-                  "coefficients": c.tolist()}, args.force)
+                  "coefficients": c.tolist()}, args.force, pipe=pipe)
     return 0
 
 
@@ -209,13 +218,15 @@ def projection_figures(basis, vector: np.ndarray) -> dict:
 def project_command(args: argparse.Namespace) -> int:
     claim_output(args.out, "project", args.force)  # before the heavy imports: a refusal is at once
     sampler = preview_sampler(args)  # the params file is checked before any work
+    from w2w.base.pipeline import load_pipeline
     from w2w.space.loader import Space
 
     space = Space.open(args.weights, args.basis)
-    figures = projection_figures(space.basis, lora_vector(space, args.model, args.lora))
+    pipe = load_pipeline(args.model)  # reads the LoRA, then draws the previews
+    figures = projection_figures(space.basis, lora_vector(space, pipe, args.lora))
     write_models(space, {"": space.basis.to_weights(np.asarray(figures["coefficients"]))}, args.out,
                  args.model, args.prompt, args.preview, sampler,
-                 {"command": "project", "lora": str(args.lora), **figures}, args.force)
+                 {"command": "project", "lora": str(args.lora), **figures}, args.force, pipe=pipe)
     print(f"the space misses {figures['relative_residual']:.1%} of the LoRA's distance from the mean model "
           f"({figures['standardised_relative_residual']:.1%} standardised)")
     return 0
