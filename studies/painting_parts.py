@@ -120,6 +120,10 @@ def main(argv: list[str]) -> None:
         print(f"the source render with the palette at {strength:g} of its strength (warmth "
               f"{np.mean(warmth(images) - warmth(source)):+.1f}): called a render "
               f"{(ctx.judge.realistic_probability(images) > 0.5).mean():.3f}", flush=True)
+    train = np.flatnonzero(~ctx.heldout)  # how much people's own colouring moves warmth
+    own = warmth(np.asarray(ctx.images.get_orthogonal_selection((train, slice(None)))))
+    print(f"the {len(train)} train identities' training renders: mean warmth {own.mean():+.1f}, sd "
+          f"{own.std():.1f} between identities", flush=True)
     print("warmth: mean red - blue against the references' (the source render's input "
           f"{np.mean(warmth(source) - reference_warmth):+.1f} levels)", flush=True)
     for name in names:
