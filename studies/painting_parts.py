@@ -15,9 +15,11 @@ train adapter) is drawn once more from its painting's own nuisance draw, as
 and each image is turned into a model by w2w and by the single-image LoRA, sampled and scored as
 the stage scores them (judge similarity to 8 fresh renders, trait error, share of samples the
 style head calls renders), paired against the same method from the source render. Beside them the
-style head's call on the input itself, and the warmth of the samples (mean red minus blue, in
-pixel levels, against the identity's references'), which the palette moves and nothing in the
-world's renders does: how much of the input's warmth each method's model passes on.
+style head's call on the input itself, how much of each input's change survives the base's VAE
+round trip (what any model generating through it can at best reproduce), and the warmth of the
+samples (mean red minus blue, in pixel levels, against the identity's references'), which the
+palette moves and nothing in the world's renders does: how much of the input's warmth each
+method's model passes on.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from PIL import Image, ImageEnhance, ImageFilter, ImageOps
 from variants import parse_variants
 
 import w2w.world.stylise as stylise
+from w2w.base.latents import round_trip
 from w2w.evaluate.context import Context
 from w2w.evaluate.inversion import Scored, score_models, single_image_lora, w2w_inversion
 from w2w.evaluate.judged import truth_of
@@ -114,6 +117,7 @@ def main(argv: list[str]) -> None:
     reference_warmth = warmth(renders)
     names = ["render"] + [n for n in args.variants if n != "render"]
     source = drawn(people, seed, ctx.image_size, ())
+    source_trip = round_trip(ctx.pipe.vae, source).astype(np.float32)  # what any generated image can hold
     scores: dict[str, dict[str, Scored]] = {}
     for strength in PALETTE_STRENGTHS:  # the yardstick first: how much palette makes a render a painting
         images = drawn(people, seed, ctx.image_size, ("palette",), strength)
@@ -130,8 +134,11 @@ def main(argv: list[str]) -> None:
         images = drawn(people, seed, ctx.image_size, INPUTS[name])
         called = (ctx.judge.realistic_probability(images) > 0.5).mean()
         shift = warmth(images) - warmth(source)
+        change = np.abs(images.astype(np.float32) - source).mean()
+        kept = np.abs(round_trip(ctx.pipe.vae, images).astype(np.float32) - source_trip).mean()
         print(f"\n{name}: the input called a render {called:.3f}, its warmth {shift.mean():+.1f} over the "
-              "source render's", flush=True)
+              f"source render's; it differs from the source by {change:.1f} levels a pixel, after the base's "
+              f"VAE round trip by {kept:.1f}", flush=True)
         scores[name] = {}
         for method in ("w2w", "lora"):
             weights = (w2w_inversion(ctx, basis, images, p, fp) if method == "w2w" else
