@@ -28,7 +28,7 @@ from w2w.evaluate.context import Context
 from w2w.evaluate.inversion import Scored, score_models, single_image_lora, w2w_inversion
 from w2w.evaluate.judged import truth_of
 from w2w.evaluate.stats import sample_rows
-from w2w.params import load_params
+from w2w.params import EvaluateInversionParams, FinetuneParams, load_params
 from w2w.space.basis import Basis
 from w2w.space.pca import fit_basis
 from w2w.storage import STREAM_IMAGES, STREAM_OOD
@@ -76,16 +76,31 @@ PERSON = {"w2w_person": "w2w", "lora_person": "lora"}
 VARIANTS.update({name: (method, {}, {}) for name, method in PERSON.items()})
 
 
-def validation_space(ctx: Context, params, identities: int) -> tuple[np.ndarray, Basis]:
-    """The validation train rows (SEED's sample, sorted) and a basis fitted as the pca stage fits it
-    (every component) to every other train adapter: the space as a held-out identity meets it."""
-    rows = np.sort(sample_rows(ctx.heldout, False, identities, SEED))
+def basis_without(ctx: Context, params, rows: np.ndarray) -> Basis:
+    """A basis fitted as the pca stage fits it (every component) to every train adapter but those of
+    `rows`: the space as a held-out identity meets it."""
     fitted = np.setdiff1d(np.flatnonzero(~ctx.heldout), rows)
     basis = fit_basis(ctx.weights, fitted, ctx.table["identity_id"].to_numpy(), params.pca.model_copy(
         update={"components": len(fitted) - 1, "method": "exact"}))
     print(f"{len(rows)} validation train identities; a basis of the other {len(fitted)} train adapters, "
           f"{basis.k} components", flush=True)
-    return rows, basis
+    return basis
+
+
+def validation_space(ctx: Context, params, identities: int) -> tuple[np.ndarray, Basis]:
+    """The validation train rows (SEED's sample, sorted) and `basis_without` them."""
+    rows = np.sort(sample_rows(ctx.heldout, False, identities, SEED))
+    return rows, basis_without(ctx, params, rows)
+
+
+def one_image_models(method: str, ctx: Context, basis: Basis, images: np.ndarray, table,
+                     p: EvaluateInversionParams, fp: FinetuneParams, person: np.ndarray | None = None
+                     ) -> np.ndarray:
+    """(M, D) a model of each of `images` (M, S, S, 3) of `table`'s people, by "w2w" (in `basis`) or
+    "lora" (the single-image LoRA), as evaluate_inversion makes them."""
+    if method == "w2w":
+        return w2w_inversion(ctx, basis, images, p, fp, person)
+    return single_image_lora(ctx, images, table["identity_id"].tolist(), p, fp, person)
 
 
 def one_image_inputs(ctx: Context, rows: np.ndarray, seed: int) -> dict[str, np.ndarray]:
@@ -115,8 +130,7 @@ def main(argv: list[str]) -> None:
         scores[name] = {}
         for setting, images in inputs.items():
             person = masks[setting] if name in PERSON else None
-            weights = (w2w_inversion(ctx, basis, images, pv, fv, person) if method == "w2w" else
-                       single_image_lora(ctx, images, table["identity_id"].tolist(), pv, fv, person))
+            weights = one_image_models(method, ctx, basis, images, table, pv, fv, person)
             s = score_models(ctx, weights, renders, truth, traits, pv, f"{name} {setting}")
             scores[name][setting] = s
             line = (f"{name:13s} {setting:8s} similarity {s.similarity.mean():.3f} {ci(s.similarity)}  "

@@ -21,14 +21,13 @@ from pathlib import Path
 
 import numpy as np
 from fleet_fit import ci, difference  # studies/: the script's folder is first on sys.path
-from inversion_fit import SEED, one_image_inputs
+from inversion_fit import SEED, basis_without, one_image_inputs, one_image_models
 
 from w2w.evaluate.context import Context
-from w2w.evaluate.inversion import score_models, single_image_lora, w2w_inversion
+from w2w.evaluate.inversion import score_models
 from w2w.evaluate.judged import truth_of
 from w2w.evaluate.stats import sample_rows
 from w2w.params import load_params
-from w2w.space.pca import fit_basis
 from w2w.world.references import identity_references
 
 DATA = Path("data")
@@ -40,17 +39,14 @@ def fold_scores(ctx: Context, params, rows: np.ndarray) -> dict[tuple[str, str],
     """{(method, input): {figure: (32,)}} for one fold's rows, each inverted into a basis of the
     other train adapters."""
     p, fp = params.evaluate_inversion, params.finetune
-    fitted = np.setdiff1d(np.flatnonzero(~ctx.heldout), rows)
-    basis = fit_basis(ctx.weights, fitted, ctx.table["identity_id"].to_numpy(), params.pca.model_copy(
-        update={"components": len(fitted) - 1, "method": "exact"}))
+    basis = basis_without(ctx, params, rows)
     table = ctx.table.iloc[rows]
     renders = identity_references(ctx.world, table, p.renders_per_identity, p.seed)
     truth, traits = table[ctx.judge.attribute_names].to_numpy(dtype=bool), truth_of(table)
     found = {}
     for setting, images in one_image_inputs(ctx, rows, params.synthesize.seed).items():
         for method in ("w2w", "lora"):
-            weights = (w2w_inversion(ctx, basis, images, p, fp) if method == "w2w" else
-                       single_image_lora(ctx, images, table["identity_id"].tolist(), p, fp))
+            weights = one_image_models(method, ctx, basis, images, table, p, fp)
             s = score_models(ctx, weights, renders, truth, traits, p, f"{method} {setting}")
             found[method, setting] = {f: getattr(s, f) for f in FIGURES}
     return found

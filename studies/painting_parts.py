@@ -31,15 +31,15 @@ from pathlib import Path
 
 import numpy as np
 from fleet_fit import ci, difference  # studies/: the script's folder is first on sys.path
-from inversion_fit import validation_space
+from inversion_fit import one_image_models, validation_space
 from PIL import Image, ImageEnhance, ImageFilter, ImageOps
 from variants import parse_variants
 
 import w2w.world.stylise as stylise
 from w2w.base.latents import round_trip
 from w2w.evaluate.context import Context
-from w2w.evaluate.inversion import Scored, score_models, single_image_lora, w2w_inversion
-from w2w.evaluate.judged import truth_of
+from w2w.evaluate.inversion import Scored, score_models
+from w2w.evaluate.judged import realistic_fractions, truth_of
 from w2w.params import load_params
 from w2w.storage import STREAM_OOD
 from w2w.world.dataset import identities_from_table, render_identity
@@ -123,7 +123,7 @@ def main(argv: list[str]) -> None:
         images = drawn(people, seed, ctx.image_size, ("palette",), strength)
         print(f"the source render with the palette at {strength:g} of its strength (warmth "
               f"{np.mean(warmth(images) - warmth(source)):+.1f}): called a render "
-              f"{(ctx.judge.realistic_probability(images) > 0.5).mean():.3f}", flush=True)
+              f"{realistic_fractions(ctx.judge, images[:, None]).mean():.3f}", flush=True)
     train = np.flatnonzero(~ctx.heldout)  # how much people's own colouring moves warmth
     own = warmth(np.asarray(ctx.images.get_orthogonal_selection((train, slice(None)))))
     print(f"the {len(train)} train identities' training renders: mean warmth {own.mean():+.1f}, sd "
@@ -132,7 +132,7 @@ def main(argv: list[str]) -> None:
           f"{np.mean(warmth(source) - reference_warmth):+.1f} levels)", flush=True)
     for name in names:
         images = drawn(people, seed, ctx.image_size, INPUTS[name])
-        called = (ctx.judge.realistic_probability(images) > 0.5).mean()
+        called = realistic_fractions(ctx.judge, images[:, None]).mean()  # each image a one-sample row
         shift = warmth(images) - warmth(source)
         change = np.abs(images.astype(np.float32) - source).mean()
         kept = np.abs(round_trip(ctx.pipe.vae, images).astype(np.float32) - source_trip).mean()
@@ -141,8 +141,7 @@ def main(argv: list[str]) -> None:
               f"VAE round trip by {kept:.1f}", flush=True)
         scores[name] = {}
         for method in ("w2w", "lora"):
-            weights = (w2w_inversion(ctx, basis, images, p, fp) if method == "w2w" else
-                       single_image_lora(ctx, images, table["identity_id"].tolist(), p, fp))
+            weights = one_image_models(method, ctx, basis, images, table, p, fp)
             s = score_models(ctx, weights, renders, truth, traits, p, f"{name} {method}")
             scores[name][method] = s
             passed = warmth(s.samples) - reference_warmth
