@@ -12,8 +12,11 @@ the ladder's model rungs are (the inversion's prompts, seeds and guidance unless
 changes the sampler; the judge's similarity and the trait error against fresh renders). The
 variants share identities, references and sampling noise, so their differences are paired against
 the first (the committed recipe). The floor is as many other renders through the base's VAE as a
-model has samples; the last table is each trait's error. About 120 minutes for every variant on 2
-cores (the whole UNet about 16 minutes a learning rate, the 600-step adapters 9 to 20). Needs
+model has samples; the last table is each trait's error. Each variant's models are also sampled as
+evaluate_sampling samples the trained models (the fleet's prompt, 4 seeds), and their consistency
+across seeds read as it reads it (the mean judge cosine between a model's samples; for the floor,
+between its renders). About 120 minutes for every variant on 2
+cores (the whole UNet about 16 to 23 minutes a learning rate, the 600-step adapters 9 to 20). Needs
 `dvc repro judge`.
 """
 
@@ -31,10 +34,12 @@ from tqdm import tqdm
 from variants import parse_variants
 
 from w2w.adapters.lora import layout_for
+from w2w.adapters.render import render_models
 from w2w.base.latents import round_trip
 from w2w.base.model import encode_prompts, training_scheduler
 from w2w.evaluate.judged import standard_traits
 from w2w.evaluate.ladder import sample_models, scored
+from w2w.evaluate.sampling import consistency
 from w2w.fleet.train import draw_batch, identity_generator, per_sample_mse, person_weights, step_lr
 from w2w.judge.api import TRAIT_COLUMNS
 from w2w.params import load_params
@@ -60,6 +65,9 @@ VARIANTS: dict[str, dict] = {  # LoRA variants: overrides of params.yaml's finet
        for t in (["to_q"], ["to_k"], ["to_out.0"], ["to_q", "to_v"], ["to_v", "to_out.0"])},
     # more room on the output projections, the scaling kept (27)
     "rank2_to_out": COMMITTED | {"targets": ["to_out.0"], "rank": 2, "lora_alpha": 54.0},
+    # the committed target's rank 1 at the QKVO rank-4 variant's compute and data: room or compute?
+    "rank1_to_out_renders64_steps600": COMMITTED | {
+        "targets": ["to_out.0"], "renders": 64, "images_per_step": 16, "steps": 600, "lr_schedule": "cosine"},
     # the other outputs into the residual stream: the feed-forward's (ff.net.2, 1,760 parameters at rank 1)
     # and its input (ff.net.0.proj, GEGLU's, 3,168), alone and beside to_out.0; and to_out.0 of one
     # attention only, self (attn1) or cross (attn2), 704 each
@@ -106,14 +114,14 @@ def train_whole_unet(unet: torch.nn.Module, context: torch.Tensor, latents: torc
     return model.eval().requires_grad_(False)
 
 
-def whole_unet_samples(ctx, rows: np.ndarray, lr: float, p) -> np.ndarray:
+def whole_unet_samples(ctx, rows: np.ndarray, lr: float, p) -> tuple[np.ndarray, np.ndarray]:
     """(M, n, S, S, 3): each identity's whole-UNet model sampled as model_rung samples adapters (a
-    zero adapter on the fine-tuned UNet, the same prompts and noise)."""
+    zero adapter on the fine-tuned UNet, the same prompts and noise); and as `seed_samples`."""
     context = encode_prompts(ctx.pipe.text_encoder, ctx.pipe.tokenizer, [load_params().finetune.prompt])[0]
     ids = ctx.table["identity_id"].to_numpy()[rows].tolist()
     latents = world_latents(ctx, rows, WHOLE["renders"])                              # (M, n, C, h, w)
     masks = world_masks(ctx, rows, WHOLE["renders"])
-    base, out = ctx.pipe.unet, []
+    base, out, seeds = ctx.pipe.unet, [], []
     ctx = dataclasses.replace(ctx, layout=layout_for(base, ("to_v",), 1), scaling=1.0)  # a zero adapter
     zero = np.zeros((1, ctx.layout.dim), dtype=np.float32)
     try:
@@ -122,9 +130,19 @@ def whole_unet_samples(ctx, rows: np.ndarray, lr: float, p) -> np.ndarray:
                 ctx.pipe.unet = train_whole_unet(base, context, latents[i], masks[i], ids[i], lr)
             with torch.no_grad():
                 out.append(sample_models(ctx, zero, p, "sample")[0])
+                seeds.append(seed_samples(ctx, zero)[0])
     finally:
         ctx.pipe.unet = base
-    return np.stack(out)
+    return np.stack(out), np.stack(seeds)
+
+
+def seed_samples(ctx, adapters: np.ndarray) -> np.ndarray:
+    """(M, k, S, S, 3): models (M, D) sampled as evaluate_sampling samples the trained models whose
+    consistency across seeds it reports (the fleet's prompt, its seeds, steps and guidance). The
+    ladder's samples share their seeds between its two prompts, so they cannot read it."""
+    sp = load_params().evaluate_sampling
+    return render_models(ctx.pipe, adapters, ctx.layout, ctx.scaling, load_params().finetune.prompt,
+                         sp.samples_per_model, sp.seed, sp.sampler_steps, sp.guidance_scale, desc="seeds")
 
 
 def per_trait_errors(judge, images: np.ndarray, truth: np.ndarray) -> np.ndarray:
@@ -133,19 +151,21 @@ def per_trait_errors(judge, images: np.ndarray, truth: np.ndarray) -> np.ndarray
     return np.abs(standard_traits(judge, images) - truth / np.asarray(judge.config["trait_std"]))
 
 
-def scores(rung) -> str:
+def scores(rung, consistent: np.ndarray) -> str:
     return (f"similarity {rung.similarity.mean():.3f} {ci(rung.similarity)}   "
-            f"trait error {rung.trait_error.mean():.3f} {ci(rung.trait_error)}")
+            f"trait error {rung.trait_error.mean():.3f} {ci(rung.trait_error)}   "
+            f"consistency {consistent.mean():.3f} {ci(consistent)}")
 
 
-def samples_of(ctx, latents, rows: np.ndarray, variant: dict, p) -> np.ndarray:
-    """(M, n, S, S, 3): the variant's models of table rows `rows`, sampled as the ladder samples."""
+def samples_of(ctx, latents, rows: np.ndarray, variant: dict, p) -> tuple[np.ndarray, np.ndarray]:
+    """(M, n, S, S, 3): the variant's models of table rows `rows`, sampled as the ladder samples;
+    and (M, k, S, S, 3) as `seed_samples`."""
     sampler = p.model_copy(update=variant.get("sampler", {}))
     if variant.get("whole_unet"):
         return whole_unet_samples(ctx, rows, variant["lr"], sampler)
     adapters, trained = retrain(ctx, latents, rows, {k: v for k, v in variant.items() if k != "sampler"})
     with torch.no_grad():
-        return sample_models(trained, adapters, sampler, "sample")
+        return sample_models(trained, adapters, sampler, "sample"), seed_samples(trained, adapters)
 
 
 def main(argv: list[str]) -> None:
@@ -157,19 +177,20 @@ def main(argv: list[str]) -> None:
     with torch.no_grad():  # as many other renders as a model has samples, through the VAE: their floor
         trips = round_trip(ctx.pipe.vae, probes.reshape(-1, *probes.shape[2:])).reshape(probes.shape)
     floor = scored(ctx, "renders", trips, references, truth)
-    print(f"{f'{n} renders through the VAE':30s} {scores(floor)}", flush=True)
+    print(f"{f'{n} renders through the VAE':30s} {scores(floor, consistency(ctx, trips))}", flush=True)
     first, per_trait = None, {"references": per_trait_errors(ctx.judge, references, truth),
                               f"{n} renders, VAE": per_trait_errors(ctx.judge, trips, truth)}
     for name in args.variants:
-        images = samples_of(ctx, latents, rows, VARIANTS[name], p)
-        rung = scored(ctx, name, images, references, truth)
+        images, seeds = samples_of(ctx, latents, rows, VARIANTS[name], p)
+        rung, consistent = scored(ctx, name, images, references, truth), consistency(ctx, seeds)
         per_trait[name] = per_trait_errors(ctx.judge, images, truth)
-        line = f"{name:30s} {scores(rung)}"
+        line = f"{name:30s} {scores(rung, consistent)}"
         if first is None:
-            first = rung
+            first = rung, consistent
         else:
-            line += (f"   vs {args.variants[0]}: {difference(rung.similarity, first.similarity)}, "
-                     f"trait {difference(rung.trait_error, first.trait_error)}")
+            line += (f"   vs {args.variants[0]}: {difference(rung.similarity, first[0].similarity)}, "
+                     f"trait {difference(rung.trait_error, first[0].trait_error)}, "
+                     f"consistency {difference(consistent, first[1])}")
         print(line + f"   ({len(rows)} train identities)", flush=True)
     print("\nper trait, mean absolute error (population sds) over the identities; references: the 8 fresh "
           "renders the models are scored against")
