@@ -142,6 +142,8 @@ VARIANTS = {
     "to_v_rank2": Variant(finetune={"targets": ["to_v"], "rank": 2, "lora_alpha": 54.0}),
     "to_k_to_v": Variant(finetune={"targets": ["to_k", "to_v"]}),
     "to_out": Variant(finetune={"targets": ["to_out.0"]}),  # attention's output projections (fit_ceiling.py)
+    # the committed target's cap from the training's own randomness: every render of an identity alike
+    "fixed_all_to_out": Variant(fixed_scene=True, fixed_pose=True, finetune={"targets": ["to_out.0"]}),
     # more room than to_out.0 alone: the value projections beside it, or rank 2 (the scaling kept)
     "to_v_to_out": Variant(finetune={"targets": ["to_v", "to_out.0"]}),
     "to_out_rank2": Variant(finetune={"targets": ["to_out.0"], "rank": 2, "lora_alpha": 54.0}),
