@@ -144,6 +144,9 @@ VARIANTS = {
     "to_out": Variant(finetune={"targets": ["to_out.0"]}),  # attention's output projections (fit_ceiling.py)
     # the committed target's cap from the training's own randomness: every render of an identity alike
     "fixed_all_to_out": Variant(fixed_scene=True, fixed_pose=True, finetune={"targets": ["to_out.0"]}),
+    # which of the nuisance holds it: each identity's scene (background, clothes) or its pose, light and smile
+    "fixed_scene_to_out": Variant(fixed_scene=True, finetune={"targets": ["to_out.0"]}),
+    "fixed_pose_to_out": Variant(fixed_pose=True, finetune={"targets": ["to_out.0"]}),
     # more room than to_out.0 alone: the value projections beside it, or rank 2 (the scaling kept)
     "to_v_to_out": Variant(finetune={"targets": ["to_v", "to_out.0"]}),
     "to_out_rank2": Variant(finetune={"targets": ["to_out.0"], "rank": 2, "lora_alpha": 54.0}),
