@@ -147,6 +147,7 @@ VARIANTS = {
     # which of the nuisance holds it: each identity's scene (background, clothes) or its pose, light and smile
     "fixed_scene_to_out": Variant(fixed_scene=True, finetune={"targets": ["to_out.0"]}),
     "fixed_pose_to_out": Variant(fixed_pose=True, finetune={"targets": ["to_out.0"]}),
+    "to_out_bg0": Variant(finetune={"targets": ["to_out.0"], "background_weight": 0.0}),  # no scene loss
     # more room than to_out.0 alone: the value projections beside it, or rank 2 (the scaling kept)
     "to_v_to_out": Variant(finetune={"targets": ["to_v", "to_out.0"]}),
     "to_out_rank2": Variant(finetune={"targets": ["to_out.0"], "rank": 2, "lora_alpha": 54.0}),
