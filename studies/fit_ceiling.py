@@ -143,8 +143,9 @@ def seed_samples(ctx, adapters: np.ndarray) -> np.ndarray:
     """(M, k, S, S, 3): models (M, D) sampled as evaluate_sampling samples the trained models whose
     consistency across seeds it reports (the fleet's prompt, its seeds, steps and guidance). The
     ladder's samples share their seeds between its two prompts, so they cannot read it."""
-    sp = load_params().evaluate_sampling
-    return render_models(ctx.pipe, adapters, ctx.layout, ctx.scaling, load_params().finetune.prompt,
+    params = load_params()
+    sp = params.evaluate_sampling
+    return render_models(ctx.pipe, adapters, ctx.layout, ctx.scaling, params.finetune.prompt,
                          sp.samples_per_model, sp.seed, sp.sampler_steps, sp.guidance_scale, desc="seeds")
 
 
