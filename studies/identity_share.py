@@ -65,6 +65,11 @@ class Variant:
     fixed_pose: bool = False                  # one pose, scale, shift, light and smile per identity
     pose_scale: float = 1.0                   # pose, light and smile this far from the identity's own
     mirrored: bool = False                    # each half's renders and their mirror images
+    scene_cells_from: str = ""                # "fixed": the latent cells that are mostly scene come from a
+                                              # render with the identity's own scene (context fixed);
+                                              # "drawn": the person's cells do (the scene varies only around)
+    person_core: bool = False                 # the loss counts as person only the latent cells that are all
+                                              # person (the scene's weight at the person's edge cells too)
 
 
 VARIANTS = {
@@ -162,6 +167,16 @@ VARIANTS = {
                                                                "draws_per_image": 1}),  # the same passes
     "to_out_renders8_draws1": Variant(renders_per_half=8, finetune={"targets": ["to_out.0"],
                                                                     "draws_per_image": 1}),  # fresh renders
+    # does the scene reach the adapters through the cells at the person's edge? A 4x4-pixel latent cell
+    # there is part scene, and such cells hold half the person's loss weight: weigh them as scene
+    "to_out_core": Variant(person_core=True, finetune={"targets": ["to_out.0"]}),
+    # or through the latents: each latent cell is the VAE's encoding of 4x4 pixels and their neighbours,
+    # so a person's cells carry some of the scene around them. Composites in latent space tell the two
+    # apart: the renders' scene cells swapped for those of the same render with the identity's own scene
+    "to_out_scene_cells_fixed": Variant(scene_cells_from="fixed", finetune={"targets": ["to_out.0"]}),
+    "to_out_person_cells_fixed": Variant(scene_cells_from="drawn", finetune={"targets": ["to_out.0"]}),
+    "to_out_core_bg0": Variant(person_core=True,
+                               finetune={"targets": ["to_out.0"], "background_weight": 0.0}),
 }
 POSE_FIELDS = ("rotation_deg", "scale", "brightness", "light_strength", "smile")
 
@@ -212,6 +227,27 @@ def renders(identity: Identity, n: int, seed: int, size: int, v: Variant) -> tup
     return fixed_renders(identity, n, seed, STREAM, size, fix)
 
 
+def core_cells(masks: np.ndarray, cell: int) -> np.ndarray:
+    """(..., S, S) person masks -> the same with each cell x cell patch (one latent cell) set to its
+    minimum: a cell is person only where all of it is, so the pooled loss weight ignores edge cells."""
+    *lead, s, _ = masks.shape
+    blocks = masks.reshape(*lead, s // cell, cell, s // cell, cell).min(axis=(-3, -1))  # (..., h, w)
+    return blocks.repeat(cell, axis=-2).repeat(cell, axis=-1)
+
+
+def composite_latents(pipe, images: np.ndarray, fixed_scene_images: np.ndarray, masks: np.ndarray,
+                      person_from_drawn: bool) -> torch.Tensor:
+    """Latents (M, n, C, h, w) whose mostly-person cells (a pooled mask >= 0.5) come from one set of
+    renders and the rest from the other: the drawn renders' person cells in the fixed scene's context
+    (`person_from_drawn`), or the fixed-scene renders' person cells in the drawn scene's context."""
+    drawn, fixed = encode_renders(pipe, images), encode_renders(pipe, fixed_scene_images)
+    share = torch.nn.functional.adaptive_avg_pool2d(torch.from_numpy(masks).float().flatten(0, 1)[:, None],
+                                                    drawn.shape[-2:]).unflatten(0, masks.shape[:2])
+    person = share >= 0.5                                              # (M, n, 1, h, w)
+    inside, outside = (drawn, fixed) if person_from_drawn else (fixed, drawn)
+    return torch.where(person, inside, outside)
+
+
 def with_mirrors(x: np.ndarray, n: int) -> np.ndarray:
     """(M, 2n, S, S, ...) halves of n renders -> (M, 4n, ...): each half followed by its mirror images."""
     halves = x.reshape(len(x) * 2, n, *x.shape[2:])                  # (2M, n, ...): a half a row
@@ -234,10 +270,18 @@ def measure(name: str, v: Variant, params: Params, pipe, judge: Judge, table: pd
     drawn = [renders(i, 2 * v.renders_per_half, params.synthesize.seed, size, v) for i in identities]
     images = np.stack([d[0] for d in drawn])                          # (M, 2n, S, S, 3)
     masks = np.stack([d[1] for d in drawn])                          # (M, 2n, S, S)
+    if v.person_core:
+        masks = core_cells(masks, size // pipe.unet.config.sample_size)
     n = v.renders_per_half
     trained = with_mirrors(images, n) if v.mirrored else images
     masks = torch.from_numpy(with_mirrors(masks, n) if v.mirrored else masks)
     latents = encode_renders(pipe, trained)                           # (M, 2n or 4n, C, h, w)
+    if v.scene_cells_from:  # the same draws with each identity's own scene: the same person masks
+        fixed = dataclasses.replace(v, fixed_scene=True)
+        scene_fixed = np.stack([renders(i, 2 * v.renders_per_half, params.synthesize.seed, size, fixed)[0]
+                                for i in identities])
+        latents = composite_latents(pipe, images, scene_fixed, masks.numpy(),
+                                    person_from_drawn=v.scene_cells_from == "fixed")
     n = 2 * n if v.mirrored else n
     ids = [i.identity_id for i in identities]
     a, b = train_halves(pipe, DATA / "base", latents[:, :n], latents[:, n:], ids, p,
