@@ -1,8 +1,8 @@
 """Attributes first, then a blend of people who share them: a sampler whose models hold one person.
 Are they consistent across seeds, and are they new people?
 
-    python studies/attribute_sampler.py [--people 4,6,8,12,16]   # needs the default run's outputs
-                                                               # (dvc repro pca); about 4 minutes
+    python studies/attribute_sampler.py [--people 4,6,8,12,16] [--snapped 12]   # needs the default run's
+                                                               # outputs (dvc repro pca); about 4 minutes
 
 Train identities only. `sample_blends.py` found that the space's Gaussian sampler fails claim 1 here
 by mixing attribute states (half a beard), while a blend of train people who share all 13
@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 from ambiguous_input import train_people  # studies/ is on sys.path
-from sample_blends import sampled_as_evaluated, trait_spread  # studies/ is on sys.path
+from sample_blends import sample_calls, sampled_as_evaluated, trait_spread  # studies/ is on sys.path
 
 from w2w.evaluate.context import Context
 from w2w.evaluate.judged import mean_embeddings, trait_errors, truth_of
@@ -55,16 +55,41 @@ FRESH = Path("studies/runs/inversion_space/fresh")  # inversion_space.py's fresh
 FRESH_FIRST_ID = 5_000_000  # space_size.py's: above every world's ids
 
 
-def blend_people(ctx: Context, gallery: np.ndarray, n_models: int, people: int, seed: int
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def blend_people(ctx: Context, gallery: np.ndarray, n_models: int, people: int, seed: int,
+                 snap: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """n_models blends (M, D) as `w2w.space.alike` draws them, of gallery rows' adapters, and the
-    blended rows (M, people)."""
+    blended rows (M, people); with `snap` > 0 each blend's attributes `snap_attributes`ed to its
+    first person's states at snap times the state's mean."""
     adapters = ctx.adapters(gallery).astype(np.float64)                          # (G, D)
     labels = attribute_labels(ctx.table, ctx.table["identity_id"].to_numpy()[gallery])   # (G, A)
     groups = alike_groups(labels, n_models, people, seed)                        # (M, people) into gallery
     alike = (labels[groups[:, 1:]] == labels[groups[:, :1]]).all((1, 2)).sum()
     print(f"blends of {people}: {alike} of {n_models} groups alike in every attribute", flush=True)
-    return blend(adapters, groups).astype(np.float32), gallery[groups]
+    made = blend(adapters, groups)
+    if snap:
+        made = snap_attributes(adapters, labels, made, groups[:, 0], snap)
+    return made.astype(np.float32), gallery[groups]
+
+
+def snap_attributes(gallery_adapters: np.ndarray, labels: np.ndarray, blends: np.ndarray, first: np.ndarray,
+                    strength: float) -> np.ndarray:
+    """Blends (M, D) moved the least distance, in the gallery's standardised adapter space, that puts
+    each attribute's content (along its mean-difference direction) at `strength` times the mean of
+    the gallery people in the first person's state: where a group's people differ in an attribute
+    its blend half holds each state, which the base then draws one way or the other from seed to
+    seed. gallery_adapters (G, D), labels (G, A) bool, first (M,) the gallery rows whose states
+    each blend takes. strength sqrt(n) is what a blend of n people alike in every attribute holds."""
+    mean, sd = gallery_adapters.mean(0), gallery_adapters.std(0) + 1e-12
+    z = (gallery_adapters - mean) / sd                                           # (G, D), centred
+    on = np.stack([z[labels[:, a]].mean(0) for a in range(labels.shape[1])])     # (A, D)
+    off = np.stack([z[~labels[:, a]].mean(0) for a in range(labels.shape[1])])   # (A, D)
+    u = on - off
+    u /= np.linalg.norm(u, axis=1, keepdims=True)                                # (A, D) unit directions
+    state_means = np.where(labels[first], (on * u).sum(1), (off * u).sum(1))     # (M, A)
+    x = (blends - mean) / sd                                                     # (M, D)
+    short = strength * state_means - x @ u.T                                     # (M, A)
+    x = x + short @ np.linalg.solve(u @ u.T, u)                                  # now x @ u.T = target
+    return (x * sd + mean).astype(np.float32)
 
 
 def summary(name: str, values: np.ndarray) -> str:
@@ -75,6 +100,9 @@ def summary(name: str, values: np.ndarray) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--people", default="4,6,8,12,16", help="comma-separated blend sizes")
+    parser.add_argument("--snapped", default="",
+                        help="comma-separated blend sizes also made with their attributes snapped to the "
+                             "first person's states, at sqrt(n) and at 1 times a state's mean")
     args = parser.parse_args(argv)
     ctx = Context.open(DATA / "world", DATA / "weights.zarr", DATA / "base", DATA / "judge")
     params = load_params()
@@ -114,12 +142,16 @@ def main(argv: list[str] | None = None) -> None:
     for people in (int(k) for k in args.people.split(",")):
         made[f"attributes first, a blend of {people} / sqrt {people}"] = blend_people(
             ctx, gallery, m, people, p.seed)
+    for people in (int(k) for k in args.snapped.split(",") if k):
+        for label, strength in ((f"sqrt {people}", np.sqrt(people)), ("1", 1.0)):
+            made[f"a blend of {people}, attributes snapped at {label} x their state's mean"] = blend_people(
+                ctx, gallery, m, people, p.seed, snap=strength)
     seen_name, fresh_name = list(made)[0], list(made)[2]
     print("| models | consistency | vs seen train models | vs fresh people's | trait spread "
           "| nearest gallery similarity | vs fresh people's "
           "| called novel (left-out rule / fresh rule) | nearest of the people blended "
-          "| trait error vs their mean (vs another blend's people) |\n"
-          "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |", flush=True)
+          "| trait error vs their mean (vs another blend's people) | attributes agreeing across seeds |\n"
+          "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |", flush=True)
     consistent, score = {}, {}
 
     def versus(values: np.ndarray, reference: np.ndarray | None) -> str:
@@ -132,6 +164,9 @@ def main(argv: list[str] | None = None) -> None:
         images = rendered(adapters, name)
         consistent[name], spread = consistency(ctx, images), trait_spread(ctx.judge, images)
         score[name] = nearest(images)
+        calls = sample_calls(ctx.judge, images)                                   # (M, n, A)
+        pairs = np.triu_indices(images.shape[1], 1)
+        agree = (calls[:, pairs[0]] == calls[:, pairs[1]]).mean()
         own = blended = ""
         if groups is not None:
             e = mean_embeddings(ctx.judge, images)                                # (M, E)
@@ -145,7 +180,7 @@ def main(argv: list[str] | None = None) -> None:
               f"{versus(consistent[name], consistent.get(fresh_name))} | {spread.mean():.3f} | "
               f"{summary('', score[name])} | {versus(score[name], score.get(fresh_name))} | "
               f"{' / '.join(f'{np.mean(score[name] < t):.3f}' for t in thresholds.values())} | {own} | "
-              f"{blended} |", flush=True)
+              f"{blended} | {agree:.3f} |", flush=True)
 
 
 if __name__ == "__main__":
