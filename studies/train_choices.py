@@ -135,41 +135,44 @@ def prior(ctx: Context, basis: Basis, weights: tuple[float, ...] = (0.0, 0.01, 0
 
 
 def guidance(ctx: Context, basis: Basis) -> None:
-    """The guidance scale the evaluations sample with: train identities' own fleet models, judged
+    """The guidance the evaluations sample with: train identities' own fleet models, judged
     against fresh renders of their identity (similarity, and trait error) and across their seeds
     (consistency), and as many models drawn by the space's sampler (their consistency, and its gap
-    to the trained models'), each paired against the committed scale, 95 % intervals."""
+    to the trained models'), each paired against the setting before (2, through the model), 95 %
+    intervals. Each scale is read with guidance's unconditional branch through the model (the usual)
+    and through the base without the adapter (`evaluate_*.unconditional: base`)."""
     params = load_params()
     p0, ps = params.evaluate_finetune, params.evaluate_sampling
     rows = ctx.rows(False, 32, p0.seed)
     table = ctx.table.iloc[rows]
     renders = identity_references(ctx.world, table, p0.renders_per_identity, p0.seed)
     drawn = sample(basis, len(rows), ps.seed, ps.covariance, ps.components)
-    committed = p0.guidance_scale
-    measured: dict[float, tuple[np.ndarray, ...]] = {}  # similarity, trait error, consistency
-    for scale in sorted({1.0, 1.5, 2.0, 3.0, 4.0, 5.0, committed}):
+    before = (2.0, False)
+    settings = [before] + [(scale, base) for base in (False, True) for scale in (1.0, 1.5, 2.0, 3.0, 4.0, 5.0)
+                           if (scale, base) != before and not (base and scale == 1.0)]  # 1: no branch
+    measured: dict[tuple[float, bool], tuple[np.ndarray, ...]] = {}  # similarity, trait error, consistency
+    for scale, base in settings:
+        name = f"guidance {scale:g}{' away from the base' if base else ''}"
         images = render_models(ctx.pipe, ctx.adapters(rows), ctx.layout, ctx.scaling, params.finetune.prompt,
-                               p0.samples_per_identity, p0.seed, p0.sampler_steps, scale,
-                               desc=f"guidance {scale:g}")
-        rung = scored(ctx, f"guidance {scale:g}", images, renders, truth_of(table))
+                               p0.samples_per_identity, p0.seed, p0.sampler_steps, scale, desc=name,
+                               base_unconditional=base)
+        rung = scored(ctx, name, images, renders, truth_of(table))
         own = consistency(ctx, images)
         sampled = consistency(ctx, render_models(
             ctx.pipe, drawn, ctx.layout, ctx.scaling, params.finetune.prompt, ps.samples_per_model,
-            ps.seed, ps.sampler_steps, scale, desc=f"sampled, guidance {scale:g}"))
-        measured[scale] = (rung.similarity, rung.trait_error, own)
+            ps.seed, ps.sampler_steps, scale, desc=f"sampled, {name}", base_unconditional=base))
+        measured[(scale, base)] = (rung.similarity, rung.trait_error, own)
         lo, hi = unpaired_difference_ci(sampled, own, ps.seed)
-        print(f"guidance {scale:g}: similarity {rung.similarity.mean():.3f} {ci(rung.similarity)}, "
+        print(f"{name}: similarity {rung.similarity.mean():.3f} {ci(rung.similarity)}, "
               f"trait error {rung.trait_error.mean():.3f} {ci(rung.trait_error)}, "
               f"consistency {own.mean():.3f} {ci(own)}; sampled models' consistency {sampled.mean():.3f}, "
               f"sampled - trained {sampled.mean() - own.mean():+.3f} [{lo:+.3f}, {hi:+.3f}] "
               f"({len(rows)} train identities)", flush=True)
-    base = measured[committed]
-    for scale, m in measured.items():
-        if scale == committed:
-            continue
-        parts = [f"{name} {difference(x, y)}"
-                 for name, x, y in zip(("similarity", "trait error", "consistency"), m, base, strict=True)]
-        print(f"guidance {scale:g} - {committed:g}, paired: " + ", ".join(parts), flush=True)
+        if (scale, base) != before:
+            parts = [f"{k} {difference(x, y)}" for k, x, y in zip(
+                ("similarity", "trait error", "consistency"), measured[(scale, base)], measured[before],
+                strict=True)]
+            print("    against 2 through the model, paired: " + ", ".join(parts), flush=True)
 
 
 def components(ctx: Context, basis: Basis) -> None:

@@ -27,6 +27,9 @@ class _Section(BaseModel):
 
 
 SectionT = TypeVar("SectionT", bound=_Section)
+# classifier-free guidance's unconditional branch when a model is sampled: the model itself (the usual
+# guidance) or the base UNet without the adapter, so that guidance pushes away from the base's person
+Unconditional = Literal["model", "base"]
 
 
 class SynthesizeParams(_Section):
@@ -190,6 +193,7 @@ class EvaluateFinetuneParams(_Section):
     renders_per_identity: int = Field(ge=1, le=256)  # fresh renders to compare with
     sampler_steps: int = Field(ge=1, le=1000)
     guidance_scale: float = Field(ge=1.0, le=30.0)
+    unconditional: Unconditional
     seed: int = Field(ge=0)
 
 
@@ -228,6 +232,7 @@ class EvaluateEditsParams(_Section):
     samples_per_model: int = Field(ge=1, le=256)  # one initial noise each, shared by all models
     sampler_steps: int = Field(ge=1, le=1000)
     guidance_scale: float = Field(ge=1.0, le=30.0)
+    unconditional: Unconditional
     grid_identities: int = Field(ge=1, le=64)  # per attribute in the before/after grids
     seed: int = Field(ge=0)
 
@@ -245,6 +250,7 @@ class EvaluateInversionParams(_Section):
     renders_per_identity: int = Field(ge=1, le=256)  # true renders to compare with
     sampler_steps: int = Field(ge=1, le=1000)
     guidance_scale: float = Field(ge=1.0, le=30.0)
+    unconditional: Unconditional
     seed: int = Field(ge=0)
 
 
@@ -260,6 +266,7 @@ class EvaluateSamplingParams(_Section):
     samples_per_model: int = Field(ge=2, le=256)  # seeds per model
     sampler_steps: int = Field(ge=1, le=1000)
     guidance_scale: float = Field(ge=1.0, le=30.0)
+    unconditional: Unconditional
     seed: int = Field(ge=0)
 
 
@@ -280,6 +287,7 @@ class PreviewParams(_Section):
 
     sampler_steps: int = Field(ge=1, le=1000)
     guidance_scale: float = Field(ge=1.0, le=30.0)
+    unconditional: Unconditional
     seed: int = Field(ge=0)  # every model's preview samples start from this seed
 
 

@@ -14,7 +14,7 @@ from w2w.explore.session import GRID_SAMPLES, CancelledError, ExploreSpace
 from w2w.params import PreviewParams
 from w2w.space.edit import edit, sample
 
-SAMPLER = PreviewParams(sampler_steps=3, guidance_scale=2.0, seed=0)
+SAMPLER = PreviewParams(sampler_steps=3, guidance_scale=2.0, unconditional="model", seed=0)
 
 
 @pytest.fixture(scope="module")

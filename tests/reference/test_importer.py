@@ -104,7 +104,8 @@ def test_imported_basis_serves_edit_sample_invert(setup, micro_space, tmp_path, 
     from w2w.params import PreviewParams
 
     explorer = ExploreSpace.open(tmp_path / "no-fleet", ref / "basis", ref / "directions", model,
-                                 PreviewParams(sampler_steps=2, guidance_scale=2.0, seed=0))
+                                 PreviewParams(sampler_steps=2, guidance_scale=2.0, unconditional="model",
+                                               seed=0))
     models = explorer.identity_ids
     assert models == [int(i) for i in explorer.space.basis.train_identity_ids] and 3 in models
     start = explorer.identity(3)

@@ -269,6 +269,6 @@ def test_commands_that_read_a_lora_or_invert_load_the_base_once_and_preview_it_b
         vector = lora_vector(space, load_pipeline(model), tmp_path / name)
         fresh = model_samples(load_pipeline(model), space.layout, space.scaling, vector,
                               PREVIEW_PROMPT_DEFAULT, 2, sampler.seed, sampler.sampler_steps,
-                              sampler.guidance_scale)
+                              sampler.guidance_scale, base_unconditional=sampler.unconditional == "base")
         expected = np.asarray(contact_sheet(fresh, rows=1, cols=2))
         assert np.array_equal(np.asarray(Image.open(tmp_path / name / "preview.png")), expected), name

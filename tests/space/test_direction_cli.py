@@ -128,7 +128,7 @@ def test_the_explorer_shows_a_written_direction_as_a_slider(micro_space, micro_w
     assert main(["direction", "Light", "--from", str(dark), "--to", str(light), "--directions",
                  str(micro_space / "directions"), "--out", str(tmp_path / "dirs"), *INVERSION,
                  *space_options(micro_space)]) == 0
-    sampler = PreviewParams(sampler_steps=2, guidance_scale=2.0, seed=0)
+    sampler = PreviewParams(sampler_steps=2, guidance_scale=2.0, unconditional="model", seed=0)
     explorer = ExploreSpace.open(micro_space / "weights.zarr", micro_space / "basis", tmp_path / "dirs",
                                  micro_space / "base" / "model", sampler, judge=None, world=micro_world)
     labels = {getattr(block, "label", None) for block in build_app(explorer).blocks.values()}

@@ -85,7 +85,8 @@ class Unedited:
 def unedited(ctx: Context, rows: np.ndarray, p: EvaluateEditsParams, prompt: str) -> Unedited:
     adapters = ctx.adapters(rows)
     images = render_models(ctx.pipe, adapters, ctx.layout, ctx.scaling, prompt, p.samples_per_model,
-                           p.seed, p.sampler_steps, p.guidance_scale, desc="unedited")
+                           p.seed, p.sampler_steps, p.guidance_scale, desc="unedited",
+                           base_unconditional=p.unconditional == "base")
     return Unedited(adapters, images, attribute_probabilities(ctx.judge, images),
                     mean_embeddings(ctx.judge, images), standard_traits(ctx.judge, images))
 
@@ -147,7 +148,8 @@ def sweep(ctx: Context, rows: np.ndarray, attributes: list[str], displacements: 
         original = np.repeat(base.adapters, a, axis=0) if delayed and p.delay else None
         images = render_models(ctx.pipe, adapters, ctx.layout, ctx.scaling, prompts, n, p.seed,
                                p.sampler_steps, p.guidance_scale, negatives, desc=desc,
-                               delayed_from=original, delay=p.delay)
+                               delayed_from=original, delay=p.delay,
+                               base_unconditional=p.unconditional == "base")
         return images.reshape(m, a, *images.shape[1:])
 
     results: dict[str, dict[float, Scores]] = {}

@@ -1,9 +1,10 @@
 """Does an identity's adapter make its identity? Judge similarity of samples to fresh renders.
 
-For each identity the adapter is merged into the base UNet (W + scaling * B A), `n` samples are drawn
-with the fine-tuning prompt, and the judge's cosine similarity between the mean identity embedding of
-the samples and of fresh renders (a render stream the adapters never saw) is the score. The base
-model prompted with the generic caption gives the chance level.
+Each identity's model (the base UNet with its adapter, W + scaling * B A; sampled many at a time by
+`w2w.adapters.render`) draws `n` samples with the fine-tuning prompt, and the judge's cosine
+similarity between the mean identity embedding of the samples and of fresh renders (a render stream
+the adapters never saw) is the score. The base model prompted with the generic caption gives the
+chance level.
 """
 
 from __future__ import annotations
@@ -13,10 +14,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from diffusers import StableDiffusionPipeline
-from tqdm import tqdm
 
 from w2w.adapters.layout import AdapterLayout
-from w2w.adapters.merge import merged
+from w2w.adapters.render import render_models
 from w2w.adapters.stacked import open_stacked
 from w2w.base.pipeline import generate, load_pipeline
 from w2w.evaluate.judged import trait_errors, truth_of
@@ -29,16 +29,13 @@ from w2w.world.references import identity_references
 
 def adapter_similarity(pipe: StableDiffusionPipeline, judge: Judge, rows: np.ndarray, layout: AdapterLayout,
                        scaling: float, renders: np.ndarray, prompt: str, samples: int, seed: int,
-                       steps: int, guidance: float) -> tuple[np.ndarray, np.ndarray]:
+                       steps: int, guidance: float, base_unconditional: bool = False
+                       ) -> tuple[np.ndarray, np.ndarray]:
     """Similarity (M,) of each row's samples to its identity's renders, and the samples (M, n, ...)."""
-    sims, images = [], []
-    for row, ref in tqdm(zip(rows, renders, strict=True), total=len(rows), desc="identity similarity",
-                         unit="id"):
-        with merged(pipe.unet, layout.unflatten(row), scaling):
-            out = generate(pipe, prompt, samples, seed, steps, guidance)
-        sims.append(judge.identity_similarity(out, ref))
-        images.append(out)
-    return np.array(sims), np.stack(images)
+    images = render_models(pipe, rows, layout, scaling, prompt, samples, seed, steps, guidance,
+                           desc="identity samples", base_unconditional=base_unconditional)
+    sims = [judge.identity_similarity(out, ref) for out, ref in zip(images, renders, strict=True)]
+    return np.array(sims), images
 
 
 def base_similarity(pipe: StableDiffusionPipeline, judge: Judge, renders: np.ndarray, prompt: str,
@@ -62,7 +59,7 @@ def measure_fleet(world: Path, judge_dir: Path, base: Path, weights_zarr: Path, 
     adapters = stacked.weights.get_orthogonal_selection((rows, slice(None)))  # (M, D)
     sims, samples = adapter_similarity(pipe, judge, adapters, stacked.layout, stacked.scaling, renders,
                                        prompt, p.samples_per_identity, p.seed, p.sampler_steps,
-                                       p.guidance_scale)
+                                       p.guidance_scale, p.unconditional == "base")
     chance = base_similarity(pipe, judge, renders, GENERIC_PROMPT, p.samples_per_identity, p.seed,
                              p.sampler_steps, p.guidance_scale)
     traits = trait_errors(judge, samples, truth_of(table))

@@ -66,7 +66,8 @@ def sample_models(ctx: Context, adapters: np.ndarray, p: EvaluateInversionParams
     model rung, and the inversion's own models, are judged on."""
     return np.concatenate([render_models(ctx.pipe, adapters, ctx.layout, ctx.scaling, prompt,
                                          p.samples_per_prompt, p.seed, p.sampler_steps, p.guidance_scale,
-                                         desc=desc) for prompt in p.prompts], 1)
+                                         desc=desc, base_unconditional=p.unconditional == "base")
+                           for prompt in p.prompts], 1)
 
 
 def model_rung(ctx: Context, name: str, adapters: np.ndarray, references: np.ndarray, truth: np.ndarray,

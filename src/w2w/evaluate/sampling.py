@@ -101,7 +101,8 @@ def measure_sampling(ctx: Context, basis: Basis, p: EvaluateSamplingParams, prom
     rule is valid only when the controls separate."""
     def render(adapters: np.ndarray, desc: str) -> np.ndarray:
         return render_models(ctx.pipe, adapters, ctx.layout, ctx.scaling, prompt, p.samples_per_model,
-                             p.seed, p.sampler_steps, p.guidance_scale, desc=desc)
+                             p.seed, p.sampler_steps, p.guidance_scale, desc=desc,
+                             base_unconditional=p.unconditional == "base")
 
     train = sample_rows(ctx.heldout, False, 2 * p.calibration_models + p.trained_models, p.seed)
     left_out, seen_in = train[:p.calibration_models], train[p.calibration_models:2 * p.calibration_models]

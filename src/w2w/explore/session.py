@@ -92,7 +92,7 @@ class ExploreSpace:
         s = self.sampler
         return model_samples(self.pipe, self.space.layout, self.space.scaling, vector, PROMPT, GRID_SAMPLES,
                              s.seed, s.sampler_steps, s.guidance_scale, start,
-                             delay if delay < NO_DELAY else None)
+                             delay if delay < NO_DELAY else None, s.unconditional == "base")
 
     def judged(self, images: np.ndarray) -> dict[str, float]:
         """Each attribute's judged probability, averaged over the samples; {} without a judge."""

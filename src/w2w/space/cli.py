@@ -51,7 +51,7 @@ def write_models(space: Space, vectors: dict[str, np.ndarray], out: Path, model:
             if pipe is not None:
                 rows.append(model_samples(pipe, space.layout, space.scaling, vector, prompt, preview,
                                           sampler.seed, sampler.sampler_steps, sampler.guidance_scale,
-                                          delayed_from, delay))
+                                          delayed_from, delay, sampler.unconditional == "base"))
         if rows:
             contact_sheet(np.concatenate(rows), rows=len(rows), cols=preview).save(tmp / "preview.png")
     print(f"wrote {out}")

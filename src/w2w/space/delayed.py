@@ -14,6 +14,7 @@ from diffusers import StableDiffusionPipeline
 
 from w2w.adapters.layout import AdapterLayout, lora_layer_names
 from w2w.adapters.merge import merge_lora, merged
+from w2w.adapters.render import render_models
 from w2w.base.pipeline import generate
 
 
@@ -56,10 +57,18 @@ def generate_delayed(pipe: StableDiffusionPipeline, layout: AdapterLayout, scali
 
 def model_samples(pipe: StableDiffusionPipeline, layout: AdapterLayout, scaling: float, vector: np.ndarray,
                   prompt: str, n: int, seed: int, steps: int, guidance: float,
-                  start: np.ndarray | None = None, delay: int | None = None) -> np.ndarray:
+                  start: np.ndarray | None = None, delay: int | None = None,
+                  base_unconditional: bool = False) -> np.ndarray:
     """n samples (n, S, S, 3) uint8 of the model `vector`; with `start` and `delay` T, delayed
-    injection: `start` for timesteps above T, then `vector`."""
-    if start is not None and delay is not None:
+    injection: `start` for timesteps above T, then `vector`. `base_unconditional`: guidance's
+    unconditional branch runs the base without the adapter (`w2w.adapters.render.render_models`,
+    whose initial noises these samples then start from)."""
+    delayed = start is not None and delay is not None
+    if base_unconditional:
+        return render_models(pipe, vector[None], layout, scaling, prompt, n, seed, steps, guidance,
+                             desc="preview", delayed_from=start[None] if delayed else None,
+                             delay=delay if delayed else 0, base_unconditional=True)[0]
+    if delayed:
         return generate_delayed(pipe, layout, scaling, start, vector, delay, prompt, n, seed, steps, guidance)
     with merged(pipe.unet, layout.unflatten(vector), scaling):
         return generate(pipe, prompt, n, seed, steps, guidance)
