@@ -1,7 +1,7 @@
 """Guidance away from the base: do the models' samples hold their person better? (issue 17)
 
-    python studies/base_guidance.py [--identities N]   # default 32; needs the default run (dvc repro pca);
-                                                       # about 5 minutes
+    python studies/base_guidance.py [--identities N] [--as ladder|finetune]   # default 32, ladder; needs
+                                                       # the default run (dvc repro pca); about 5 minutes
 
 Classifier-free guidance runs a model twice a step, on its prompt and on the empty one, and moves
 each sample from the second towards the first and beyond: eps_u + g (eps_c - eps_u). Both
@@ -13,14 +13,16 @@ branch alone).
 
 On a seeded sample of TRAIN identities' fleet models (the committed run's; never held-out), for
 each setting: judge similarity and trait error as the ladder samples a model (evaluate_inversion's
-prompts, seeds and steps), consistency across seeds as evaluate_sampling samples trained models,
-the share of those samples the style head calls renders, and the same consistency for the
-reference's sampled models and the attributes-first blends (evaluate_sampling's sizes and seeds):
-claim 1's gap at each setting. Differences against guidance 2 through
-the model (the setting before) are paired over identities for the trained models, unpaired for the
-sampled ones. The evaluations' guidance is chosen by `train_choices.py guidance`, which samples as
-evaluate_finetune does (one prompt, 25 steps); this study reads the same settings as the ladder
-and the inversion sample, and both read train identities only.
+prompts, seeds and steps; with `--as finetune` as evaluate_finetune samples one: its one prompt,
+seeds and steps, which `train_choices.py guidance` reads on other identities), consistency across
+seeds as evaluate_sampling samples trained models, the share of those samples the style head calls
+renders, and the same consistency for the reference's sampled models and the attributes-first
+blends (evaluate_sampling's sizes and seeds): claim 1's gap at each setting. Differences against
+guidance 2 through the model (the setting before) are paired over identities for the trained
+models, unpaired for the sampled ones. The evaluations' guidance is chosen by
+`train_choices.py guidance`, which samples as evaluate_finetune does (one prompt, 25 steps); this
+study reads the same settings as the ladder and the inversion sample them, and both read train
+identities only.
 """
 
 from __future__ import annotations
@@ -60,6 +62,8 @@ SETTINGS = {
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--identities", type=int, default=32)
+    parser.add_argument("--as", dest="protocol", choices=("ladder", "finetune"), default="ladder",
+                        help="similarity and trait error sampled as the ladder or as evaluate_finetune")
     args = parser.parse_args(argv)
     ctx = Context.open(DATA / "world", DATA / "weights.zarr", DATA / "base", DATA / "judge")
     basis = Basis.load(DATA / "basis")
@@ -81,8 +85,14 @@ def main(argv: list[str] | None = None) -> None:
 
     first = None
     for name, (g, base) in SETTINGS.items():
-        ladder = np.concatenate([render(trained, prompt, inv.samples_per_prompt, inv.seed, inv.sampler_steps,
-                                        g, base, "models") for prompt in inv.prompts], 1)
+        if args.protocol == "ladder":
+            ladder = np.concatenate([render(trained, prompt, inv.samples_per_prompt, inv.seed,
+                                            inv.sampler_steps, g, base, "models")
+                                     for prompt in inv.prompts], 1)
+        else:
+            fp = params.evaluate_finetune
+            ladder = render(trained, params.finetune.prompt, fp.samples_per_identity, fp.seed,
+                            fp.sampler_steps, g, base, "models")
         sim, err = similarities(ctx.judge, ladder, references), trait_errors(ctx.judge, ladder, truth)
 
         def seeds(adapters: np.ndarray, desc: str, g: float = g, base: bool = base) -> np.ndarray:
