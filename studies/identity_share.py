@@ -41,6 +41,7 @@ from w2w.base.pipeline import load_pipeline
 from w2w.evaluate.judged import similarities
 from w2w.evaluate.share import adapter_cosines, encode_renders, train_halves
 from w2w.evaluate.stats import bootstrap_ci, sample_rows
+from w2w.fleet.train import person_weights
 from w2w.judge.api import Judge
 from w2w.params import Params, load_params
 from w2w.world.dataset import identities_from_table
@@ -235,15 +236,13 @@ def core_cells(masks: np.ndarray, cell: int) -> np.ndarray:
     return blocks.repeat(cell, axis=-2).repeat(cell, axis=-1)
 
 
-def composite_latents(pipe, images: np.ndarray, fixed_scene_images: np.ndarray, masks: np.ndarray,
-                      person_from_drawn: bool) -> torch.Tensor:
-    """Latents (M, n, C, h, w) whose mostly-person cells (a pooled mask >= 0.5) come from one set of
-    renders and the rest from the other: the drawn renders' person cells in the fixed scene's context
-    (`person_from_drawn`), or the fixed-scene renders' person cells in the drawn scene's context."""
-    drawn, fixed = encode_renders(pipe, images), encode_renders(pipe, fixed_scene_images)
-    share = torch.nn.functional.adaptive_avg_pool2d(torch.from_numpy(masks).float().flatten(0, 1)[:, None],
-                                                    drawn.shape[-2:]).unflatten(0, masks.shape[:2])
-    person = share >= 0.5                                              # (M, n, 1, h, w)
+def composite_latents(drawn: torch.Tensor, fixed: torch.Tensor, masks: torch.Tensor, person_from_drawn: bool
+                      ) -> torch.Tensor:
+    """Latents (M, n, C, h, w) whose mostly-person cells (half or more person, pooled as the fleet's
+    loss pools the masks (M, n, S, S)) come from one set of latents and the rest from the other: the
+    drawn renders' person cells in the fixed scene's context (`person_from_drawn`), or the
+    fixed-scene renders' person cells in the drawn scene's context."""
+    person = person_weights(masks, drawn.shape[-2:], background_weight=0.0) >= 0.5  # (M, n, 1, h, w)
     inside, outside = (drawn, fixed) if person_from_drawn else (fixed, drawn)
     return torch.where(person, inside, outside)
 
@@ -280,7 +279,7 @@ def measure(name: str, v: Variant, params: Params, pipe, judge: Judge, table: pd
         fixed = dataclasses.replace(v, fixed_scene=True)
         scene_fixed = np.stack([renders(i, 2 * v.renders_per_half, params.synthesize.seed, size, fixed)[0]
                                 for i in identities])
-        latents = composite_latents(pipe, images, scene_fixed, masks.numpy(),
+        latents = composite_latents(latents, encode_renders(pipe, scene_fixed), masks,
                                     person_from_drawn=v.scene_cells_from == "fixed")
     n = 2 * n if v.mirrored else n
     ids = [i.identity_id for i in identities]
