@@ -23,7 +23,7 @@ from w2w.explore.session import NO_DELAY, CancelledError, ExploreSpace, ImageErr
 
 MAX_UPLOAD = "20mb"
 PROGRESS = gr.Progress()  # Gradio finds a handler's progress bar by this default
-STRENGTH = 16.0  # slider range in train standard deviations: the edits' chosen strength (12) inside
+STRENGTH = 16.0  # slider range in train stds: every attribute's chosen edit strength (3 to 12) inside
 
 
 def build_app(explorer: ExploreSpace | None, problem: str = "") -> gr.Blocks:
