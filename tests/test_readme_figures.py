@@ -77,10 +77,14 @@ def quotes(value: float, ci: list[float] | None) -> list[str]:
     return sorted(f"{n} {interval}" for n in numbers)
 
 
+def table(text: str, header: str) -> list[str]:
+    """The markdown table that starts with `header`: its lines, header and rule included."""
+    lines = text[text.index(header):].split("\n")
+    return lines[:next(i for i, line in enumerate(lines) if not line.startswith("|"))]
+
+
 def table_row(header: str, first_cell: str) -> str:
-    lines = README[README.index(header):].split("\n")
-    rows = lines[2:next(i for i, line in enumerate(lines) if not line.startswith("|"))]
-    found = [row for row in rows if row.startswith(f"| {first_cell}")]
+    found = [row for row in table(README, header)[2:] if row.startswith(f"| {first_cell}")]
     assert len(found) == 1, f"README table {header!r}: {len(found)} rows start {first_cell!r}"
     return found[0]
 
@@ -100,15 +104,12 @@ def test_readme_quotes_the_committed_metric(header: str, cell: str, file: str, k
         "update the README from the committed run (or the metrics were not committed)")
 
 
-def ladder_table(text: str) -> str:
-    head = "| rung | identities | judge similarity [95 % CI] | trait error (sd) [95 % CI] |"
-    lines = text[text.index(head):].split("\n")
-    return "\n".join(line for line in lines[:next(i for i, x in enumerate(lines) if not x.startswith("|"))])
+LADDER = "| rung | identities | judge similarity [95 % CI] | trait error (sd) [95 % CI] |"
 
 
 def test_readme_ladder_is_the_reports() -> None:
     report = (ROOT / "reports" / "summary.md").read_text()
-    assert ladder_table(README) == ladder_table(report), (
+    assert table(README, LADDER) == table(report, LADDER), (
         "README's ladder table differs from reports/summary.md's: copy the report's table")
 
 
