@@ -16,6 +16,7 @@ or with chance 0 or 1 (every seed alike).
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -69,13 +70,30 @@ def seed_split(ctx: Context, images: np.ndarray, targets: np.ndarray, columns: l
     return float(rate), float(split), float(split / chance) if chance > 0 else float("nan")
 
 
+def enter_build(args: list[str]) -> list[str]:
+    """`args` without `--in BUILD`, having moved into BUILD (another build's folder, e.g. a copy that
+    studies/seed_spread.py made under studies/runs/) so that its data and params are the ones read.
+    A folder with no built directions exits with one line."""
+    if "--in" not in args:
+        return args
+    i = args.index("--in")
+    if i + 1 >= len(args):
+        sys.exit("--in needs a build's folder")
+    build = Path(args[i + 1])
+    if not (build / DATA / "directions").is_dir():
+        sys.exit(f"--in {build}: no {DATA / 'directions'} there (not a built copy of the project)")
+    os.chdir(build)
+    return args[:i] + args[i + 2:]
+
+
 Swept = tuple[Context, np.ndarray, list[str], Unedited, dict[str, dict[float, Scores]], list[float]]
 
 
 def train_sweep(args: list[str], default: list[float], usage: str) -> Swept:
     """`[identities] [strengths]` parsed (a bad one exits with a line), then w2w at each strength and
     prompting on that many train identities (SEED): the context, rows, attributes, the unedited
-    models, every method's scores and the strengths."""
+    models, every method's scores and the strengths. `--in BUILD` reads another build (enter_build)."""
+    args = enter_build(args)
     if len(args) > 2:
         sys.exit(usage)
     try:

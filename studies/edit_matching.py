@@ -1,6 +1,7 @@
 """w2w edits against prompting at an equal flip rate, on TRAIN identities only (issue 17, claim 2).
 
     python studies/edit_matching.py [identities] [strengths]   # 24, 2,2.5,3,3.5,4,5; about 2 minutes
+    python studies/edit_matching.py 24 0.5,1,1.5,2,3,4 --in studies/runs/default-seed2   # another build
 
 The edits stage compared w2w with prompting at the smallest strength of its sweep (2, 3, 4, 8, 12,
 16 train stds) whose train flip rate reached prompting's. The sweep's steps are coarse next to the

@@ -1,0 +1,86 @@
+"""Does the edits' strength rule flip as often on new identities as on the ones it chose on? TRAIN
+identities only (issue 17).
+
+    python studies/edit_rule_builds.py [--in BUILD] [validation]   # 40; about 9 minutes a build
+
+The `evaluate_edits` stage picks each attribute's strength as the smallest of its sweep whose flip
+rate on 24 selection train identities reaches 0.9, and its held-out flip rate then differs by
+build (0.871, 0.758, 0.927 and 0.933 on the seed spread's four). A rule that stops at the first
+strength crossing a noisy estimate's threshold keeps the strengths whose estimate happened to
+come out high: it is expected to flip less on identities it did not choose on. This study sweeps
+the stage's own selection and `validation` further train identities of the same seeded order
+(disjoint from the selection), applies the rule on the selection with several targets, and reads
+each one on the validation identities: flip rate, identity kept and other attributes kept, with
+95 % intervals over the validation identities, beside the selection's own flip rate at the same
+strengths. `--in` reads another build's folder (e.g. studies/runs/default-seed1, a copy that
+`studies/seed_spread.py` made). No held-out identity is read and nothing is chosen.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+from edit_flips import enter_build  # studies/: the script's folder is first on sys.path
+
+from w2w.evaluate.context import Context
+from w2w.evaluate.edits import Scores, attribute_strengths, sweep, w2w_displacements
+from w2w.evaluate.stats import bootstrap_ci
+from w2w.params import load_params
+from w2w.space.basis import Basis
+from w2w.space.directions import Directions
+
+TARGETS = (0.9, 0.95, 1.0)  # 1.0: the most flipping strength of each attribute's sweep
+
+
+def parse(args: list[str]) -> int:
+    """Validation identities, after `--in BUILD` moved into that build; a bad argument exits."""
+    args = enter_build(args)
+    if len(args) > 1 or (args and not args[0].isdigit()):
+        sys.exit(__doc__)
+    return int(args[0]) if args else 40
+
+
+def at_strengths(scores: dict[float, Scores], strengths: np.ndarray, rows: slice) -> Scores:
+    """Scores of `rows` identities with each attribute j read at strengths[j] ((M, A) fields)."""
+    picked = {f: np.stack([getattr(scores[float(s)], f)[rows, j] for j, s in enumerate(strengths)], 1)
+              for f in ("flip", "identity_similarity", "others_kept", "target_shift")}
+    return replace(next(iter(scores.values())), images=np.empty(0), trait_change=None, **picked)
+
+
+def main() -> None:
+    n_validation = parse(sys.argv[1:])
+    data, params = Path("data"), load_params()
+    p = params.evaluate_edits
+    ctx = Context.open(data / "world", data / "weights.zarr", data / "base", data / "judge")
+    basis, directions = Basis.load(data / "basis"), Directions.load(data / "directions")
+    names = [a for a in directions.attributes if a in ctx.judge.attribute_names]
+    rows = ctx.rows(False, p.selection_identities + n_validation, p.seed)  # the selection, then the rest
+    _, results = sweep(ctx, rows, names, {"w2w": w2w_displacements(basis, directions, names)}, p,
+                       params.finetune.prompt, {"w2w": p.strengths})
+    selection, validation = slice(0, p.selection_identities), slice(p.selection_identities, None)
+    chosen_on = {s: replace(sc, **{f: getattr(sc, f)[selection] for f in
+                                   ("flip", "identity_similarity", "others_kept", "target_shift")})
+                 for s, sc in results["w2w"].items()}
+    n_selection = p.selection_identities
+    print(f"build {Path.cwd().name}: {n_selection} selection and {len(rows) - n_selection} validation train "
+          f"identities, strengths {p.strengths}")
+    print("| target | strengths | selection flip | validation flip | identity kept | other attributes kept |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for target in TARGETS:
+        strengths = attribute_strengths(chosen_on, target)
+        own, new = at_strengths(results["w2w"], strengths, selection), at_strengths(results["w2w"], strengths,
+                                                                                   validation)
+        cells = []
+        for values in (new.flip.astype(float), new.identity_similarity, new.others_kept):
+            lo, hi = bootstrap_ci(values)
+            cells.append(f"{values.mean():.3f} [{lo:.3f}, {hi:.3f}]")
+        print(f"| {target:g} | {' '.join(f'{s:g}' for s in strengths)} | {own.flip.mean():.3f} | "
+              f"{' | '.join(cells)} |", flush=True)
+    print("strengths in the order " + ", ".join(names))
+
+
+if __name__ == "__main__":
+    main()
