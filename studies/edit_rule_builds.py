@@ -2,6 +2,7 @@
 identities only (issue 17).
 
     python studies/edit_rule_builds.py [--in BUILD] [validation]   # 40; about 9 minutes a build
+    python studies/edit_rule_builds.py --regularization 0.001   # directions refitted with another C
 
 The `evaluate_edits` stage picks each attribute's strength as the smallest of its sweep whose flip
 rate on 24 selection train identities reaches 0.9, and its held-out flip rate then differs by
@@ -13,7 +14,9 @@ the stage's own selection and `validation` further train identities of the same 
 each one on the validation identities: flip rate, identity kept and other attributes kept, with
 95 % intervals over the validation identities, beside the selection's own flip rate at the same
 strengths. `--in` reads another build's folder (e.g. studies/runs/default-seed1, a copy that
-`studies/seed_spread.py` made). No held-out identity is read and nothing is chosen.
+`studies/seed_spread.py` made). `--regularization C` refits the build's directions as the
+`directions` stage does, with the classifier's C changed: does another fit reach further? No
+held-out identity is read and nothing is chosen.
 """
 
 from __future__ import annotations
@@ -29,18 +32,30 @@ from w2w.evaluate.context import Context
 from w2w.evaluate.edits import Scores, attribute_strengths, sweep, w2w_displacements
 from w2w.evaluate.stats import bootstrap_ci
 from w2w.params import load_params
+from w2w.space.attributes import fit_attribute_directions
 from w2w.space.basis import Basis
 from w2w.space.directions import Directions
 
 TARGETS = (0.9, 0.95, 1.0)  # 1.0: the most flipping strength of each attribute's sweep
 
 
-def parse(args: list[str]) -> int:
-    """Validation identities, after `--in BUILD` moved into that build; a bad argument exits."""
+def parse(args: list[str]) -> tuple[int, float | None]:
+    """(validation identities, the classifier's C or None), after `--in BUILD` moved into that
+    build; a bad argument exits with one line."""
     args = enter_build(args)
+    regularization = None
+    if "--regularization" in args:
+        i = args.index("--regularization")
+        try:
+            regularization = float(args[i + 1])
+        except (IndexError, ValueError):
+            sys.exit("--regularization needs a positive number, the classifier's C")
+        if regularization <= 0:
+            sys.exit(f"--regularization must be positive, got {regularization:g}")
+        args = args[:i] + args[i + 2:]
     if len(args) > 1 or (args and not args[0].isdigit()):
         sys.exit(__doc__)
-    return int(args[0]) if args else 40
+    return (int(args[0]) if args else 40), regularization
 
 
 def at_strengths(scores: dict[float, Scores], strengths: np.ndarray, rows: slice) -> Scores:
@@ -51,11 +66,14 @@ def at_strengths(scores: dict[float, Scores], strengths: np.ndarray, rows: slice
 
 
 def main() -> None:
-    n_validation = parse(sys.argv[1:])
+    n_validation, regularization = parse(sys.argv[1:])
     data, params = Path("data"), load_params()
     p = params.evaluate_edits
     ctx = Context.open(data / "world", data / "weights.zarr", data / "base", data / "judge")
     basis, directions = Basis.load(data / "basis"), Directions.load(data / "directions")
+    if regularization is not None:  # refitted as the directions stage fits them, with another C
+        refit = params.directions.model_copy(update={"regularization": regularization})
+        directions = fit_attribute_directions(data / "world", data / "weights.zarr", basis, refit).directions
     names = [a for a in directions.attributes if a in ctx.judge.attribute_names]
     rows = ctx.rows(False, p.selection_identities + n_validation, p.seed)  # the selection, then the rest
     _, results = sweep(ctx, rows, names, {"w2w": w2w_displacements(basis, directions, names)}, p,
@@ -66,7 +84,8 @@ def main() -> None:
                  for s, sc in results["w2w"].items()}
     n_selection = p.selection_identities
     print(f"build {Path.cwd().name}: {n_selection} selection and {len(rows) - n_selection} validation train "
-          f"identities, strengths {p.strengths}")
+          f"identities, strengths {p.strengths}, classifier C "
+          f"{regularization or params.directions.regularization:g}")
     print("| target | strengths | selection flip | validation flip | identity kept | other attributes kept |")
     print("| --- | --- | --- | --- | --- | --- |")
     for target in TARGETS:
