@@ -31,7 +31,8 @@ from w2w.space.directions import Directions
 from w2w.world.identity import sample_attributes
 
 DATA = Path("data")
-SEED = 1  # a sample of train identities other than the edits stage's selection (seed 0)
+SEED = 1  # a sample of train identities other than the edits stage's selection (its seed, 0), except
+#          in a build whose evaluate_edits.seed is 1 (the seed spread's seed 1, read with --in)
 
 
 def drawn_rates(draws: int = 20_000) -> dict[bool, dict[str, float]]:

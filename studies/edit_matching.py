@@ -8,7 +8,8 @@ The edits stage compared w2w with prompting at the smallest strength of its swee
 flip-against-identity curve, so that strength could flip far more often than prompting and the
 verdict turned on which step it landed on; this study is why the stage now interpolates its
 curve. It traces the curve finely on train identities of another seeded sample than the stage's
-selection (the same sample as studies/edit_flips.py) and reads it at
+selection (the same sample as studies/edit_flips.py; in a build whose `evaluate_edits.seed` is 1,
+the stage's own) and reads it at
 prompting's own flip rate: the strength where the mean flip rate equals prompting's, by linear
 interpolation between the two strengths around it, and w2w's identity kept and trait change
 there, against prompting's on the same identities. Intervals: 2000 bootstrap draws over

@@ -34,7 +34,7 @@ from edit_flips import enter_build  # studies/: the script's folder is first on 
 from w2w.evaluate.context import Context
 from w2w.evaluate.edits import Scores, attribute_strengths, sweep, w2w_displacements
 from w2w.evaluate.stats import bootstrap_ci
-from w2w.params import load_params
+from w2w.params import DirectionsParams, load_params
 from w2w.space.attributes import fit_attribute_directions
 from w2w.space.basis import Basis
 from w2w.space.directions import Directions
@@ -69,15 +69,27 @@ def at_strengths(scores: dict[float, Scores], strengths: np.ndarray, rows: slice
     return replace(next(iter(scores.values())), images=np.empty(0), trait_change=None, **picked)
 
 
+def refitted(data: Path, basis: Basis, stage: Directions, p: DirectionsParams, regularization: float
+             ) -> Directions:
+    """The directions refitted as the directions stage fits them, with the classifier's C changed;
+    prints each one's cosine with the stage's."""
+    refit = p.model_copy(update={"regularization": regularization})
+    new = fit_attribute_directions(data / "world", data / "weights.zarr", basis, refit).directions
+    cosines = (new.directions * stage.directions).sum(1) / (
+        np.linalg.norm(new.directions, axis=1) * np.linalg.norm(stage.directions, axis=1))
+    print("cosine with the stage's directions: " + ", ".join(
+        f"{a} {c:.3f}" for a, c in zip(new.attributes, cosines, strict=True)))
+    return new
+
+
 def main() -> None:
     n_validation, regularization = parse(sys.argv[1:])
     data, params = Path("data"), load_params()
     p = params.evaluate_edits
     ctx = Context.open(data / "world", data / "weights.zarr", data / "base", data / "judge")
     basis, directions = Basis.load(data / "basis"), Directions.load(data / "directions")
-    if regularization is not None:  # refitted as the directions stage fits them, with another C
-        refit = params.directions.model_copy(update={"regularization": regularization})
-        directions = fit_attribute_directions(data / "world", data / "weights.zarr", basis, refit).directions
+    if regularization is not None:
+        directions = refitted(data, basis, directions, params.directions, regularization)
     names = [a for a in directions.attributes if a in ctx.judge.attribute_names]
     rows = ctx.rows(False, p.selection_identities + n_validation, p.seed)  # the selection, then the rest
     _, results = sweep(ctx, rows, names, {"w2w": w2w_displacements(basis, directions, names)}, p,
