@@ -71,19 +71,23 @@ def seed_split(ctx: Context, images: np.ndarray, targets: np.ndarray, columns: l
     return float(rate), float(split), float(split / chance) if chance > 0 else float("nan")
 
 
+def enter(build: Path) -> None:
+    """Move into `build` (another build's folder, e.g. a copy that studies/seed_spread.py made under
+    studies/runs/) so that its data and params are the ones read; a folder with no built
+    directions exits with one line naming it."""
+    if not (build / DATA / "directions").is_dir():
+        sys.exit(f"--in {build}: no {DATA / 'directions'} there (not a built copy of the project)")
+    os.chdir(build)
+
+
 def enter_build(args: list[str]) -> list[str]:
-    """`args` without `--in BUILD`, having moved into BUILD (another build's folder, e.g. a copy that
-    studies/seed_spread.py made under studies/runs/) so that its data and params are the ones read.
-    A folder with no built directions exits with one line."""
+    """`args` without `--in BUILD`, having entered BUILD (`enter`)."""
     if "--in" not in args:
         return args
     i = args.index("--in")
     if i + 1 >= len(args):
         sys.exit("--in needs a build's folder")
-    build = Path(args[i + 1])
-    if not (build / DATA / "directions").is_dir():
-        sys.exit(f"--in {build}: no {DATA / 'directions'} there (not a built copy of the project)")
-    os.chdir(build)
+    enter(Path(args[i + 1]))
     return args[:i] + args[i + 2:]
 
 

@@ -10,26 +10,27 @@ build (0.871, 0.758, 0.927 and 0.933 on the seed spread's four). A rule that sto
 strength crossing a noisy estimate's threshold keeps the strengths whose estimate happened to
 come out high: it is expected to flip less on identities it did not choose on. (It does not, or
 barely: 40 further train identities flip as the build's held-out 40 do, within 0.004, and what
-differs by build is how far its directions reach at any strength; README, "Seed spread".) This
-study sweeps
-the stage's own selection and `validation` further train identities of the same seeded order
-(disjoint from the selection), applies the rule on the selection with several targets, and reads
-each one on the validation identities: flip rate, identity kept and other attributes kept, with
-95 % intervals over the validation identities, beside the selection's own flip rate at the same
-strengths. `--in` reads another build's folder (e.g. studies/runs/default-seed1, a copy that
-`studies/seed_spread.py` made). `--regularization C` refits the build's directions as the
-`directions` stage does, with the classifier's C changed: does another fit reach further? No
-held-out identity is read and nothing is chosen.
+differs by build is how far its directions reach at any strength; README, "Seed spread".)
+
+This study sweeps the stage's own selection and `validation` further train identities of the same
+seeded order (disjoint from the selection), applies the rule on the selection with several
+targets, and reads each one on the validation identities: flip rate, identity kept and other
+attributes kept, with 95 % intervals over the validation identities, beside the selection's own
+flip rate at the same strengths. `--in` reads another build's folder (e.g.
+studies/runs/default-seed1, a copy that `studies/seed_spread.py` made). `--regularization C`
+refits the build's directions as the `directions` stage does, with the classifier's C changed:
+does another fit reach further? No held-out identity is read and nothing is chosen.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from edit_flips import enter_build  # studies/: the script's folder is first on sys.path
+from edit_flips import enter  # studies/: the script's folder is first on sys.path
 
 from w2w.evaluate.context import Context
 from w2w.evaluate.edits import Scores, attribute_strengths, sweep, w2w_displacements
@@ -43,23 +44,28 @@ TARGETS = (0.9, 0.95, 1.0)  # 1.0: the most flipping strength of each attribute'
 FIELDS = ("flip", "identity_similarity", "others_kept", "target_shift")  # Scores' (M, A) fields read
 
 
-def parse(args: list[str]) -> tuple[int, float | None]:
-    """(validation identities, the classifier's C or None), after `--in BUILD` moved into that
-    build; a bad argument exits with one line."""
-    args = enter_build(args)
-    regularization = None
-    if "--regularization" in args:
-        i = args.index("--regularization")
-        try:
-            regularization = float(args[i + 1])
-        except (IndexError, ValueError):
-            sys.exit("--regularization needs a positive number, the classifier's C")
-        if regularization <= 0:
-            sys.exit(f"--regularization must be positive, got {regularization:g}")
-        args = args[:i] + args[i + 2:]
-    if len(args) > 1 or (args and not args[0].isdigit()):
-        sys.exit(__doc__)
-    return (int(args[0]) if args else 40), regularization
+def positive(text: str) -> float:
+    """argparse type: a number above 0 (the classifier's C)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("validation", type=int, nargs="?", default=40,
+                        help="train identities after the selection to read the rule on (default 40)")
+    parser.add_argument("--in", dest="build", type=Path, help="another build's folder to read")
+    parser.add_argument("--regularization", type=positive,
+                        help="refit the directions with this classifier C instead of the stage's")
+    args = parser.parse_args(argv)
+    if args.validation < 2:
+        parser.error(f"validation: an interval needs at least 2 identities, got {args.validation}")
+    return args
 
 
 def at_strengths(scores: dict[float, Scores], strengths: np.ndarray, rows: slice) -> Scores:
@@ -83,24 +89,26 @@ def refitted(data: Path, basis: Basis, stage: Directions, p: DirectionsParams, r
 
 
 def main() -> None:
-    n_validation, regularization = parse(sys.argv[1:])
+    args = parse(sys.argv[1:])
+    if args.build is not None:
+        enter(args.build)
     data, params = Path("data"), load_params()
     p = params.evaluate_edits
     ctx = Context.open(data / "world", data / "weights.zarr", data / "base", data / "judge")
     basis, directions = Basis.load(data / "basis"), Directions.load(data / "directions")
-    if regularization is not None:
-        directions = refitted(data, basis, directions, params.directions, regularization)
+    if args.regularization is not None:
+        directions = refitted(data, basis, directions, params.directions, args.regularization)
     names = [a for a in directions.attributes if a in ctx.judge.attribute_names]
-    rows = ctx.rows(False, p.selection_identities + n_validation, p.seed)  # the selection, then the rest
+    n_selection = p.selection_identities
+    rows = ctx.rows(False, n_selection + args.validation, p.seed)  # the selection, then the rest
     _, results = sweep(ctx, rows, names, {"w2w": w2w_displacements(basis, directions, names)}, p,
                        params.finetune.prompt, {"w2w": p.strengths})
-    selection, validation = slice(0, p.selection_identities), slice(p.selection_identities, None)
+    selection, validation = slice(0, n_selection), slice(n_selection, None)
     chosen_on = {s: replace(sc, **{f: getattr(sc, f)[selection] for f in FIELDS})
                  for s, sc in results["w2w"].items()}
-    n_selection = p.selection_identities
     print(f"build {Path.cwd().name}: {n_selection} selection and {len(rows) - n_selection} validation train "
           f"identities, strengths {p.strengths}, classifier C "
-          f"{regularization or params.directions.regularization:g}")
+          f"{args.regularization or params.directions.regularization:g}")
     print("| target | strengths | selection flip | validation flip | identity kept | other attributes kept |")
     print("| --- | --- | --- | --- | --- | --- |")
     for target in TARGETS:
