@@ -1,21 +1,21 @@
 """How much do the headline figures move when only the seeds change? (issue 16, item 9)
 
     python studies/seed_spread.py PROFILE SEED [SEED ...]   # e.g. small 0 1 2; PROFILE "default": none
-    python studies/seed_spread.py default 0 1 --rerun-committed   # seed 0 rebuilt on this machine too
+    python studies/seed_spread.py default 0 1 --rerun-committed   # seed 0 rebuilt here too
 
 Each seed is a whole `dvc repro` in its own copy of the project (under
 studies/runs/<profile>-seed<seed>/, kept so that an interrupted study resumes where it stopped),
 with every `seed` and `init_seed` of params.yaml set to it: a new world, judge, base, fleet, basis
 and evaluation sample. Prints one JSON line per seed, then the spread (mean, sd, min, max) of each
 headline figure. A difference between two configurations smaller than about twice the sd is not
-evidence. About 22 minutes per seed at the small profile; at default scale 56 on the committed run's
-2-core machine, 68 to 75 on one 1.45 times slower.
+evidence. About 22 minutes per seed at the small profile; at default scale 68 to 75 on the 2-core
+machine that built the committed run (56 on the one before, 1.45 times faster).
 
 At default scale, seed 0 is the committed run (params.yaml's seeds are all 0): its committed metrics
-are read rather than rerun, unless --rerun-committed is given. The committed run was made on another
-machine, and float rounding alone moves some figures between machines as much as a seed does
-(docs/figures.md, "What float rounding moves between machines"): to separate the seed's effect from
-the machine's, rerun seed 0 beside the others.
+are read rather than rerun, unless --rerun-committed is given. Float rounding alone moves some
+figures between machines as much as a seed does (docs/figures.md, "What float rounding moves between
+machines"): on a machine other than the committed run's, rerun seed 0 beside the others to separate
+the seed's effect from the machine's.
 """
 
 from __future__ import annotations
