@@ -67,6 +67,7 @@ VARIANTS: dict[str, dict] = {  # LoRA variants: overrides of params.yaml's finet
     "rank2_to_out": COMMITTED | {"targets": ["to_out.0"], "rank": 2, "lora_alpha": 54.0},
     # the committed target's rank 1 at more steps: 100 about what the run's budget could still give the fleet
     "rank1_to_out_steps100": COMMITTED | {"targets": ["to_out.0"], "steps": 100},
+    "rank1_to_out_steps50": COMMITTED | {"targets": ["to_out.0"], "steps": 50},  # the budget's fewer steps
     "rank1_to_out_steps200": COMMITTED | {"targets": ["to_out.0"], "steps": 200},
     # the committed target's rank 1 at the QKVO rank-4 variant's compute and data: room or compute?
     "rank1_to_out_renders64_steps600": COMMITTED | {

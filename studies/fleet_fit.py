@@ -132,6 +132,8 @@ VARIANTS: dict[str, dict] = {  # overrides of params.yaml's finetune section; th
     "to_out": NOW,
     "to_out_mirrored_draws1": NOW | {"mirrored": True, "draws_per_image": 1},
     "to_out_mirrored": NOW | {"mirrored": True},
+    # fewer steps for the 60-minute budget on a slower machine: the fleet's time scales with them
+    **{f"to_out_steps{n}": NOW | {"steps": n} for n in (40, 50, 60)},
 }
 
 

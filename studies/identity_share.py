@@ -80,6 +80,7 @@ VARIANTS = {
     "renders16": Variant(renders_per_half=16),
     "prior": Variant(finetune={"prior_weight": 1.0}),
     "steps3x": Variant(finetune={"steps": 210}),
+    "steps50": Variant(finetune={"steps": 50}),  # fewer steps, for the time budget
     "fixed_scene": Variant(fixed_scene=True),
     "fixed_scene_renders8": Variant(renders_per_half=8, fixed_scene=True),
     "fixed_pose": Variant(fixed_pose=True),

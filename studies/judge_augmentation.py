@@ -1,6 +1,7 @@
 """Which training augmentation makes the judge robust to the base's VAE? (issue 16, item 1)
 
-    python studies/judge_augmentation.py [SPACE]   # SPACE holds world/ and base/ (default: data)
+    python studies/judge_augmentation.py [SPACE] [VARIANT ...]   # SPACE holds world/ and base/ (default:
+                                                                 # data); variants: all but the epochs'
 
 Train identities only: a seeded fifth of them is set aside as a validation split. One judge per
 variant is trained on the rest (params.yaml's judge section, with only the augmentation changed;
@@ -37,6 +38,9 @@ VARIANTS = {
     "vae round trips": {**NONE, "vae_round_trip": 0.5},
     "both": {"vae_round_trip": 0.5, "augment_blur": 1.0, "augment_jitter": 0.1, "augment_noise": 0.05},
 }
+BOTH = VARIANTS["both"]
+EPOCHS = {f"both, {n} epochs": BOTH | {"epochs": n} for n in (6, 8)}  # for the budget: a shorter training
+ALL = VARIANTS | EPOCHS
 
 
 def validation_split(table: pd.DataFrame) -> pd.DataFrame:
@@ -66,14 +70,18 @@ def measure(space: Path, name: str, overrides: dict, table: pd.DataFrame, data: 
 
 
 def main(argv: list[str]) -> None:
-    space = Path(argv[0]) if argv else Path("data")
+    names = [a for a in argv if a in ALL] or list(VARIANTS)
+    unknown = [a for a in argv[1:] if a not in ALL]
+    if unknown:
+        sys.exit(f"judge_augmentation: unknown variant {unknown[0]!r}; one of {sorted(ALL)}")
+    space = Path(argv[0]) if argv and argv[0] not in ALL else Path("data")
     params = load_params(Path("params.yaml")).judge
     size = int(zarr.open_group(space / "world" / "images.zarr", mode="r").attrs["image_size"])
     vae = partial(round_trip, load_vae(space / "base" / "model"))
     table = validation_split(pd.read_parquet(space / "world" / "identities.parquet"))
     data = with_round_trips(render_training_set(table, params, size), vae)  # train identities only
-    for name, overrides in VARIANTS.items():  # one JSON line per variant, as each finishes
-        print(json.dumps(measure(space, name, overrides, table, data, vae)), flush=True)
+    for name in names:  # one JSON line per variant, as each finishes
+        print(json.dumps(measure(space, name, ALL[name], table, data, vae)), flush=True)
 
 
 if __name__ == "__main__":
