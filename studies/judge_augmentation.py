@@ -1,7 +1,7 @@
 """Which training augmentation makes the judge robust to the base's VAE? (issue 16, item 1)
 
     python studies/judge_augmentation.py [SPACE] [VARIANT ...]   # SPACE holds world/ and base/ (default:
-                                                                 # data); variants: all but the epochs'
+                                # data); default: every variant but the "both, N epochs" ones
 
 Train identities only: a seeded fifth of them is set aside as a validation split. One judge per
 variant is trained on the rest (params.yaml's judge section, with only the augmentation changed;
@@ -75,6 +75,9 @@ def main(argv: list[str]) -> None:
     if unknown:
         sys.exit(f"judge_augmentation: unknown variant {unknown[0]!r}; one of {sorted(ALL)}")
     space = Path(argv[0]) if argv and argv[0] not in ALL else Path("data")
+    if not (space / "world").is_dir():
+        sys.exit(f"judge_augmentation: {space} holds no world/ (run `dvc repro base`), and "
+                 f"{argv[0] if argv else 'data'!r} is no variant either; variants: {sorted(ALL)}")
     params = load_params(Path("params.yaml")).judge
     size = int(zarr.open_group(space / "world" / "images.zarr", mode="r").attrs["image_size"])
     vae = partial(round_trip, load_vae(space / "base" / "model"))

@@ -72,6 +72,7 @@ VARIANTS = {  # finetune overrides of params.yaml's section; {}: the committed f
     "to_k_to_v": {"targets": ["to_k", "to_v"]},
     # the attention output projections (1,408): the fleet gains as 9x to_v's steps (fit_ceiling.py)
     "to_out": {"targets": ["to_out.0"]},
+    "steps50": {"steps": 50},  # the committed fleet in fewer steps, a cut for the time budget
     # more room on the output projections, the scaling kept: the fleet +0.056 over rank 1 (fit_ceiling.py)
     "to_out_rank2": {"targets": ["to_out.0"], "rank": 2, "lora_alpha": 54.0},
     # the feed-forward beside or instead of them (fit_ceiling.py): its output (ff.net.2, 3,168 parameters

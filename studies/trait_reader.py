@@ -96,11 +96,11 @@ def main(argv: list[str]) -> None:
     print(f"\n{args.identities} fresh validation identities, 8 renders each; error of the mean "
           f"prediction in population sds (guessing a random other identity: {chance.mean():.3f})")
     first = names[0]  # the paired differences are against the first variant named (world by default)
-    print(f"{'variant':12s} {'clean':>24s} {'VAE round trip':>24s} {f'vs {first} (clean)':>26s}")
+    print(f"{'variant':16s} {'clean':>24s} {'VAE round trip':>24s} {f'vs {first} (clean)':>26s}")
     for name, (clean, trips) in results.items():
         lo, hi = bootstrap_ci(clean)
         tlo, thi = bootstrap_ci(trips)
-        row = (f"{name:12s} {clean.mean():.3f} [{lo:.3f}, {hi:.3f}]   "
+        row = (f"{name:16s} {clean.mean():.3f} [{lo:.3f}, {hi:.3f}]   "
                f"{trips.mean():.3f} [{tlo:.3f}, {thi:.3f}]")
         if name != first:
             d = clean - results[first][0]
