@@ -1,7 +1,7 @@
 """Which training augmentation makes the judge robust to the base's VAE? (issue 16, item 1)
 
-    python studies/judge_augmentation.py [SPACE] [VARIANT ...]   # SPACE holds world/ and base/ (default:
-                                # data); default: every variant but the "both, N epochs" ones
+    python studies/judge_augmentation.py [--space SPACE] [VARIANT ...]   # SPACE holds world/ and base/
+                                # (default: data); default: every variant but the "both, N epochs" ones
 
 Train identities only: a seeded fifth of them is set aside as a validation split. One judge per
 variant is trained on the rest (params.yaml's judge section, with only the augmentation changed;
@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import zarr
+from variants import parse_variants  # studies/: the script's folder is first on sys.path
 
 from w2w.base.latents import round_trip
 from w2w.base.pipeline import load_vae
@@ -70,20 +71,17 @@ def measure(space: Path, name: str, overrides: dict, table: pd.DataFrame, data: 
 
 
 def main(argv: list[str]) -> None:
-    names = [a for a in argv if a in ALL] or list(VARIANTS)
-    unknown = [a for a in argv[1:] if a not in ALL]
-    if unknown:
-        sys.exit(f"judge_augmentation: unknown variant {unknown[0]!r}; one of {sorted(ALL)}")
-    space = Path(argv[0]) if argv and argv[0] not in ALL else Path("data")
+    # the shared command line; its --identities goes unused: the validation fifth is fixed
+    args = parse_variants(argv, __doc__, ALL, 0, default=list(VARIANTS), space="data")
+    space = Path(args.space)
     if not (space / "world").is_dir():
-        sys.exit(f"judge_augmentation: {space} holds no world/ (run `dvc repro base`), and "
-                 f"{argv[0] if argv else 'data'!r} is no variant either; variants: {sorted(ALL)}")
+        sys.exit(f"judge_augmentation: --space {space} holds no world/ (run `dvc repro base` there)")
     params = load_params(Path("params.yaml")).judge
     size = int(zarr.open_group(space / "world" / "images.zarr", mode="r").attrs["image_size"])
     vae = partial(round_trip, load_vae(space / "base" / "model"))
     table = validation_split(pd.read_parquet(space / "world" / "identities.parquet"))
     data = with_round_trips(render_training_set(table, params, size), vae)  # train identities only
-    for name in names:  # one JSON line per variant, as each finishes
+    for name in args.variants:  # one JSON line per variant, as each finishes
         print(json.dumps(measure(space, name, ALL[name], table, data, vae)), flush=True)
 
 
