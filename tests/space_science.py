@@ -9,6 +9,11 @@ import numpy as np
 
 EDIT_STRENGTH = 4.0  # train stds along the direction
 IDENTITIES = 8       # edited and inverted per test
+# The edits sample in 10 steps, half their 20 before, in half the time: on the space built before
+# this one they kept their margin over random directions at 10 (README, "Profiles"). The inversion
+# keeps its 200 steps: at 100, one of that space's 8 identities sat on the test's line.
+SAMPLER_STEPS = 10
+INVERSION_STEPS = 200
 
 
 def open_space(root: Path):
@@ -40,8 +45,8 @@ def edit_shifts(ctx, basis, directions) -> dict[str, np.ndarray]:
     names = directions.attributes
     displacements = {"w2w": w2w_displacements(basis, directions, names),
                      "random": w2w_displacements(basis, control, names)}
-    p = section("evaluate_edits", strengths=[EDIT_STRENGTH], samples_per_model=2, sampler_steps=20,
-                guidance_scale=3.0)
+    p = section("evaluate_edits", strengths=[EDIT_STRENGTH], samples_per_model=2,
+                sampler_steps=SAMPLER_STEPS, guidance_scale=3.0)
     _, results = sweep(ctx, first_rows(ctx, True), names, displacements, p, "sks person")
     return {m: results[m][EDIT_STRENGTH].target_shift for m in ("w2w", "random")}
 
@@ -55,7 +60,7 @@ def inversion_recovery(ctx, basis, k: int = 8) -> tuple[np.ndarray, np.ndarray]:
     images = np.asarray(ctx.images.get_orthogonal_selection((rows, 0)))
     rank = ctx.layout.shapes[0][0]
     found = invert_batch(ctx.pipe, basis, ctx.layout, rank, ctx.scaling * rank, images, "sks person",
-                         k=k, steps=200, lr=0.1, progress=False)[:, :k]
+                         k=k, steps=INVERSION_STEPS, lr=0.1, progress=False)[:, :k]
     return identity_recovery(found, basis, ctx.table["identity_id"].to_numpy()[rows])
 
 

@@ -5,8 +5,9 @@ tests/assets/small-space because it takes about 13 minutes to build on 2 cores.
 
 The committed space never drifts silently from the code that builds it. tests/assets/small-space.json
 records its build key (the params it was built with, the checksum of every source file the build
-imported, the installed versions of the pinned libraries), the checksum of every file of the space,
-the commit it was built at, and its figures. Every `make test` checks that record against the
+imported and of tests/space_science.py, which measures its figures, the installed versions of the
+pinned libraries), the checksum of every file of the space, the commit it was built at, and its
+figures. Every `make test` checks that record against the
 working tree (tests/test_spaces.py); a changed source file, param or library makes the tests ask for
 `make test-assets`. That command rebuilds the space in a scratch folder and then:
 - build key unchanged: the rebuild must equal the committed space, file for file, or at least in
@@ -216,7 +217,9 @@ def main() -> int:
     scratch = ROOT / "tests" / "assets" / f"small-space.build-{pre_key.hexdigest()[:12]}"  # resumable
     scratch.mkdir(parents=True, exist_ok=True)
     figures = flat_numbers(build_small_space(scratch, params))
-    key = build_key(imported_sources())  # before measuring: only what the build itself imported
+    # before measuring: what the build itself imported, and the code that measures the record's
+    # science figures (a change to it must re-measure them)
+    key = build_key(imported_sources() | source_sums([ROOT / "tests" / "space_science.py"]))
     print("measuring the science figures ...", flush=True)
     from space_science import science_figures  # after the key: measuring does not build the space
 
