@@ -23,7 +23,15 @@ def unet():
     return sd15_unet(seed=0).requires_grad_(False)
 
 
-def test_reference_targets_give_99648_parameters_in_reference_order(unet):
+def sd15_shapes():
+    """The SD 1.5 UNet's modules without their 860M weights (the meta device): names and shapes are
+    all a layout needs, in a fraction of a second instead of about 20."""
+    with torch.device("meta"):
+        return sd15_unet()
+
+
+def test_reference_targets_give_99648_parameters_in_reference_order():
+    unet = sd15_shapes()
     names = lora_target_names(unet, ("to_q", "to_v"))
     assert len(names) == 64  # 16 transformer blocks x (attn1, attn2) x (to_q, to_v)
     blocks = [n.split(".")[0] for n in names]
