@@ -21,8 +21,8 @@ def test_edits_move_the_judged_attribute_towards_the_target(space):
     print(f"mean shift {edits.mean():.3f} (random {chance.mean():.3f}); towards the target "
           f"{(edits > 0).mean():.2f} (random {(chance > 0).mean():.2f})")
     # random directions of the same strength move about 0.7 of the edits towards the target too
-    # (0.69 on the committed space): the control is beaten by a margin, not held under a fixed line
-    # that it sits on
+    # (0.73 on the committed space, 0.69 on the one before): the control is beaten by a margin, not
+    # held under a fixed line that it sits on
     assert (edits > 0).mean() >= 0.7
     assert (edits > 0).mean() >= (chance > 0).mean() + 0.1
     assert edits.mean() >= chance.mean() + 0.05
