@@ -134,6 +134,9 @@ VARIANTS: dict[str, dict] = {  # overrides of params.yaml's finetune section; th
     "to_out_mirrored": NOW | {"mirrored": True},
     # fewer steps for the 60-minute budget on a slower machine: the fleet's time scales with them
     **{f"to_out_steps{n}": NOW | {"steps": n} for n in (40, 50, 60)},
+    # the per-identity gradient clip (1.0, never swept): tighter, looser, and in effect off
+    **{f"to_out_clip{c:g}": NOW | {"grad_clip": c} for c in (0.01, 0.03, 0.3, 3.0)},
+    "to_out_clip_off": NOW | {"grad_clip": 1e6},
 }
 
 
