@@ -137,6 +137,8 @@ VARIANTS: dict[str, dict] = {  # overrides of params.yaml's finetune section; th
     # the per-identity gradient clip (1.0, never swept): tighter, looser, and in effect off
     **{f"to_out_clip{c:g}": NOW | {"grad_clip": c} for c in (0.01, 0.03, 0.3, 3.0)},
     "to_out_clip_off": NOW | {"grad_clip": 1e6},
+    # AdamW's weight decay (0.01: under 1 % of shrinkage over 70 steps at lr 0.01): none, and strong
+    **{f"to_out_decay{d:g}": NOW | {"weight_decay": d} for d in (0.0, 0.3, 1.0)},
 }
 
 
