@@ -13,7 +13,7 @@ from w2w.adapters.layout import AdapterLayout
 from w2w.adapters.lora import lora_target_names
 from w2w.fleet.config import FleetConfig
 from w2w.fleet.train import train_identities
-from w2w.reference.sd15 import REFERENCE_ADAPTER_PARAMETERS, sd15_unet
+from w2w.reference.sd15 import REFERENCE_ADAPTER_PARAMETERS, sd15_shapes, sd15_unet
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -21,13 +21,6 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def unet():
     return sd15_unet(seed=0).requires_grad_(False)
-
-
-def sd15_shapes():
-    """The SD 1.5 UNet's modules without their 860M weights (the meta device): names and shapes are
-    all a layout needs, in a fraction of a second instead of about 20."""
-    with torch.device("meta"):
-        return sd15_unet()
 
 
 def test_reference_targets_give_99648_parameters_in_reference_order():

@@ -38,3 +38,10 @@ def sd15_unet(seed: int = 0) -> UNet2DConditionModel:
     """An SD 1.5-shaped UNet with random weights drawn from `seed`."""
     torch.manual_seed(seed)
     return UNet2DConditionModel(**SD15_UNET_CONFIG)
+
+
+def sd15_shapes() -> UNet2DConditionModel:
+    """The SD 1.5 UNet's modules on the meta device, without their 860M weights: names and shapes,
+    all an adapter layout needs, in a fraction of a second instead of about 20."""
+    with torch.device("meta"):
+        return UNet2DConditionModel(**SD15_UNET_CONFIG)
