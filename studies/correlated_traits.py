@@ -1,0 +1,167 @@
+"""Claim 3 where people's traits go together: can the space then infer what one image hides?
+(issue 17, the single-image regime)
+
+    python studies/correlated_traits.py [--identities N] [--fleet F] [VARIANT ...]
+    # default: 32 validation identities among every train identity (F 0), both variants; about 27
+    # minutes, 20 of them training the correlated fleet, whose adapters are kept and reused
+    # (under the ignored studies/runs/correlated_traits/); --fleet 320 about 23
+
+The world draws each of a person's 16 traits independently, uniform in [-1, 1], so nothing one part
+of a face shows says anything of another: a prior over people, which is all the space adds to one
+image, can keep an inversion among realistic people but cannot fill in what the image leaves out
+(`occluded_input.py`: from a render with a hand or hat over part of it, w2w and the single-image
+LoRA are level). Real faces are not like that. The variant "correlated" redraws every person's
+traits from FACTORS shared factors (each trait's variance COMMUNALITY of theirs, the rest its own),
+through the normal's CDF so that each stays uniform in [-1, 1] as the world draws it; the
+attributes stay the person's own. "world" is the world as drawn (the committed fleet's adapters).
+
+For each variant, the fleet's recipe (params.yaml's finetune section, the person masks) makes the
+adapters of F train identities (all of them at 0; the N validation identities of
+`inversion_fit.py`'s seeded sample among them; the committed adapters for "world"); a basis is
+fitted, as the pca stage fits one, to the F - N others; each validation identity's first render,
+as it is and with an occluder (`occluded_input.py`, the loss weighted to the visible person),
+becomes a model by w2w and by the single-image LoRA (`evaluate_inversion`'s settings), scored
+against 8 unoccluded references of its variant by both yardsticks, paired. The base and the judge
+stay the committed ones: the variant's people are drawn from the same ranges. No held-out identity
+is read. Needs `dvc repro directions`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import torch
+from ambiguous_input import CHUNK, recipe_key, report  # studies/: the script's folder is first on sys.path
+from fleet_fit import difference
+from inversion_fit import SEED
+from occluded_input import occlude
+from scipy.stats import norm
+from tqdm import tqdm
+from variants import parse_variants
+
+from w2w.evaluate.context import Context
+from w2w.evaluate.inversion import score_models, single_image_lora, w2w_inversion
+from w2w.evaluate.judged import similarities, trait_errors
+from w2w.evaluate.share import encode_renders, train_adapters
+from w2w.evaluate.stats import sample_rows
+from w2w.params import Params, load_params
+from w2w.space.pca import fit_in_memory
+from w2w.storage import STREAM_EVAL, STREAM_IMAGES
+from w2w.world.dataset import identities_from_table, render_identity
+from w2w.world.identity import TRAITS, Identity
+from w2w.world.mask import identity_masks
+from w2w.world.workers import map_in_processes
+
+DATA, RUNS = Path("data"), Path("studies/runs/correlated_traits")
+VARIANTS = {"world": False, "correlated": True}
+FACTORS, COMMUNALITY = 2, 0.7
+
+
+def correlated(person: Identity, seed: int) -> Identity:
+    """The person with traits drawn from FACTORS shared factors: z = L f + sqrt(1 - h2) e, each
+    trait's share h2 = COMMUNALITY, then 2 * Phi(z) - 1 (uniform in [-1, 1] as the world's).
+    The loadings L (T, FACTORS) are the world's, the factors and the rest the person's."""
+    directions = np.random.default_rng([seed, 9_000_017]).normal(size=(len(TRAITS), FACTORS))
+    loadings = directions / np.linalg.norm(directions, axis=1, keepdims=True) * np.sqrt(COMMUNALITY)
+    rng = np.random.default_rng([seed, person.identity_id, 9])
+    z = loadings @ rng.normal(size=FACTORS) + np.sqrt(1 - COMMUNALITY) * rng.normal(size=len(TRAITS))
+    return dataclasses.replace(person, traits=dict(zip(TRAITS, 2 * norm.cdf(z) - 1, strict=True)))
+
+
+def drawn(person: Identity, n: int, seed: int, stream: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """n renders (n, S, S, 3) and their person masks (n, S, S) of the (seed, id, stream) draws."""
+    return (render_identity(person, n, seed, stream, size),
+            identity_masks(person, n, seed, stream, size))
+
+
+def draw(people: list[Identity], n: int, seed: int, stream: int, params: Params
+         ) -> tuple[np.ndarray, np.ndarray]:
+    """`drawn` for every person on every core: (M, n, S, S, 3) and (M, n, S, S)."""
+    out = map_in_processes(partial(drawn, n=n, seed=seed, stream=stream, size=params.synthesize.image_size),
+                           people)
+    return np.stack([o[0] for o in out]), np.stack([o[1] for o in out])
+
+
+def train_people(ctx: Context, people: list[Identity], params: Params, folder: Path) -> np.ndarray:
+    """(len(people), D) adapters by the fleet's recipe on each person's training renders, CHUNK
+    people at a time, each chunk saved under folder/<recipe key>/ and reused from there."""
+    folder = folder / recipe_key(params)
+    folder.mkdir(parents=True, exist_ok=True)
+    chunks = []
+    for start in tqdm(range(0, len(people), CHUNK), desc=f"correlated fleet, {CHUNK} a chunk"):
+        part = people[start:start + CHUNK]
+        path = folder / f"adapters_{start:05d}_{len(part)}.npy"
+        if not path.is_file():
+            images, masks = draw(part, params.synthesize.images_per_identity, params.synthesize.seed,
+                                 STREAM_IMAGES, params)
+            adapters, _ = train_adapters(ctx.pipe, encode_renders(ctx.pipe, images),
+                                         [i.identity_id for i in part], params.finetune,
+                                         masks=torch.from_numpy(masks))
+            tmp = path.with_suffix(".tmp.npy")
+            np.save(tmp, adapters)
+            tmp.rename(path)
+        chunks.append(np.load(path))
+    return np.concatenate(chunks)
+
+
+def measure(ctx: Context, params: Params, name: str, fleet_rows: np.ndarray, rows: np.ndarray) -> None:
+    """Claim 3 on the validation `rows` of a variant, in a basis of the other `fleet_rows`."""
+    p, fp, s = params.evaluate_inversion, params.finetune, params.synthesize
+    people = identities_from_table(ctx.table.iloc[fleet_rows])
+    if VARIANTS[name]:
+        people = [correlated(person, s.seed) for person in people]
+        adapters = train_people(ctx, people, params, RUNS / f"fleet{len(fleet_rows)}")
+    else:
+        adapters = ctx.adapters(fleet_rows)
+    own = np.isin(fleet_rows, rows)
+    ids = ctx.table["identity_id"].to_numpy()[fleet_rows]
+    basis = fit_in_memory(adapters[~own].astype(np.float64), ids[~own], int((~own).sum()) - 1, "exact",
+                          params.pca)
+    valid = [person for person, o in zip(people, own, strict=True) if o]
+    traits = np.array([[person.traits[t] for t in TRAITS] for person in valid])
+    truth = ctx.table.iloc[rows][ctx.judge.attribute_names].to_numpy(dtype=bool)
+    references, _ = draw(valid, p.renders_per_identity, p.seed, STREAM_EVAL, params)
+    first, masks = draw(valid, 1, s.seed, STREAM_IMAGES, params)
+    hidden = [occlude(image, mask, np.random.default_rng([SEED, person.identity_id]))
+              for image, mask, person in zip(first[:, 0], masks[:, 0], valid, strict=True)]
+    inputs = {"render": (first[:, 0], None),
+              "occluded": (np.stack([h[0] for h in hidden]), np.stack([h[1] for h in hidden]))}
+    print(f"\n{name}: {len(rows)} validation train identities, a basis of {int((~own).sum())} other train "
+          f"adapters ({basis.k} components)", flush=True)
+    for setting, (images, _) in inputs.items():
+        report(name, f"input: {setting}", (similarities(ctx.judge, images[:, None], references),
+                                           trait_errors(ctx.judge, images[:, None], traits)))
+    report(name, "fleet model",
+           score_models(ctx, adapters[own], references, truth, traits, p, f"{name} fleet"))
+    for setting, (images, person) in inputs.items():
+        w2w = score_models(ctx, w2w_inversion(ctx, basis, images, p, fp, person), references, truth,
+                           traits, p, f"{name} w2w {setting}")
+        lora = score_models(ctx, single_image_lora(ctx, images, ids[own].tolist(), p, fp, person), references,
+                            truth, traits, p, f"{name} lora {setting}")
+        report(name, f"w2w from the {setting}", w2w)
+        report(name, f"LoRA from the {setting}", lora)
+        print(f"{name:8s} w2w - LoRA, {setting:9s} similarity {difference(w2w.similarity, lora.similarity)}, "
+              f"trait error {difference(w2w.trait_error, lora.trait_error)}", flush=True)
+
+
+def main(argv: list[str]) -> None:
+    args = parse_variants(argv, __doc__, VARIANTS, identities=32, fleet=0)
+    params = load_params()
+    ctx = Context.open(DATA / "world", DATA / "weights.zarr", DATA / "base", DATA / "judge")
+    rows = np.sort(sample_rows(ctx.heldout, False, args.identities, SEED))  # inversion_fit's validation
+    others = np.setdiff1d(np.flatnonzero(~ctx.heldout), rows)
+    fleet = args.fleet or len(rows) + len(others)
+    if fleet <= len(rows) + 1 or fleet - len(rows) > len(others):
+        sys.exit(f"--fleet {fleet}: must be above {len(rows) + 1} and at most {len(rows) + len(others)}")
+    extra = np.random.default_rng(SEED).choice(others, fleet - len(rows), replace=False)
+    fleet_rows = np.sort(np.concatenate([rows, extra]))
+    for name in args.variants:
+        measure(ctx, params, name, fleet_rows, rows)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
