@@ -4,7 +4,8 @@
     python studies/correlated_traits.py [--identities N] [--fleet F] [VARIANT ...]
     # default: 32 validation identities among every train identity (F 0), both variants; about 27
     # minutes, 20 of them training the correlated fleet, whose adapters are kept and reused
-    # (under the ignored studies/runs/correlated_traits/); --fleet 320 about 23
+    # (under the ignored studies/runs/correlated_traits/); --fleet 320 about 23; --identities 64 about
+    # 15 once the fleet is kept
 
 The world draws each of a person's 16 traits independently, uniform in [-1, 1], so nothing one part
 of a face shows says anything of another: a prior over people, which is all the space adds to one
