@@ -39,7 +39,7 @@ import torch
 from ambiguous_input import CHUNK, recipe_key, report  # studies/: the script's folder is first on sys.path
 from fleet_fit import difference
 from inversion_fit import SEED
-from occluded_input import occlude
+from occluded_input import PLACES, occlude
 from scipy.stats import norm
 from tqdm import tqdm
 from variants import parse_variants
@@ -147,6 +147,13 @@ def measure(ctx: Context, params: Params, name: str, fleet_rows: np.ndarray, row
         report(name, f"LoRA from the {setting}", lora)
         print(f"{name:8s} w2w - LoRA, {setting:9s} similarity {difference(w2w.similarity, lora.similarity)}, "
               f"trait error {difference(w2w.trait_error, lora.trait_error)}", flush=True)
+        if setting == "occluded":  # where the occluder went: what it hid
+            places = np.array([h[2] for h in hidden])
+            for place in PLACES:
+                at = places == place
+                print(f"{name:8s}   occluder over the {place} ({at.sum()}): similarity "
+                      f"{difference(w2w.similarity[at], lora.similarity[at])}, trait error "
+                      f"{difference(w2w.trait_error[at], lora.trait_error[at])}", flush=True)
 
 
 def main(argv: list[str]) -> None:
