@@ -31,31 +31,25 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from functools import partial
 from pathlib import Path
 
 import numpy as np
-import torch
-from ambiguous_input import CHUNK, recipe_key, report  # studies/: the script's folder is first on sys.path
+from ambiguous_input import draw, report, train_people  # studies/: the script's folder is first on sys.path
 from fleet_fit import difference
 from inversion_fit import SEED
 from occluded_input import PLACES, occlude
 from scipy.stats import norm
-from tqdm import tqdm
 from variants import parse_variants
 
 from w2w.evaluate.context import Context
 from w2w.evaluate.inversion import score_models, single_image_lora, w2w_inversion
 from w2w.evaluate.judged import similarities, trait_errors
-from w2w.evaluate.share import encode_renders, train_adapters
 from w2w.evaluate.stats import sample_rows
 from w2w.params import Params, load_params
 from w2w.space.pca import fit_in_memory
 from w2w.storage import STREAM_EVAL, STREAM_IMAGES
-from w2w.world.dataset import identities_from_table, render_identity
+from w2w.world.dataset import identities_from_table
 from w2w.world.identity import TRAITS, Identity
-from w2w.world.mask import identity_masks
-from w2w.world.workers import map_in_processes
 
 DATA, RUNS = Path("data"), Path("studies/runs/correlated_traits")
 VARIANTS = {"world": False, "correlated": True}
@@ -73,49 +67,14 @@ def correlated(person: Identity, seed: int) -> Identity:
     return dataclasses.replace(person, traits=dict(zip(TRAITS, 2 * norm.cdf(z) - 1, strict=True)))
 
 
-def drawn(person: Identity, n: int, seed: int, stream: int, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """n renders (n, S, S, 3) and their person masks (n, S, S) of the (seed, id, stream) draws."""
-    return (render_identity(person, n, seed, stream, size),
-            identity_masks(person, n, seed, stream, size))
-
-
-def draw(people: list[Identity], n: int, seed: int, stream: int, params: Params
-         ) -> tuple[np.ndarray, np.ndarray]:
-    """`drawn` for every person on every core: (M, n, S, S, 3) and (M, n, S, S)."""
-    out = map_in_processes(partial(drawn, n=n, seed=seed, stream=stream, size=params.synthesize.image_size),
-                           people)
-    return np.stack([o[0] for o in out]), np.stack([o[1] for o in out])
-
-
-def train_people(ctx: Context, people: list[Identity], params: Params, folder: Path) -> np.ndarray:
-    """(len(people), D) adapters by the fleet's recipe on each person's training renders, CHUNK
-    people at a time, each chunk saved under folder/<recipe key>/ and reused from there."""
-    folder = folder / recipe_key(params)
-    folder.mkdir(parents=True, exist_ok=True)
-    chunks = []
-    for start in tqdm(range(0, len(people), CHUNK), desc=f"correlated fleet, {CHUNK} a chunk"):
-        part = people[start:start + CHUNK]
-        path = folder / f"adapters_{start:05d}_{len(part)}.npy"
-        if not path.is_file():
-            images, masks = draw(part, params.synthesize.images_per_identity, params.synthesize.seed,
-                                 STREAM_IMAGES, params)
-            adapters, _ = train_adapters(ctx.pipe, encode_renders(ctx.pipe, images),
-                                         [i.identity_id for i in part], params.finetune,
-                                         masks=torch.from_numpy(masks))
-            tmp = path.with_suffix(".tmp.npy")
-            np.save(tmp, adapters)
-            tmp.rename(path)
-        chunks.append(np.load(path))
-    return np.concatenate(chunks)
-
-
 def measure(ctx: Context, params: Params, name: str, fleet_rows: np.ndarray, rows: np.ndarray) -> None:
     """Claim 3 on the validation `rows` of a variant, in a basis of the other `fleet_rows`."""
     p, fp, s = params.evaluate_inversion, params.finetune, params.synthesize
     people = identities_from_table(ctx.table.iloc[fleet_rows])
     if VARIANTS[name]:
         people = [correlated(person, s.seed) for person in people]
-        adapters = train_people(ctx, people, params, RUNS / f"fleet{len(fleet_rows)}")
+        adapters = train_people(ctx, people, params, RUNS / f"fleet{len(fleet_rows)}", 1.0,
+                                "correlated fleet")
     else:
         adapters = ctx.adapters(fleet_rows)
     own = np.isin(fleet_rows, rows)
@@ -125,8 +84,9 @@ def measure(ctx: Context, params: Params, name: str, fleet_rows: np.ndarray, row
     valid = [person for person, o in zip(people, own, strict=True) if o]
     traits = np.array([[person.traits[t] for t in TRAITS] for person in valid])
     truth = ctx.table.iloc[rows][ctx.judge.attribute_names].to_numpy(dtype=bool)
-    references, _ = draw(valid, p.renders_per_identity, p.seed, STREAM_EVAL, params)
-    first, masks = draw(valid, 1, s.seed, STREAM_IMAGES, params)
+    # ambiguous_input's drawing at pose x1: render_identity's and identity_masks' very images
+    references, _ = draw(valid, p.renders_per_identity, p.seed, STREAM_EVAL, params, 1.0)
+    first, masks = draw(valid, 1, s.seed, STREAM_IMAGES, params, 1.0)
     hidden = [occlude(image, mask, np.random.default_rng([SEED, person.identity_id]))
               for image, mask, person in zip(first[:, 0], masks[:, 0], valid, strict=True)]
     inputs = {"render": (first[:, 0], None),
