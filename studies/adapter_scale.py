@@ -1,6 +1,6 @@
 """Is a fleet model's adapter too faint when it is sampled? (issue 17: consistency across seeds)
 
-    python studies/adapter_scale.py [SCALE ...]   # default: 1 0.75 1.25 1.5 2; about 6 minutes
+    python studies/adapter_scale.py [SCALE ...]   # default: 1 0.75 1.25 1.5 2; about 2 minutes
 
 Each adapter's update B @ A is multiplied by SCALE at sampling time only (the LoRA's scaling
 alpha / r times SCALE; the weights are untouched), the way guidance is an operating point of the

@@ -2,7 +2,7 @@
 the single-image regime: "occluders such as hats or hands")
 
     python studies/occluded_input.py [--identities N] [VARIANT ...]
-    # default: 32 validation identities, every variant; about 12 minutes
+    # default: 32 validation identities, every variant; about 9 minutes
 
 In the world as drawn one render shows the judge most of its person, so a single-image LoRA has
 little to overfit to. Widening the world's pose makes one render ambiguous but costs every adapter
