@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from fleet_fit import ci, difference  # studies/: the script's folder is first on sys.path
+from fleet_fit import ci, differences  # studies/: the script's folder is first on sys.path
 
 from w2w.adapters.render import render_models
 from w2w.evaluate.context import Context
@@ -34,6 +34,7 @@ from w2w.world.references import identity_references
 DATA = Path("data")
 SCALES = (1.0, 0.75, 1.25, 1.5, 2.0)
 IDENTITIES = 32
+YARDSTICKS = ("similarity", "trait error", "consistency")  # what `measured` holds per scale
 
 
 def parse_scales(args: list[str]) -> tuple[float, ...]:
@@ -57,7 +58,7 @@ def main() -> None:
     renders = identity_references(ctx.world, table, p.renders_per_identity, p.seed)
     drawn = sample(Basis.load(DATA / "basis"), IDENTITIES, ps.seed, ps.covariance, ps.components)
     away = p.unconditional == "base"
-    measured: dict[float, tuple[np.ndarray, ...]] = {}  # similarity, trait error, consistency
+    measured: dict[float, tuple[np.ndarray, ...]] = {}  # YARDSTICKS
     for s in scales:
         name = f"adapter scale {s:g}"
         images = render_models(ctx.pipe, ctx.adapters(rows), ctx.layout, ctx.scaling * s,
@@ -77,9 +78,8 @@ def main() -> None:
               f"sampled - trained {sampled.mean() - own.mean():+.3f} [{lo:+.3f}, {hi:+.3f}] "
               f"({IDENTITIES} train identities)", flush=True)
         if s != 1.0:
-            parts = [f"{k} {difference(x, y)}" for k, x, y in zip(
-                ("similarity", "trait error", "consistency"), measured[s], measured[1.0], strict=True)]
-            print("    against scale 1, paired: " + ", ".join(parts), flush=True)
+            print("    against scale 1, paired: " + differences(YARDSTICKS, measured[s], measured[1.0]),
+                  flush=True)
 
 
 if __name__ == "__main__":

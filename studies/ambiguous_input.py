@@ -116,13 +116,14 @@ def report(name: str, label: str, s: Scored | tuple[np.ndarray, np.ndarray]) -> 
           + (f"  realistic {s.realistic.mean():.3f}" if isinstance(s, Scored) else ""), flush=True)
 
 
-def validation_basis(ctx: Context, params: Params, adapters: np.ndarray, rows: np.ndarray) -> Basis:
-    """A basis fitted, as the pca stage fits one (every component), to the train adapters (T, D), in
-    train-row order, but those of the validation rows."""
-    train_rows = np.flatnonzero(~ctx.heldout)
-    fitted = ~np.isin(train_rows, rows)
+def validation_basis(ctx: Context, params: Params, adapters: np.ndarray, rows: np.ndarray,
+                     fleet_rows: np.ndarray | None = None) -> Basis:
+    """A basis fitted, as the pca stage fits one (every component), to the adapters (F, D) of
+    `fleet_rows` (default: every train row), in that order, but those of the validation rows."""
+    fleet_rows = np.flatnonzero(~ctx.heldout) if fleet_rows is None else fleet_rows
+    fitted = ~np.isin(fleet_rows, rows)
     ids = ctx.table["identity_id"].to_numpy()
-    return fit_in_memory(adapters[fitted].astype(np.float64), ids[train_rows[fitted]], int(fitted.sum()) - 1,
+    return fit_in_memory(adapters[fitted].astype(np.float64), ids[fleet_rows[fitted]], int(fitted.sum()) - 1,
                          "exact", params.pca)
 
 

@@ -34,10 +34,10 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from ambiguous_input import draw, report, train_people  # studies/: the script's folder is first on sys.path
+from ambiguous_input import draw, report, train_people, validation_basis  # studies/ is first on sys.path
 from fleet_fit import difference
 from inversion_fit import SEED
-from occluded_input import PLACES, occlude
+from occluded_input import PLACES, occlude_each
 from scipy.stats import norm
 from variants import parse_variants
 
@@ -46,7 +46,6 @@ from w2w.evaluate.inversion import score_models, single_image_lora, w2w_inversio
 from w2w.evaluate.judged import similarities, trait_errors
 from w2w.evaluate.stats import sample_rows
 from w2w.params import Params, load_params
-from w2w.space.pca import fit_in_memory
 from w2w.storage import STREAM_EVAL, STREAM_IMAGES
 from w2w.world.dataset import identities_from_table
 from w2w.world.identity import TRAITS, Identity, sample_identity
@@ -96,18 +95,15 @@ def measure(ctx: Context, params: Params, name: str, fleet_rows: np.ndarray, row
         adapters = ctx.adapters(fleet_rows)
     own = np.isin(fleet_rows, rows)
     ids = ctx.table["identity_id"].to_numpy()[fleet_rows]
-    basis = fit_in_memory(adapters[~own].astype(np.float64), ids[~own], int((~own).sum()) - 1, "exact",
-                          params.pca)
+    basis = validation_basis(ctx, params, adapters, rows, fleet_rows)
     valid = [person for person, o in zip(people, own, strict=True) if o]
     traits = np.array([[person.traits[t] for t in TRAITS] for person in valid])
     truth = ctx.table.iloc[rows][ctx.judge.attribute_names].to_numpy(dtype=bool)
     # ambiguous_input's drawing at pose x1: render_identity's and identity_masks' very images
     references, _ = draw(valid, p.renders_per_identity, p.seed, STREAM_EVAL, params, 1.0)
     first, masks = draw(valid, 1, s.seed, STREAM_IMAGES, params, 1.0)
-    hidden = [occlude(image, mask, np.random.default_rng([SEED, person.identity_id]))
-              for image, mask, person in zip(first[:, 0], masks[:, 0], valid, strict=True)]
-    inputs = {"render": (first[:, 0], None),
-              "occluded": (np.stack([h[0] for h in hidden]), np.stack([h[1] for h in hidden]))}
+    hidden, visible, places = occlude_each(first[:, 0], masks[:, 0], [person.identity_id for person in valid])
+    inputs = {"render": (first[:, 0], None), "occluded": (hidden, visible)}
     print(f"\n{name}: {len(rows)} validation train identities, a basis of {int((~own).sum())} other train "
           f"adapters ({basis.k} components)", flush=True)
     for setting, (images, _) in inputs.items():
@@ -125,9 +121,8 @@ def measure(ctx: Context, params: Params, name: str, fleet_rows: np.ndarray, row
         print(f"{name:8s} w2w - LoRA, {setting:9s} similarity {difference(w2w.similarity, lora.similarity)}, "
               f"trait error {difference(w2w.trait_error, lora.trait_error)}", flush=True)
         if setting == "occluded":  # where the occluder went: what it hid
-            places = np.array([h[2] for h in hidden])
             for place in PLACES:
-                at = places == place
+                at = np.array(places) == place
                 print(f"{name:8s}   occluder over the {place} ({at.sum()}): similarity "
                       f"{difference(w2w.similarity[at], lora.similarity[at])}, trait error "
                       f"{difference(w2w.trait_error[at], lora.trait_error[at])}", flush=True)

@@ -153,6 +153,11 @@ def difference(x: np.ndarray, y: np.ndarray) -> str:
     return f"{(per_identity(x) - per_identity(y)).mean():+.3f} [{lo:+.3f}, {hi:+.3f}]"
 
 
+def differences(names: tuple[str, ...], xs: tuple[np.ndarray, ...], ys: tuple[np.ndarray, ...]) -> str:
+    """"name mean(x - y) [lo, hi]" for each yardstick, paired (`difference`), joined by commas."""
+    return ", ".join(f"{k} {difference(x, y)}" for k, x, y in zip(names, xs, ys, strict=True))
+
+
 def world_images(ctx: Context, rows: np.ndarray, renders: int) -> np.ndarray:
     """(M, renders, S, S, 3): the world's render stream with `renders` per identity, as synthesize
     would draw it."""

@@ -73,18 +73,24 @@ def occlude(image: np.ndarray, person: np.ndarray, rng: np.random.Generator
     return out, mask, place
 
 
+def occlude_each(images: np.ndarray, masks: np.ndarray, ids: list[int]
+                 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """`occlude` for each image (M, S, S, 3) and its person mask (M, S, S): the occluded images, their
+    visible person masks and each occluder's place; one occluder draw per identity, seeded by its id."""
+    out = [occlude(image, mask, np.random.default_rng([SEED, i]))
+           for image, mask, i in zip(images, masks, ids, strict=True)]
+    return np.stack([o[0] for o in out]), np.stack([o[1] for o in out]), [o[2] for o in out]
+
+
 def inputs(ctx: Context, params: Params, rows: np.ndarray
            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
-    """The rows' first renders (M, S, S, 3), the same occluded, the occluded ones' visible person
-    masks (M, S, S), and each occluder's place; one occluder draw per identity, seeded by its id."""
+    """The rows' first renders (M, S, S, 3), the same occluded (`occlude_each`), the occluded ones'
+    visible person masks (M, S, S), and each occluder's place."""
     s = params.synthesize
     renders = np.asarray(ctx.images.get_orthogonal_selection((rows, 0)))
-    hidden, masks, places = [], [], []
-    for image, person in zip(renders, identities_from_table(ctx.table.iloc[rows]), strict=True):
-        mask = identity_masks(person, 1, s.seed, STREAM_IMAGES, s.image_size)[0]
-        o, m, place = occlude(image, mask, np.random.default_rng([SEED, person.identity_id]))
-        hidden.append(o), masks.append(m), places.append(place)
-    return renders, np.stack(hidden), np.stack(masks), places
+    people = identities_from_table(ctx.table.iloc[rows])
+    masks = np.stack([identity_masks(person, 1, s.seed, STREAM_IMAGES, s.image_size)[0] for person in people])
+    return renders, *occlude_each(renders, masks, [person.identity_id for person in people])
 
 
 def main(argv: list[str]) -> None:

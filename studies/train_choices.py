@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from fleet_fit import ci, difference  # studies/: the script's folder is first on sys.path
+from fleet_fit import ci, difference, differences  # studies/: the script's folder is first on sys.path
 
 from w2w.adapters.render import render_models
 from w2w.evaluate.context import Context
@@ -169,10 +169,9 @@ def guidance(ctx: Context, basis: Basis) -> None:
               f"sampled - trained {sampled.mean() - own.mean():+.3f} [{lo:+.3f}, {hi:+.3f}] "
               f"({len(rows)} train identities)", flush=True)
         if (scale, base) != before:
-            parts = [f"{k} {difference(x, y)}" for k, x, y in zip(
-                ("similarity", "trait error", "consistency"), measured[(scale, base)], measured[before],
-                strict=True)]
-            print("    against 2 through the model, paired: " + ", ".join(parts), flush=True)
+            print("    against 2 through the model, paired: " + differences(
+                ("similarity", "trait error", "consistency"), measured[(scale, base)], measured[before]),
+                flush=True)
 
 
 def components(ctx: Context, basis: Basis) -> None:
