@@ -1,5 +1,6 @@
-"""DVC stage `evaluate_inversion`: one-image inversion vs a one-image LoRA, in and out of distribution,
-and the ceiling ladder those models stand on (the same identities, references and samplers)."""
+"""DVC stage `evaluate_inversion`: one-image inversion vs a one-image LoRA, in and out of distribution
+and from a partly hidden render, and the ceiling ladder those models stand on (the same identities,
+references and samplers)."""
 
 from pathlib import Path
 
@@ -24,12 +25,15 @@ def main() -> None:
     from w2w.evaluate.share import identity_share
     from w2w.space.basis import Basis
     from w2w.tracking import stage_run
+    from w2w.world.references import is_folder_world
 
     with stage_run("evaluate_inversion", params, ("evaluate_inversion",)) as run:
         p, basis = params.evaluate_inversion, Basis.load(BASIS)
         ctx = Context.open(WORLD, WEIGHTS, BASE, JUDGE)
         held, train = ctx.rows(True, p.identities, p.seed), ctx.rows(False, p.identities, p.seed)
-        metrics, grid, rungs = measure_inversion(ctx, basis, held, p, params.finetune)
+        # the miniature world adds a render with part of the person hidden; photos have no person masks
+        render_seed = None if is_folder_world(WORLD) else params.synthesize.seed
+        metrics, grid, rungs = measure_inversion(ctx, basis, held, p, params.finetune, render_seed)
         lower, residual = lower_rungs(ctx, basis, held, train, p)
         # the fleet's recipe on two disjoint halves of as many images as it trains on (identity_probes)
         half = max(1, params.synthesize.images_per_identity // 2)
@@ -41,7 +45,7 @@ def main() -> None:
         run.log_metrics({f"ladder.{e['key']}.{name}": e[f"{name}_mean"] for e in steps["rungs"]
                          for name in ("similarity", "trait_error") if f"{name}_mean" in e})
         run.log_metrics({f"ladder.{k}": v for k, v in share.items() if not k.endswith("_ci")})
-        # per identity: a true render | render, w2w, LoRA | painting, w2w, LoRA
+        # per identity: a true render | render, w2w, LoRA | painting, w2w, LoRA | occluded, w2w, LoRA
         save_png(grid_image(grid), GRID)
         run.log_artifact(GRID, "grids")
         write_csv(LADDER_PLOT, rows)

@@ -6,6 +6,8 @@
     # minutes, 20 of them training the correlated fleet, whose adapters are kept and reused
     # (under the ignored studies/runs/correlated_traits/); --fleet 320 about 23; --identities 64 about
     # 15 once the fleet is kept
+    python studies/correlated_traits.py --measure space [--identities N] [VARIANT ...]
+    # claim 1 and the space's rungs instead of claim 3 (about 5 minutes a variant once the fleet is kept)
 
 The world draws each of a person's 16 traits independently, uniform in [-1, 1], so nothing one part
 of a face shows says anything of another: a prior over people, which is all the space adds to one
@@ -25,6 +27,13 @@ becomes a model by w2w and by the single-image LoRA (`evaluate_inversion`'s sett
 against 8 unoccluded references of its variant by both yardsticks, paired. The base and the judge
 stay the committed ones: the variant's people are drawn from the same ranges. No held-out identity
 is read. Needs `dvc repro directions`.
+
+With `--measure space`, each variant's world is read where a world change would move the rest of
+the ladder: the validation identities' fleet models and their projections onto the same basis
+(both yardsticks, the projection's relative residual, the share of the fleet's similarity kept),
+their consistency across seeds, and evaluate_sampling's sampled models from the basis (their
+consistency against the fleet models', unpaired, and the share of their samples called renders).
+Variants are paired by identity: the same ids, attributes and nuisance draws, the traits redrawn.
 """
 
 from __future__ import annotations
@@ -35,17 +44,22 @@ from pathlib import Path
 
 import numpy as np
 from ambiguous_input import draw, report, train_people, validation_basis  # studies/ is first on sys.path
-from fleet_fit import difference
+from fleet_fit import ci, difference
 from inversion_fit import SEED
-from occluded_input import PLACES, occlude_each
 from scipy.stats import norm
 from variants import parse_variants
 
+from w2w.adapters.render import render_models
 from w2w.evaluate.context import Context
 from w2w.evaluate.inversion import score_models, single_image_lora, w2w_inversion
-from w2w.evaluate.judged import similarities, trait_errors
-from w2w.evaluate.stats import sample_rows
+from w2w.evaluate.judged import realistic_fractions, similarities, trait_errors
+from w2w.evaluate.ladder import projected
+from w2w.evaluate.occluder import PLACES, occlude_each
+from w2w.evaluate.sampling import consistency
+from w2w.evaluate.stats import sample_rows, unpaired_difference_ci
 from w2w.params import Params, load_params
+from w2w.space.basis import Basis
+from w2w.space.edit import sample
 from w2w.storage import STREAM_EVAL, STREAM_IMAGES
 from w2w.world.dataset import identities_from_table
 from w2w.world.identity import TRAITS, Identity, sample_identity
@@ -80,29 +94,81 @@ def structure(seed: int, people: int = 2000) -> tuple[float, float]:
     return float(np.abs(r).mean()), float(r2)
 
 
-def measure(ctx: Context, params: Params, name: str, fleet_rows: np.ndarray, rows: np.ndarray) -> None:
-    """Claim 3 on the validation `rows` of a variant, in a basis of the other `fleet_rows`."""
-    p, fp, s = params.evaluate_inversion, params.finetune, params.synthesize
+def variant_fleet(ctx: Context, params: Params, name: str, fleet_rows: np.ndarray
+                  ) -> tuple[list[Identity], np.ndarray]:
+    """The people of `fleet_rows` as the variant draws them, and their adapters (F, D): the committed
+    fleet's for "world", the correlated fleet trained (or read back) for "correlated"."""
     people = identities_from_table(ctx.table.iloc[fleet_rows])
-    if VARIANTS[name]:
-        r, r2 = structure(s.seed)
-        print(f"{name}: traits' mean |correlation| {r:.2f}; half of them predict the rest with R^2 {r2:.2f} "
-              f"(2000 people drawn afresh)", flush=True)
-        people = [correlated(person, s.seed) for person in people]
-        adapters = train_people(ctx, people, params, RUNS / f"fleet{len(fleet_rows)}", 1.0,
-                                "correlated fleet")
-    else:
-        adapters = ctx.adapters(fleet_rows)
+    if not VARIANTS[name]:
+        return people, ctx.adapters(fleet_rows)
+    seed = params.synthesize.seed
+    r, r2 = structure(seed)
+    print(f"{name}: traits' mean |correlation| {r:.2f}; half of them predict the rest with R^2 {r2:.2f} "
+          f"(2000 people drawn afresh)", flush=True)
+    people = [correlated(person, seed) for person in people]
+    folder = RUNS / f"fleet{len(fleet_rows)}"
+    return people, train_people(ctx, people, params, folder, 1.0, "correlated fleet")
+
+
+def judged(ctx: Context, params: Params, valid: list[Identity], rows: np.ndarray
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The validation people's references (M, r, S, S, 3) as the variant draws them (ambiguous_input's
+    drawing at pose x1: render_identity's very images), true attributes (M, A) and traits (M, T)."""
+    p = params.evaluate_inversion
+    references, _ = draw(valid, p.renders_per_identity, p.seed, STREAM_EVAL, params, 1.0)
+    truth = ctx.table.iloc[rows][ctx.judge.attribute_names].to_numpy(dtype=bool)
+    return references, truth, np.array([[person.traits[t] for t in TRAITS] for person in valid])
+
+
+def read_space(ctx: Context, params: Params, name: str, basis: Basis, own: np.ndarray, valid: list[Identity],
+               rows: np.ndarray) -> dict[str, np.ndarray]:
+    """Claim 1 and the projection rungs for the validation people's fleet models `own` (M, D); printed,
+    and each per-identity figure returned by name for the pairing across variants."""
+    p, ps = params.evaluate_inversion, params.evaluate_sampling
+    references, truth, traits = judged(ctx, params, valid, rows)
+    inside, residual = projected(basis, own)
+    fleet = score_models(ctx, own, references, truth, traits, p, f"{name} fleet")
+    projection = score_models(ctx, inside, references, truth, traits, p, f"{name} projected")
+    print(f"\n{name}: {len(rows)} validation train identities, a basis of {len(basis.train_coefficients)} "
+          f"other train adapters ({basis.k} components)", flush=True)
+    report(name, "fleet model", fleet)
+    report(name, "its projection", projection)
+    print(f"{name:8s} projection keeps {projection.similarity.mean() / fleet.similarity.mean():.2f} of the "
+          f"fleet's similarity; relative residual {residual.mean():.3f} {ci(residual)}", flush=True)
+
+    def render(adapters: np.ndarray, desc: str) -> np.ndarray:  # as evaluate_sampling samples
+        return render_models(ctx.pipe, adapters, ctx.layout, ctx.scaling, params.finetune.prompt,
+                             ps.samples_per_model, ps.seed, ps.sampler_steps, ps.guidance_scale, desc=desc,
+                             base_unconditional=ps.unconditional == "base")
+
+    trained = consistency(ctx, render(own, f"{name} fleet, sampling's seeds"))
+    samples = render(sample(basis, ps.models, ps.seed, ps.covariance, ps.components), f"{name} sampled")
+    sampled, real = consistency(ctx, samples), realistic_fractions(ctx.judge, samples)
+    lo, hi = unpaired_difference_ci(sampled, trained)
+    print(f"{name:8s} consistency: fleet models {trained.mean():.3f} {ci(trained)}, {ps.models} sampled "
+          f"models {sampled.mean():.3f} {ci(sampled)}, difference {sampled.mean() - trained.mean():+.3f} "
+          f"[{lo:+.3f}, {hi:+.3f}]; sampled called renders {real.mean():.3f} {ci(real)}", flush=True)
+    return {"fleet similarity": fleet.similarity, "fleet trait error": fleet.trait_error,
+            "projection similarity": projection.similarity, "projection trait error": projection.trait_error,
+            "relative residual": residual, "fleet consistency": trained, "sampled consistency": sampled}
+
+
+def measure(ctx: Context, params: Params, name: str, fleet_rows: np.ndarray, rows: np.ndarray,
+            space: bool) -> dict[str, np.ndarray] | None:
+    """Claim 3 (or, with `space`, claim 1 and the space's rungs) on the validation `rows` of a
+    variant, in a basis of the other `fleet_rows`."""
+    p, fp = params.evaluate_inversion, params.finetune
+    people, adapters = variant_fleet(ctx, params, name, fleet_rows)
     own = np.isin(fleet_rows, rows)
     ids = ctx.table["identity_id"].to_numpy()[fleet_rows]
     basis = validation_basis(ctx, params, adapters, rows, fleet_rows)
     valid = [person for person, o in zip(people, own, strict=True) if o]
-    traits = np.array([[person.traits[t] for t in TRAITS] for person in valid])
-    truth = ctx.table.iloc[rows][ctx.judge.attribute_names].to_numpy(dtype=bool)
-    # ambiguous_input's drawing at pose x1: render_identity's and identity_masks' very images
-    references, _ = draw(valid, p.renders_per_identity, p.seed, STREAM_EVAL, params, 1.0)
-    first, masks = draw(valid, 1, s.seed, STREAM_IMAGES, params, 1.0)
-    hidden, visible, places = occlude_each(first[:, 0], masks[:, 0], [person.identity_id for person in valid])
+    if space:
+        return read_space(ctx, params, name, basis, adapters[own], valid, rows)
+    references, truth, traits = judged(ctx, params, valid, rows)
+    first, masks = draw(valid, 1, params.synthesize.seed, STREAM_IMAGES, params, 1.0)
+    ids_valid = [person.identity_id for person in valid]
+    hidden, visible, places = occlude_each(first[:, 0], masks[:, 0], ids_valid, SEED)
     inputs = {"render": (first[:, 0], None), "occluded": (hidden, visible)}
     print(f"\n{name}: {len(rows)} validation train identities, a basis of {int((~own).sum())} other train "
           f"adapters ({basis.k} components)", flush=True)
@@ -129,7 +195,9 @@ def measure(ctx: Context, params: Params, name: str, fleet_rows: np.ndarray, row
 
 
 def main(argv: list[str]) -> None:
-    args = parse_variants(argv, __doc__, VARIANTS, identities=32, fleet=0)
+    args = parse_variants(argv, __doc__, VARIANTS, identities=32, fleet=0, measure="inversion")
+    if args.measure not in ("inversion", "space"):
+        sys.exit(f"--measure: inversion or space, got {args.measure!r}")
     params = load_params()
     ctx = Context.open(DATA / "world", DATA / "weights.zarr", DATA / "base", DATA / "judge")
     rows = np.sort(sample_rows(ctx.heldout, False, args.identities, SEED))  # inversion_fit's validation
@@ -139,8 +207,18 @@ def main(argv: list[str]) -> None:
         sys.exit(f"--fleet {fleet}: must be above {len(rows) + 1} and at most {len(rows) + len(others)}")
     extra = np.random.default_rng(SEED).choice(others, fleet - len(rows), replace=False)
     fleet_rows = np.sort(np.concatenate([rows, extra]))
-    for name in args.variants:
-        measure(ctx, params, name, fleet_rows, rows)
+    space = args.measure == "space"
+    read = {name: measure(ctx, params, name, fleet_rows, rows, space) for name in args.variants}
+    if space and len(read) == 2:  # the same ids, attributes and nuisance: paired
+        (a, x), (b, y) = read.items()
+        print(f"\n{b} - {a}, paired by identity:", flush=True)
+        for figure in x:
+            if figure.startswith("sampled"):  # different models of different bases: unpaired
+                lo, hi = unpaired_difference_ci(y[figure], x[figure])
+                print(f"  {figure:24s} {y[figure].mean() - x[figure].mean():+.3f} [{lo:+.3f}, {hi:+.3f}] "
+                      "(unpaired)", flush=True)
+            else:
+                print(f"  {figure:24s} {difference(y[figure], x[figure])}", flush=True)
 
 
 if __name__ == "__main__":

@@ -38,59 +38,20 @@ from variants import parse_variants
 from w2w.evaluate.context import Context
 from w2w.evaluate.inversion import score_models, single_image_lora, w2w_inversion
 from w2w.evaluate.judged import similarities, trait_errors
+from w2w.evaluate.occluder import PLACES, occluded_first_renders
 from w2w.evaluate.stats import sample_rows
 from w2w.params import Params, load_params
-from w2w.storage import STREAM_IMAGES
 from w2w.world.dataset import identities_from_table
-from w2w.world.mask import identity_masks
 
 DATA = Path("data")
+
 VARIANTS = {"render": (False, False), "occluded": (True, False), "occluded_masked": (True, True)}
-PLACES = ("lower face", "one side", "top of the head")
-
-
-def occlude(image: np.ndarray, person: np.ndarray, rng: np.random.Generator
-            ) -> tuple[np.ndarray, np.ndarray, str]:
-    """A copy of `image` (S, S, 3) with a flat muted box over part of the person, the person mask
-    (S, S) without the hidden part, and where the box went. The box is placed on the mask's bounding
-    box (rows top..bottom, columns left..right), so it follows the render's pose."""
-    rows, cols = np.nonzero(person > 0.5)
-    top, bottom, left, right = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
-    height, width = bottom - top, right - left
-    place = PLACES[int(rng.integers(len(PLACES)))]
-    if place == "lower face":     # mouth, nose tip and beard: a hand or a scarf
-        box = (top + int(0.55 * height), top + int(0.85 * height), left, right)
-    elif place == "one side":     # a raised hand over one eye, cheek and ear
-        half = width // 2
-        box = (top + int(0.2 * height), top + int(0.8 * height),
-               *((left, left + half) if rng.random() < 0.5 else (right - half, right)))
-    else:                         # a hat pulled down over hair, brows and eyes
-        box = (max(0, top - 1), top + int(0.45 * height), max(0, left - 1), right + 1)
-    colour = rng.integers(60, 200, size=3).astype(np.uint8)  # muted, as the world's clothes
-    out, mask = image.copy(), person.copy()
-    out[box[0]:box[1], box[2]:box[3]] = colour
-    mask[box[0]:box[1], box[2]:box[3]] = 0.0
-    return out, mask, place
-
-
-def occlude_each(images: np.ndarray, masks: np.ndarray, ids: list[int]
-                 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """`occlude` for each image (M, S, S, 3) and its person mask (M, S, S): the occluded images, their
-    visible person masks and each occluder's place; one occluder draw per identity, seeded by its id."""
-    out = [occlude(image, mask, np.random.default_rng([SEED, i]))
-           for image, mask, i in zip(images, masks, ids, strict=True)]
-    return np.stack([o[0] for o in out]), np.stack([o[1] for o in out]), [o[2] for o in out]
-
-
 def inputs(ctx: Context, params: Params, rows: np.ndarray
            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
-    """The rows' first renders (M, S, S, 3), the same occluded (`occlude_each`), the occluded ones'
-    visible person masks (M, S, S), and each occluder's place."""
-    s = params.synthesize
+    """The rows' first renders (M, S, S, 3), the same occluded, the occluded ones' visible person
+    masks (M, S, S), and each occluder's place (`occluded_first_renders`, seeded by SEED)."""
     renders = np.asarray(ctx.images.get_orthogonal_selection((rows, 0)))
-    people = identities_from_table(ctx.table.iloc[rows])
-    masks = np.stack([identity_masks(person, 1, s.seed, STREAM_IMAGES, s.image_size)[0] for person in people])
-    return renders, *occlude_each(renders, masks, [person.identity_id for person in people])
+    return renders, *occluded_first_renders(ctx.table.iloc[rows], renders, params.synthesize.seed, SEED)
 
 
 def main(argv: list[str]) -> None:

@@ -15,7 +15,9 @@ import w2w.evaluate.inversion as inversion
 from w2w.judge.api import TRAIT_COLUMNS
 
 
-def test_held_out_images_and_paintings_are_inverted_and_scored_against_their_own_identity(monkeypatch):
+@pytest.mark.parametrize("occluded", [False, True])  # a folder of photos; the miniature world
+def test_held_out_images_and_paintings_are_inverted_and_scored_against_their_own_identity(monkeypatch,
+                                                                                          occluded):
     n, held = 6, np.array([False, True, False, True, True, False])  # held-out rows 1, 3, 4
     images = np.zeros((n, 2, 2, 2, 3), np.uint8)
     images[:, :, 0, 0, 0] = np.arange(n)[:, None] * 10                 # row r's images hold 10 r
@@ -32,7 +34,10 @@ def test_held_out_images_and_paintings_are_inverted_and_scored_against_their_own
         def run(ctx, *args):
             images = args[1] if method == "w2w" else args[0]
             ids = None if method == "w2w" else args[1]
+            person = args[-1] if len(args) == 5 else None  # the masks the loss is weighted to
             seen.setdefault(method, []).append((images[:, 0, 0, 0].tolist(), ids))
+            masks = None if person is None else person[:, 0, 0].tolist()
+            seen.setdefault(f"{method} masks", []).append(masks)
             return images[:, 0, 0, 0][:, None].astype(float) + offset   # (K, 1): the input's code
         return run
 
@@ -57,11 +62,29 @@ def test_held_out_images_and_paintings_are_inverted_and_scored_against_their_own
     monkeypatch.setattr(inversion, "scored", scored)
     monkeypatch.setattr(inversion, "identity_references",
                         lambda world, table, r, seed: np.zeros((len(table), r, 2, 2, 3), np.uint8))
+    def hide(table, first, render_seed, seed):  # the occluded render: code 10 r + 2, mask 0.5 r
+        seen["occluder"] = (table["identity_id"].tolist(), first[:, 0, 0, 0].tolist(), render_seed, seed)
+        rows = first[:, 0, 0, 0] // 10
+        return first + 2, np.ones((len(first), 2, 2)) * rows[:, None, None] / 2, ["one side"] * len(first)
+    monkeypatch.setattr(inversion, "occluded_first_renders", hide)
     order = np.array([4, 1, 3])  # a seeded sample's order, not the table's
-    p = section("evaluate_inversion", identities=3)
-    metrics, grid, rungs = inversion.measure_inversion(ctx, None, order, p, section("finetune"))
-    assert seen["w2w"] == [([40, 10, 30], None), ([41, 11, 31], None)]       # held-out rows, then paintings
-    assert seen["lora"] == [([40, 10, 30], [104, 101, 103]), ([41, 11, 31], [104, 101, 103])]
+    p = section("evaluate_inversion", identities=3, seed=9)
+    metrics, grid, rungs = inversion.measure_inversion(ctx, None, order, p, section("finetune"),
+                                                       7 if occluded else None)
+    inputs = [[40, 10, 30], [41, 11, 31]] + ([[42, 12, 32]] if occluded else [])  # renders, paintings
+    ids = [104, 101, 103]
+    assert seen["w2w"] == [(codes, None) for codes in inputs]
+    assert seen["lora"] == [(codes, ids) for codes in inputs]
+    # only the occluded render's loss is weighted to the person it leaves visible, in both methods
+    masks = [None, None] + ([[2.0, 0.5, 1.5]] if occluded else [])
+    assert seen["w2w masks"] == masks and seen["lora masks"] == masks
+    if occluded:
+        assert seen["occluder"] == (ids, [40, 10, 30], 7, 9)  # the world's render seed, the stage's seed
+        assert metrics["occluder_places"] == {"lower face": 0, "one side": 3, "top of the head": 0}
+        assert metrics["w2w"]["occluded_mean"] == pytest.approx(1.0)
+        assert metrics["w2w_minus_lora_occluded"]["trait_error"] == pytest.approx(-0.3)
+    else:
+        assert "occluder" not in seen and "w2w_minus_lora_occluded" not in metrics
     assert metrics["identities"] == 3
     assert metrics["w2w"]["in_distribution_mean"] == pytest.approx(1.0)      # each its own identity
     assert metrics["w2w"]["ood_mean"] == pytest.approx(1.0)
@@ -75,13 +98,17 @@ def test_held_out_images_and_paintings_are_inverted_and_scored_against_their_own
     assert metrics["w2w"]["in_distribution_realistic_mean"] == 1.0
     assert metrics["fleet_model"]["realistic_mean"] == 1.0
     assert metrics["w2w_minus_lora_ood"]["realistic"] == 0.0
+    occluded_names = ["the occluded render (part of the person hidden)",
+                      "w2w inversion from the occluded render",
+                      "single-image LoRA from the occluded render"] if occluded else []
     assert seen["inputs"] == [("one render (the single-image input)", 1, [40, 10, 30]),
-                              ("the painting (the out-of-distribution input)", 1, [41, 11, 31])]
+                              ("the painting (the out-of-distribution input)", 1, [41, 11, 31])] + (
+        [(occluded_names[0], 1, [42, 12, 32])] if occluded else [])
     assert {r.name for r in rungs} == {
         "one render (the single-image input)", "the painting (the out-of-distribution input)",
         "w2w inversion", "single-image LoRA", "w2w inversion from the painting",
-        "single-image LoRA from the painting", "fleet model (held-out identity)"}
-    assert grid.shape == (3, 7, 2, 2, 3)
+        "single-image LoRA from the painting", "fleet model (held-out identity)", *occluded_names}
+    assert grid.shape == (3, 10 if occluded else 7, 2, 2, 3)
 
 
 @pytest.fixture

@@ -211,3 +211,20 @@ def test_the_edits_the_world_draws_get_their_own_row_beside_the_ceiling(tmp_path
     text = summary_markdown(tmp_path)
     assert ("| w2w, on the 471 edits the world draws (as its own edit below) | 2.000 | 0.970 [0.950, 0.990] "
             "| 0.400 [0.350, 0.450] |") in text
+
+
+def test_the_occluded_render_is_a_claim_and_two_columns_only_where_the_world_measured_it(tmp_path):
+    write_metrics(tmp_path)
+    assert "occluded" not in summary_markdown(tmp_path)               # a folder of photos: no masks
+    inversion = json.loads((tmp_path / "inversion.json").read_text())
+    inversion["w2w"].update({**m("occluded", 0.7, 0.6, 0.8), **m("occluded_trait_error", 0.5, 0.4, 0.6)})
+    inversion["single_image_lora"].update({**m("occluded", 0.6, 0.5, 0.7),
+                                           **m("occluded_trait_error", 0.6, 0.5, 0.7)})
+    inversion["w2w_minus_lora_occluded"] = {"similarity": 0.1, "similarity_ci": [0.02, 0.18],
+                                           "trait_error": -0.1, "trait_error_ci": [-0.2, 0.01]}
+    (tmp_path / "inversion.json").write_text(json.dumps(inversion))
+    text = summary_markdown(tmp_path)
+    assert ("| 3. inversion from an occluded render (paired) | w2w similarity at least the LoRA's | "
+            "w2w - LoRA 0.100 [0.020, 0.180]; trait error -0.100 [-0.200, 0.010] | met |") in text
+    assert "| 0.700 [0.600, 0.800] | 0.500 [0.400, 0.600] |\n| single-image LoRA |" in text
+    assert "| - | - |\n\nRealistic:" in text                            # the fleet row has no occluded input

@@ -1,11 +1,14 @@
 """Single-image inversion into the space against an unconstrained single-image LoRA.
 
-For each held-out identity, one image (a normal render, or the world's "painting" of it) is turned
-into a model two ways with the same step budget (steps x noise draws of the one image per step):
+For each held-out identity, one image (a normal render, the world's "painting" of it, and in the
+miniature world the render with part of the person hidden, `w2w.evaluate.occluder`) is turned into a
+model two ways with the same step budget (steps x noise draws of the one image per step):
 - w2w: only the PCA coefficients are optimised (`invert_batch`);
 - single-image LoRA: the full rank-1 adapter, trained like a fleet identity on that one image.
 Both draw their noise timesteps where the fleet trains (`finetune.timestep_range`), and end as it
-does (`finetune.lr_schedule`, `finetune.average_tail`).
+does (`finetune.lr_schedule`, `finetune.average_tail`). From the occluded render both weight the
+loss to the visible person as the fleet weights it (`finetune.background_weight`, the occluder
+counted as scene): the reference's "masked to the face" option.
 Each model is scored by the judge on its samples (several prompts and seeds) against fresh renders
 of the identity (identity similarity) and against its true attributes (agreement). The fleet's
 own model of the identity (trained on all its images) is scored too, as the reference.
@@ -24,6 +27,7 @@ from w2w.base.model import encode_prompts, training_scheduler
 from w2w.evaluate.context import Context
 from w2w.evaluate.judged import judged_attributes, realistic_fractions, similarities, trait_errors, truth_of
 from w2w.evaluate.ladder import Rung, sample_models, scored
+from w2w.evaluate.occluder import PLACES, occluded_first_renders
 from w2w.evaluate.stats import paired, with_ci
 from w2w.fleet.config import fleet_config
 from w2w.fleet.train import scene_weighted, train_identities
@@ -93,16 +97,23 @@ def score_models(ctx: Context, adapters: np.ndarray, renders: np.ndarray, truth:
 NAMES = {("w2w", "in_distribution"): "w2w inversion",
          ("single_image_lora", "in_distribution"): "single-image LoRA",
          ("w2w", "ood"): "w2w inversion from the painting",
-         ("single_image_lora", "ood"): "single-image LoRA from the painting"}
+         ("single_image_lora", "ood"): "single-image LoRA from the painting",
+         ("w2w", "occluded"): "w2w inversion from the occluded render",
+         ("single_image_lora", "occluded"): "single-image LoRA from the occluded render"}
 INPUT_NAMES = {"in_distribution": "one render (the single-image input)",
-               "ood": "the painting (the out-of-distribution input)"}
+               "ood": "the painting (the out-of-distribution input)",
+               "occluded": "the occluded render (part of the person hidden)"}
 
 
 def measure_inversion(ctx: Context, basis: Basis, held: np.ndarray, p: EvaluateInversionParams,
-                      fp: FinetuneParams) -> tuple[dict, np.ndarray, list[Rung]]:
+                      fp: FinetuneParams, render_seed: int | None = None
+                      ) -> tuple[dict, np.ndarray, list[Rung]]:
     """For held-out rows `held`: metrics, a grid (identity rows: a render, then input, w2w sample,
     LoRA sample per setting) and the ladder's rungs these models stand on, with their inputs: how
-    much of the identity one image shows the judge decides whether one image can be ambiguous."""
+    much of the identity one image shows the judge decides whether one image can be ambiguous.
+    `render_seed`: the miniature world's `synthesize.seed`, which adds the occluded render as a third
+    input (its occluders seeded by `p.seed`); None (a folder of photos, which has no person masks):
+    the render and the painting only."""
     table = ctx.table.iloc[held]
     renders = identity_references(ctx.world, table, p.renders_per_identity, p.seed)
     truth = table[ctx.judge.attribute_names].to_numpy(dtype=bool)
@@ -110,14 +121,21 @@ def measure_inversion(ctx: Context, basis: Basis, held: np.ndarray, p: EvaluateI
     heldout_index = np.cumsum(ctx.heldout) - 1  # row -> index among the held-out rows (for ood)
     inputs = {"in_distribution": np.asarray(ctx.images.get_orthogonal_selection((held, 0))),
               "ood": np.asarray(ctx.ood.get_orthogonal_selection((heldout_index[held], 0)))}
+    person = {}  # setting -> the person masks (K, S, S) its loss is weighted to
+    if render_seed is not None:
+        inputs["occluded"], person["occluded"], places = occluded_first_renders(
+            table, inputs["in_distribution"], render_seed, p.seed)
     ids = table["identity_id"].tolist()
     metrics: dict = {"w2w": {}, "single_image_lora": {}, "identities": len(held)}
+    if render_seed is not None:
+        metrics["occluder_places"] = {place: places.count(place) for place in PLACES}
     columns, scores = [renders[:, 0]], {}
     rungs = [scored(ctx, INPUT_NAMES[setting], images[:, None], renders, traits)
              for setting, images in inputs.items()]
     for setting, images in inputs.items():
-        for method, adapters in (("w2w", w2w_inversion(ctx, basis, images, p, fp)),
-                                 ("single_image_lora", single_image_lora(ctx, images, ids, p, fp))):
+        mask = person.get(setting)
+        for method, adapters in (("w2w", w2w_inversion(ctx, basis, images, p, fp, mask)),
+                                 ("single_image_lora", single_image_lora(ctx, images, ids, p, fp, mask))):
             s = score_models(ctx, adapters, renders, truth, traits, p, f"{method} {setting}")
             scores[method, setting] = s
             metrics[method].update({**with_ci(setting, s.similarity),
@@ -138,4 +156,4 @@ def measure_inversion(ctx: Context, basis: Basis, held: np.ndarray, p: EvaluateI
         metrics[f"w2w_minus_lora_{setting}"].update(
             paired("trait_error", w2w.trait_error, lora.trait_error))
         metrics[f"w2w_minus_lora_{setting}"].update(paired("realistic", w2w.realistic, lora.realistic))
-    return metrics, np.stack(columns, 1), rungs  # grid (K, 1 + 2 * 3, S, S, 3)
+    return metrics, np.stack(columns, 1), rungs  # grid (K, 1 + 3 * settings, S, S, 3)

@@ -105,6 +105,8 @@ def lower_rungs(ctx: Context, basis: Basis, held: np.ndarray, train: np.ndarray,
 ORDER = ("fresh renders (ceiling)", "one render (the single-image input)", "renders through the VAE",
          "fleet model (train identity)", "fleet model (held-out identity)",
          "fleet model projected onto the basis", "single-image LoRA", "w2w inversion",
+         "the occluded render (part of the person hidden)", "single-image LoRA from the occluded render",
+         "w2w inversion from the occluded render",
          "the painting (the out-of-distribution input)", "single-image LoRA from the painting",
          "w2w inversion from the painting", "base with the identity's caption")
 

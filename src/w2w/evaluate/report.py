@@ -104,6 +104,11 @@ def claims(edits: dict, inversion: dict, sampling: dict) -> list[str]:
         ("3. inversion from the painting (paired)", "w2w ahead of the LoRA",
          f"w2w - LoRA {ci(ood, 'similarity')}", _shown(verdict(ood["similarity_ci"], 0.0))),
     ]
+    if "w2w_minus_lora_occluded" in inversion:  # the miniature world: part of the person hidden
+        hidden = inversion["w2w_minus_lora_occluded"]
+        rows.append(("3. inversion from an occluded render (paired)", "w2w similarity at least the LoRA's",
+                     f"w2w - LoRA {ci(hidden, 'similarity')}; trait error {ci(hidden, 'trait_error')}",
+                     _shown(verdict(hidden["similarity_ci"], 0.0))))
     if "ood_realistic_mean" in inversion["w2w"]:  # the judge has a style head
         rows.append(("3. inversion from the painting: a realistic identity",
                      "w2w's samples called renders, not paintings, >= 0.9",
@@ -159,19 +164,26 @@ def edits_table(edits: dict) -> list[str]:
 
 
 def inversion_table(inv: dict) -> list[str]:
+    hidden = "occluded_mean" in inv["w2w"]  # the miniature world: a render with part of the person hidden
     lines = ["| model | similarity, in distribution | trait error | similarity, painting | trait error "
-             "| realistic, in distribution | realistic, painting |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]
+             "| realistic, in distribution | realistic, painting |"
+             + (" similarity, occluded | trait error |" if hidden else ""),
+             "| --- | --- | --- | --- | --- | --- | --- |" + (" --- | --- |" if hidden else "")]
     for name, key in (("w2w inversion", "w2w"), ("single-image LoRA", "single_image_lora")):
         m = inv[key]
         lines.append(_row(name, ci(m, "in_distribution_mean"), ci(m, "in_distribution_trait_error_mean"),
                           ci(m, "ood_mean"), ci(m, "ood_trait_error_mean"),
-                          ci(m, "in_distribution_realistic_mean"), ci(m, "ood_realistic_mean")))
+                          ci(m, "in_distribution_realistic_mean"), ci(m, "ood_realistic_mean"),
+                          *((ci(m, "occluded_mean"), ci(m, "occluded_trait_error_mean")) if hidden else ())))
     fleet = inv["fleet_model"]
     lines.append(_row("fleet model (all its images)", ci(fleet, "similarity_mean"),
-                      ci(fleet, "trait_error_mean"), "-", "-", ci(fleet, "realistic_mean"), "-"))
+                      ci(fleet, "trait_error_mean"), "-", "-", ci(fleet, "realistic_mean"), "-",
+                      *(("-", "-") if hidden else ())))
     lines += ["", "Realistic: the share of a model's samples that the judge's style head calls a render, "
               "not a painting ('-': no style head)."]
+    if hidden:
+        lines += ["Occluded: the first render with a flat box over the lower face, one side or the top of "
+                  "the head (w2w.evaluate.occluder); both methods weight their loss to the visible person."]
     return lines
 
 
