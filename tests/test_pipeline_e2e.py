@@ -90,11 +90,14 @@ def check_evaluation_outputs(project: Path) -> None:
     has_interval(edits["one_strength"], "flip_rate_mean")      # one strength for all, beside them
     inversion = json.loads((project / "metrics" / "inversion.json").read_text())
     for method in ("w2w", "single_image_lora"):
-        for setting in ("in_distribution", "ood", "in_distribution_trait_error"):
+        for setting in ("in_distribution", "ood", "in_distribution_trait_error", "occluded",
+                        "occluded_trait_error"):  # the miniature world's occluded render too
             has_interval(inversion[method], f"{setting}_mean")
     has_interval(inversion["w2w_minus_lora_ood"], "similarity")
+    has_interval(inversion["w2w_minus_lora_occluded"], "trait_error")
+    assert sum(inversion["occluder_places"].values()) == inversion["identities"]
     ladder = json.loads((project / "metrics" / "ladder.json").read_text())
-    assert len(ladder["rungs"]) == 13 and ladder["rungs"][0]["rung"] == "fresh renders (ceiling)"
+    assert len(ladder["rungs"]) == 16 and ladder["rungs"][0]["rung"] == "fresh renders (ceiling)"
     assert ladder["rungs"][-1]["rung"] == "base with the generic prompt (floor)"
     assert ladder["identity_share_identities"] == 3  # at least 3: its control leaves two identities out
     has_interval(ladder, "identity_share_mean")
