@@ -38,7 +38,6 @@ Variants are paired by identity: the same ids, attributes and nuisance draws, th
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from pathlib import Path
 
@@ -46,7 +45,6 @@ import numpy as np
 from ambiguous_input import draw, report, train_people, validation_basis  # studies/ is first on sys.path
 from fleet_fit import ci, difference
 from inversion_fit import SEED
-from scipy.stats import norm
 from variants import parse_variants
 
 from w2w.adapters.render import render_models
@@ -62,7 +60,7 @@ from w2w.space.basis import Basis
 from w2w.space.edit import sample
 from w2w.storage import STREAM_EVAL, STREAM_IMAGES
 from w2w.world.dataset import identities_from_table
-from w2w.world.identity import TRAITS, Identity, sample_identity
+from w2w.world.identity import TRAITS, Identity, correlate_traits, sample_identity
 
 DATA, RUNS = Path("data"), Path("studies/runs/correlated_traits")
 VARIANTS = {"world": False, "correlated": True}
@@ -70,14 +68,9 @@ FACTORS, COMMUNALITY = 2, 0.7
 
 
 def correlated(person: Identity, seed: int) -> Identity:
-    """The person with traits drawn from FACTORS shared factors: z = L f + sqrt(1 - h2) e, each
-    trait's share h2 = COMMUNALITY, then 2 * Phi(z) - 1 (uniform in [-1, 1] as the world's).
-    The loadings L (T, FACTORS) are the world's, the factors and the rest the person's."""
-    directions = np.random.default_rng([seed, 9_000_017]).normal(size=(len(TRAITS), FACTORS))
-    loadings = directions / np.linalg.norm(directions, axis=1, keepdims=True) * np.sqrt(COMMUNALITY)
-    rng = np.random.default_rng([seed, person.identity_id, 9])
-    z = loadings @ rng.normal(size=FACTORS) + np.sqrt(1 - COMMUNALITY) * rng.normal(size=len(TRAITS))
-    return dataclasses.replace(person, traits=dict(zip(TRAITS, 2 * norm.cdf(z) - 1, strict=True)))
+    """The person with traits drawn from FACTORS shared factors, each trait's share COMMUNALITY
+    (`w2w.world.identity.correlate_traits`, the world's own draw at those settings)."""
+    return correlate_traits(person, seed, FACTORS, COMMUNALITY)
 
 
 def structure(seed: int, people: int = 2000) -> tuple[float, float]:

@@ -65,7 +65,10 @@ def test_world_show_draws_graded_cues_as_a_graded_world_does(tmp_path, capsys):
     assert main(["world", "show", "--identity", "3", "--n", "2", "--out", str(plain)]) == 0
     assert main(["world", "show", "--identity", "3", "--n", "2", "--out", str(graded), "--graded-cues", "all",
                  "--grade-margin", "0.25"]) == 0
-    expected = render_identity(Grading("all", 0.25).draw(3, 0), 2, 0, STREAM_IMAGES, 32)
+    default = Grading("all", 0.25, 2, 0.7)  # the default world's trait factors
+    expected = render_identity(default.draw(3, 0), 2, 0, STREAM_IMAGES, 32)
+    assert main(["world", "show", "--out", str(tmp_path / "x.png"), "--trait-communality", "1"]) == 1
+    assert "--trait-communality 1.0: must be" in capsys.readouterr().err
     assert np.array_equal(np.asarray(Image.open(graded)), np.concatenate(list(expected), axis=1))
     assert not np.array_equal(np.asarray(Image.open(plain)), np.asarray(Image.open(graded)))
     assert main(["world", "show", "--out", str(tmp_path / "x.png"), "--grade-margin", "0.5"]) == 1

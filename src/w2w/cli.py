@@ -110,7 +110,10 @@ def _world_show(args: argparse.Namespace) -> int:
     if args.grade_margin > 0 and args.graded_cues == "none":
         raise ValueError("--grade-margin keeps graded strengths from their threshold: give --graded-cues too")
     claim_image(args.out, "world show", args.force)
-    grading = Grading(args.graded_cues, args.grade_margin)
+    if args.trait_factors < 0 or not 0.0 <= args.trait_communality < 1.0:
+        raise ValueError(f"--trait-factors {args.trait_factors} and --trait-communality "
+                         f"{args.trait_communality}: must be >= 0 and in [0, 1)")
+    grading = Grading(args.graded_cues, args.grade_margin, args.trait_factors, args.trait_communality)
     rows = [render_identity(grading.draw(i, args.seed), args.n, args.seed, STREAM_IMAGES, args.size)
             for i in args.identity]
     sheet = contact_sheet(np.concatenate(rows), rows=len(rows), cols=args.n)
@@ -209,6 +212,10 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--graded-cues", choices=["none", "fine", "all"], default="none",
                    help="draw the cues at graded strengths, as synthesize.graded_cues does")
     w.add_argument("--grade-margin", type=float, default=0.0, help="as synthesize.grade_margin (0 to 0.5)")
+    w.add_argument("--trait-factors", type=int, default=2,
+                   help="as synthesize.trait_factors: factors the traits share (0: each on its own)")
+    w.add_argument("--trait-communality", type=float, default=0.7,
+                   help="as synthesize.trait_communality (0 to 1)")
     w.add_argument("--out", type=Path, default=Path("world.png"), help="PNG to write")
     w.add_argument("--force", action="store_true", help="replace --out if an earlier `world show` wrote it")
     w.set_defaults(func=_world_show)

@@ -47,6 +47,10 @@ class SynthesizeParams(_Section):
     block_identities: int = Field(ge=1, le=4096)
     graded_cues: Literal["none", "fine", "all"]  # miniature: cue strengths (w2w.world.identity.Grading)
     grade_margin: float = Field(ge=0.0, lt=0.5)  # how far each graded strength keeps from its threshold
+    # miniature (a folder's photos ignore both): factors the traits share (0: each drawn on its own),
+    # and each trait's share of variance from them
+    trait_factors: int = Field(ge=0, le=16)
+    trait_communality: float = Field(ge=0.0, lt=1.0)
     seed: int = Field(ge=0)
 
     @field_validator("graded_cues")
@@ -68,7 +72,8 @@ class JudgeParams(_Section):
     """The yardstick CNN: attribute head plus identity embedding."""
 
     renders_per_identity: int = Field(ge=2, le=1024)
-    epochs: int = Field(ge=1, le=1000)
+    epochs: int = Field(ge=1, le=1000)  # the trait regressor's and the attribute reader's
+    identity_epochs: int = Field(ge=1, le=1000)  # the judge's identity embedding and attribute head
     batch_size: int = Field(ge=2, le=4096)
     lr: float = Field(gt=0.0, le=1.0)
     width: int = Field(ge=4, le=512)

@@ -27,8 +27,8 @@ def test_short_training_generalises_to_heldout(tmp_path):
     world.mkdir()
     world_params = section("synthesize", identities=60, images_per_identity=4, heldout_fraction=0.25)
     synthesize_world(world_params, world)
-    params = section("judge", renders_per_identity=8, epochs=6, batch_size=64, width=8, embedding_dim=16,
-                     style_renders_per_identity=4, style_epochs=15)
+    params = section("judge", renders_per_identity=8, epochs=6, identity_epochs=7, batch_size=64, width=8,
+                     embedding_dim=16, style_renders_per_identity=4, style_epochs=15)
     losses = []
     metrics = fit_and_evaluate(world, params, out, darker,
                                on_epoch=lambda epoch, logged: losses.append(logged))
@@ -36,6 +36,7 @@ def test_short_training_generalises_to_heldout(tmp_path):
     traits = [e["train.trait_loss"] for e in losses if "train.trait_loss" in e]
     style = [e["train.style_loss"] for e in losses if "train.style_loss" in e]
     reader = [e["train.reader_loss"] for e in losses if "train.reader_loss" in e]
+    assert (len(identity), len(traits), len(reader)) == (7, 6, 6)  # the embedding's own epochs
     assert identity[-1] < identity[0] and traits[-1] < traits[0] and style[-1] < style[0]
     assert reader[-1] < reader[0]
     assert metrics["identity_auc"] > 0.8

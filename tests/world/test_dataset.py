@@ -47,21 +47,23 @@ def test_outputs_layout(tmp_path, micro_params):
 def test_a_graded_world_keeps_its_grades_for_every_later_drawing(tmp_path, micro_params):
     """graded_cues: the table carries each person's strengths, read back by identities_from_table
     (what references, masks and the judge draw from), and images.zarr says how its people were
-    drawn; the world as first drawn has neither."""
+    drawn, their traits' factors too; the world as first drawn (no grades, independent traits) has
+    neither."""
     p = micro_params.synthesize.model_copy(update={"graded_cues": "all", "grade_margin": 0.25})
     synthesize_world(p, tmp_path)
     table = pd.read_parquet(tmp_path / "identities.parquet")
     people = identities_from_table(table)
-    assert people == [Grading("all", 0.25).draw(i, p.seed) for i in range(p.identities)]
+    drawn = Grading("all", 0.25, p.trait_factors, p.trait_communality)
+    assert p.trait_factors > 0 and people == [drawn.draw(i, p.seed) for i in range(p.identities)]
     assert {f"grade_{a}" for a in (*GRADED, "Male")} <= set(table.columns)
     group = zarr.open_group(tmp_path / "images.zarr", mode="r")
-    assert Grading.of_world(group.attrs) == Grading("all", 0.25)
+    assert Grading.of_world(group.attrs) == drawn
     images = np.asarray(group["images"][:])
     first = render_identity(people[0], p.images_per_identity, p.seed, STREAM_IMAGES, p.image_size)
     assert np.array_equal(images[0], first)  # drawn graded
     plain = tmp_path / "plain"
     plain.mkdir()
-    synthesize_world(micro_params.synthesize, plain)
+    synthesize_world(micro_params.synthesize.model_copy(update={"trait_factors": 0}), plain)
     assert not any(c.startswith("grade_") for c in pd.read_parquet(plain / "identities.parquet").columns)
     assert Grading.of_world(zarr.open_group(plain / "images.zarr", mode="r").attrs) == Grading()
     assert not np.array_equal(np.asarray(zarr.open_group(plain / "images.zarr", mode="r")["images"][:]),

@@ -7,6 +7,7 @@ from w2w.world.identity import (
     GRADED,
     HAIR_COLOURS,
     TRAITS,
+    correlate_traits,
     sample_grades,
     sample_identity,
     split_identities,
@@ -116,3 +117,23 @@ def test_a_margin_keeps_every_strength_that_far_from_the_threshold():
             0.0 if person.attributes["Bald"] else 1.0)
     with pytest.raises(ValueError, match="margin 0.5"):
         sample_grades(sample_identity(0, 0), 0, margin=0.5)
+
+
+def test_traits_drawn_from_shared_factors_go_together_and_stay_uniform():
+    """correlate_traits: each trait still uniform in [-1, 1], now correlated with the others (2 factors,
+    communality 0.7: mean |r| 0.42 over these people, as `studies/correlated_traits.py` prints); the
+    attributes and the identity as drawn again are the same; 0 factors change nothing."""
+    people = population(2000)
+    drawn = [correlate_traits(p, 0, 2, 0.7) for p in people]
+    t = np.array([[p.traits[n] for n in TRAITS] for p in drawn])  # (people, T)
+    assert t.min() >= -1 and t.max() <= 1
+    assert np.abs(t.mean(0)).max() < 0.06 and np.abs(t.var(0) - 1 / 3).max() < 0.04  # uniform's 0, 1/3
+    r = np.corrcoef(t.T)[np.triu_indices(len(TRAITS), 1)]
+    alone = np.corrcoef(np.array([[p.traits[n] for n in TRAITS] for p in people]).T)
+    assert 0.35 < np.abs(r).mean() < 0.5 and np.abs(alone[np.triu_indices(len(TRAITS), 1)]).mean() < 0.05
+    assert all(d.attributes == p.attributes for d, p in zip(drawn, people, strict=True))
+    assert correlate_traits(people[7], 0, 2, 0.7) == drawn[7]           # a pure function of (seed, id)
+    assert correlate_traits(people[7], 1, 2, 0.7) != drawn[7]           # the world's seed moves the loadings
+    assert correlate_traits(people[7], 0, 0, 0.7) is people[7]
+    with pytest.raises(ValueError, match="communality 1"):
+        correlate_traits(people[7], 0, 2, 1.0)

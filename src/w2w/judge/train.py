@@ -171,7 +171,8 @@ def train_judge(data: TrainingSet, p: JudgeParams, on_epoch=None) -> JudgeNet:
         return [head(embedding, data.labels[idx]),
                 F.binary_cross_entropy_with_logits(logits, data.attrs[idx])]
 
-    _fit([net, head], losses, data, p, "judge train", on_epoch)
+    own = p.model_copy(update={"epochs": p.identity_epochs})  # the embedding's epochs, not the other nets'
+    _fit([net, head], losses, data, own, "judge train", on_epoch)
     return net
 
 

@@ -26,7 +26,7 @@ from tqdm import tqdm
 from w2w.params import SynthesizeParams
 from w2w.storage import COMPRESSORS, STREAM_IMAGES, STREAM_OOD
 from w2w.world.captions import GENERIC_PROMPT, caption_for, vocabulary
-from w2w.world.identity import ATTRIBUTES, TRAITS, Grading, Identity, split_identities
+from w2w.world.identity import ATTRIBUTES, TRAITS, UNGRADED, Grading, Identity, split_identities
 from w2w.world.render import render_face, sample_nuisance
 from w2w.world.workers import map_in_processes
 
@@ -91,7 +91,7 @@ def contact_sheet(images: np.ndarray, rows: int = 8, cols: int = 8) -> Image.Ima
 
 def synthesize_world(p: SynthesizeParams, out: Path) -> dict[str, float]:
     """Build the whole world into folder `out` (which must not exist yet); returns a summary."""
-    grading = Grading(p.graded_cues, p.grade_margin)
+    grading = Grading(p.graded_cues, p.grade_margin, p.trait_factors, p.trait_communality)
     identities = [grading.draw(i, p.seed) for i in range(p.identities)]
     heldout = split_identities(p.identities, p.heldout_fraction, p.seed)
     table = identity_table(identities, heldout)
@@ -99,7 +99,7 @@ def synthesize_world(p: SynthesizeParams, out: Path) -> dict[str, float]:
     group = zarr.open_group(out / "images.zarr", mode="w", zarr_format=3)
     group.attrs.update({"attributes": list(ATTRIBUTES), "image_size": p.image_size,
                         "layout": "images: (identity, image, y, x, rgb) uint8"})
-    if grading.cues != "none":  # what the judge's fresh people are drawn with; a world without is "none"
+    if grading != UNGRADED:  # what the judge's fresh people are drawn with; a world without is ungraded
         group.attrs["grading"] = grading.as_attrs()
     _write_images(group, "images", identities, p.images_per_identity, p, STREAM_IMAGES, False)
     held = [i for i, h in zip(identities, heldout, strict=True) if h]

@@ -2,7 +2,9 @@
 
 Attributes are sampled with the correlations of real faces (beards only on men, baldness mostly
 on older men, grey hair mostly on older people, one hair colour at a time). Continuous traits make
-two identities with equal attributes still look different.
+two identities with equal attributes still look different. Each trait is drawn on its own, or, as
+in real faces, from a few factors the traits share (`correlate_traits`), so that what one part of
+a face shows says something of another.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+from scipy.special import ndtr  # the standard normal's CDF
 
 ATTRIBUTES: tuple[str, ...] = (
     "Male",
@@ -105,6 +108,23 @@ def sample_identity(identity_id: int, seed: int) -> Identity:
     return Identity(identity_id, attributes, traits)
 
 
+def correlate_traits(identity: Identity, seed: int, factors: int, communality: float) -> Identity:
+    """The identity with its traits drawn again from `factors` factors shared by the world's people:
+    z = L f + sqrt(1 - communality) e, each trait taking `communality` of its variance from the
+    factors f through the world's loadings L (T, factors), then 2 Phi(z) - 1, uniform in [-1, 1] as
+    an independent trait is. The loadings come from the world's seed, the factors and the rest e from
+    the person's own stream; the attributes stay as drawn. 0 factors: the identity as it is."""
+    if factors == 0:
+        return identity
+    if not 0.0 <= communality < 1.0:
+        raise ValueError(f"communality {communality}: must be in [0, 1)")
+    directions = np.random.default_rng([seed, 9_000_017]).normal(size=(len(TRAITS), factors))
+    loadings = directions / np.linalg.norm(directions, axis=1, keepdims=True) * np.sqrt(communality)
+    rng = np.random.default_rng([seed, identity.identity_id, 9])
+    z = loadings @ rng.normal(size=factors) + np.sqrt(1 - communality) * rng.normal(size=len(TRAITS))
+    return dataclasses.replace(identity, traits=dict(zip(TRAITS, (2 * ndtr(z) - 1).tolist(), strict=True)))
+
+
 def sample_grades(identity: Identity, seed: int, coarse: bool = False, margin: float = 0.0) -> Identity:
     """The identity with its GRADED cues drawn at a continuous strength: uniform in [0.5 + margin, 1]
     where it has the attribute, in [0, 0.5 - margin) where not, so that the binary label is the
@@ -139,20 +159,28 @@ def sample_grades(identity: Identity, seed: int, coarse: bool = False, margin: f
 
 @dataclass(frozen=True)
 class Grading:
-    """How a world draws its people's cues (`sample_grades`): "none" fully or not at all, "fine" the
-    GRADED cues at graded strengths, "all" sex and hair colour too; `margin` keeps every strength
-    that far from its label's threshold."""
+    """How a world draws its people: their cues (`sample_grades`): "none" fully or not at all,
+    "fine" the GRADED cues at graded strengths, "all" sex and hair colour too, `margin` keeping every
+    strength that far from its label's threshold; and their traits (`correlate_traits`): from
+    `trait_factors` shared factors with `trait_communality` of each trait's variance, or (0) each
+    on its own."""
 
     cues: Literal["none", "fine", "all"] = "none"
     margin: float = 0.0
+    trait_factors: int = 0
+    trait_communality: float = 0.0
 
     def draw(self, identity_id: int, seed: int) -> Identity:
-        """The world's person `identity_id` (`sample_identity`), its cues graded from the same seed."""
-        person = sample_identity(identity_id, seed)
+        """The world's person `identity_id` (`sample_identity`), its traits and cues drawn again from
+        the same seed as the world draws them."""
+        person = correlate_traits(sample_identity(identity_id, seed), seed, self.trait_factors,
+                                  self.trait_communality)
         return person if self.cues == "none" else sample_grades(person, seed, self.cues == "all", self.margin)
 
     def as_attrs(self) -> dict:
-        return {"cues": self.cues, "margin": self.margin}
+        return {"cues": self.cues, "margin": self.margin,
+                **({"trait_factors": self.trait_factors, "trait_communality": self.trait_communality}
+                   if self.trait_factors else {})}
 
     @classmethod
     def of_world(cls, attrs) -> Grading:
